@@ -1,0 +1,1 @@
+//! The Docker Engine API: wire types, the HTTP server and the client.

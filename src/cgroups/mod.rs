@@ -1,0 +1,1 @@
+//! cgroups: one per container under a parent, on v1 and v2 behind one interface.

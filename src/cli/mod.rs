@@ -1,0 +1,1 @@
+//! The command line: Docker-compatible commands that call the Engine API.

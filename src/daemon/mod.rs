@@ -1,0 +1,1 @@
+//! The daemon: container records, lifecycle, and the engine behind the API.

@@ -1,0 +1,1 @@
+//! Images: the content-addressed store, references, and archives.

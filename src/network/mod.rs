@@ -1,0 +1,1 @@
+//! Networking: the default bridge, IP allocation, veth pairs, namespaces and NAT.

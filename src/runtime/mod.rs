@@ -1,0 +1,3 @@
+//! The runtime: the per-container shim and the init that runs inside the new namespaces.
+
+pub mod spec;

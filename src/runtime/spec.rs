@@ -1,0 +1,58 @@
+//! The contract between the daemon and a container's shim: everything the shim and init
+//! need to create one container, written by the daemon as JSON before it spawns the shim.
+//! The daemon has already mounted the rootfs, created the cgroup and the network
+//! namespace; the shim and init only join and finish.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShimSpec {
+    /// Full 64-hex container id.
+    pub id: String,
+    /// The mounted overlay (`overlay2/<cache id>/merged`); init pivots into it.
+    pub rootfs: PathBuf,
+    /// argv; `args[0]` is looked up in the container's PATH when it has no slash.
+    pub args: Vec<String>,
+    /// Complete environment, `KEY=value`, already merged (image, defaults, `-e`).
+    pub env: Vec<String>,
+    /// Working directory inside the container (absolute); created if missing, as Docker does.
+    pub cwd: String,
+    /// Resolved identity (the daemon resolves `-u` against the image's /etc/passwd).
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub hostname: String,
+    pub tty: bool,
+    /// Keep stdin open (`-i`): the shim accepts stdin from attached clients.
+    pub open_stdin: bool,
+    /// Network namespace file to join (bind-mounted under the exec root); None = a new empty one.
+    pub netns: Option<PathBuf>,
+    /// cgroup directories the init process is placed in before it runs
+    /// (one per v1 hierarchy, or the single v2 directory).
+    pub cgroup_paths: Vec<PathBuf>,
+    /// Files bound into the container: /etc/hosts, /etc/hostname, /etc/resolv.conf.
+    pub binds: Vec<BindMount>,
+    /// Docker json-file log the shim appends to.
+    pub log_path: PathBuf,
+    /// The shim's own directory: `pid`, `shim.sock`, `exit.json` live here.
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BindMount {
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub destination: String,
+    pub readonly: bool,
+}
+
+/// What the shim records when its container's process ends (`exit.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExitStatus {
+    /// The process's exit code, or 128+N when killed by signal N.
+    pub exit_code: i32,
+    /// RFC 3339 time with nanoseconds, as Docker's `State.FinishedAt`.
+    pub finished_at: String,
+    pub oom_killed: bool,
+}

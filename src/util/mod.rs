@@ -1,0 +1,4 @@
+//! Small helpers shared by every subsystem: atomic state files and Docker-style ids.
+
+pub mod fsutil;
+pub mod id;
