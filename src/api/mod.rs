@@ -1,1 +1,8 @@
-//! The Docker Engine API: wire types, the HTTP server and the client.
+//! The Docker Engine API: wire types (`types`), the HTTP server the daemon runs (`server`),
+//! the client the CLI uses (`client`), and the stream framing both share (`stream`).
+//! Subsystems know nothing of HTTP; this module is the only serde mirror of the API.
+
+pub mod client;
+pub mod server;
+pub mod stream;
+pub mod types;

@@ -1,1 +1,91 @@
-//! The command line: Docker-compatible commands that call the Engine API.
+//! The command line: Docker's commands and flags (clap), each a client of the Engine API.
+//! Exit codes are docker's: 125 when the daemon or the flags fail `run`, 126/127 when the
+//! command cannot be invoked or found, the container's own code otherwise.
+
+pub mod container;
+pub mod daemon_cmd;
+pub mod image;
+pub mod system;
+pub mod table;
+
+use crate::api::client::{Client, ClientError};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "berth", version, about = "A Docker engine rebuilt from first principles, and a course", disable_help_subcommand = true)]
+pub struct Cli {
+    /// Daemon socket to connect to
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST", default_value = "unix:///run/berth.sock", global = true)]
+    pub host: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the berth daemon (serves the Docker Engine API)
+    Daemon(daemon_cmd::DaemonArgs),
+    /// Create and run a new container from an image
+    Run(container::RunArgs),
+    /// Create a new container
+    Create(container::RunArgs),
+    /// Start one or more stopped containers
+    Start(container::StartArgs),
+    /// List containers
+    Ps(container::PsArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// Kill one or more running containers
+    Kill(container::KillArgs),
+    /// Return low-level information on containers or images
+    Inspect(container::InspectArgs),
+    /// List images
+    Images(image::ImagesArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image::LoadArgs),
+    /// Show the berth version information
+    Version,
+    /// Display system-wide information
+    Info,
+}
+
+/// What a command ends with: an exit code, and maybe a message for stderr.
+pub struct Exit {
+    pub code: i32,
+}
+
+impl Exit {
+    pub fn ok() -> Exit {
+        Exit { code: 0 }
+    }
+}
+
+/// Report a client error the way docker does and choose the exit code.
+pub fn report(err: &ClientError) -> i32 {
+    eprintln!("{err}");
+    1
+}
+
+pub async fn dispatch(cli: Cli) -> i32 {
+    let client = match Client::new(&cli.host) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return 125;
+        }
+    };
+    match cli.command {
+        Command::Daemon(_) => unreachable!("the daemon is started before the CLI runtime"),
+        Command::Run(args) => container::run(&client, args).await,
+        Command::Create(args) => container::create(&client, args).await,
+        Command::Start(args) => container::start(&client, args).await,
+        Command::Ps(args) => container::ps(&client, args).await,
+        Command::Rm(args) => container::rm(&client, args).await,
+        Command::Kill(args) => container::kill(&client, args).await,
+        Command::Inspect(args) => container::inspect(&client, args).await,
+        Command::Images(args) => image::images(&client, args).await,
+        Command::Load(args) => image::load(&client, args).await,
+        Command::Version => system::version(&client).await,
+        Command::Info => system::info(&client).await,
+    }
+}

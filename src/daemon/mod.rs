@@ -1,1 +1,188 @@
-//! The daemon: container records, lifecycle, and the engine behind the API.
+//! The daemon: owns the image store, the default bridge, the cgroup parent and the container
+//! records, and carries out what the Engine API asks. It knows nothing of HTTP: `api::server`
+//! turns requests into calls here, and `DaemonError` back into Docker's status codes.
+
+pub mod container;
+pub mod error;
+pub mod images;
+pub mod lifecycle;
+pub mod lock;
+pub mod names;
+pub mod views;
+
+use crate::cgroups::CgroupManager;
+use crate::image::ImageStore;
+use crate::network::{BridgeNetwork, NetworkConfig, SubnetPool};
+use container::{Container, Record};
+pub use error::{DaemonError, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Everything the daemon touches comes from these; tests give each daemon its own.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub socket: PathBuf,
+    pub bridge: String,
+    pub iptables_prefix: String,
+    pub pools: Vec<SubnetPool>,
+    pub cgroup_parent: String,
+    pub debug: bool,
+}
+
+pub struct Daemon {
+    pub config: DaemonConfig,
+    pub images: Arc<Mutex<ImageStore>>,
+    pub network: BridgeNetwork,
+    pub cgroups: CgroupManager,
+    pub containers: Mutex<HashMap<String, Arc<Container>>>,
+    /// The berth binary, re-executed as each container's shim.
+    pub exe: PathBuf,
+    pub started: std::time::Instant,
+}
+
+impl Daemon {
+    /// Open the stores under the root, set up the default bridge, load container records.
+    pub async fn open(config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
+        use anyhow::Context;
+        for dir in [
+            config.root.join("containers"),
+            config.root.join("network"),
+            config.exec_root.join("shims"),
+            config.exec_root.join("netns"),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let images = ImageStore::open(&config.root)
+            .with_context(|| format!("opening the image store in {}", config.root.display()))?;
+        let network = BridgeNetwork::setup(NetworkConfig {
+            bridge: config.bridge.clone(),
+            iptables_prefix: config.iptables_prefix.clone(),
+            pools: config.pools.clone(),
+            state_dir: config.root.join("network"),
+            exec_root: config.exec_root.clone(),
+        })
+        .await
+        .with_context(|| format!("setting up the bridge {}", config.bridge))?;
+        let cgroups = CgroupManager::new(&config.cgroup_parent)
+            .with_context(|| format!("opening the cgroup parent {}", config.cgroup_parent))?;
+        let exe = std::env::current_exe().context("finding the berth binary")?;
+        let daemon = Arc::new(Daemon {
+            config,
+            images: Arc::new(Mutex::new(images)),
+            network,
+            cgroups,
+            containers: Mutex::new(HashMap::new()),
+            exe,
+            started: std::time::Instant::now(),
+        });
+        daemon.load_containers().await;
+        Ok(daemon)
+    }
+
+    fn containers_dir(&self) -> PathBuf {
+        self.config.root.join("containers")
+    }
+
+    pub fn shim_dir(&self, id: &str) -> PathBuf {
+        self.config.exec_root.join("shims").join(id)
+    }
+
+    /// Read every record. A container that was running when the daemon went away is
+    /// cleaned up and marked exited (re-attaching to live shims comes with live restore).
+    async fn load_containers(self: &Arc<Self>) {
+        let Ok(entries) = std::fs::read_dir(self.containers_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let rec = match Record::load(&dir) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("skipping {}: {e}", dir.display());
+                    continue;
+                }
+            };
+            let was_running = rec.state.running;
+            let c = Arc::new(Container::new(rec, dir));
+            self.containers
+                .lock()
+                .unwrap()
+                .insert(c.id.clone(), c.clone());
+            if was_running {
+                self.recover_stale(&c).await;
+            }
+        }
+    }
+
+    /// Find a container by full id, name, or unique id prefix, as Docker does.
+    pub fn lookup(&self, input: &str) -> Result<Arc<Container>> {
+        let map = self.containers.lock().unwrap();
+        if let Some(c) = map.get(input) {
+            return Ok(c.clone());
+        }
+        let as_name = format!("/{}", input.trim_start_matches('/'));
+        if let Some(c) = map.values().find(|c| c.name() == as_name) {
+            return Ok(c.clone());
+        }
+        if input.is_empty() {
+            return Err(DaemonError::no_such_container(input));
+        }
+        let mut found = map.values().filter(|c| c.id.starts_with(input));
+        match (found.next(), found.next()) {
+            (Some(c), None) => Ok(c.clone()),
+            (Some(_), Some(_)) => Err(DaemonError::InvalidParameter(format!(
+                "multiple IDs found with provided prefix: {input}"
+            ))),
+            _ => Err(DaemonError::no_such_container(input)),
+        }
+    }
+
+    pub fn all_containers(&self) -> Vec<Arc<Container>> {
+        self.containers.lock().unwrap().values().cloned().collect()
+    }
+
+    /// On shutdown without live restore, Docker stops its containers; berth kills them and
+    /// waits for their teardown, so nothing the daemon made outlives it.
+    pub async fn shutdown(self: &Arc<Self>) {
+        let running: Vec<_> = self
+            .all_containers()
+            .into_iter()
+            .filter(|c| c.is_running())
+            .collect();
+        for c in &running {
+            let _ = self.kill(&c.id, "KILL").await;
+        }
+        for c in &running {
+            let mut rx = c.lifecycle.subscribe();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                rx.wait_for(|l| !l.running),
+            )
+            .await;
+        }
+    }
+}
+
+/// The daemon's socket path from `-H unix:///path` (or a bare path).
+pub fn socket_from_host(host: &str) -> std::result::Result<PathBuf, String> {
+    if let Some(p) = host.strip_prefix("unix://") {
+        if p.is_empty() {
+            return Err(format!("invalid host {host:?}: empty socket path"));
+        }
+        Ok(PathBuf::from(p))
+    } else if host.starts_with('/') {
+        Ok(PathBuf::from(host))
+    } else {
+        Err(format!(
+            "invalid host {host:?}: berth listens on unix sockets only (unix:///path)"
+        ))
+    }
+}
+
+pub fn ensure_dir(p: &Path) -> Result<()> {
+    std::fs::create_dir_all(p).map_err(|e| DaemonError::system(&format!("creating {}", p.display()), e))
+}

@@ -1,4 +1,5 @@
 //! Small helpers shared by every subsystem: atomic state files and Docker-style ids.
 
 pub mod fsutil;
+pub mod human;
 pub mod id;

@@ -1,0 +1,587 @@
+//! The Engine API over HTTP/1.1 on a unix socket (hyper). Routes strip an optional `/v1.xx`
+//! prefix, refuse versions older than 1.24, and answer errors as `{"message": …}` with Docker's
+//! status codes. `attach` hijacks the connection (101 UPGRADED, then raw frames both ways) and
+//! `wait` sends its headers at once and its body at exit, as the docker CLI requires.
+
+use crate::api::stream;
+use crate::api::types::*;
+use crate::daemon::container::Output;
+use crate::daemon::{Daemon, DaemonError};
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+/// Accept connections until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    daemon: Arc<Daemon>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((sock, _)) = accepted else { continue };
+                let daemon = daemon.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| handle(req, daemon.clone()));
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(sock), svc)
+                        .with_upgrades();
+                    if let Err(e) = conn.await {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn full(data: impl Into<Bytes>) -> Body {
+    Full::new(data.into()).map_err(|never| match never {}).boxed()
+}
+
+fn empty() -> Body {
+    full(Bytes::new())
+}
+
+fn base(status: StatusCode) -> hyper::http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header("Api-Version", API_VERSION)
+        .header("Docker-Experimental", "false")
+        .header("Ostype", "linux")
+        .header("Server", concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"))
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let mut body = serde_json::to_vec(value).unwrap_or_default();
+    body.push(b'\n');
+    base(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(full(body))
+        .unwrap()
+}
+
+fn error_response(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    json_response(
+        status,
+        &ErrorResponse {
+            message: message.into(),
+        },
+    )
+}
+
+fn from_daemon(err: DaemonError) -> Response<Body> {
+    let status = match &err {
+        DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
+        DaemonError::Conflict(_) => StatusCode::CONFLICT,
+        DaemonError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+        DaemonError::NotModified(_) => return base(StatusCode::NOT_MODIFIED).body(empty()).unwrap(),
+        DaemonError::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error_response(status, err.to_string())
+}
+
+fn no_content() -> Response<Body> {
+    base(StatusCode::NO_CONTENT).body(empty()).unwrap()
+}
+
+/// A body fed by a channel: for `wait`, `load` and attach without an upgrade.
+fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
+    });
+    StreamBody::new(stream).boxed()
+}
+
+fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// Docker clients send `1`, `true`, and (the Python SDK) `True`.
+fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    matches!(
+        q.get(key).map(|s| s.as_str()),
+        Some("1") | Some("true") | Some("True")
+    )
+}
+
+/// Split `/v1.41/containers/x/json` into (Some("1.41"), "/containers/x/json").
+pub fn split_version(path: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some(slash) = rest.find('/') {
+            let v = &rest[..slash];
+            if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return (Some(v), &rest[slash..]);
+            }
+        }
+    }
+    (None, path)
+}
+
+fn version_tuple(v: &str) -> (u32, u32) {
+    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+async fn handle(req: Request<Incoming>, d: Arc<Daemon>) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let (version, route) = split_version(&path);
+    if let Some(v) = version {
+        if version_tuple(v) < version_tuple(MIN_API_VERSION) {
+            return Ok(error_response(
+                StatusCode::BAD_REQUEST,
+                format!("client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"),
+            ));
+        }
+    }
+    let route = route.to_string();
+    tracing::debug!("{} {}", req.method(), req.uri());
+    Ok(route_request(req, &route, d).await)
+}
+
+async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> Response<Body> {
+    let segs: Vec<&str> = route.trim_matches('/').split('/').collect();
+    let method = req.method().clone();
+    match (&method, segs.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => base(StatusCode::OK)
+            .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header("Cache-Control", "no-cache, no-store, must-revalidate")
+            .header("Pragma", "no-cache")
+            .body(if method == Method::HEAD { empty() } else { full("OK") })
+            .unwrap(),
+        (&Method::GET, ["version"]) => json_response(StatusCode::OK, &version_info()),
+        (&Method::GET, ["info"]) => json_response(StatusCode::OK, &info(&d)),
+        (&Method::POST, ["containers", "create"]) => create(req, d).await,
+        (&Method::GET, ["containers", "json"]) => list_containers(&req, &d),
+        (&Method::GET, ["containers", id, "json"]) => match d.lookup(id) {
+            Ok(c) => json_response(StatusCode::OK, &d.inspect_view(&c.snapshot(), &c.dir)),
+            Err(e) => from_daemon(e),
+        },
+        (&Method::POST, ["containers", id, "start"]) => match d.start(id).await {
+            Ok(()) => no_content(),
+            Err(e) => from_daemon(e),
+        },
+        (&Method::POST, ["containers", id, "kill"]) => {
+            let q = query(&req);
+            let sig = q.get("signal").cloned().unwrap_or_default();
+            match d.kill(id, &sig).await {
+                Ok(()) => no_content(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["containers", id, "wait"]) => {
+            let q = query(&req);
+            let cond = q.get("condition").cloned().unwrap_or_default();
+            match d.wait(id, &cond) {
+                Ok(fut) => {
+                    let (tx, rx) = tokio::sync::mpsc::channel(1);
+                    tokio::spawn(async move {
+                        let res = fut.await;
+                        let mut body = serde_json::to_vec(&res).unwrap_or_default();
+                        body.push(b'\n');
+                        let _ = tx.send(Bytes::from(body)).await;
+                    });
+                    base(StatusCode::OK)
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(channel_body(rx))
+                        .unwrap()
+                }
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["containers", id, "attach"]) => {
+            let id = id.to_string();
+            attach(req, &id, d).await
+        }
+        (&Method::DELETE, ["containers", id]) => {
+            let q = query(&req);
+            if flag(&q, "v") {
+                // No volumes exist yet, so there is nothing to remove with the container.
+            }
+            match d.remove(id, flag(&q, "force")).await {
+                Ok(()) => no_content(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::GET, ["images", "json"]) => match d.image_list().await {
+            Ok(list) => json_response(StatusCode::OK, &list),
+            Err(e) => from_daemon(e),
+        },
+        (&Method::POST, ["images", "load"]) => load(req, d).await,
+        (&Method::GET, ["images", rest @ .., "json"]) if !rest.is_empty() => {
+            let name = rest.join("/");
+            match d.image_inspect(&name).await {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["swarm", "leave"]) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This node is not part of a swarm",
+        ),
+        _ => error_response(StatusCode::NOT_FOUND, "page not found"),
+    }
+}
+
+async fn create(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
+    let q = query(&req);
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
+    };
+    let create: CreateRequest = if body.is_empty() {
+        return error_response(StatusCode::BAD_REQUEST, "config cannot be empty in order to create a container");
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(c) => c,
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
+        }
+    };
+    match d.create(q.get("name").map(|s| s.as_str()), create).await {
+        Ok(id) => json_response(
+            StatusCode::CREATED,
+            &CreateResponse {
+                id,
+                warnings: vec![],
+            },
+        ),
+        Err(e) => from_daemon(e),
+    }
+}
+
+fn list_containers(req: &Request<Incoming>, d: &Arc<Daemon>) -> Response<Body> {
+    let q = query(req);
+    let all = flag(&q, "all");
+    let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
+    if q.get("filters").is_some_and(|f| !f.is_empty() && f != "{}") {
+        return error_response(StatusCode::BAD_REQUEST, "filters are not supported by berth yet");
+    }
+    let mut recs: Vec<_> = d
+        .all_containers()
+        .iter()
+        .map(|c| c.snapshot())
+        .filter(|r| all || limit > 0 || r.state.running)
+        .collect();
+    recs.sort_by(|a, b| b.created.cmp(&a.created));
+    if limit > 0 {
+        recs.truncate(limit as usize);
+    }
+    let rows: Vec<_> = recs.iter().map(|r| d.summary_view(r)).collect();
+    json_response(StatusCode::OK, &rows)
+}
+
+async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
+    use futures::TryStreamExt;
+    let body = http_body_util::BodyStream::new(req.into_body())
+        .map_ok(|f| f.into_data().unwrap_or_default())
+        .map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(body);
+    let sync_reader = tokio_util::io::SyncIoBridge::new(reader);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let images = d.images.clone();
+    tokio::task::spawn_blocking(move || {
+        let send = |m: JsonMessage| {
+            let mut line = serde_json::to_vec(&m).unwrap_or_default();
+            line.push(b'\n');
+            let _ = tx.blocking_send(Bytes::from(line));
+        };
+        let mut progress = |s: &str| {
+            send(JsonMessage {
+                status: Some(s.to_string()),
+                ..Default::default()
+            })
+        };
+        let result = images.lock().unwrap().load(sync_reader, &mut progress);
+        match result {
+            Ok(lines) => {
+                for l in lines {
+                    send(JsonMessage {
+                        stream: Some(format!("{l}\n")),
+                        ..Default::default()
+                    });
+                }
+            }
+            Err(e) => send(JsonMessage {
+                error: Some(e.to_string()),
+                error_detail: Some(serde_json::json!({ "message": e.to_string() })),
+                ..Default::default()
+            }),
+        }
+    });
+    base(StatusCode::OK)
+        .header(CONTENT_TYPE, "application/json")
+        .body(channel_body(rx))
+        .unwrap()
+}
+
+/// `POST /containers/{id}/attach`: with `Upgrade: tcp` the connection is hijacked and carries
+/// raw frames both ways; without it, output streams in the response body.
+async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Response<Body> {
+    let q = query(&req);
+    let c = match d.lookup(id) {
+        Ok(c) => c,
+        Err(e) => return from_daemon(e),
+    };
+    let want_stdin = flag(&q, "stdin");
+    let want_stdout = flag(&q, "stdout");
+    let want_stderr = flag(&q, "stderr");
+    let rec = c.snapshot();
+    let tty = rec.config.tty;
+    // Subscribe before answering, so output produced right after `start` is never missed.
+    let mut output = c.output.subscribe();
+    let finished = !rec.state.running && rec.state.status == "exited";
+
+    let frame = move |o: &Output| -> Option<Vec<u8>> {
+        match o {
+            Output::Stdout(b) if want_stdout => Some(if tty { b.to_vec() } else { stream::encode(stream::STDOUT, b) }),
+            Output::Stderr(b) if want_stderr => Some(if tty { b.to_vec() } else { stream::encode(stream::STDERR, b) }),
+            _ => None,
+        }
+    };
+
+    let upgrade = req
+        .headers()
+        .get(hyper::header::UPGRADE)
+        .is_some();
+    if !upgrade {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        if !finished {
+            tokio::spawn(async move {
+                loop {
+                    match output.recv().await {
+                        Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        Ok(o) => {
+                            if let Some(b) = frame(&o) {
+                                if tx.send(Bytes::from(b)).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    }
+                }
+            });
+        }
+        return base(StatusCode::OK)
+            .header(CONTENT_TYPE, "application/vnd.docker.raw-stream")
+            .body(channel_body(rx))
+            .unwrap();
+    }
+
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let container = c.clone();
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("attach upgrade failed: {e}");
+                return;
+            }
+        };
+        let io = TokioIo::new(upgraded);
+        let (mut rd, mut wr) = tokio::io::split(io);
+        let stdin_task = if want_stdin && rec.config.open_stdin {
+            let container = container.clone();
+            let stdin_once = rec.config.stdin_once;
+            Some(tokio::spawn(async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if let Some(s) = container.stdin.lock().await.as_mut() {
+                                let _ = s.write(&buf[..n]).await;
+                            }
+                        }
+                    }
+                }
+                if stdin_once {
+                    if let Some(s) = container.stdin.lock().await.as_mut() {
+                        let _ = s.close().await;
+                    }
+                }
+            }))
+        } else {
+            None
+        };
+        if !finished {
+            loop {
+                match output.recv().await {
+                    Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    Ok(o) => {
+                        if let Some(b) = frame(&o) {
+                            if wr.write_all(&b).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                }
+            }
+        }
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+        if let Some(t) = stdin_task {
+            t.abort();
+        }
+    });
+    let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
+    let h = resp.headers_mut();
+    h.remove("Api-Version");
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/vnd.docker.raw-stream"));
+    h.insert(hyper::header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
+    resp
+}
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn version_info() -> VersionResponse {
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let mut details = std::collections::BTreeMap::new();
+    details.insert("ApiVersion".to_string(), API_VERSION.to_string());
+    details.insert("MinAPIVersion".to_string(), MIN_API_VERSION.to_string());
+    details.insert("Os".to_string(), "linux".to_string());
+    details.insert("Arch".to_string(), "amd64".to_string());
+    details.insert("KernelVersion".to_string(), kernel_version());
+    let mut platform = std::collections::BTreeMap::new();
+    platform.insert("Name".to_string(), "berth".to_string());
+    VersionResponse {
+        platform,
+        components: vec![VersionComponent {
+            name: "Engine".into(),
+            version: version.clone(),
+            details,
+        }],
+        version,
+        api_version: API_VERSION.into(),
+        min_api_version: MIN_API_VERSION.into(),
+        git_commit: String::new(),
+        go_version: format!("rust (berth {})", env!("CARGO_PKG_VERSION")),
+        os: "linux".into(),
+        arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
+        kernel_version: kernel_version(),
+        build_time: String::new(),
+    }
+}
+
+fn os_release() -> (String, String) {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    (get("PRETTY_NAME"), get("VERSION_ID"))
+}
+
+fn info(d: &Arc<Daemon>) -> serde_json::Value {
+    let recs: Vec<_> = d.all_containers().iter().map(|c| c.snapshot()).collect();
+    let running = recs.iter().filter(|r| r.state.running).count();
+    let images = d.images.lock().unwrap().list().map(|l| l.len()).unwrap_or(0);
+    let (os, os_version) = os_release();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024;
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cgroup_version = match d.cgroups.version() {
+        crate::cgroups::CgroupVersion::V1 => "1",
+        crate::cgroups::CgroupVersion::V2 => "2",
+    };
+    serde_json::json!({
+        "ID": "",
+        "Containers": recs.len(),
+        "ContainersRunning": running,
+        "ContainersPaused": 0,
+        "ContainersStopped": recs.len() - running,
+        "Images": images,
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Native Overlay Diff", "true"]],
+        "Plugins": {"Volume": [], "Network": ["bridge"], "Authorization": null, "Log": ["json-file"]},
+        "MemoryLimit": false,
+        "SwapLimit": false,
+        "CpuCfsPeriod": false,
+        "CpuCfsQuota": false,
+        "CPUShares": false,
+        "CPUSet": false,
+        "PidsLimit": false,
+        "IPv4Forwarding": true,
+        "Debug": d.config.debug,
+        "NFd": std::fs::read_dir("/proc/self/fd").map(|r| r.count()).unwrap_or(0),
+        "NGoroutines": 0,
+        "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version,
+        "NEventsListener": 0,
+        "KernelVersion": kernel_version(),
+        "OperatingSystem": os,
+        "OSVersion": os_version,
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "IndexServerAddress": "",
+        "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem,
+        "DockerRootDir": d.config.root,
+        "Name": hostname,
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": {"berth": {"path": d.exe}},
+        "DefaultRuntime": "berth",
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
+        "LiveRestoreEnabled": false,
+        "Isolation": "",
+        "InitBinary": "",
+        "SecurityOptions": [],
+        "Warnings": null,
+        "BerthBridge": d.network.bridge(),
+        "BerthSubnet": d.network.subnet().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_prefix_is_optional() {
+        assert_eq!(split_version("/v1.41/containers/json"), (Some("1.41"), "/containers/json"));
+        assert_eq!(split_version("/containers/json"), (None, "/containers/json"));
+        assert_eq!(split_version("/volumes"), (None, "/volumes"));
+        assert!(version_tuple("1.12") < version_tuple(MIN_API_VERSION));
+        assert!(version_tuple("1.50") >= version_tuple(MIN_API_VERSION));
+    }
+}

@@ -1,0 +1,466 @@
+//! Container commands: run, create, start, ps, rm, kill, inspect. `run` makes the same calls
+//! in the same order as the docker CLI: create, attach (hijacked), wait, start.
+
+use super::{report, table};
+use crate::api::client::{Client, ClientError};
+use crate::api::stream;
+use crate::api::types::{ContainerConfig, ContainerSummary, CreateRequest, CreateResponse, HostConfig, WaitResponse};
+use crate::util::human::human_duration;
+use clap::Args;
+use hyper::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname")]
+    pub hostname: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet: refused by the daemon)
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    #[arg(long = "help", action = clap::ArgAction::Help, help = "Print help")]
+    help: Option<bool>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+fn create_request(a: &RunArgs) -> CreateRequest {
+    let attach = !a.detach;
+    CreateRequest {
+        config: ContainerConfig {
+            hostname: a.hostname.clone().unwrap_or_default(),
+            user: a.user.clone().unwrap_or_default(),
+            attach_stdin: attach && a.interactive,
+            attach_stdout: attach,
+            attach_stderr: attach,
+            tty: a.tty,
+            open_stdin: a.interactive,
+            stdin_once: attach && a.interactive,
+            env: if a.env.is_empty() { None } else { Some(a.env.clone()) },
+            cmd: if a.command.is_empty() { None } else { Some(a.command.clone()) },
+            image: a.image.clone(),
+            working_dir: a.workdir.clone().unwrap_or_default(),
+            ..Default::default()
+        },
+        host_config: Some(HostConfig {
+            auto_remove: a.rm,
+            network_mode: "default".into(),
+            ..Default::default()
+        }),
+        networking_config: None,
+    }
+}
+
+/// `run` prints a daemon error, adds docker's hint line, and picks 125/126/127 as docker does.
+fn run_failure(err: &ClientError) -> i32 {
+    match err {
+        ClientError::Api { message, .. } => {
+            eprintln!("berth: Error response from daemon: {message}");
+            eprintln!("Run 'berth run --help' for more information");
+            start_error_code(message)
+        }
+        other => {
+            eprintln!("berth: {other}");
+            if matches!(other, ClientError::Connect { .. } | ClientError::Permission { .. }) {
+                1
+            } else {
+                125
+            }
+        }
+    }
+}
+
+/// The docker CLI's rule: a missing executable is 127, one that cannot run is 126.
+pub fn start_error_code(message: &str) -> i32 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+        || message.contains("system cannot find the file specified")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+async fn create_container(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
+    let mut path = "/containers/create".to_string();
+    if let Some(n) = &a.name {
+        path.push_str(&format!("?name={}", url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()));
+    }
+    let resp: Result<CreateResponse, _> = client.post_json(&path, &create_request(a)).await;
+    match resp {
+        Ok(r) => Ok(r.id),
+        Err(ClientError::Api { status: 404, message }) if message.starts_with("No such image") => {
+            eprintln!("Unable to find image '{}' locally", familiar(&a.image));
+            Err(ClientError::Api {
+                status: 404,
+                message: format!("{message} (berth cannot pull images yet: load one with `berth load -i <archive>`)"),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn familiar(image: &str) -> String {
+    match crate::image::reference::Reference::parse(image) {
+        Ok(r) => r.familiar(),
+        Err(_) => image.to_string(),
+    }
+}
+
+pub async fn create(client: &Client, a: RunArgs) -> i32 {
+    match create_container(client, &a).await {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err(e) => run_failure(&e),
+    }
+}
+
+pub async fn run(client: &Client, a: RunArgs) -> i32 {
+    if let Err(e) = client.ping().await {
+        return run_failure(&e);
+    }
+    let id = match create_container(client, &a).await {
+        Ok(id) => id,
+        Err(e) => return run_failure(&e),
+    };
+    if a.detach {
+        return match client.post_empty(&format!("/containers/{id}/start")).await {
+            Ok(_) => {
+                println!("{id}");
+                0
+            }
+            Err(e) => run_failure(&e),
+        };
+    }
+
+    let conn = match client.attach(&id, a.interactive).await {
+        Ok(c) => c,
+        Err(e) => return run_failure(&e),
+    };
+    let condition = if a.rm { "removed" } else { "next-exit" };
+    let wait_resp = match client
+        .request(Method::POST, &format!("/containers/{id}/wait?condition={condition}"), None)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return run_failure(&e),
+    };
+    if let Err(e) = client.post_empty(&format!("/containers/{id}/start")).await {
+        return run_failure(&e);
+    }
+
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let stdin_task = if a.interactive {
+        Some(tokio::spawn(async move {
+            let mut input = tokio::io::stdin();
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match input.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if wr.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = wr.shutdown().await;
+        }))
+    } else {
+        let _ = wr.shutdown().await;
+        None
+    };
+    if let Err(e) = copy_output(&mut rd, a.tty).await {
+        eprintln!("berth: reading the container's output: {e}");
+    }
+    if let Some(t) = stdin_task {
+        t.abort();
+    }
+    let body = match Client::read_body(wait_resp).await {
+        Ok(b) => b,
+        Err(e) => return report(&e),
+    };
+    match serde_json::from_slice::<WaitResponse>(&body) {
+        Ok(w) => {
+            if let Some(err) = w.error {
+                eprintln!("berth: {}", err.message);
+            }
+            w.status_code as i32
+        }
+        Err(e) => {
+            eprintln!("berth: decoding the wait result: {e}");
+            125
+        }
+    }
+}
+
+/// Copy a hijacked stream to stdout and stderr, demultiplexing frames unless it is a TTY.
+async fn copy_output<R: tokio::io::AsyncRead + Unpin>(rd: &mut R, tty: bool) -> std::io::Result<()> {
+    let mut out = tokio::io::stdout();
+    let mut err = tokio::io::stderr();
+    let mut dec = stream::Decoder::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = rd.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        if tty {
+            out.write_all(&buf[..n]).await?;
+            out.flush().await?;
+            continue;
+        }
+        dec.push(&buf[..n]);
+        while let Some((s, payload)) = dec.next_frame() {
+            if s == stream::STDERR {
+                err.write_all(&payload).await?;
+                err.flush().await?;
+            } else {
+                out.write_all(&payload).await?;
+                out.flush().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn start(client: &Client, a: StartArgs) -> i32 {
+    let mut failed = Vec::new();
+    for c in &a.containers {
+        match client.post_empty(&format!("/containers/{c}/start")).await {
+            Ok(_) => println!("{c}"),
+            Err(e) => {
+                eprintln!("{e}");
+                failed.push(c.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        0
+    } else {
+        eprintln!("Error: failed to start containers: {}", failed.join(", "));
+        1
+    }
+}
+
+/// The COMMAND column: quoted, cut to 20 characters with an ellipsis unless --no-trunc.
+pub fn command_cell(cmd: &str, no_trunc: bool) -> String {
+    let chars: Vec<char> = cmd.chars().collect();
+    if no_trunc || chars.len() <= 20 {
+        format!("\"{cmd}\"")
+    } else {
+        format!("\"{}…\"", chars[..19].iter().collect::<String>())
+    }
+}
+
+pub fn ps_table(rows: &[ContainerSummary], no_trunc: bool, now: i64) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|c| {
+            let created = std::time::Duration::from_secs((now - c.created).max(0) as u64);
+            vec![
+                if no_trunc { c.id.clone() } else { c.id[..12.min(c.id.len())].to_string() },
+                c.image.clone(),
+                command_cell(&c.command, no_trunc),
+                format!("{} ago", human_duration(created)),
+                c.status.clone(),
+                String::new(),
+                c.names
+                    .iter()
+                    .map(|n| n.trim_start_matches('/'))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]
+        })
+        .collect();
+    table::render(
+        &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+        &cells,
+    )
+}
+
+pub async fn ps(client: &Client, a: PsArgs) -> i32 {
+    let path = if a.all { "/containers/json?all=1" } else { "/containers/json" };
+    let rows: Vec<ContainerSummary> = match client.get_json(path).await {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    if a.quiet {
+        for c in rows {
+            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12.min(c.id.len())] });
+        }
+        return 0;
+    }
+    print!("{}", ps_table(&rows, a.no_trunc, chrono::Utc::now().timestamp()));
+    0
+}
+
+pub async fn rm(client: &Client, a: RmArgs) -> i32 {
+    let mut code = 0;
+    for c in &a.containers {
+        let path = format!("/containers/{c}{}", if a.force { "?force=1" } else { "" });
+        match client.delete(&path).await {
+            Ok(()) => println!("{c}"),
+            Err(e) => {
+                code = report(&e);
+            }
+        }
+    }
+    code
+}
+
+pub async fn kill(client: &Client, a: KillArgs) -> i32 {
+    let mut code = 0;
+    let sig: String = url::form_urlencoded::byte_serialize(a.signal.as_bytes()).collect();
+    for c in &a.containers {
+        match client.post_empty(&format!("/containers/{c}/kill?signal={sig}")).await {
+            Ok(_) => println!("{c}"),
+            Err(e) => code = report(&e),
+        }
+    }
+    code
+}
+
+/// Go's json.MarshalIndent with four spaces, as `docker inspect` prints.
+pub fn indent_json(v: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    serde::Serialize::serialize(v, &mut ser).expect("JSON values serialize");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+pub async fn inspect(client: &Client, a: InspectArgs) -> i32 {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for name in &a.names {
+        let as_container: Result<serde_json::Value, _> =
+            client.get_json(&format!("/containers/{name}/json")).await;
+        match as_container {
+            Ok(v) => found.push(v),
+            Err(ClientError::Api { status: 404, .. }) => {
+                match client.get_json::<serde_json::Value>(&format!("/images/{name}/json")).await {
+                    Ok(v) => found.push(v),
+                    Err(ClientError::Api { status: 404, .. }) => {
+                        code = 1;
+                        eprintln!("Error: No such object: {name}");
+                    }
+                    Err(e) => code = report(&e),
+                }
+            }
+            Err(e) => code = report(&e),
+        }
+    }
+    println!("{}", indent_json(&serde_json::Value::Array(found)));
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("failed to create task for container: exec: \"nosuch\": executable file not found in $PATH: unknown", 127)]
+    #[case("exec: \"/nope\": stat /nope: no such file or directory", 127)]
+    #[case("exec: \"/etc/passwd\": permission denied", 126)]
+    #[case("exec: \"/etc\": is a directory", 126)]
+    #[case("unable to find user nosuch: no matching entries in passwd file", 125)]
+    fn start_errors_map_to_docker_exit_codes(#[case] msg: &str, #[case] code: i32) {
+        assert_eq!(start_error_code(msg), code);
+    }
+
+    #[test]
+    fn command_cell_truncates_like_docker() {
+        assert_eq!(command_cell("sleep 1000", false), "\"sleep 1000\"");
+        assert_eq!(command_cell("sh -c 'echo started; sleep 100'", false), "\"sh -c 'echo started;…\"");
+        assert_eq!(command_cell("sh -c 'echo started; sleep 100'", true), "\"sh -c 'echo started; sleep 100'\"");
+    }
+
+    #[test]
+    fn ps_table_snapshot() {
+        let row = ContainerSummary {
+            id: "37fae9751937ccdf21e150a88e1974235ef93f443a066732730306dd87c4799f".into(),
+            names: vec!["/s16".into()],
+            image: "busybox".into(),
+            command: "sleep 1000".into(),
+            created: 1000,
+            status: "Up 2 seconds".into(),
+            ..Default::default()
+        };
+        insta::assert_snapshot!(ps_table(&[row], false, 1003));
+    }
+}

@@ -1,0 +1,106 @@
+//! `berth daemon`: take the root's lock, open the stores, set up the bridge, serve the Engine
+//! API on the unix socket until SIGTERM or SIGINT, then stop containers and clean up.
+
+use crate::daemon::{lock::PidLock, socket_from_host, Daemon, DaemonConfig};
+use crate::network::SubnetPool;
+use anyhow::Context;
+use clap::Args;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct DaemonArgs {
+    /// Root directory of persistent state
+    #[arg(long, default_value = "/var/lib/berth")]
+    pub root: PathBuf,
+    /// Root directory for execution state (netns files, shims, pid file)
+    #[arg(long = "exec-root", default_value = "/run/berth")]
+    pub exec_root: PathBuf,
+    /// Socket to listen on (unix:///path)
+    #[arg(short = 'H', long = "host", default_value = "unix:///run/berth.sock")]
+    pub host: String,
+    /// Name of the default bridge
+    #[arg(long, default_value = "berth0")]
+    pub bridge: String,
+    /// Prefix of berth's iptables chains
+    #[arg(long = "iptables-prefix", default_value = "BERTH")]
+    pub iptables_prefix: String,
+    /// Where the default bridge's subnet is picked from: base=CIDR,size=N (repeatable)
+    #[arg(long = "default-subnet-pool")]
+    pub pools: Vec<SubnetPool>,
+    /// Parent cgroup of every container's cgroup
+    #[arg(long = "cgroup-parent", default_value = "berth")]
+    pub cgroup_parent: String,
+    /// Enable debug logging
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+}
+
+pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
+    let filter = if args.debug { "berth=debug" } else { "berth=info" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if !nix::unistd::Uid::effective().is_root() {
+        anyhow::bail!("berth daemon needs root: it creates namespaces, mounts, cgroups and network links");
+    }
+    let socket = socket_from_host(&args.host).map_err(anyhow::Error::msg)?;
+    let config = DaemonConfig {
+        root: args.root,
+        exec_root: args.exec_root,
+        socket: socket.clone(),
+        bridge: args.bridge,
+        iptables_prefix: args.iptables_prefix,
+        pools: if args.pools.is_empty() {
+            crate::network::default_pools()
+        } else {
+            args.pools
+        },
+        cgroup_parent: args.cgroup_parent,
+        debug: args.debug,
+    };
+    std::fs::create_dir_all(&config.exec_root)
+        .with_context(|| format!("creating {}", config.exec_root.display()))?;
+    let _lock = PidLock::acquire(&config.exec_root.join("berth.pid"))?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let daemon = Daemon::open(config.clone()).await?;
+        // We hold the root's lock, so a socket file left here is a dead daemon's.
+        let _ = std::fs::remove_file(&socket);
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let listener = tokio::net::UnixListener::bind(&socket)
+            .with_context(|| format!("listening on {}", socket.display()))?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
+        tracing::info!(
+            "berth daemon listening on unix://{} (root {}, bridge {} {})",
+            socket.display(),
+            config.root.display(),
+            daemon.network.bridge(),
+            daemon.network.subnet()
+        );
+        let shutdown = async {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        };
+        crate::api::server::serve(listener, daemon.clone(), shutdown).await;
+        tracing::info!("shutting down: stopping containers");
+        daemon.shutdown().await;
+        let _ = std::fs::remove_file(&socket);
+        anyhow::Ok(())
+    })
+}

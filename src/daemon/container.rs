@@ -1,0 +1,133 @@
+//! A container as the daemon keeps it: the record persisted in `containers/<id>/config.v2.json`
+//! (atomically, so a crash never leaves half of one), and the live parts that only exist while
+//! the daemon runs: the output fan-out to attached clients, the lifecycle watch that `wait`
+//! listens on, and the stdin of the running process.
+
+use crate::api::types::{ContainerConfig, ContainerState, HostConfig};
+use crate::network::Endpoint;
+use crate::runtime::client::ShimStdin;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tokio::sync::{broadcast, watch};
+
+/// Docker's zero time, shown for a container that never started or never finished.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Record {
+    pub id: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// "sha256:..." of the image the container was created from.
+    pub image: String,
+    /// With the leading slash, as Docker stores it.
+    pub name: String,
+    pub state: ContainerState,
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
+    /// The overlay mount, while mounted.
+    #[serde(default)]
+    pub rootfs: Option<PathBuf>,
+}
+
+impl Record {
+    pub fn status_created() -> ContainerState {
+        ContainerState {
+            status: "created".into(),
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        crate::util::fsutil::write_json_atomic(&dir.join("config.v2.json"), self)?;
+        crate::util::fsutil::write_json_atomic(&dir.join("hostconfig.json"), &self.host_config)
+    }
+
+    pub fn load(dir: &Path) -> std::io::Result<Record> {
+        let data = std::fs::read(dir.join("config.v2.json"))?;
+        serde_json::from_slice(&data).map_err(std::io::Error::other)
+    }
+}
+
+/// Output of the container's process, fanned out to every attached client.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Stdout(Bytes),
+    Stderr(Bytes),
+    /// The process is gone and all of its output has been sent.
+    Closed,
+}
+
+/// What `wait` watches: a counter of exits lets `next-exit` tell a new exit from an old one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lifecycle {
+    pub running: bool,
+    pub exits: u64,
+    pub exit_code: i64,
+    pub removed: bool,
+}
+
+pub struct Container {
+    pub id: String,
+    pub dir: PathBuf,
+    pub record: Mutex<Record>,
+    pub output: broadcast::Sender<Output>,
+    pub lifecycle: watch::Sender<Lifecycle>,
+    pub stdin: tokio::sync::Mutex<Option<ShimStdin>>,
+    /// Serializes start, stop and removal of this one container.
+    pub op: tokio::sync::Mutex<()>,
+}
+
+impl Container {
+    pub fn new(record: Record, dir: PathBuf) -> Container {
+        let (output, _) = broadcast::channel(4096);
+        let lifecycle = watch::Sender::new(Lifecycle {
+            running: record.state.running,
+            exits: 0,
+            exit_code: record.state.exit_code,
+            removed: false,
+        });
+        Container {
+            id: record.id.clone(),
+            dir,
+            record: Mutex::new(record),
+            output,
+            lifecycle,
+            stdin: tokio::sync::Mutex::new(None),
+            op: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Record {
+        self.record.lock().unwrap().clone()
+    }
+
+    /// Change the record and persist it in one step.
+    pub fn update<F: FnOnce(&mut Record)>(&self, f: F) -> std::io::Result<()> {
+        let mut rec = self.record.lock().unwrap();
+        f(&mut rec);
+        rec.save(&self.dir)
+    }
+
+    pub fn name(&self) -> String {
+        self.record.lock().unwrap().name.clone()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.record.lock().unwrap().state.running
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("{}-json.log", self.id))
+    }
+}

@@ -1,0 +1,35 @@
+//! The daemon's errors, one variant per HTTP status the Engine API uses for them.
+//! The messages are Docker's own wording where a client or a person keys on it.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409
+    #[error("{0}")]
+    Conflict(String),
+    /// 400
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// 304: start of a running container, kill of nothing, and the like.
+    #[error("{0}")]
+    NotModified(String),
+    /// 500
+    #[error("{0}")]
+    System(String),
+}
+
+impl DaemonError {
+    pub fn no_such_container(input: &str) -> Self {
+        DaemonError::NotFound(format!("No such container: {input}"))
+    }
+
+    pub fn system(context: &str, err: impl std::fmt::Display) -> Self {
+        DaemonError::System(format!("{context}: {err}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DaemonError>;

@@ -1,0 +1,721 @@
+//! The container lifecycle: create, start, the exit and its teardown, kill, remove, wait and
+//! attach. Start acquires resources in a fixed order (rootfs mount, cgroup, netns, veth and
+//! address, shim) and a failure at any step releases, in reverse, exactly what was acquired.
+
+use super::container::{Container, Lifecycle, Output, Record, ZERO_TIME};
+use super::error::{DaemonError, Result};
+use super::{names, Daemon};
+use crate::api::types::{ContainerConfig, CreateRequest, HostConfig, WaitError, WaitResponse};
+use crate::runtime::client::{self as shim, ShimEvent};
+use crate::runtime::spec::{BindMount, ExitStatus, ShimSpec};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
+const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
+    ("Memory", "--memory"),
+    ("MemorySwap", "--memory-swap"),
+    ("MemoryReservation", "--memory-reservation"),
+    ("NanoCpus", "--cpus"),
+    ("CpuShares", "--cpu-shares"),
+    ("CpuPeriod", "--cpu-period"),
+    ("CpuQuota", "--cpu-quota"),
+    ("CpusetCpus", "--cpuset-cpus"),
+    ("PidsLimit", "--pids-limit"),
+    ("OomKillDisable", "--oom-kill-disable"),
+    ("CapAdd", "--cap-add"),
+    ("CapDrop", "--cap-drop"),
+    ("SecurityOpt", "--security-opt"),
+    ("Dns", "--dns"),
+    ("DnsSearch", "--dns-search"),
+    ("DnsOptions", "--dns-option"),
+    ("ExtraHosts", "--add-host"),
+    ("Links", "--link"),
+    ("VolumesFrom", "--volumes-from"),
+    ("Mounts", "--mount"),
+    ("Tmpfs", "--tmpfs"),
+    ("ReadonlyRootfs", "--read-only"),
+    ("PublishAllPorts", "--publish-all"),
+    ("Devices", "--device"),
+    ("Ulimits", "--ulimit"),
+    ("GroupAdd", "--group-add"),
+    ("Init", "--init"),
+    ("PidMode", "--pid"),
+    ("IpcMode", "--ipc"),
+    ("UTSMode", "--uts"),
+    ("UsernsMode", "--userns"),
+    ("CgroupParent", "--cgroup-parent"),
+];
+
+fn is_unset(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Bool(b) => !b,
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0) || n.as_i64() == Some(-1),
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Refuse, with the flag's name, what berth cannot do yet.
+fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
+    let refuse = |what: &str| {
+        Err(DaemonError::InvalidParameter(format!(
+            "{what} is not supported by berth yet"
+        )))
+    };
+    if cfg.tty {
+        return refuse("a TTY (-t)");
+    }
+    if hc.privileged {
+        return refuse("--privileged");
+    }
+    if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
+        return refuse("volumes and bind mounts (-v)");
+    }
+    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) {
+        return refuse("publishing ports (-p)");
+    }
+    match hc.network_mode.as_str() {
+        "" | "default" | "bridge" => {}
+        other => return refuse(&format!("network mode {other:?}")),
+    }
+    if let Some(policy) = hc.extra.get("RestartPolicy") {
+        let name = policy.get("Name").and_then(|n| n.as_str()).unwrap_or("");
+        if !name.is_empty() && name != "no" {
+            return refuse("--restart");
+        }
+    }
+    for (field, flag) in UNSUPPORTED_HOST_CONFIG {
+        if let Some(v) = hc.extra.get(*field) {
+            if !is_unset(v) {
+                return refuse(flag);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Docker's rule for an environment list: later entries replace earlier ones with the same key.
+pub fn merge_env(base: &[String], over: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = base.to_vec();
+    for e in over {
+        let key = e.split('=').next().unwrap_or(e);
+        if let Some(slot) = out
+            .iter_mut()
+            .find(|x| x.split('=').next().unwrap_or(x) == key)
+        {
+            *slot = e.clone();
+        } else {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+fn has_key(env: &[String], key: &str) -> bool {
+    env.iter().any(|e| e.split('=').next() == Some(key))
+}
+
+impl Daemon {
+    /// `POST /containers/create`.
+    pub async fn create(self: &Arc<Self>, name: Option<&str>, req: CreateRequest) -> Result<String> {
+        let mut cfg = req.config;
+        let hc = req.host_config.unwrap_or_default();
+        check_supported(&cfg, &hc)?;
+        if cfg.image.is_empty() {
+            return Err(DaemonError::InvalidParameter(
+                "config error: no image specified".into(),
+            ));
+        }
+        let image = {
+            let images = self.images.clone();
+            let wanted = cfg.image.clone();
+            tokio::task::spawn_blocking(move || images.lock().unwrap().get(&wanted))
+                .await
+                .map_err(|e| DaemonError::system("looking up the image", e))?
+                .map_err(|e| DaemonError::NotFound(e.to_string()))?
+        };
+        // The image supplies what the client left out, as Docker merges them.
+        let icfg = image.config.config.clone().unwrap_or_default();
+        if cfg.entrypoint.is_none() {
+            cfg.entrypoint = icfg.entrypoint.clone().filter(|e| !e.is_empty());
+            if cfg.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+                cfg.cmd = icfg.cmd.clone();
+            }
+        }
+        let image_env = icfg.env.clone().unwrap_or_default();
+        cfg.env = Some(merge_env(&image_env, cfg.env.as_deref().unwrap_or(&[])));
+        if cfg.working_dir.is_empty() {
+            cfg.working_dir = icfg.working_dir.clone().unwrap_or_default();
+        }
+        if cfg.user.is_empty() {
+            cfg.user = icfg.user.clone().unwrap_or_default();
+        }
+        if let Some(image_labels) = icfg.labels.clone() {
+            let mut labels = image_labels;
+            labels.extend(cfg.labels.take().unwrap_or_default());
+            cfg.labels = Some(labels);
+        }
+        if cfg.stop_signal.is_none() {
+            cfg.stop_signal = icfg.stop_signal.clone();
+        }
+        let mut argv: Vec<String> = cfg.entrypoint.clone().unwrap_or_default();
+        argv.extend(cfg.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(DaemonError::InvalidParameter("No command specified".into()));
+        }
+        if !cfg.working_dir.is_empty() && !cfg.working_dir.starts_with('/') {
+            return Err(DaemonError::InvalidParameter(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                cfg.working_dir
+            )));
+        }
+
+        let id = crate::util::id::random_id();
+        if cfg.hostname.is_empty() {
+            cfg.hostname = id[..12].to_string();
+        }
+        let dir = self.containers_dir().join(&id);
+        let record = Record {
+            id: id.clone(),
+            created: now_rfc3339(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config: cfg,
+            host_config: hc,
+            image: image.id.clone(),
+            name: String::new(),
+            state: Record::status_created(),
+            endpoint: None,
+            netns: None,
+            rootfs: None,
+        };
+
+        // The name is reserved under the map's lock, so two creates cannot take the same one.
+        let container = {
+            let mut map = self.containers.lock().unwrap();
+            let name = match name {
+                Some(n) if !n.is_empty() => {
+                    let n = names::validate(n).map_err(DaemonError::InvalidParameter)?;
+                    if let Some(other) = map.values().find(|c| c.name() == n) {
+                        return Err(DaemonError::Conflict(format!(
+                            "Conflict. The container name \"{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                            other.id
+                        )));
+                    }
+                    n
+                }
+                _ => loop {
+                    let n = format!("/{}", names::generate());
+                    if !map.values().any(|c| c.name() == n) {
+                        break n;
+                    }
+                },
+            };
+            let mut record = record;
+            record.name = name;
+            let c = Arc::new(Container::new(record, dir.clone()));
+            map.insert(id.clone(), c.clone());
+            c
+        };
+
+        let made = (|| -> Result<()> {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| DaemonError::system("creating the container directory", e))?;
+            self.images
+                .lock()
+                .unwrap()
+                .layers()
+                .create_container_layers(&id, image.top_layer.as_deref())
+                .map_err(|e| DaemonError::system("creating the container's layers", e))?;
+            container
+                .update(|_| {})
+                .map_err(|e| DaemonError::system("writing the container record", e))
+        })();
+        if let Err(e) = made {
+            self.containers.lock().unwrap().remove(&id);
+            let _ = self
+                .images
+                .lock()
+                .unwrap()
+                .layers()
+                .remove_container_layers(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, input: &str) -> Result<()> {
+        let c = self.lookup(input)?;
+        let _op = c.op.lock().await;
+        if c.is_running() {
+            return Err(DaemonError::NotModified("container already started".into()));
+        }
+        let mut acquired = Acquired::default();
+        match self.start_inner(&c, &mut acquired).await {
+            Ok(()) => Ok(()),
+            Err((err, code)) => {
+                self.release(&c.id, &acquired).await;
+                let msg = err.to_string();
+                let _ = c.update(|r| {
+                    r.state.exit_code = code;
+                    r.state.error = msg.clone();
+                    r.endpoint = None;
+                    r.netns = None;
+                    r.rootfs = None;
+                });
+                if c.snapshot().host_config.auto_remove {
+                    drop(_op);
+                    let _ = self.remove(&c.id, true).await;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn start_inner(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        acquired: &mut Acquired,
+    ) -> std::result::Result<(), (DaemonError, i64)> {
+        let sys = |what: &str, e: &dyn std::fmt::Display| (DaemonError::system(what, e), 125);
+        let rec = c.snapshot();
+        let id = rec.id.clone();
+
+        let rootfs = self
+            .images
+            .lock()
+            .unwrap()
+            .layers()
+            .mount(&id)
+            .map_err(|e| sys("mounting the container's rootfs", &e))?;
+        acquired.rootfs = true;
+
+        let cgroup = self
+            .cgroups
+            .create(&id)
+            .map_err(|e| sys("creating the container's cgroup", &e))?;
+        acquired.cgroup = true;
+
+        let netns = self
+            .network
+            .create_netns(&id)
+            .await
+            .map_err(|e| sys("creating the network namespace", &e))?;
+        acquired.netns = Some(netns.clone());
+        let endpoint = self
+            .network
+            .connect(&id, &netns)
+            .await
+            .map_err(|e| sys("connecting to the bridge", &e))?;
+        acquired.endpoint = Some(endpoint.clone());
+
+        write_etc_files(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
+            .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
+
+        let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
+            .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+
+        let mut env = vec![DEFAULT_PATH.to_string(), format!("HOSTNAME={}", rec.config.hostname)];
+        env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
+        if !has_key(&env, "HOME") {
+            env.push(format!("HOME={}", user.home));
+        }
+        let mut args = vec![rec.path.clone()];
+        args.extend(rec.args.iter().cloned());
+        let cwd = if rec.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            rec.config.working_dir.clone()
+        };
+        let state_dir = self.shim_dir(&id);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        let spec = ShimSpec {
+            id: id.clone(),
+            rootfs: rootfs.clone(),
+            args,
+            env,
+            cwd,
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids: user.additional_gids.clone(),
+            hostname: rec.config.hostname.clone(),
+            tty: rec.config.tty,
+            open_stdin: rec.config.open_stdin,
+            netns: Some(netns.clone()),
+            cgroup_paths: cgroup.paths().to_vec(),
+            binds: ["hosts", "hostname", "resolv.conf"]
+                .iter()
+                .map(|f| BindMount {
+                    source: c.dir.join(f),
+                    destination: format!("/etc/{f}"),
+                    readonly: false,
+                })
+                .collect(),
+            log_path: c.log_path(),
+            state_dir: state_dir.clone(),
+        };
+        acquired.shim_dir = Some(state_dir.clone());
+        let mut shim = shim::create(&self.exe, &spec)
+            .await
+            .map_err(|e| (DaemonError::System(e.to_string()), e.exit_code() as i64))?;
+        let pid = shim.pid();
+        if let Err(e) = shim.start().await {
+            let code = e.exit_code as i64;
+            let err = if code == 126 || code == 127 {
+                DaemonError::InvalidParameter(format!(
+                    "failed to create task for container: {}: unknown",
+                    e.message
+                ))
+            } else {
+                DaemonError::System(e.message.clone())
+            };
+            return Err((err, code));
+        }
+        let (mut events, stdin) = shim.split();
+        *c.stdin.lock().await = Some(stdin);
+        let _ = c.update(|r| {
+            r.state.status = "running".into();
+            r.state.running = true;
+            r.state.pid = pid as i64;
+            r.state.exit_code = 0;
+            r.state.error.clear();
+            r.state.started_at = now_rfc3339();
+            r.state.finished_at = ZERO_TIME.into();
+            r.endpoint = Some(endpoint.clone());
+            r.netns = Some(netns.clone());
+            r.rootfs = Some(rootfs.clone());
+        });
+        c.lifecycle.send_modify(|l| l.running = true);
+
+        let daemon = self.clone();
+        let container = c.clone();
+        tokio::spawn(async move {
+            let mut exit = None;
+            while let Some(ev) = events.next().await {
+                match ev {
+                    ShimEvent::Stdout(b) => {
+                        let _ = container.output.send(Output::Stdout(b));
+                    }
+                    ShimEvent::Stderr(b) => {
+                        let _ = container.output.send(Output::Stderr(b));
+                    }
+                    ShimEvent::Exited(st) => {
+                        exit = Some(st);
+                        break;
+                    }
+                }
+            }
+            let status = exit
+                .or_else(|| shim::read_exit(&daemon.shim_dir(&container.id)))
+                .unwrap_or(ExitStatus {
+                    exit_code: 255,
+                    finished_at: now_rfc3339(),
+                    oom_killed: false,
+                });
+            daemon.finish(&container, status).await;
+        });
+        Ok(())
+    }
+
+    /// Release what a start acquired, newest first. Every step is idempotent.
+    async fn release(&self, id: &str, a: &Acquired) {
+        if let Some(dir) = &a.shim_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(ep) = &a.endpoint {
+            if let Err(e) = self.network.disconnect(id, ep).await {
+                tracing::warn!("container {id}: disconnecting: {e}");
+            }
+        }
+        if let Some(ns) = &a.netns {
+            if let Err(e) = crate::network::remove_netns(ns) {
+                tracing::warn!("container {id}: removing netns: {e}");
+            }
+        }
+        if a.cgroup {
+            if let Err(e) = self.cgroups.open(id).remove() {
+                tracing::warn!("container {id}: removing cgroup: {e}");
+            }
+        }
+        if a.rootfs {
+            if let Err(e) = self.images.lock().unwrap().layers().unmount(id) {
+                tracing::warn!("container {id}: unmounting: {e}");
+            }
+        }
+    }
+
+    /// The process is gone: tear down, record the exit, wake waiters, and honour `--rm`.
+    async fn finish(self: &Arc<Self>, c: &Arc<Container>, status: ExitStatus) {
+        let rec = c.snapshot();
+        let acquired = Acquired {
+            rootfs: true,
+            cgroup: true,
+            netns: rec.netns.clone(),
+            endpoint: rec.endpoint.clone(),
+            shim_dir: Some(self.shim_dir(&c.id)),
+        };
+        *c.stdin.lock().await = None;
+        self.release(&c.id, &acquired).await;
+        let code = status.exit_code as i64;
+        let _ = c.update(|r| {
+            r.state.status = "exited".into();
+            r.state.running = false;
+            r.state.pid = 0;
+            r.state.exit_code = code;
+            r.state.oom_killed = status.oom_killed;
+            r.state.finished_at = status.finished_at.clone();
+            r.endpoint = None;
+            r.netns = None;
+            r.rootfs = None;
+        });
+        let _ = c.output.send(Output::Closed);
+        c.lifecycle.send_modify(|l| {
+            l.running = false;
+            l.exits += 1;
+            l.exit_code = code;
+        });
+        if rec.host_config.auto_remove {
+            if let Err(e) = self.remove(&c.id, true).await {
+                tracing::warn!("auto-removing {}: {e}", c.id);
+            }
+        }
+    }
+
+    /// A record says running but this daemon has no shim for it (the daemon died).
+    pub(super) async fn recover_stale(self: &Arc<Self>, c: &Arc<Container>) {
+        let rec = c.snapshot();
+        if rec.state.pid > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(rec.state.pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let status = shim::read_exit(&self.shim_dir(&c.id)).unwrap_or(ExitStatus {
+            exit_code: 137,
+            finished_at: now_rfc3339(),
+            oom_killed: false,
+        });
+        self.finish(c, status).await;
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, input: &str, signal: &str) -> Result<()> {
+        let c = self.lookup(input)?;
+        let sig = parse_signal(signal)?;
+        let rec = c.snapshot();
+        if !rec.state.running || rec.state.pid <= 0 {
+            return Err(DaemonError::Conflict(format!(
+                "Cannot kill container: {input}: Container {} is not running",
+                rec.id
+            )));
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.state.pid as i32), sig)
+            .map_err(|e| DaemonError::system(&format!("Cannot kill container: {input}"), e))
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(self: &Arc<Self>, input: &str, force: bool) -> Result<()> {
+        let c = self.lookup(input)?;
+        if c.is_running() {
+            if !force {
+                return Err(DaemonError::Conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
+            let _ = self.kill(&c.id, "KILL").await;
+            let mut rx = c.lifecycle.subscribe();
+            let waited = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                rx.wait_for(|l| !l.running),
+            )
+            .await;
+            if waited.is_err() {
+                return Err(DaemonError::System(format!(
+                    "could not kill running container {}, cannot remove",
+                    c.id
+                )));
+            }
+        }
+        let _op = c.op.lock().await;
+        if c.lifecycle.borrow().removed {
+            return Ok(());
+        }
+        self.images
+            .lock()
+            .unwrap()
+            .layers()
+            .remove_container_layers(&c.id)
+            .map_err(|e| DaemonError::system("removing the container's layers", e))?;
+        let _ = std::fs::remove_dir_all(&c.dir);
+        let _ = std::fs::remove_dir_all(self.shim_dir(&c.id));
+        self.containers.lock().unwrap().remove(&c.id);
+        c.lifecycle.send_modify(|l| l.removed = true);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait`: resolves the body of the response; the server sends the
+    /// headers before awaiting it, as the docker CLI requires.
+    pub fn wait(
+        self: &Arc<Self>,
+        input: &str,
+        condition: &str,
+    ) -> Result<impl std::future::Future<Output = WaitResponse> + Send + 'static> {
+        let c = self.lookup(input)?;
+        let condition = match condition {
+            "" | "not-running" => Condition::NotRunning,
+            "next-exit" => Condition::NextExit,
+            "removed" => Condition::Removed,
+            other => {
+                return Err(DaemonError::InvalidParameter(format!(
+                    "invalid condition: \"{other}\""
+                )))
+            }
+        };
+        let mut rx = c.lifecycle.subscribe();
+        let seen = rx.borrow().exits;
+        Ok(async move {
+            let done = |l: &Lifecycle| match condition {
+                Condition::NotRunning => !l.running,
+                Condition::NextExit => l.exits > seen,
+                Condition::Removed => l.removed,
+            };
+            let code = match rx.wait_for(done).await {
+                Ok(l) => l.exit_code,
+                // The container went away with its sender: it was removed.
+                Err(_) => c.lifecycle.borrow().exit_code,
+            };
+            WaitResponse {
+                status_code: code,
+                error: None::<WaitError>,
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Condition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+/// What a start has taken so far, so a failure can give back exactly that.
+#[derive(Default)]
+struct Acquired {
+    rootfs: bool,
+    cgroup: bool,
+    netns: Option<PathBuf>,
+    endpoint: Option<crate::network::Endpoint>,
+    shim_dir: Option<PathBuf>,
+}
+
+/// `KILL`, `SIGKILL`, `9`: the forms `docker kill -s` accepts.
+pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
+    use nix::sys::signal::Signal;
+    use std::str::FromStr;
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Signal::SIGKILL);
+    }
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n)
+            .map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")));
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&name).map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))
+}
+
+/// The three files Docker bind-mounts over the image's /etc.
+fn write_etc_files(dir: &Path, hostname: &str, ip: &str) -> std::io::Result<()> {
+    use crate::util::fsutil::write_atomic;
+    write_atomic(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{ip}\t{hostname}\n"
+    );
+    write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write_atomic(&dir.join("resolv.conf"), container_resolv_conf(&host_resolv).as_bytes())
+}
+
+/// The host's resolv.conf without loopback nameservers, which mean nothing inside the
+/// container's own network namespace; Docker falls back to public resolvers when none is left.
+pub fn container_resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let addr = words.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_merge_replaces_by_key_and_keeps_order() {
+        let base = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        let over = vec!["A=2".to_string(), "B=3".to_string()];
+        assert_eq!(merge_env(&base, &over), vec!["PATH=/bin", "A=2", "B=3"]);
+    }
+
+    #[test]
+    fn signals_parse_in_every_docker_form() {
+        use nix::sys::signal::Signal;
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("BOGUS").is_err());
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers() {
+        let host = "search example\nnameserver 127.0.0.53\noptions edns0\n";
+        assert_eq!(
+            container_resolv_conf(host),
+            "search example\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        let host = "nameserver 10.1.2.3\n";
+        assert_eq!(container_resolv_conf(host), "nameserver 10.1.2.3\n");
+    }
+
+    #[test]
+    fn unsupported_flags_are_refused_by_name() {
+        let mut hc = HostConfig::default();
+        hc.extra.insert("Memory".into(), serde_json::json!(0));
+        hc.extra.insert("ShmSize".into(), serde_json::json!(0));
+        assert!(check_supported(&ContainerConfig::default(), &hc).is_ok());
+        hc.extra.insert("Memory".into(), serde_json::json!(1048576));
+        let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
+        assert_eq!(err.to_string(), "--memory is not supported by berth yet");
+    }
+}

@@ -1,0 +1,131 @@
+//! How containers look through the API: `inspect` and the rows of `ps`, built from records.
+
+use super::container::Record;
+use super::Daemon;
+use crate::api::types::{
+    ContainerInspect, ContainerSummary, EndpointSettings, GraphDriver, NetworkSettings,
+};
+use crate::util::human::human_duration;
+use std::collections::BTreeMap;
+
+impl Daemon {
+    pub fn inspect_view(&self, rec: &Record, dir: &std::path::Path) -> ContainerInspect {
+        let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let mut graph = BTreeMap::new();
+        if let Some(root) = &rec.rootfs {
+            graph.insert("MergedDir".to_string(), root.to_string_lossy().into_owned());
+        }
+        ContainerInspect {
+            id: rec.id.clone(),
+            created: rec.created.clone(),
+            path: rec.path.clone(),
+            args: rec.args.clone(),
+            state: rec.state.clone(),
+            image: rec.image.clone(),
+            resolv_conf_path: p("resolv.conf"),
+            hostname_path: p("hostname"),
+            hosts_path: p("hosts"),
+            log_path: p(&format!("{}-json.log", rec.id)),
+            name: rec.name.clone(),
+            restart_count: 0,
+            driver: "overlay2".into(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            host_config: rec.host_config.clone(),
+            graph_driver: GraphDriver {
+                name: "overlay2".into(),
+                data: graph,
+            },
+            mounts: vec![],
+            config: rec.config.clone(),
+            network_settings: self.network_view(rec),
+        }
+    }
+
+    fn endpoint_view(&self, rec: &Record) -> EndpointSettings {
+        match &rec.endpoint {
+            Some(ep) => EndpointSettings {
+                network_id: self.network.bridge().to_string(),
+                endpoint_id: rec.id.clone(),
+                gateway: ep.gateway.to_string(),
+                ip_address: ep.ip.to_string(),
+                ip_prefix_len: ep.prefix_len as i64,
+                mac_address: ep.mac.clone(),
+                ..Default::default()
+            },
+            None => EndpointSettings::default(),
+        }
+    }
+
+    pub fn network_view(&self, rec: &Record) -> NetworkSettings {
+        let ep = self.endpoint_view(rec);
+        let mut networks = BTreeMap::new();
+        networks.insert("bridge".to_string(), ep.clone());
+        NetworkSettings {
+            bridge: String::new(),
+            sandbox_id: if rec.netns.is_some() { rec.id.clone() } else { String::new() },
+            sandbox_key: rec
+                .netns
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ports: BTreeMap::new(),
+            endpoint_id: ep.endpoint_id.clone(),
+            gateway: ep.gateway.clone(),
+            ip_address: ep.ip_address.clone(),
+            ip_prefix_len: ep.ip_prefix_len,
+            mac_address: ep.mac_address.clone(),
+            networks,
+        }
+    }
+
+    pub fn summary_view(&self, rec: &Record) -> ContainerSummary {
+        let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let mut command = rec.path.clone();
+        for a in &rec.args {
+            command.push(' ');
+            command.push_str(a);
+        }
+        let net = self.network_view(rec);
+        ContainerSummary {
+            id: rec.id.clone(),
+            names: vec![rec.name.clone()],
+            image: rec.config.image.clone(),
+            image_id: rec.image.clone(),
+            command,
+            created,
+            ports: vec![],
+            labels: rec.config.labels.clone().unwrap_or_default(),
+            state: rec.state.status.clone(),
+            status: status_text(rec, chrono::Utc::now()),
+            host_config: serde_json::json!({ "NetworkMode": rec.host_config.network_mode }),
+            network_settings: serde_json::json!({ "Networks": net.networks }),
+            mounts: vec![],
+        }
+    }
+}
+
+/// Docker's STATUS column: "Created", "Up 3 seconds", "Exited (0) 2 minutes ago".
+pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| (now - t.with_timezone(&chrono::Utc)).to_std().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    match rec.state.status.as_str() {
+        "running" => format!("Up {}", human_duration(since(&rec.state.started_at))),
+        "exited" => format!(
+            "Exited ({}) {} ago",
+            rec.state.exit_code,
+            human_duration(since(&rec.state.finished_at))
+        ),
+        "created" => "Created".into(),
+        other => other.to_string(),
+    }
+}
+

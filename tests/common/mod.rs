@@ -1,0 +1,345 @@
+//! The e2e harness: a private berth daemon per test, with its own root, exec root, socket,
+//! bridge, subnet, iptables prefix and cgroup parent, so tests run in parallel and beside a
+//! real Docker. Dropping it (also during a panic) stops the daemon, removes what it made, and
+//! fails the test if the daemon left anything behind.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// Skip (return None) with a loud message when not root.
+#[macro_export]
+macro_rules! daemon_or_skip {
+    () => {
+        match common::TestDaemon::start() {
+            Some(d) => d,
+            None => {
+                eprintln!("SKIPPED: this e2e test needs root (run `sudo just e2e`, or `just vm-e2e`)");
+                return;
+            }
+        }
+    };
+}
+
+pub fn berth_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The busybox image as a `docker save` archive, built once from Debian's busybox-static.
+pub fn busybox_archive() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = project_dir().join("target/fixtures/busybox.tar");
+        let status = Command::new("bash")
+            .arg(project_dir().join("fixtures/busybox/build.sh"))
+            .arg(&out)
+            .status()
+            .expect("running fixtures/busybox/build.sh");
+        assert!(status.success(), "building the busybox fixture failed");
+        out
+    })
+    .clone()
+}
+
+fn random_tag() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let r: u32 = rand::random();
+    format!("{:06x}", (r ^ (std::process::id() << 8) ^ n) & 0xffffff)
+}
+
+/// A /24 in 10.213.0.0/16, distinct for every daemon this test process starts.
+fn next_subnet() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let third = (std::process::id().wrapping_mul(37).wrapping_add(n * 7)) % 250 + 1;
+    format!("10.213.{third}.0/24")
+}
+
+pub struct TestDaemon {
+    pub tag: String,
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub socket: PathBuf,
+    pub bridge: String,
+    pub prefix: String,
+    pub subnet: String,
+    pub cgroup_parent: String,
+    child: Option<Child>,
+}
+
+impl TestDaemon {
+    pub fn start() -> Option<TestDaemon> {
+        if !is_root() {
+            return None;
+        }
+        let tag = random_tag();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir()
+            .expect("a temp dir");
+        let root = dir.path().join("root");
+        let exec_root = dir.path().join("exec");
+        let socket = dir.path().join("berth.sock");
+        let mut d = TestDaemon {
+            bridge: format!("bt{tag}"),
+            prefix: format!("BT{}", tag.to_uppercase()),
+            subnet: next_subnet(),
+            cgroup_parent: format!("berth-test-{tag}"),
+            tag,
+            root,
+            exec_root,
+            socket,
+            dir,
+            child: None,
+        };
+        let log = std::fs::File::create(d.dir.path().join("daemon.log")).unwrap();
+        let child = Command::new(berth_bin())
+            .arg("daemon")
+            .arg("--root")
+            .arg(&d.root)
+            .arg("--exec-root")
+            .arg(&d.exec_root)
+            .arg("-H")
+            .arg(format!("unix://{}", d.socket.display()))
+            .arg("--bridge")
+            .arg(&d.bridge)
+            .arg("--iptables-prefix")
+            .arg(&d.prefix)
+            .arg("--default-subnet-pool")
+            .arg(format!("base={},size=24", d.subnet))
+            .arg("--cgroup-parent")
+            .arg(&d.cgroup_parent)
+            .arg("--debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting berth daemon");
+        d.child = Some(child);
+        d.wait_ready();
+        Some(d)
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("berth daemon exited early ({status}):\n{}", self.log());
+            }
+            if self.socket.exists() && self.berth(&["version"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("berth daemon did not answer in 20s:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// A `berth` CLI command aimed at this daemon.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.env("BERTH_HOST", self.host());
+        c
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("running berth")
+    }
+
+    /// Run berth and return stdout, asserting success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn load_busybox(&self) {
+        let archive = busybox_archive();
+        let out = self.ok(&["load", "-i", archive.to_str().unwrap()]);
+        assert!(out.contains("Loaded image: busybox:latest"), "load said: {out}");
+    }
+
+    /// The real docker CLI aimed at this daemon, when one is installed.
+    pub fn docker(&self) -> Option<Command> {
+        let found = Command::new("docker")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !found {
+            return None;
+        }
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", self.host());
+        c.env("DOCKER_CONFIG", self.dir.path().join("docker-config"));
+        c.env_remove("DOCKER_CONTEXT");
+        Some(c)
+    }
+
+    /// Everything the daemon made for containers that is still there.
+    pub fn leaks(&self) -> Vec<String> {
+        let mut leaks = Vec::new();
+        let here = self.dir.path().to_string_lossy().into_owned();
+        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
+            for line in mounts.lines().filter(|l| l.contains(&here)) {
+                leaks.push(format!("mount: {line}"));
+            }
+        }
+        if let Ok(out) = Command::new("ip")
+            .args(["-o", "link", "show", "master", &self.bridge])
+            .output()
+        {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                leaks.push(format!("link on the bridge: {line}"));
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.exec_root.join("netns")) {
+            for e in entries.flatten() {
+                leaks.push(format!("netns file: {}", e.path().display()));
+            }
+        }
+        for dir in cgroup_parent_dirs(&self.cgroup_parent) {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                    leaks.push(format!("cgroup: {}", e.path().display()));
+                }
+            }
+        }
+        for pid in processes_mentioning(&here) {
+            leaks.push(format!("process {pid} still runs with {here} in its command line"));
+        }
+        leaks
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+pub fn cgroup_parent_dirs(parent: &str) -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![base.join(parent)];
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for e in entries.flatten() {
+            dirs.push(e.path().join(parent));
+        }
+    }
+    dirs.into_iter().filter(|d| d.is_dir()).collect()
+}
+
+fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let me = std::process::id() as i32;
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+                if String::from_utf8_lossy(&cmd).contains(needle) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.stop();
+        let leaks = self.leaks();
+        // Remove whatever is left, leaked or not, so one failure does not poison the machine.
+        for pid in processes_mentioning(&self.dir.path().to_string_lossy()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let here = self.dir.path().to_string_lossy().into_owned();
+            let mut points: Vec<&str> = mounts
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(4))
+                .filter(|p| p.starts_with(&here))
+                .collect();
+            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            for p in points {
+                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
+        for (table, hook) in [("nat", "POSTROUTING"), ("filter", "FORWARD")] {
+            let chain = format!("{}-{hook}", self.prefix);
+            let _ = Command::new("iptables").args(["-w", "-t", table, "-D", hook, "-j", &chain]).output();
+            let _ = Command::new("iptables").args(["-w", "-t", table, "-F", &chain]).output();
+            let _ = Command::new("iptables").args(["-w", "-t", table, "-X", &chain]).output();
+        }
+        for dir in cgroup_parent_dirs(&self.cgroup_parent) {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+        if !leaks.is_empty() && !std::thread::panicking() {
+            panic!("the daemon leaked:\n{}\ndaemon log:\n{}", leaks.join("\n"), self.log());
+        }
+    }
+}
+
+/// stdout of a command as a String, with stderr and the status for assertion messages.
+pub fn text(out: &Output) -> (String, String, i32) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}

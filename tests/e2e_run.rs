@@ -1,0 +1,199 @@
+//! e2e: the seeds' first walkthrough and the basic run flags, through berth's own CLI.
+//! Needs root; skips with a message otherwise.
+
+mod common;
+
+use common::text;
+
+fn is_hex12(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+#[test]
+fn first_walkthrough() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "hello world"]), "hello world\n");
+
+    // The hostname is the short id, new for every container.
+    let h1 = d.ok(&["run", "--rm", "busybox", "hostname"]);
+    let h2 = d.ok(&["run", "--rm", "busybox", "hostname"]);
+    assert!(is_hex12(h1.trim()), "hostname {h1:?}");
+    assert!(is_hex12(h2.trim()), "hostname {h2:?}");
+    assert_ne!(h1, h2);
+
+    // The container sees only its own processes, its command as PID 1.
+    let ps = d.ok(&["run", "--rm", "busybox", "ps", "-o", "pid,args"]);
+    let rows: Vec<&str> = ps.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "ps inside the container: {ps}");
+    assert!(rows[0].trim_start().starts_with("1 ps -o pid,args"), "{ps}");
+
+    // eth0 gets an address in the bridge's subnet; two running containers get different ones.
+    let a = d.ok(&["run", "-d", "--name", "first", "busybox", "sleep", "60"]);
+    let b = d.ok(&["run", "-d", "--name", "second", "busybox", "sleep", "60"]);
+    assert_eq!(a.trim().len(), 64);
+    let addr = |name: &str| {
+        let out = d.ok(&["inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0]["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string()
+    };
+    let (ip_a, ip_b) = (addr("first"), addr("second"));
+    assert_ne!(ip_a, ip_b);
+    let prefix = d.subnet.trim_end_matches("0/24");
+    assert!(ip_a.starts_with(prefix), "{ip_a} not in {}", d.subnet);
+    let shown = d.ok(&["run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(shown.contains(&format!("inet {prefix}")), "ip addr: {shown}");
+
+    let ps = d.ok(&["ps"]);
+    assert!(ps.starts_with("CONTAINER ID   IMAGE     COMMAND"), "{ps}");
+    assert!(ps.contains("first") && ps.contains("second"), "{ps}");
+    assert!(ps.contains("\"sleep 60\""), "{ps}");
+    let quiet = d.ok(&["ps", "-q"]);
+    assert_eq!(quiet.lines().count(), 2);
+    assert!(quiet.lines().all(is_hex12));
+
+    // The two containers reach each other across the bridge.
+    let ping = d.ok(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", &ip_b]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+
+    assert_eq!(d.ok(&["rm", "-f", "first", "second"]), "first\nsecond\n");
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn exit_codes_match_docker() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+
+    let code = |args: &[&str]| text(&d.berth(args));
+    assert_eq!(code(&["run", "--rm", "busybox", "true"]).2, 0);
+    assert_eq!(code(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]).2, 3);
+
+    let (_, err, c) = code(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(c, 127, "{err}");
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+
+    let (_, err, c) = code(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(c, 126, "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+
+    let (_, err, c) = code(&["run", "--rm", "busybox:nosuchtag", "true"]);
+    assert_eq!(c, 125, "{err}");
+    assert!(err.contains("Unable to find image 'busybox:nosuchtag' locally"), "{err}");
+
+    let (_, err, c) = code(&["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
+    assert_eq!(c, 125, "{err}");
+    assert!(err.contains("unable to find user nosuchuser"), "{err}");
+
+    // A signal: 128 + N.
+    let (_, _, c) = code(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(c, 137);
+
+    let (_, err, c) = code(&["run", "--bogus-flag", "busybox"]);
+    assert_eq!(c, 125, "{err}");
+
+    // --rm leaves nothing behind, even after a failed start.
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn user_workdir_env_and_rm() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+
+    assert_eq!(d.ok(&["run", "--rm", "-u", "user", "busybox", "id"]).trim(), "uid=1000(user) gid=1000(user) groups=1000(user),50(staff)");
+    assert_eq!(d.ok(&["run", "--rm", "-u", "1000:50", "busybox", "id", "-u"]).trim(), "1000");
+    assert_eq!(d.ok(&["run", "--rm", "-u", "user", "busybox", "sh", "-c", "echo $HOME"]).trim(), "/home/user");
+    assert_eq!(d.ok(&["run", "--rm", "-w", "/tmp/new/dir", "busybox", "pwd"]).trim(), "/tmp/new/dir");
+    let env = d.ok(&["run", "--rm", "-e", "GREETING=hi there", "-e", "PATH=/bin", "busybox", "env"]);
+    assert!(env.lines().any(|l| l == "GREETING=hi there"), "{env}");
+    assert!(env.lines().any(|l| l == "PATH=/bin"), "{env}");
+    assert!(env.lines().any(|l| l == "HOME=/root"), "{env}");
+    assert!(env.lines().any(|l| l.starts_with("HOSTNAME=")), "{env}");
+    assert_eq!(d.ok(&["run", "--rm", "--hostname", "web1", "busybox", "hostname"]).trim(), "web1");
+
+    // stdin with -i.
+    let mut child = d
+        .cmd()
+        .args(["run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"shout\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
+
+    // Without --rm the container stays, exited, with its code; rm removes it.
+    let (_, _, c) = text(&d.berth(&["run", "--name", "kept", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4"]));
+    assert_eq!(c, 4);
+    let ps = d.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (4)") && ps.contains("kept"), "{ps}");
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "kept"])).unwrap();
+    assert_eq!(v[0]["State"]["ExitCode"], 4);
+    assert_eq!(v[0]["State"]["Status"], "exited");
+    let log = std::fs::read_to_string(v[0]["LogPath"].as_str().unwrap()).unwrap();
+    assert!(log.contains(r#""log":"out\n","stream":"stdout""#), "{log}");
+    assert!(log.contains(r#""log":"err\n","stream":"stderr""#), "{log}");
+
+    // Name conflicts and unknown containers answer as Docker does.
+    let (_, err, c) = text(&d.berth(&["create", "--name", "kept", "busybox"]));
+    assert_eq!(c, 125);
+    assert!(err.contains("is already in use by container"), "{err}");
+    let (_, err, c) = text(&d.berth(&["rm", "nosuch"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    assert_eq!(d.ok(&["rm", "kept"]), "kept\n");
+
+    // create + start + kill.
+    let id = d.ok(&["create", "--name", "later", "busybox", "sleep", "60"]);
+    assert!(d.ok(&["ps", "-a"]).contains("Created"));
+    assert_eq!(d.ok(&["start", "later"]), "later\n");
+    let (_, err, c) = text(&d.berth(&["rm", "later"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("You cannot remove a running container"), "{err}");
+    assert_eq!(d.ok(&["kill", "later"]), "later\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while d.ok(&["ps", "-q"]).contains(&id[..12]) {
+        assert!(std::time::Instant::now() < deadline, "kill did not stop the container");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(d.ok(&["ps", "-a"]).contains("Exited (137)"));
+    d.ok(&["rm", "later"]);
+}
+
+#[test]
+fn cli_without_a_daemon_says_how_to_start_one() {
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["-H", "unix:///nonexistent/berth.sock", "ps"])
+        .output()
+        .unwrap();
+    let (_, err, c) = text(&out);
+    assert_eq!(c, 1);
+    assert!(err.contains("unix:///nonexistent/berth.sock"), "{err}");
+    assert!(err.contains("berth daemon"), "{err}");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_root_is_refused() {
+    let d = daemon_or_skip!();
+    let out = std::process::Command::new(common::berth_bin())
+        .arg("daemon")
+        .arg("--root")
+        .arg(&d.root)
+        .arg("--exec-root")
+        .arg(&d.exec_root)
+        .arg("-H")
+        .arg(format!("unix://{}.2", d.socket.display()))
+        .arg("--bridge")
+        .arg(&d.bridge)
+        .arg("--iptables-prefix")
+        .arg(&d.prefix)
+        .output()
+        .unwrap();
+    let (_, err, c) = text(&out);
+    assert_ne!(c, 0);
+    assert!(err.contains("another berth daemon"), "{err}");
+}
