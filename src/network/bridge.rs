@@ -31,6 +31,19 @@ pub struct NetworkConfig {
     pub exec_root: PathBuf,
 }
 
+impl NetworkConfig {
+    /// berth's defaults (`berth0`, `BERTH`, Docker's pools) under the given roots.
+    pub fn with_defaults(root: &Path, exec_root: &Path) -> Self {
+        NetworkConfig {
+            bridge: "berth0".into(),
+            iptables_prefix: "BERTH".into(),
+            pools: super::subnet::default_pools(),
+            state_dir: root.join("network"),
+            exec_root: exec_root.to_path_buf(),
+        }
+    }
+}
+
 /// A container's attachment to the bridge, as recorded in its container record.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -446,6 +459,18 @@ mod tests {
         assert_eq!(host_veth_name("abc"), "vethabc");
         assert!(host_veth_name("0123456789abcdef").len() <= 15);
         assert_eq!(mac_for(Ipv4Addr::new(172, 17, 0, 2)), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn default_config_uses_berth_names_and_docker_pools() {
+        let cfg =
+            NetworkConfig::with_defaults(Path::new("/var/lib/berth"), Path::new("/run/berth"));
+        assert_eq!(
+            (cfg.bridge.as_str(), cfg.iptables_prefix.as_str()),
+            ("berth0", "BERTH")
+        );
+        assert_eq!(cfg.state_dir, Path::new("/var/lib/berth/network"));
+        assert_eq!(cfg.pools, super::super::subnet::default_pools());
     }
 
     #[test]
