@@ -366,3 +366,42 @@ async fn bridge_end_to_end() {
     assert!(!leftovers.contains(&tag), "{leftovers}");
     drop(guard);
 }
+
+/// Like Docker's checkRouteOverlaps: a subnet already routed on the host (here through a
+/// second bridge, as this kernel has no other links) is passed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_skips_routed_candidates() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipping setup_skips_routed_candidates: needs root");
+        return;
+    }
+    let tag = hex(6);
+    let bridge = format!("bt{tag}");
+    let prefix = format!("BT{}", tag.to_uppercase());
+    let other = format!("bd{tag}");
+    let third = rand::thread_rng().gen_range(0..=127u8) * 2;
+    let taken: Ipv4Net = format!("10.216.{third}.0/24").parse().unwrap();
+    let free: Ipv4Net = format!("10.216.{}.0/24", third + 1).parse().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let _guard = Guard {
+        bridge: bridge.clone(),
+        prefix: prefix.clone(),
+        links: vec![other.clone()],
+        netns: Vec::new(),
+    };
+    ok("ip", &["link", "add", &other, "type", "bridge"]);
+    let taken_addr = format!("{}/24", Ipv4Addr::from(u32::from(taken.network()) + 1));
+    ok("ip", &["addr", "add", &taken_addr, "dev", &other]);
+    ok("ip", &["link", "set", &other, "up"]);
+    let cfg = NetworkConfig {
+        bridge: bridge.clone(),
+        iptables_prefix: prefix.clone(),
+        pools: vec![format!("base=10.216.{third}.0/23,size=24").parse().unwrap()],
+        state_dir: root.path().join("network"),
+        exec_root: root.path().join("exec"),
+    };
+    let net = BridgeNetwork::setup(cfg).await.unwrap();
+    assert_eq!(net.subnet(), free);
+    let addrs = ok("ip", &["-o", "-4", "addr", "show", "dev", &bridge]);
+    assert!(addrs.contains(&format!("{}/24", net.gateway())), "{addrs}");
+}
