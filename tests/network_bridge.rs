@@ -368,7 +368,7 @@ async fn bridge_end_to_end() {
 }
 
 /// Like Docker's checkRouteOverlaps: a subnet already routed on the host (here through a
-/// second bridge, as this kernel has no other links) is passed over.
+/// second bridge, as this kernel has no dummy links) is passed over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_skips_routed_candidates() {
     if !nix::unistd::geteuid().is_root() {
