@@ -1,1 +1,77 @@
-//! Networking: the default bridge, IP allocation, veth pairs, namespaces and NAT.
+//! Networking (chapter 07): the default bridge, IP allocation, network namespaces, veth pairs
+//! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, the rule
+//! planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply them to
+//! the kernel. Port publishing, user networks and DNS will join as `portalloc`, `portmap`,
+//! `proxy` and `dns`, extending the planner rather than the shell.
+
+pub mod bridge;
+pub mod ipam;
+pub mod iptables;
+mod netlink;
+mod netns;
+pub mod subnet;
+
+use std::path::{Path, PathBuf};
+
+pub use bridge::{host_veth_name, mac_for, teardown, BridgeNetwork, Endpoint, NetworkConfig};
+pub use ipam::{Ipam, IpamError};
+pub use iptables::{plan_bridge_rules, render_save, IptablesError, Placement, Rule, Table};
+pub use subnet::{
+    candidates, default_pools, first_host, overlaps, pick_subnet, PoolParseError, SubnetPool,
+};
+
+/// Everything that can go wrong while setting up or using the bridge network.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("invalid container id {id:?} for networking: {reason}")]
+    InvalidId { id: String, reason: String },
+    #[error("cannot open a netlink socket: {source}")]
+    NetlinkSocket {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("netlink: cannot {what}: {source}")]
+    Netlink {
+        what: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+    #[error("network link {name} does not exist")]
+    LinkNotFound { name: String },
+    #[error(
+        "no free subnet for the bridge: every candidate in the pools [{pools}] overlaps a host \
+         route (choose another with --default-subnet-pool)"
+    )]
+    NoFreeSubnet { pools: String },
+    #[error(transparent)]
+    Iptables(#[from] IptablesError),
+    #[error(transparent)]
+    Ipam(#[from] IpamError),
+    #[error("cannot {what} ({}): {source}", path.display())]
+    Io {
+        what: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot {what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("corrupt network state file {}: {source}", path.display())]
+    State {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the helper thread died before it could {what}")]
+    Thread { what: String },
+}
+
+/// Unpin a network namespace made by [`BridgeNetwork::create_netns`]: lazy unmount, unlink.
+/// Idempotent.
+pub fn remove_netns(path: &Path) -> Result<(), NetworkError> {
+    netns::remove(path)
+}

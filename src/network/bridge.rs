@@ -1,0 +1,514 @@
+//! The default bridge network: the bridge itself, its subnet and gateway, the IPAM state
+//! file, the NAT rules, and the veth pair that plugs each container's namespace into it.
+//! Reproduces Docker's `docker0` setup (adopt an existing bridge's address, else pick an
+//! unrouted range, create the bridge and masquerade what leaves it) and its per-container
+//! `veth` + `eth0` with a `02:42:<ip>` MAC and a default route via the gateway.
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::ipam::Ipam;
+use super::subnet::{first_host, pick_subnet, SubnetPool};
+use super::{iptables, netlink, netns, NetworkError};
+
+/// Everything the bridge network needs to know, all from the daemon's flags.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Bridge device name (`--bridge`, default `berth0`).
+    pub bridge: String,
+    /// Prefix of berth's iptables chains (`--iptables-prefix`, default `BERTH`).
+    pub iptables_prefix: String,
+    /// Where a new bridge's subnet may come from (`--default-subnet-pool`).
+    pub pools: Vec<SubnetPool>,
+    /// `<root>/network`: IPAM state lives here.
+    pub state_dir: PathBuf,
+    /// `<exec root>`: namespaces are pinned under `netns/`.
+    pub exec_root: PathBuf,
+}
+
+impl NetworkConfig {
+    /// berth's defaults (`berth0`, `BERTH`, Docker's pools) under the given roots.
+    pub fn with_defaults(root: &Path, exec_root: &Path) -> Self {
+        NetworkConfig {
+            bridge: "berth0".into(),
+            iptables_prefix: "BERTH".into(),
+            pools: super::subnet::default_pools(),
+            state_dir: root.join("network"),
+            exec_root: exec_root.to_path_buf(),
+        }
+    }
+}
+
+/// A container's attachment to the bridge, as recorded in its container record.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    pub host_veth: String,
+}
+
+/// The set-up default bridge. Cheap to share behind an `Arc`; IPAM is serialised inside.
+#[derive(Debug)]
+pub struct BridgeNetwork {
+    cfg: NetworkConfig,
+    subnet: Ipv4Net,
+    gateway: Ipv4Addr,
+    ipam: tokio::sync::Mutex<Ipam>,
+}
+
+/// Ids name files and links, so only characters safe in both are accepted.
+fn check_id(id: &str) -> Result<(), NetworkError> {
+    let ok = !id.is_empty()
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(NetworkError::InvalidId {
+            id: id.to_string(),
+            reason: "expected letters, digits, '-', '_' or '.' (not leading)".into(),
+        })
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(11)]
+}
+
+/// The host end of a container's veth pair: `veth` + the first 11 characters of its id.
+pub fn host_veth_name(id: &str) -> String {
+    format!("veth{}", short(id))
+}
+
+/// Docker's container MAC: the locally administered prefix 02:42, then the IPv4 address.
+pub fn mac_for(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+}
+
+fn mac_bytes(ip: Ipv4Addr) -> Vec<u8> {
+    let [a, b, c, d] = ip.octets();
+    vec![0x02, 0x42, a, b, c, d]
+}
+
+async fn enable_ip_forward() -> Result<(), NetworkError> {
+    let path = Path::new("/proc/sys/net/ipv4/ip_forward");
+    let io = |source| NetworkError::Io {
+        what: "enable IPv4 forwarding".into(),
+        path: path.to_path_buf(),
+        source,
+    };
+    if tokio::fs::read_to_string(path).await.map_err(io)?.trim() == "1" {
+        return Ok(());
+    }
+    tokio::fs::write(path, b"1\n").await.map_err(io)
+}
+
+impl BridgeNetwork {
+    /// Adopt or create the bridge, enable forwarding, program NAT, and load IPAM state.
+    pub async fn setup(cfg: NetworkConfig) -> Result<Self, NetworkError> {
+        let h = netlink::connect()?;
+        let name = cfg.bridge.as_str();
+        let existing = netlink::link_index(&h, name).await?;
+        let adopted = match existing {
+            Some(index) => netlink::ipv4_addrs(&h, index).await?.into_iter().next(),
+            None => None,
+        };
+        let (subnet, gateway) = match adopted {
+            Some(addr) => {
+                tracing::info!("adopting bridge {name} with address {addr}");
+                (addr.trunc(), addr.addr())
+            }
+            None => {
+                let routes = netlink::ipv4_routes(&h).await?;
+                let subnet =
+                    pick_subnet(&cfg.pools, &routes).ok_or_else(|| NetworkError::NoFreeSubnet {
+                        pools: cfg
+                            .pools
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    })?;
+                let gateway = first_host(&subnet);
+                let index = match existing {
+                    Some(index) => index,
+                    None => {
+                        tracing::info!("creating bridge {name} with network {subnet}");
+                        h.link()
+                            .add(LinkBridge::new(name).build())
+                            .execute()
+                            .await
+                            .map_err(|source| NetworkError::Netlink {
+                                what: format!("create bridge {name}"),
+                                source,
+                            })?;
+                        netlink::require_link(&h, name).await?
+                    }
+                };
+                let addr = Ipv4Net::new(gateway, subnet.prefix_len()).expect("prefix from subnet");
+                netlink::add_ipv4_addr(&h, index, name, addr).await?;
+                (subnet, gateway)
+            }
+        };
+        let index = netlink::require_link(&h, name).await?;
+        netlink::set_up(&h, index, name).await?;
+        enable_ip_forward().await?;
+        iptables::apply(&iptables::plan_bridge_rules(
+            &cfg.iptables_prefix,
+            name,
+            &subnet,
+        ))
+        .await?;
+
+        tokio::fs::create_dir_all(&cfg.state_dir)
+            .await
+            .map_err(|source| NetworkError::Io {
+                what: "create the network state directory".into(),
+                path: cfg.state_dir.clone(),
+                source,
+            })?;
+        let ipam = load_ipam(&state_path(&cfg), subnet, gateway).await?;
+        let net = BridgeNetwork {
+            cfg,
+            subnet,
+            gateway,
+            ipam: tokio::sync::Mutex::new(ipam.clone()),
+        };
+        net.persist(&ipam).await?;
+        Ok(net)
+    }
+
+    pub fn subnet(&self) -> Ipv4Net {
+        self.subnet
+    }
+
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.gateway
+    }
+
+    pub fn bridge(&self) -> &str {
+        &self.cfg.bridge
+    }
+
+    pub fn config(&self) -> &NetworkConfig {
+        &self.cfg
+    }
+
+    /// Whether IPAM currently holds `ip` for a container.
+    pub async fn is_allocated(&self, ip: Ipv4Addr) -> bool {
+        self.ipam.lock().await.is_allocated(ip)
+    }
+
+    /// Where a container's namespace is pinned: `<exec_root>/netns/<id>`.
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.cfg.exec_root.join("netns").join(id)
+    }
+
+    async fn persist(&self, ipam: &Ipam) -> Result<(), NetworkError> {
+        let path = state_path(&self.cfg);
+        let value = ipam.clone();
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || crate::util::fsutil::write_json_atomic(&target, &value))
+            .await
+            .map_err(|_| NetworkError::Thread {
+                what: "write IPAM state".into(),
+            })?
+            .map_err(|source| NetworkError::Io {
+                what: "write IPAM state".into(),
+                path,
+                source,
+            })
+    }
+
+    /// Change IPAM and write it out while still holding the lock, so writes never race.
+    async fn with_ipam<T>(&self, f: impl FnOnce(&mut Ipam) -> T) -> Result<T, NetworkError> {
+        let mut guard = self.ipam.lock().await;
+        let out = f(&mut guard);
+        self.persist(&guard).await?;
+        Ok(out)
+    }
+
+    /// A new network namespace for container `id`, pinned at `<exec_root>/netns/<id>`.
+    pub async fn create_netns(&self, id: &str) -> Result<PathBuf, NetworkError> {
+        check_id(id)?;
+        netns::create(self.netns_path(id)).await
+    }
+
+    /// Plug the namespace at `netns` into the bridge: an address, a veth pair, `eth0`, `lo`,
+    /// and a default route through the gateway. Undoes its own steps on failure.
+    pub async fn connect(&self, id: &str, netns: &Path) -> Result<Endpoint, NetworkError> {
+        check_id(id)?;
+        let ip = self.with_ipam(|i| i.allocate()).await??;
+        let mut created_veth = false;
+        let result = self.plug(id, netns, ip, &mut created_veth).await;
+        if result.is_err() {
+            if created_veth {
+                if let Ok(h) = netlink::connect() {
+                    if let Err(e) = netlink::delete_link(&h, &host_veth_name(id)).await {
+                        tracing::warn!("undoing connect of {id}: {e}");
+                    }
+                }
+            }
+            if let Err(e) = self.with_ipam(|i| i.release(ip)).await {
+                tracing::warn!("undoing connect of {id}: {e}");
+            }
+        }
+        result
+    }
+
+    async fn plug(
+        &self,
+        id: &str,
+        netns: &Path,
+        ip: Ipv4Addr,
+        created_veth: &mut bool,
+    ) -> Result<Endpoint, NetworkError> {
+        let h = netlink::connect()?;
+        let bridge = netlink::require_link(&h, &self.cfg.bridge).await?;
+        let host = host_veth_name(id);
+        // A temporary name for the container end while it is still in the host namespace.
+        let peer = format!("vp{}", short(id));
+        h.link()
+            .add(LinkVeth::new(&host, &peer).build())
+            .execute()
+            .await
+            .map_err(|source| NetworkError::Netlink {
+                what: format!("create veth pair {host}/{peer}"),
+                source,
+            })?;
+        *created_veth = true;
+        let host_index = netlink::require_link(&h, &host).await?;
+        h.link()
+            .set(
+                LinkUnspec::new_with_index(host_index)
+                    .controller(bridge)
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|source| NetworkError::Netlink {
+                what: format!("attach {host} to bridge {}", self.cfg.bridge),
+                source,
+            })?;
+        let peer_index = netlink::require_link(&h, &peer).await?;
+        let ns_file = std::fs::File::open(netns).map_err(|source| NetworkError::Io {
+            what: "open the netns".into(),
+            path: netns.to_path_buf(),
+            source,
+        })?;
+        h.link()
+            .set(
+                LinkUnspec::new_with_index(peer_index)
+                    .setns_by_fd(ns_file.as_raw_fd())
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|source| NetworkError::Netlink {
+                what: format!("move {peer} into {}", netns.display()),
+                source,
+            })?;
+        drop(ns_file);
+
+        let prefix_len = self.subnet.prefix_len();
+        let gateway = self.gateway;
+        netns::run_in(netns, move || {
+            configure_inside(peer, ip, prefix_len, gateway)
+        })
+        .await?;
+        Ok(Endpoint {
+            ip,
+            prefix_len,
+            gateway,
+            mac: mac_for(ip),
+            host_veth: host,
+        })
+    }
+
+    /// Unplug a container: delete its host veth (the peer goes with it) and release its
+    /// address. Safe to repeat.
+    pub async fn disconnect(&self, id: &str, ep: &Endpoint) -> Result<(), NetworkError> {
+        let h = netlink::connect()?;
+        if netlink::delete_link(&h, &ep.host_veth).await? {
+            tracing::debug!("deleted {} of {id}", ep.host_veth);
+        }
+        self.with_ipam(|i| i.release(ep.ip)).await?;
+        Ok(())
+    }
+
+    /// Unpin a namespace made by `create_netns`. Safe to repeat.
+    pub fn remove_netns(path: &Path) -> Result<(), NetworkError> {
+        netns::remove(path)
+    }
+
+    /// The links attached to this bridge (containers' host veths), for a crash sweep.
+    pub async fn list_host_veths(&self) -> Vec<String> {
+        let listed = async {
+            let h = netlink::connect()?;
+            let bridge = netlink::require_link(&h, &self.cfg.bridge).await?;
+            netlink::links_on(&h, bridge).await
+        };
+        match listed.await {
+            Ok(names) => names,
+            Err(e) => {
+                tracing::warn!("listing links on {}: {e}", self.cfg.bridge);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Inside the container's namespace: name the interface eth0, give it its MAC and address,
+/// bring it and `lo` up, and route everything through the gateway.
+async fn configure_inside(
+    peer: String,
+    ip: Ipv4Addr,
+    prefix_len: u8,
+    gateway: Ipv4Addr,
+) -> Result<(), NetworkError> {
+    let nl = |what: String| move |source| NetworkError::Netlink { what, source };
+    let h = netlink::connect()?;
+    let index = netlink::require_link(&h, &peer).await?;
+    h.link()
+        .set(
+            LinkUnspec::new_with_index(index)
+                .name("eth0".to_string())
+                .address(mac_bytes(ip))
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(nl(format!("rename {peer} to eth0 and set its MAC")))?;
+    let addr = Ipv4Net::new(ip, prefix_len).expect("prefix from subnet");
+    netlink::add_ipv4_addr(&h, index, "eth0", addr).await?;
+    netlink::set_up(&h, index, "eth0").await?;
+    let lo = netlink::require_link(&h, "lo").await?;
+    netlink::set_up(&h, lo, "lo").await?;
+    h.route()
+        .add(
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gateway)
+                .output_interface(index)
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(nl(format!("add default route via {gateway}")))
+}
+
+fn state_path(cfg: &NetworkConfig) -> PathBuf {
+    cfg.state_dir.join(format!("{}.json", cfg.bridge))
+}
+
+/// The saved IPAM state if it describes this subnet; a fresh one otherwise (a bridge that
+/// changed subnet invalidates every saved address).
+async fn load_ipam(path: &Path, subnet: Ipv4Net, gateway: Ipv4Addr) -> Result<Ipam, NetworkError> {
+    match tokio::fs::read(path).await {
+        Ok(data) => {
+            let saved: Ipam =
+                serde_json::from_slice(&data).map_err(|source| NetworkError::State {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            if saved.subnet() == subnet && saved.gateway() == gateway {
+                Ok(saved)
+            } else {
+                tracing::warn!(
+                    "{}: saved subnet {} differs from the bridge's {subnet}; starting afresh",
+                    path.display(),
+                    saved.subnet()
+                );
+                Ok(Ipam::new(subnet, gateway))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ipam::new(subnet, gateway)),
+        Err(source) => Err(NetworkError::Io {
+            what: "read IPAM state".into(),
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Delete the bridge and berth's chains and jumps. Idempotent; for tests and cleanup.
+pub async fn teardown(bridge: &str, prefix: &str) -> Result<(), NetworkError> {
+    let h = netlink::connect()?;
+    netlink::delete_link(&h, bridge).await?;
+    iptables::remove_bridge_chains(prefix).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_mac_follow_docker() {
+        assert_eq!(host_veth_name("0123456789abcdef0123"), "veth0123456789a");
+        assert_eq!(host_veth_name("abc"), "vethabc");
+        assert!(host_veth_name("0123456789abcdef").len() <= 15);
+        assert_eq!(mac_for(Ipv4Addr::new(172, 17, 0, 2)), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn default_config_uses_berth_names_and_docker_pools() {
+        let cfg =
+            NetworkConfig::with_defaults(Path::new("/var/lib/berth"), Path::new("/run/berth"));
+        assert_eq!(
+            (cfg.bridge.as_str(), cfg.iptables_prefix.as_str()),
+            ("berth0", "BERTH")
+        );
+        assert_eq!(cfg.state_dir, Path::new("/var/lib/berth/network"));
+        assert_eq!(cfg.pools, super::super::subnet::default_pools());
+    }
+
+    #[test]
+    fn ids_that_could_escape_are_refused() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad:?}");
+        }
+        check_id("0123abcd").unwrap();
+    }
+
+    #[test]
+    fn endpoint_serde() {
+        let ep = Endpoint {
+            ip: Ipv4Addr::new(172, 17, 0, 2),
+            prefix_len: 16,
+            gateway: Ipv4Addr::new(172, 17, 0, 1),
+            mac: mac_for(Ipv4Addr::new(172, 17, 0, 2)),
+            host_veth: "veth0123456789a".into(),
+        };
+        let json = serde_json::to_string(&ep).unwrap();
+        assert_eq!(serde_json::from_str::<Endpoint>(&json).unwrap(), ep);
+    }
+
+    #[tokio::test]
+    async fn ipam_state_that_describes_another_subnet_is_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("br.json");
+        let old: Ipv4Net = "10.9.0.0/24".parse().unwrap();
+        let mut ipam = Ipam::new(old, first_host(&old));
+        ipam.allocate().unwrap();
+        crate::util::fsutil::write_json_atomic(&path, &ipam).unwrap();
+        let same = load_ipam(&path, old, first_host(&old)).await.unwrap();
+        assert_eq!(same, ipam);
+        let new: Ipv4Net = "10.8.0.0/24".parse().unwrap();
+        let fresh = load_ipam(&path, new, first_host(&new)).await.unwrap();
+        assert_eq!(fresh.allocated().count(), 0);
+        std::fs::write(&path, b"{not json").unwrap();
+        let err = load_ipam(&path, old, first_host(&old)).await.unwrap_err();
+        assert!(err.to_string().contains("br.json"), "{err}");
+    }
+}

@@ -1,0 +1,369 @@
+//! Firewall rules for the bridge: a pure planner that says which rules a configuration needs,
+//! and a thin shell that applies them with the `iptables` command (always `-w`), checking
+//! each with `-C` first so that setup can run any number of times. Like Docker, berth keeps
+//! its rules in its own chains (`<PREFIX>-POSTROUTING`, `<PREFIX>-FORWARD`) reached by one
+//! jump from the built-in chain, so removing berth removes two jumps and two chains.
+
+use std::fmt;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Table {
+    Nat,
+    Filter,
+}
+
+impl Table {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Table::Nat => "nat",
+            Table::Filter => "filter",
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a rule goes when it is added: jumps from built-in chains go first so that rules
+/// other software appended (a DROP policy's helpers, say) cannot shadow them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Placement {
+    Top,
+    Bottom,
+}
+
+/// One iptables rule: its table, chain and match/target arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub table: Table,
+    pub chain: String,
+    pub spec: Vec<String>,
+    pub placement: Placement,
+}
+
+impl Rule {
+    fn new(table: Table, chain: &str, spec: &[&str], placement: Placement) -> Self {
+        Rule {
+            table,
+            chain: chain.to_string(),
+            spec: spec.iter().map(|s| s.to_string()).collect(),
+            placement,
+        }
+    }
+
+    fn with_op(&self, op: &str) -> Vec<String> {
+        let mut args = vec![
+            "-t".to_string(),
+            self.table.as_str().to_string(),
+            op.to_string(),
+            self.chain.clone(),
+        ];
+        args.extend(self.spec.iter().cloned());
+        args
+    }
+
+    /// Arguments (after `iptables -w`) that add the rule.
+    pub fn add_args(&self) -> Vec<String> {
+        self.with_op(match self.placement {
+            Placement::Top => "-I",
+            Placement::Bottom => "-A",
+        })
+    }
+
+    /// Arguments that ask whether the rule is present (exit status 0 when it is).
+    pub fn check_args(&self) -> Vec<String> {
+        self.with_op("-C")
+    }
+
+    /// Arguments that delete one copy of the rule.
+    pub fn delete_args(&self) -> Vec<String> {
+        self.with_op("-D")
+    }
+
+    /// The rule as `iptables-save` prints it inside its table's section.
+    pub fn save_line(&self) -> String {
+        let mut line = format!("-A {}", self.chain);
+        for arg in &self.spec {
+            line.push(' ');
+            line.push_str(arg);
+        }
+        line
+    }
+}
+
+/// Whether a chain is one of the kernel's own (which berth must never create or delete).
+pub fn is_builtin_chain(chain: &str) -> bool {
+    matches!(
+        chain,
+        "PREROUTING" | "INPUT" | "FORWARD" | "OUTPUT" | "POSTROUTING"
+    )
+}
+
+pub fn nat_chain(prefix: &str) -> String {
+    format!("{prefix}-POSTROUTING")
+}
+
+pub fn forward_chain(prefix: &str) -> String {
+    format!("{prefix}-FORWARD")
+}
+
+/// berth's own chains, with their tables.
+pub fn bridge_chains(prefix: &str) -> Vec<(Table, String)> {
+    vec![
+        (Table::Nat, nat_chain(prefix)),
+        (Table::Filter, forward_chain(prefix)),
+    ]
+}
+
+/// The jumps from the built-in chains into berth's chains.
+pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
+    vec![
+        Rule::new(
+            Table::Nat,
+            "POSTROUTING",
+            &["-j", &nat_chain(prefix)],
+            Placement::Top,
+        ),
+        Rule::new(
+            Table::Filter,
+            "FORWARD",
+            &["-j", &forward_chain(prefix)],
+            Placement::Top,
+        ),
+    ]
+}
+
+/// Every rule the default bridge needs: masquerade what leaves the subnet through another
+/// interface, let containers send anything out, and let replies (only) come back in.
+/// Port publishing will add DNAT rules and per-port ACCEPTs to this plan later.
+pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Rule> {
+    let subnet = subnet.trunc().to_string();
+    let nat = nat_chain(prefix);
+    let fwd = forward_chain(prefix);
+    let mut rules = vec![
+        Rule::new(
+            Table::Nat,
+            &nat,
+            &["-s", &subnet, "!", "-o", bridge, "-j", "MASQUERADE"],
+            Placement::Bottom,
+        ),
+        Rule::new(
+            Table::Filter,
+            &fwd,
+            &[
+                "-o",
+                bridge,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "RELATED,ESTABLISHED",
+                "-j",
+                "ACCEPT",
+            ],
+            Placement::Bottom,
+        ),
+        Rule::new(
+            Table::Filter,
+            &fwd,
+            &["-i", bridge, "-j", "ACCEPT"],
+            Placement::Bottom,
+        ),
+    ];
+    // Jumps last, so no packet enters a chain that is still being filled.
+    rules.extend(plan_bridge_jumps(prefix));
+    rules
+}
+
+/// The plan as `iptables-save` would print it: one section per table, berth's chains
+/// declared, rules in the order they would be evaluated.
+pub fn render_save(rules: &[Rule]) -> String {
+    let mut out = String::new();
+    for table in [Table::Nat, Table::Filter] {
+        let in_table: Vec<&Rule> = rules.iter().filter(|r| r.table == table).collect();
+        if in_table.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("*{table}\n"));
+        let mut chains: Vec<&str> = Vec::new();
+        for r in &in_table {
+            if !is_builtin_chain(&r.chain) && !chains.contains(&r.chain.as_str()) {
+                chains.push(&r.chain);
+            }
+        }
+        for c in chains {
+            out.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        // Built-in chains first (as iptables-save orders them), then berth's; within a
+        // chain, Top rules are evaluated before Bottom ones.
+        let mut ordered = in_table.clone();
+        ordered.sort_by_key(|r| {
+            (
+                !is_builtin_chain(&r.chain),
+                r.placement == Placement::Bottom,
+            )
+        });
+        for r in ordered {
+            out.push_str(&r.save_line());
+            out.push('\n');
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IptablesError {
+    #[error("cannot run iptables {args}: {source}")]
+    Spawn {
+        args: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("iptables {args} failed ({status}): {stderr}")]
+    Failed {
+        args: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+}
+
+/// Run `iptables -w <args>`; Ok(true) on success, Ok(false) on a non-zero exit when
+/// `tolerate_failure` (used for -C and -S probes), an error otherwise.
+async fn run(args: &[String], tolerate_failure: bool) -> Result<bool, IptablesError> {
+    let out = tokio::process::Command::new("iptables")
+        .arg("-w")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|source| IptablesError::Spawn {
+            args: args.join(" "),
+            source,
+        })?;
+    if out.status.success() {
+        return Ok(true);
+    }
+    if tolerate_failure {
+        return Ok(false);
+    }
+    Err(IptablesError::Failed {
+        args: args.join(" "),
+        status: out.status,
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+pub async fn chain_exists(table: Table, chain: &str) -> Result<bool, IptablesError> {
+    run(&strings(&["-t", table.as_str(), "-S", chain]), true).await
+}
+
+pub async fn ensure_chain(table: Table, chain: &str) -> Result<(), IptablesError> {
+    if chain_exists(table, chain).await? {
+        return Ok(());
+    }
+    match run(&strings(&["-t", table.as_str(), "-N", chain]), false).await {
+        // Another berth may have created it between our probe and -N.
+        Err(e) if chain_exists(table, chain).await? => {
+            tracing::debug!("chain {chain} appeared concurrently: {e}");
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+/// Add every rule that is not already present, creating berth's chains first.
+pub async fn apply(rules: &[Rule]) -> Result<(), IptablesError> {
+    for r in rules.iter().filter(|r| !is_builtin_chain(&r.chain)) {
+        ensure_chain(r.table, &r.chain).await?;
+    }
+    for r in rules {
+        if !run(&r.check_args(), true).await? {
+            run(&r.add_args(), false).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Delete every copy of `rule`; absent rules (or chains) are fine.
+pub async fn delete_all(rule: &Rule) -> Result<(), IptablesError> {
+    while run(&rule.check_args(), true).await? {
+        run(&rule.delete_args(), false).await?;
+    }
+    Ok(())
+}
+
+/// Remove the jumps into berth's chains, then flush and delete the chains. Idempotent.
+pub async fn remove_bridge_chains(prefix: &str) -> Result<(), IptablesError> {
+    for jump in plan_bridge_jumps(prefix) {
+        delete_all(&jump).await?;
+    }
+    for (table, chain) in bridge_chains(prefix) {
+        if chain_exists(table, &chain).await? {
+            run(&strings(&["-t", table.as_str(), "-F", &chain]), false).await?;
+            run(&strings(&["-t", table.as_str(), "-X", &chain]), false).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Vec<Rule> {
+        plan_bridge_rules("BERTH", "berth0", &"172.17.0.0/16".parse().unwrap())
+    }
+
+    #[test]
+    fn bridge_plan_as_iptables_save() {
+        insta::assert_snapshot!(render_save(&plan()));
+    }
+
+    #[test]
+    fn bridge_plan_as_commands() {
+        let lines: Vec<String> = plan()
+            .iter()
+            .map(|r| format!("iptables -w {}", r.add_args().join(" ")))
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn check_and_delete_mirror_add() {
+        let jump = &plan_bridge_jumps("BT1")[0];
+        assert_eq!(
+            jump.check_args().join(" "),
+            "-t nat -C POSTROUTING -j BT1-POSTROUTING"
+        );
+        assert_eq!(
+            jump.delete_args().join(" "),
+            "-t nat -D POSTROUTING -j BT1-POSTROUTING"
+        );
+        assert_eq!(
+            jump.add_args().join(" "),
+            "-t nat -I POSTROUTING -j BT1-POSTROUTING"
+        );
+    }
+
+    #[test]
+    fn plan_truncates_subnet_and_never_creates_builtin_chains() {
+        let rules = plan_bridge_rules("P", "br", &"10.1.2.3/24".parse().unwrap());
+        assert!(rules[0].spec.contains(&"10.1.2.0/24".to_string()));
+        let custom: Vec<_> = rules
+            .iter()
+            .filter(|r| !is_builtin_chain(&r.chain))
+            .map(|r| r.chain.as_str())
+            .collect();
+        assert!(custom.iter().all(|c| c.starts_with("P-")));
+    }
+}
