@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! berth: a Docker engine rebuilt from first principles, and the course that explains it.
 //!
 //! One binary plays four roles (see `main.rs`): the CLI, the daemon that serves the

@@ -319,11 +319,13 @@ pub async fn start(client: &Client, a: StartArgs) -> i32 {
 /// The COMMAND column: quoted, cut to 20 characters with an ellipsis unless --no-trunc.
 pub fn command_cell(cmd: &str, no_trunc: bool) -> String {
     let chars: Vec<char> = cmd.chars().collect();
-    if no_trunc || chars.len() <= 20 {
-        format!("\"{cmd}\"")
+    let shown = if no_trunc || chars.len() <= 20 {
+        cmd.to_string()
     } else {
-        format!("\"{}…\"", chars[..19].iter().collect::<String>())
-    }
+        format!("{}…", chars[..19].iter().collect::<String>())
+    };
+    // Go's strconv.Quote, which JSON string quoting matches for printable text.
+    serde_json::to_string(&shown).unwrap_or(shown)
 }
 
 pub fn ps_table(rows: &[ContainerSummary], no_trunc: bool, now: i64) -> String {
@@ -446,7 +448,7 @@ mod tests {
     #[test]
     fn command_cell_truncates_like_docker() {
         assert_eq!(command_cell("sleep 1000", false), "\"sleep 1000\"");
-        assert_eq!(command_cell("sh -c 'echo started; sleep 100'", false), "\"sh -c 'echo started;…\"");
+        assert_eq!(command_cell("sh -c 'echo started; sleep 100'", false), "\"sh -c 'echo started…\"");
         assert_eq!(command_cell("sh -c 'echo started; sleep 100'", true), "\"sh -c 'echo started; sleep 100'\"");
     }
 

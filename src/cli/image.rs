@@ -83,9 +83,10 @@ pub async fn images(client: &Client, a: ImagesArgs) -> i32 {
 
 pub async fn load(client: &Client, a: LoadArgs) -> i32 {
     use futures::TryStreamExt;
+    type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>;
     let body = match &a.input {
         Some(path) => match tokio::fs::File::open(path).await {
-            Ok(f) => tokio_util::io::ReaderStream::new(f).boxed(),
+            Ok(f) => Box::pin(tokio_util::io::ReaderStream::new(f)) as ByteStream,
             Err(e) => {
                 eprintln!("open {}: {e}", path.display());
                 return 1;
@@ -97,10 +98,10 @@ pub async fn load(client: &Client, a: LoadArgs) -> i32 {
                 eprintln!("requested load from stdin, but stdin is empty");
                 return 1;
             }
-            tokio_util::io::ReaderStream::new(tokio::io::stdin()).boxed()
+            Box::pin(tokio_util::io::ReaderStream::new(tokio::io::stdin())) as ByteStream
         }
     };
-    let body = http_body_util::StreamBody::new(body.map_ok(hyper::body::Frame::data)).boxed();
+    let body = BodyExt::boxed(http_body_util::StreamBody::new(body.map_ok(hyper::body::Frame::data)));
     let path = format!("/images/load?quiet={}", if a.quiet { 1 } else { 0 });
     let resp = match client.request_stream(hyper::Method::POST, &path, body).await {
         Ok(r) => r,

@@ -1,5 +1,5 @@
 //! Docker's tables: columns padded to the widest cell plus three spaces (Go's tabwriter with
-//! padding 3), the last column unpadded.
+//! minimum width 10 and padding 3), the last column unpadded.
 
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let cols = headers.len();
@@ -15,7 +15,7 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
         for (i, cell) in cells.iter().enumerate() {
             s.push_str(cell);
             if i + 1 < cols {
-                let pad = widths[i] - cell.chars().count() + 3;
+                let pad = (widths[i] + 3).max(10) - cell.chars().count();
                 s.extend(std::iter::repeat_n(' ', pad));
             }
         }
