@@ -1,1 +1,240 @@
-//! cgroups: one per container under a parent, on v1 and v2 behind one interface.
+//! cgroups (chapter 03): every container gets a cgroup named after its id under one parent
+//! (`berth` by default), on cgroup v1 (a directory in each controller's hierarchy) or v2 (one
+//! directory in the unified tree). Which one is decided at runtime by what /sys/fs/cgroup is.
+
+mod v1;
+mod v2;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupVersion {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Error)]
+pub enum CgroupError {
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error("invalid cgroup name {0:?}")]
+    InvalidName(String),
+    #[error("cgroup {path} still has processes after they were killed")]
+    Busy { path: String },
+}
+
+pub(crate) fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> CgroupError {
+    let context = context.into();
+    move |source| CgroupError::Io { context, source }
+}
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// v2 when the mount point is a cgroup2 filesystem; otherwise (tmpfs with v1 hierarchies) v1.
+pub fn detect(mount: &Path) -> io::Result<CgroupVersion> {
+    let st = nix::sys::statfs::statfs(mount).map_err(io::Error::from)?;
+    if st.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC {
+        Ok(CgroupVersion::V2)
+    } else {
+        Ok(CgroupVersion::V1)
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains("..")
+        && name.split('/').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+}
+
+pub struct CgroupManager {
+    version: CgroupVersion,
+    mount: PathBuf,
+    parent: String,
+}
+
+/// One container's cgroup: one directory per hierarchy (v1) or a single one (v2).
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    paths: Vec<PathBuf>,
+}
+
+impl CgroupManager {
+    pub fn new(parent: &str) -> Result<CgroupManager, CgroupError> {
+        let mount = Path::new("/sys/fs/cgroup");
+        let version = detect(mount).map_err(io_ctx("inspecting /sys/fs/cgroup"))?;
+        Self::with_mount(mount, version, parent)
+    }
+
+    pub fn with_mount(mount: &Path, version: CgroupVersion, parent: &str) -> Result<CgroupManager, CgroupError> {
+        if !valid_name(parent) {
+            return Err(CgroupError::InvalidName(parent.to_string()));
+        }
+        Ok(CgroupManager { version, mount: mount.to_path_buf(), parent: parent.to_string() })
+    }
+
+    pub fn version(&self) -> CgroupVersion {
+        self.version
+    }
+
+    /// The parent directories (one per v1 hierarchy, or one).
+    pub fn parent_dirs(&self) -> Vec<PathBuf> {
+        match self.version {
+            CgroupVersion::V1 => v1::hierarchies(&self.mount).into_iter().map(|h| h.join(&self.parent)).collect(),
+            CgroupVersion::V2 => vec![self.mount.join(&self.parent)],
+        }
+    }
+
+    pub fn create(&self, id: &str) -> Result<Cgroup, CgroupError> {
+        if !valid_name(id) || id.contains('/') {
+            return Err(CgroupError::InvalidName(id.to_string()));
+        }
+        let cg = self.open(id);
+        let made = match self.version {
+            CgroupVersion::V1 => v1::create(&self.mount, &self.parent, &cg.paths),
+            CgroupVersion::V2 => v2::create(&self.mount, &self.parent, &cg.paths[0]),
+        };
+        if let Err(e) = made {
+            let _ = cg.remove();
+            return Err(e);
+        }
+        Ok(cg)
+    }
+
+    /// The cgroup of `id`, whether or not it exists (for removal after a restart).
+    pub fn open(&self, id: &str) -> Cgroup {
+        Cgroup { paths: self.parent_dirs().into_iter().map(|p| p.join(id)).collect() }
+    }
+
+    /// Ids of the cgroups under the parent, for a sweep after a crash.
+    pub fn list(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .parent_dirs()
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flat_map(|r| r.flatten())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Remove the parent directories if they are empty (tests and uninstall).
+    pub fn remove_parent(&self) {
+        for d in self.parent_dirs() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+impl Cgroup {
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        for p in &self.paths {
+            std::fs::write(p.join("cgroup.procs"), pid.to_string())
+                .map_err(io_ctx(format!("adding {pid} to {}", p.display())))?;
+        }
+        Ok(())
+    }
+
+    pub fn procs(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .paths
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p.join("cgroup.procs")).ok())
+            .flat_map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+            .collect();
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+
+    /// Kill what is left inside and remove the directories; idempotent.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        for attempt in 0..50 {
+            for pid in self.procs() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+            let mut busy = None;
+            for p in &self.paths {
+                match std::fs::remove_dir(p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy = Some(p.clone()),
+                    Err(e) => return Err(io_ctx(format!("removing {}", p.display()))(e)),
+                }
+            }
+            match busy {
+                None => return Ok(()),
+                Some(p) if attempt == 49 => return Err(CgroupError::Busy { path: p.display().to_string() }),
+                Some(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape_the_parent() {
+        assert!(valid_name("berth"));
+        assert!(valid_name("berth-test-abc123"));
+        assert!(!valid_name("../etc"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+    }
+
+    fn root() -> bool {
+        nix::unistd::Uid::effective().is_root()
+    }
+
+    fn exercise(m: &CgroupManager) {
+        let id = format!("t{:08x}", rand::random::<u32>());
+        let cg = m.create(&id).unwrap();
+        assert!(cg.paths().iter().all(|p| p.is_dir()));
+        assert_eq!(m.list(), vec![id.clone()]);
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        cg.add_process(child.id() as i32).unwrap();
+        assert_eq!(cg.procs(), vec![child.id() as i32]);
+        cg.remove().unwrap();
+        let _ = child.wait();
+        assert!(cg.paths().iter().all(|p| !p.exists()));
+        cg.remove().unwrap();
+        m.remove_parent();
+        assert!(m.parent_dirs().iter().all(|p| !p.exists()));
+    }
+
+    #[test]
+    fn v1_on_this_host_when_it_has_v1() {
+        if !root() || detect(Path::new("/sys/fs/cgroup")).ok() != Some(CgroupVersion::V1) {
+            eprintln!("SKIPPED: needs root on a cgroup v1 host");
+            return;
+        }
+        let parent = format!("berth-unit-{:06x}", rand::random::<u32>() & 0xffffff);
+        exercise(&CgroupManager::new(&parent).unwrap());
+    }
+
+    #[test]
+    fn v2_on_a_unified_mount() {
+        let mount = if detect(Path::new("/sys/fs/cgroup")).ok() == Some(CgroupVersion::V2) {
+            PathBuf::from("/sys/fs/cgroup")
+        } else {
+            PathBuf::from("/sys/fs/cgroup/unified")
+        };
+        if !root() || detect(&mount).ok() != Some(CgroupVersion::V2) {
+            eprintln!("SKIPPED: needs root and a cgroup2 mount");
+            return;
+        }
+        let parent = format!("berth-unit-{:06x}", rand::random::<u32>() & 0xffffff);
+        exercise(&CgroupManager::with_mount(&mount, CgroupVersion::V2, &parent).unwrap());
+    }
+}

@@ -1,1 +1,11 @@
-//! Images: the content-addressed store, references, and archives.
+//! Images (chapter 05): the content-addressed store (`imagedb`, `repositories.json`),
+//! Docker references, and loading `docker save` archives. An image id is the sha256 of its
+//! config JSON; its layers are verified against the config's diff ids while they unpack.
+
+pub mod archive;
+pub mod config;
+pub mod reference;
+pub mod store;
+
+pub use config::ImageConfig;
+pub use store::{ImageError, ImageRecord, ImageStore};

@@ -1,1 +1,9 @@
-//! The overlay2 layer store: one directory per layer, short links, the -init layer.
+//! The overlay2 layer store (chapter 04): one directory per layer under `overlay2/`, short
+//! links in `overlay2/l/`, layer chains in `image/overlay2/layerdb/`, and for each container an
+//! `-init` layer and a read-write layer mounted together as one overlay filesystem.
+
+mod overlay2;
+mod unpack;
+
+pub use overlay2::{LayerError, LayerInfo, LayerStore};
+pub use unpack::{chain_id, clean_entry_path};

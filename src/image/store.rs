@@ -1,0 +1,200 @@
+//! The image store: configs under `image/overlay2/imagedb/content/sha256/<id>`, tags in
+//! `image/overlay2/repositories.json`, layers in the overlay2 layer store. Lookups resolve
+//! like Docker's: a reference (tag defaulting to latest), a full id, or a unique id prefix.
+
+use super::config::ImageConfig;
+use super::reference::{Reference, ReferenceError};
+use crate::layers::{chain_id, LayerError, LayerStore};
+use crate::util::fsutil::{write_atomic, write_json_atomic};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ImageError {
+    #[error("No such image: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error("{0}")]
+    Archive(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+}
+
+pub(crate) fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> ImageError {
+    let context = context.into();
+    move |source| ImageError::Io { context, source }
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageRecord {
+    /// "sha256:<hex>"
+    pub id: String,
+    pub config: ImageConfig,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub size: i64,
+    /// Chain id of the topmost layer; None for an image without layers.
+    pub top_layer: Option<String>,
+    pub created: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Repositories {
+    #[serde(rename = "Repositories", default)]
+    pub repos: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+pub struct ImageStore {
+    root: PathBuf,
+    imagedb: PathBuf,
+    repositories: PathBuf,
+    layers: LayerStore,
+}
+
+impl ImageStore {
+    pub fn open(root: &Path) -> Result<ImageStore, ImageError> {
+        let imagedb = root.join("image/overlay2/imagedb/content/sha256");
+        fs::create_dir_all(&imagedb).map_err(io_ctx(format!("creating {}", imagedb.display())))?;
+        fs::create_dir_all(root.join("tmp")).map_err(io_ctx("creating tmp"))?;
+        Ok(ImageStore {
+            root: root.to_path_buf(),
+            repositories: root.join("image/overlay2/repositories.json"),
+            imagedb,
+            layers: LayerStore::open(root)?,
+        })
+    }
+
+    pub fn layers(&self) -> &LayerStore {
+        &self.layers
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    pub(crate) fn read_repositories(&self) -> Result<Repositories, ImageError> {
+        match fs::read(&self.repositories) {
+            Ok(data) => serde_json::from_slice(&data)
+                .map_err(|e| ImageError::Archive(format!("{} is corrupt: {e}", self.repositories.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Repositories::default()),
+            Err(e) => Err(io_ctx("reading repositories.json")(e)),
+        }
+    }
+
+    fn write_repositories(&self, r: &Repositories) -> Result<(), ImageError> {
+        write_json_atomic(&self.repositories, r).map_err(io_ctx("writing repositories.json"))
+    }
+
+    /// Store a config; its sha256 is the image id.
+    pub(crate) fn put_config(&self, raw: &[u8]) -> Result<String, ImageError> {
+        use sha2::Digest;
+        let hex = hex::encode(sha2::Sha256::digest(raw));
+        let path = self.imagedb.join(&hex);
+        if !path.exists() {
+            write_atomic(&path, raw).map_err(io_ctx("writing the image config"))?;
+        }
+        Ok(format!("sha256:{hex}"))
+    }
+
+    /// Point `name:tag` at an image, moving the tag if another image had it.
+    pub fn tag(&self, reference: &str, id: &str) -> Result<String, ImageError> {
+        let r = Reference::parse(reference)?;
+        let mut repos = self.read_repositories()?;
+        let tagged = r.tagged();
+        repos.repos.entry(r.familiar_name()).or_default().insert(tagged.clone(), id.to_string());
+        self.write_repositories(&repos)?;
+        Ok(tagged)
+    }
+
+    fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = fs::read_dir(&self.imagedb)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.len() == 64 && n.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    fn record(&self, hex: &str, repos: &Repositories) -> Result<ImageRecord, ImageError> {
+        let raw = fs::read(self.imagedb.join(hex)).map_err(io_ctx(format!("reading image {hex}")))?;
+        let config: ImageConfig = serde_json::from_slice(&raw)
+            .map_err(|e| ImageError::Archive(format!("image config {hex} is not valid JSON: {e}")))?;
+        let id = format!("sha256:{hex}");
+        let mut chain: Option<String> = None;
+        let mut size = 0i64;
+        for d in &config.rootfs.diff_ids {
+            let c = chain_id(chain.as_deref(), d);
+            size += self.layers.layer_size(&c) as i64;
+            chain = Some(c);
+        }
+        let mut repo_tags: Vec<String> = repos
+            .repos
+            .values()
+            .flat_map(|tags| tags.iter())
+            .filter(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        repo_tags.sort();
+        Ok(ImageRecord {
+            created: config.created.clone().unwrap_or_default(),
+            id,
+            config,
+            repo_tags,
+            repo_digests: vec![],
+            size,
+            top_layer: chain,
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<ImageRecord>, ImageError> {
+        let repos = self.read_repositories()?;
+        self.ids().iter().map(|hex| self.record(hex, &repos)).collect()
+    }
+
+    /// Resolve a reference, a full id (with or without `sha256:`), or a unique id prefix.
+    pub fn get(&self, name: &str) -> Result<ImageRecord, ImageError> {
+        let repos = self.read_repositories()?;
+        if let Ok(r) = Reference::parse(name) {
+            if r.digest().is_none() {
+                let tagged = r.tagged();
+                if let Some(id) = repos.repos.get(&r.familiar_name()).and_then(|t| t.get(&tagged)) {
+                    return self.record(id.trim_start_matches("sha256:"), &repos);
+                }
+            }
+        }
+        let prefix = name.strip_prefix("sha256:").unwrap_or(name);
+        if !prefix.is_empty() && prefix.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+            let found: Vec<String> = self.ids().into_iter().filter(|i| i.starts_with(prefix)).collect();
+            if found.len() == 1 {
+                return self.record(&found[0], &repos);
+            }
+        }
+        let shown = match Reference::parse(name) {
+            Ok(r) if !name.contains(':') && !name.contains('@') => r.tagged(),
+            _ => name.to_string(),
+        };
+        Err(ImageError::NotFound(shown))
+    }
+}
+
+impl ImageStore {
+    pub(crate) fn has_config(&self, raw: &[u8]) -> bool {
+        use sha2::Digest;
+        self.imagedb.join(hex::encode(sha2::Sha256::digest(raw))).exists()
+    }
+
+    pub(crate) fn remove_config(&self, id: &str) -> Result<(), ImageError> {
+        fs::remove_file(self.imagedb.join(id.trim_start_matches("sha256:"))).map_err(io_ctx("removing the image config"))
+    }
+}

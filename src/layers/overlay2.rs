@@ -1,0 +1,315 @@
+//! Docker's overlay2 layout, kept so a learner can compare it with a Docker host line by line:
+//! `overlay2/<cache id>/{diff,link,lower,work,merged}`, `overlay2/l/<short> -> ../<cache id>/diff`,
+//! `image/overlay2/layerdb/sha256/<chain id>/{diff,cache-id,size,parent}` and
+//! `image/overlay2/layerdb/mounts/<container id>/{init-id,mount-id,parent}`.
+
+use super::unpack::{chain_id, dir_size, unpack_layer};
+use crate::util::fsutil::write_atomic;
+use rand::Rng;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LayerError {
+    #[error("layer {diff_id}: the content's digest is {actual}, not {diff_id}")]
+    DigestMismatch { diff_id: String, actual: String },
+    #[error("no such layer: {0}")]
+    NoSuchLayer(String),
+    #[error("no layers for container {0}")]
+    NoSuchMount(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error("mounting the overlay for {id}: {source}")]
+    Mount { id: String, source: nix::Error },
+}
+
+fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> LayerError {
+    let context = context.into();
+    move |source| LayerError::Io { context, source }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerInfo {
+    pub chain_id: String,
+    pub diff_id: String,
+    pub cache_id: String,
+    pub size: u64,
+}
+
+pub struct LayerStore {
+    overlay: PathBuf,
+    layerdb: PathBuf,
+    mounts: PathBuf,
+}
+
+fn hex_of(id: &str) -> &str {
+    id.strip_prefix("sha256:").unwrap_or(id)
+}
+
+/// 26 characters of [A-Z0-9], like Docker's short layer links.
+fn short_link() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..26).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+}
+
+impl LayerStore {
+    pub fn open(root: &Path) -> Result<LayerStore, LayerError> {
+        let s = LayerStore {
+            overlay: root.join("overlay2"),
+            layerdb: root.join("image/overlay2/layerdb/sha256"),
+            mounts: root.join("image/overlay2/layerdb/mounts"),
+        };
+        for d in [s.overlay.join("l"), s.layerdb.clone(), s.mounts.clone()] {
+            fs::create_dir_all(&d).map_err(io_ctx(format!("creating {}", d.display())))?;
+        }
+        Ok(s)
+    }
+
+    pub fn overlay_dir(&self) -> &Path {
+        &self.overlay
+    }
+
+    fn read_meta(dir: &Path, name: &str) -> Option<String> {
+        fs::read_to_string(dir.join(name)).ok().map(|s| s.trim().to_string())
+    }
+
+    pub fn exists(&self, chain: &str) -> bool {
+        self.layerdb.join(hex_of(chain)).join("cache-id").exists()
+    }
+
+    /// The cache dir of a layer in the chain.
+    fn cache_of(&self, chain: &str) -> Result<String, LayerError> {
+        Self::read_meta(&self.layerdb.join(hex_of(chain)), "cache-id")
+            .ok_or_else(|| LayerError::NoSuchLayer(chain.to_string()))
+    }
+
+    /// `lower` for a layer stacked on `cache`: its link first, then its own lowers.
+    fn lower_above(&self, cache: &str) -> String {
+        let dir = self.overlay.join(cache);
+        let link = Self::read_meta(&dir, "link").unwrap_or_default();
+        match Self::read_meta(&dir, "lower") {
+            Some(l) if !l.is_empty() => format!("l/{link}:{l}"),
+            _ => format!("l/{link}"),
+        }
+    }
+
+    /// Create an empty layer dir with its link; `lower` names what it sits on.
+    fn new_layer_dir(&self, cache: &str, lower: Option<&str>) -> Result<PathBuf, LayerError> {
+        let dir = self.overlay.join(cache);
+        fs::create_dir_all(dir.join("diff")).map_err(io_ctx(format!("creating {}", dir.display())))?;
+        fs::create_dir_all(dir.join("work")).map_err(io_ctx("creating work dir"))?;
+        let link = short_link();
+        std::os::unix::fs::symlink(format!("../{cache}/diff"), self.overlay.join("l").join(&link))
+            .map_err(io_ctx("creating the short link"))?;
+        fs::write(dir.join("link"), &link).map_err(io_ctx("writing link"))?;
+        if let Some(l) = lower {
+            fs::write(dir.join("lower"), l).map_err(io_ctx("writing lower"))?;
+        }
+        Ok(dir)
+    }
+
+    fn remove_layer_dir(&self, cache: &str) {
+        let dir = self.overlay.join(cache);
+        if let Some(link) = Self::read_meta(&dir, "link") {
+            if !link.is_empty() {
+                let _ = fs::remove_file(self.overlay.join("l").join(link));
+            }
+        }
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// Unpack one layer on top of `parent`, verifying it against `diff_id` in the same pass.
+    /// A layer whose chain id is already stored is reused, not stored twice.
+    pub fn apply_layer(&self, parent: Option<&str>, diff_id: &str, tar: impl Read) -> Result<LayerInfo, LayerError> {
+        let chain = chain_id(parent, diff_id);
+        let db = self.layerdb.join(hex_of(&chain));
+        if self.exists(&chain) {
+            return Ok(LayerInfo {
+                cache_id: self.cache_of(&chain)?,
+                size: Self::read_meta(&db, "size").and_then(|s| s.parse().ok()).unwrap_or(0),
+                chain_id: chain,
+                diff_id: diff_id.to_string(),
+            });
+        }
+        let lower = match parent {
+            Some(p) => Some(self.lower_above(&self.cache_of(p)?)),
+            None => None,
+        };
+        let cache = crate::util::id::random_id();
+        let result = (|| {
+            let dir = self.new_layer_dir(&cache, lower.as_deref())?;
+            let actual = unpack_layer(tar, &dir.join("diff")).map_err(io_ctx(format!("unpacking layer {diff_id}")))?;
+            if actual != diff_id {
+                return Err(LayerError::DigestMismatch { diff_id: diff_id.to_string(), actual });
+            }
+            let size = dir_size(&dir.join("diff"));
+            let tmp = self.layerdb.join(format!("{}.tmp", hex_of(&chain)));
+            let _ = fs::remove_dir_all(&tmp);
+            fs::create_dir_all(&tmp).map_err(io_ctx("creating layerdb entry"))?;
+            write_atomic(&tmp.join("diff"), diff_id.as_bytes()).map_err(io_ctx("writing diff"))?;
+            write_atomic(&tmp.join("size"), size.to_string().as_bytes()).map_err(io_ctx("writing size"))?;
+            write_atomic(&tmp.join("cache-id"), cache.as_bytes()).map_err(io_ctx("writing cache-id"))?;
+            if let Some(p) = parent {
+                write_atomic(&tmp.join("parent"), p.as_bytes()).map_err(io_ctx("writing parent"))?;
+            }
+            fs::rename(&tmp, &db).map_err(io_ctx("registering the layer"))?;
+            Ok(size)
+        })();
+        match result {
+            Ok(size) => Ok(LayerInfo { chain_id: chain, diff_id: diff_id.to_string(), cache_id: cache, size }),
+            Err(e) => {
+                self.remove_layer_dir(&cache);
+                let _ = fs::remove_dir_all(self.layerdb.join(format!("{}.tmp", hex_of(&chain))));
+                Err(e)
+            }
+        }
+    }
+
+    /// Size of a layer's own files, as recorded when it was applied.
+    pub fn layer_size(&self, chain: &str) -> u64 {
+        Self::read_meta(&self.layerdb.join(hex_of(chain)), "size")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Forget a layer (when no image uses it any more).
+    pub fn release_layer(&self, chain: &str) -> Result<(), LayerError> {
+        let db = self.layerdb.join(hex_of(chain));
+        if let Some(cache) = Self::read_meta(&db, "cache-id") {
+            self.remove_layer_dir(&cache);
+        }
+        fs::remove_dir_all(&db).map_err(io_ctx(format!("removing layer {chain}")))
+    }
+
+    /// The `-init` layer (the files Docker always puts in a container) and the read-write
+    /// layer above it.
+    pub fn create_container_layers(&self, container_id: &str, image_top: Option<&str>) -> Result<(), LayerError> {
+        let mount_id = crate::util::id::random_id();
+        let init_id = format!("{mount_id}-init");
+        let lower = match image_top {
+            Some(top) => Some(self.lower_above(&self.cache_of(top)?)),
+            None => None,
+        };
+        let result = (|| {
+            let init = self.new_layer_dir(&init_id, lower.as_deref())?.join("diff");
+            for d in ["dev/pts", "dev/shm", "proc", "sys", "etc"] {
+                fs::create_dir_all(init.join(d)).map_err(io_ctx("filling the init layer"))?;
+            }
+            for f in ["etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console"] {
+                fs::write(init.join(f), b"").map_err(io_ctx("filling the init layer"))?;
+            }
+            self.new_layer_dir(&mount_id, Some(&self.lower_above(&init_id)))?;
+            let m = self.mounts.join(container_id);
+            fs::create_dir_all(&m).map_err(io_ctx("recording the container's layers"))?;
+            write_atomic(&m.join("init-id"), init_id.as_bytes()).map_err(io_ctx("writing init-id"))?;
+            write_atomic(&m.join("mount-id"), mount_id.as_bytes()).map_err(io_ctx("writing mount-id"))?;
+            if let Some(top) = image_top {
+                write_atomic(&m.join("parent"), top.as_bytes()).map_err(io_ctx("writing parent"))?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            self.remove_layer_dir(&mount_id);
+            self.remove_layer_dir(&init_id);
+            let _ = fs::remove_dir_all(self.mounts.join(container_id));
+        }
+        result
+    }
+
+    fn mount_id(&self, container_id: &str) -> Result<String, LayerError> {
+        Self::read_meta(&self.mounts.join(container_id), "mount-id")
+            .ok_or_else(|| LayerError::NoSuchMount(container_id.to_string()))
+    }
+
+    pub fn merged_dir(&self, container_id: &str) -> Result<PathBuf, LayerError> {
+        Ok(self.overlay.join(self.mount_id(container_id)?).join("merged"))
+    }
+
+    pub fn upper_dir(&self, container_id: &str) -> Result<PathBuf, LayerError> {
+        Ok(self.overlay.join(self.mount_id(container_id)?).join("diff"))
+    }
+
+    pub fn is_mounted(&self, container_id: &str) -> bool {
+        match self.merged_dir(container_id) {
+            Ok(m) => is_mountpoint(&m),
+            Err(_) => false,
+        }
+    }
+
+    /// Mount the container's overlay at `overlay2/<mount id>/merged` (idempotent).
+    /// Lower dirs are named through the short links so the option string stays short;
+    /// they are absolute paths, because changing the daemon's working directory (as Docker's
+    /// re-exec'd mount helper does) is not safe in a multi-threaded process.
+    pub fn mount(&self, container_id: &str) -> Result<PathBuf, LayerError> {
+        let mount_id = self.mount_id(container_id)?;
+        let dir = self.overlay.join(&mount_id);
+        let merged = dir.join("merged");
+        if is_mountpoint(&merged) {
+            return Ok(merged);
+        }
+        fs::create_dir_all(&merged).map_err(io_ctx("creating merged dir"))?;
+        let lower = Self::read_meta(&dir, "lower").unwrap_or_default();
+        let lowers: Vec<String> = lower
+            .split(':')
+            .filter(|l| !l.is_empty())
+            .map(|l| self.overlay.join(l).to_string_lossy().into_owned())
+            .collect();
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            dir.join("diff").display(),
+            dir.join("work").display()
+        );
+        nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(|source| LayerError::Mount { id: container_id.to_string(), source })?;
+        Ok(merged)
+    }
+
+    pub fn unmount(&self, container_id: &str) -> Result<(), LayerError> {
+        let Ok(merged) = self.merged_dir(container_id) else {
+            return Ok(());
+        };
+        if is_mountpoint(&merged) {
+            nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH)
+                .map_err(|source| LayerError::Mount { id: container_id.to_string(), source })?;
+        }
+        let _ = fs::remove_dir(&merged);
+        Ok(())
+    }
+
+    /// Unmount and delete the container's two layers (idempotent).
+    pub fn remove_container_layers(&self, container_id: &str) -> Result<(), LayerError> {
+        self.unmount(container_id)?;
+        let m = self.mounts.join(container_id);
+        if let Some(id) = Self::read_meta(&m, "mount-id") {
+            self.remove_layer_dir(&id);
+        }
+        if let Some(id) = Self::read_meta(&m, "init-id") {
+            self.remove_layer_dir(&id);
+        }
+        match fs::remove_dir_all(&m) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_ctx("removing the mount record")(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `path` is a mount point, from /proc/self/mountinfo (field 5).
+pub fn is_mountpoint(path: &Path) -> bool {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.to_string_lossy();
+    info.lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .any(|m| m == want)
+}

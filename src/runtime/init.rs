@@ -1,0 +1,311 @@
+//! The container's first process, from clone(2) to execve(2). It joins the prepared network
+//! namespace, waits to be put in its cgroup, takes its own cgroup namespace, builds the
+//! filesystem (proc, sys, dev, the bind-mounted /etc files), pivots into the rootfs, masks
+//! what Docker masks, sets the hostname, drops to Docker's capabilities and the user, then
+//! tells the shim it is ready and waits for the word to exec.
+
+use super::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
+use super::spec::ShimSpec;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::unistd::{chdir, pivot_root, sethostname};
+use serde::{Deserialize, Serialize};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// An error before exec, with the exit code docker gives it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InitError {
+    pub message: String,
+    pub exit_code: i32,
+}
+
+impl InitError {
+    fn setup(what: &str, e: impl std::fmt::Display) -> InitError {
+        InitError {
+            message: format!("{what}: {e}"),
+            exit_code: 125,
+        }
+    }
+}
+
+/// The file descriptors init works with, all opened by the shim before clone.
+pub struct InitFds {
+    pub netns: Option<OwnedFd>,
+    /// The shim writes one byte once init is in its cgroup.
+    pub cgroup_done: OwnedFd,
+    /// Init writes `R` when ready, or `E` + JSON; CLOEXEC, so a successful exec closes it.
+    pub report: OwnedFd,
+    /// The shim writes one byte to say "exec now".
+    pub go: OwnedFd,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+fn write_all(fd: &OwnedFd, data: &[u8]) {
+    let mut off = 0;
+    while off < data.len() {
+        match nix::unistd::write(fd, &data[off..]) {
+            Ok(n) => off += n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+fn read_byte(fd: &OwnedFd) -> bool {
+    let mut b = [0u8; 1];
+    loop {
+        match nix::unistd::read(fd.as_raw_fd(), &mut b) {
+            Ok(1) => return true,
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// The body of the cloned child. Never returns on success (execve replaces it).
+pub fn run(spec: &ShimSpec, fds: &InitFds) -> isize {
+    let err = match prepare_and_exec(spec, fds) {
+        Ok(()) => return 0,
+        Err(e) => e,
+    };
+    let mut msg = vec![b'E'];
+    msg.extend(serde_json::to_vec(&err).unwrap_or_default());
+    write_all(&fds.report, &msg);
+    err.exit_code as isize
+}
+
+fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
+    if let Some(ns) = &fds.netns {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| InitError::setup("joining the network namespace", e))?;
+    }
+    if !read_byte(&fds.cgroup_done) {
+        return Err(InitError::setup("waiting for the cgroup", "the shim went away"));
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
+
+    setup_rootfs(spec)?;
+    sethostname(&spec.hostname).map_err(|e| InitError::setup("setting the hostname", e))?;
+
+    let cwd = if spec.cwd.is_empty() { "/" } else { spec.cwd.as_str() };
+    std::fs::create_dir_all(cwd).map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
+    chdir(cwd).map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
+
+    let program = find_program(spec)?;
+
+    for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
+        nix::unistd::dup2(from.as_raw_fd(), to).map_err(|e| InitError::setup("setting up stdio", e))?;
+    }
+    drop_privileges(spec)?;
+
+    write_all(&fds.report, b"R");
+    if !read_byte(&fds.go) {
+        return Err(InitError::setup("waiting for start", "the shim went away"));
+    }
+    exec(spec, &program)
+}
+
+fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), InitError> {
+    mount(src, target, fstype, flags, data).map_err(|e| InitError::setup(&format!("mounting {}", target.display()), e))
+}
+
+fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
+    let root = &spec.rootfs;
+    // Nothing done here may leak back to the host's mount namespace.
+    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    let at = |p: &str| root.join(p.trim_start_matches('/'));
+    let ensure_dir = |p: &Path| std::fs::create_dir_all(p).map_err(|e| InitError::setup(&format!("creating {}", p.display()), e));
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+
+    ensure_dir(&at("/proc"))?;
+    mnt(Some("proc"), &at("/proc"), Some("proc"), base, None)?;
+    ensure_dir(&at("/sys"))?;
+    mnt(Some("sysfs"), &at("/sys"), Some("sysfs"), base | MsFlags::MS_RDONLY, None)?;
+    ensure_dir(&at("/dev"))?;
+    mnt(Some("tmpfs"), &at("/dev"), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
+    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+        let p = at(&format!("/dev/{name}"));
+        mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
+            .map_err(|e| InitError::setup(&format!("creating /dev/{name}"), e))?;
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666));
+    }
+    ensure_dir(&at("/dev/pts"))?;
+    mnt(Some("devpts"), &at("/dev/pts"), Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5"))?;
+    ensure_dir(&at("/dev/shm"))?;
+    mnt(Some("shm"), &at("/dev/shm"), Some("tmpfs"), base, Some("mode=1777,size=65536k"))?;
+    ensure_dir(&at("/dev/mqueue"))?;
+    mnt(Some("mqueue"), &at("/dev/mqueue"), Some("mqueue"), base, None)?;
+    for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        std::os::unix::fs::symlink(target, at(&format!("/dev/{link}")))
+            .map_err(|e| InitError::setup(&format!("creating /dev/{link}"), e))?;
+    }
+    for b in &spec.binds {
+        let target = at(&b.destination);
+        if let Some(parent) = target.parent() {
+            ensure_dir(parent)?;
+        }
+        if !target.exists() {
+            std::fs::write(&target, b"").map_err(|e| InitError::setup(&format!("creating {}", b.destination), e))?;
+        }
+        let src = b.source.to_string_lossy();
+        mnt(Some(&src), &target, None, MsFlags::MS_BIND, None)?;
+        if b.readonly {
+            mnt(None, &target, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
+        }
+    }
+
+    // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only
+    // the container's filesystem, and takes every host mount copied into this namespace along.
+    chdir(root).map_err(|e| InitError::setup("entering the rootfs", e))?;
+    pivot_root(".", ".").map_err(|e| InitError::setup("pivot_root", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| InitError::setup("detaching the old root", e))?;
+    chdir("/").map_err(|e| InitError::setup("chdir /", e))?;
+
+    for p in MASKED_PATHS {
+        let path = Path::new(p);
+        match path.symlink_metadata() {
+            Ok(md) if md.is_dir() => mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?,
+            Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
+            Err(_) => {}
+        }
+    }
+    for p in READONLY_PATHS {
+        let path = Path::new(p);
+        if path.exists() {
+            mnt(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            mnt(None, path, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC, None)?;
+        }
+    }
+    Ok(())
+}
+
+fn env_path(spec: &ShimSpec) -> String {
+    spec.env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_string()
+}
+
+/// Docker's (Go's exec.LookPath) rules and words for finding the program.
+pub fn find_program(spec: &ShimSpec) -> Result<PathBuf, InitError> {
+    let name = spec.args.first().map(String::as_str).unwrap_or("");
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return match std::fs::metadata(&p) {
+            Ok(md) if md.is_dir() => Err(InitError { message: format!("exec: \"{name}\": is a directory"), exit_code: 126 }),
+            Ok(_) => Ok(p),
+            Err(e) => Err(InitError {
+                message: format!("exec: \"{name}\": stat {name}: {}", errno_text(&e)),
+                exit_code: if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 },
+            }),
+        };
+    }
+    for dir in env_path(spec).split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(name);
+        if let Ok(md) = std::fs::metadata(&candidate) {
+            if !md.is_dir() && md.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(InitError {
+        message: format!("exec: \"{name}\": executable file not found in $PATH"),
+        exit_code: 127,
+    })
+}
+
+fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}
+
+fn drop_privileges(spec: &ShimSpec) -> Result<(), InitError> {
+    use caps::{CapSet, CapsHashSet};
+    let keep: CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
+    for cap in caps::runtime::thread_all_supported() {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| InitError::setup("dropping capabilities", e))?;
+        }
+    }
+    let gids: Vec<nix::unistd::Gid> = spec.additional_gids.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&gids).map_err(|e| InitError::setup("setgroups", e))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid)).map_err(|e| InitError::setup("setgid", e))?;
+    // Without PR_SET_KEEPCAPS, leaving uid 0 clears the permitted and effective sets,
+    // which is exactly Docker's behaviour for a non-root user.
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid)).map_err(|e| InitError::setup("setuid", e))?;
+    let set = |which, caps: &CapsHashSet| caps::set(None, which, caps).map_err(|e| InitError::setup("setting capabilities", e));
+    set(CapSet::Inheritable, &CapsHashSet::new())?;
+    if spec.uid == 0 {
+        set(CapSet::Effective, &keep)?;
+        set(CapSet::Permitted, &keep)?;
+        set(CapSet::Effective, &keep)?;
+    }
+    let _ = caps::clear(None, CapSet::Ambient);
+    Ok(())
+}
+
+fn exec(spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
+    let cstr = |s: &str| CString::new(s).map_err(|_| InitError::setup("an argument", "contains a NUL byte"));
+    let path = cstr(&program.to_string_lossy())?;
+    let args: Vec<CString> = spec.args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let env: Vec<CString> = spec.env.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let name = spec.args.first().cloned().unwrap_or_default();
+    let errno = match nix::unistd::execve(&path, &args, &env) {
+        Ok(_) => unreachable!("execve returned without an error"),
+        Err(e) => e,
+    };
+    let (text, code) = match errno {
+        nix::errno::Errno::EACCES => ("permission denied".to_string(), 126),
+        nix::errno::Errno::ENOENT => ("no such file or directory".to_string(), 127),
+        nix::errno::Errno::EISDIR => ("is a directory".to_string(), 126),
+        other => (other.desc().to_lowercase(), 126),
+    };
+    Err(InitError { message: format!("exec: \"{name}\": {text}"), exit_code: code })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: &[&str], path: &str) -> ShimSpec {
+        ShimSpec {
+            id: "x".into(),
+            rootfs: "/".into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![format!("PATH={path}")],
+            cwd: "/".into(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            hostname: "h".into(),
+            tty: false,
+            open_stdin: false,
+            netns: None,
+            cgroup_paths: vec![],
+            binds: vec![],
+            log_path: "/dev/null".into(),
+            state_dir: "/tmp".into(),
+        }
+    }
+
+    #[test]
+    fn lookup_errors_use_dockers_words() {
+        let e = find_program(&spec(&["nosuch"], "/nonexistent")).unwrap_err();
+        assert_eq!((e.message.as_str(), e.exit_code), ("exec: \"nosuch\": executable file not found in $PATH", 127));
+        let e = find_program(&spec(&["/nope"], "/bin")).unwrap_err();
+        assert_eq!((e.message.as_str(), e.exit_code), ("exec: \"/nope\": stat /nope: no such file or directory", 127));
+        let e = find_program(&spec(&["/etc"], "/bin")).unwrap_err();
+        assert_eq!((e.message.as_str(), e.exit_code), ("exec: \"/etc\": is a directory", 126));
+        assert!(find_program(&spec(&["sh"], "/nonexistent:/bin")).is_ok());
+    }
+}

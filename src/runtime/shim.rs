@@ -1,0 +1,348 @@
+//! `berth shim <state dir>`: one small process per container, outside it, that outlives the
+//! daemon's requests. It clones the container's init into new namespaces, holds the
+//! container's stdio, writes Docker's json-file log, relays output to the daemon over
+//! `shim.sock`, reaps the process and records its exit status in `exit.json`.
+//! No async runtime and a single thread: a blocking poll(2) loop over a handful of fds.
+
+use super::init::{self, InitError, InitFds};
+use super::logfile::JsonLog;
+use super::protocol::{self, FrameBuffer};
+use super::spec::{ExitStatus, ShimSpec};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+pub fn main(state_dir: &Path) -> ! {
+    let code = match run(state_dir) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("berth shim: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+}
+
+/// Tell the daemon (our stdout) how creation went, then let go of that pipe.
+fn report_to_daemon(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn run(state_dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let spec: ShimSpec = serde_json::from_slice(&std::fs::read(state_dir.join("spec.json")).context("reading spec.json")?)
+        .context("parsing spec.json")?;
+    nix::unistd::setsid().context("setsid")?;
+    // SAFETY: the shim is single-threaded here; the parent exits at once and the child
+    // carries on, reparented away from the daemon.
+    match unsafe { nix::unistd::fork() }.context("fork")? {
+        nix::unistd::ForkResult::Parent { .. } => std::process::exit(0),
+        nix::unistd::ForkResult::Child => {}
+    }
+    // SAFETY: setting a signal disposition to SIG_IGN has no memory-safety implications.
+    unsafe {
+        let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn);
+    }
+    crate::util::fsutil::write_atomic(&state_dir.join("pid"), std::process::id().to_string().as_bytes())?;
+    let sock_path = state_dir.join("shim.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let listener = UnixListener::bind(&sock_path).context("binding shim.sock")?;
+
+    let (stdin_r, stdin_w) = if spec.open_stdin {
+        let (r, w) = pipe()?;
+        (r, Some(w))
+    } else {
+        (std::fs::File::open("/dev/null")?.into(), None)
+    };
+    let (stdout_r, stdout_w) = pipe()?;
+    let (stderr_r, stderr_w) = pipe()?;
+    let (cg_r, cg_w) = pipe()?;
+    let (report_r, report_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    let netns = match &spec.netns {
+        Some(p) => Some(OwnedFd::from(std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?)),
+        None => None,
+    };
+    if spec.tty {
+        report_to_daemon(&serde_json::to_string(&InitError { message: "TTY mode is not supported yet".into(), exit_code: 125 })?);
+        return Ok(());
+    }
+
+    let fds = InitFds { netns, cgroup_done: cg_r, report: report_w, go: go_r, stdin: stdin_r, stdout: stdout_w, stderr: stderr_w };
+    let mut flags = nix::sched::CloneFlags::CLONE_NEWNS
+        | nix::sched::CloneFlags::CLONE_NEWUTS
+        | nix::sched::CloneFlags::CLONE_NEWIPC
+        | nix::sched::CloneFlags::CLONE_NEWPID;
+    if spec.netns.is_none() {
+        flags |= nix::sched::CloneFlags::CLONE_NEWNET;
+    }
+    let mut stack = vec![0u8; 1 << 20];
+    // SAFETY: the child runs in its own copy of the address space (no CLONE_VM), like fork,
+    // and only touches `spec` and `fds`, which live until the clone returns in the parent.
+    let child = unsafe {
+        nix::sched::clone(Box::new(|| init::run(&spec, &fds)), &mut stack, flags, Some(libc::SIGCHLD))
+    }
+    .context("clone")?;
+    drop(fds);
+
+    for p in &spec.cgroup_paths {
+        if let Err(e) = std::fs::write(p.join("cgroup.procs"), child.as_raw().to_string()) {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            report_to_daemon(&serde_json::to_string(&InitError { message: format!("joining the cgroup {}: {e}", p.display()), exit_code: 125 })?);
+            return Ok(());
+        }
+    }
+    let _ = nix::unistd::write(&cg_w, b"x");
+    drop(cg_w);
+
+    let mut report = std::fs::File::from(report_r);
+    if let Some(err) = read_report(&mut report) {
+        let _ = waitpid(child, None);
+        report_to_daemon(&serde_json::to_string(&err)?);
+        return Ok(());
+    }
+    report_to_daemon(&format!("{{\"pid\":{}}}", child.as_raw()));
+
+    // The daemon connects and says START; if it never does, the container never runs.
+    let mut conn = match accept_within(&listener, 60_000) {
+        Some(c) => c,
+        None => {
+            abandon(child, state_dir, "the daemon never connected");
+            return Ok(());
+        }
+    };
+    loop {
+        match protocol::read_frame(&mut conn) {
+            Ok(Some((protocol::START, _))) => break,
+            Ok(Some(_)) => continue,
+            _ => {
+                abandon(child, state_dir, "the daemon went away before start");
+                return Ok(());
+            }
+        }
+    }
+    let _ = nix::unistd::write(&go_w, b"x");
+    drop(go_w);
+    if let Some(err) = read_report(&mut report) {
+        let _ = waitpid(child, None);
+        let _ = protocol::write_frame(&mut conn, protocol::START_FAILED, &serde_json::to_vec(&err)?);
+        write_exit(state_dir, err.exit_code);
+        return Ok(());
+    }
+    let _ = protocol::write_frame(&mut conn, protocol::STARTED, child.as_raw().to_string().as_bytes());
+
+    let mut log = JsonLog::open(&spec.log_path)?;
+    let status = pump(child, &listener, Some(conn), stdout_r, stderr_r, stdin_w, &mut log)?;
+    Ok(status)
+}
+
+/// Read init's report: `R` means ready (or, after exec, EOF means success); `E` + JSON is an error.
+fn read_report(report: &mut std::fs::File) -> Option<InitError> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match report.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if buf.is_empty() && byte[0] == b'R' => return None,
+            Ok(_) => buf.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    match buf.split_first() {
+        Some((b'E', json)) => Some(serde_json::from_slice(json).unwrap_or(InitError { message: "container init failed".into(), exit_code: 125 })),
+        _ => None,
+    }
+}
+
+fn accept_within(listener: &UnixListener, ms: u16) -> Option<UnixStream> {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(n) if n > 0 => listener.accept().ok().map(|(s, _)| s),
+        _ => None,
+    }
+}
+
+fn abandon(child: Pid, state_dir: &Path, why: &str) {
+    eprintln!("berth shim: {why}; killing the container");
+    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    let _ = waitpid(child, None);
+    write_exit(state_dir, 137);
+}
+
+fn write_exit(state_dir: &Path, code: i32) -> ExitStatus {
+    let st = ExitStatus { exit_code: code, finished_at: now(), oom_killed: false };
+    let _ = crate::util::fsutil::write_json_atomic(&state_dir.join("exit.json"), &st);
+    st
+}
+
+fn pidfd_open(pid: Pid) -> anyhow::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn set_cloexec_nonblock(fd: &OwnedFd) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(flags) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+    }
+}
+
+/// Relay output until the process exits, then drain, record the exit and tell the daemon.
+fn pump(
+    child: Pid,
+    listener: &UnixListener,
+    mut conn: Option<UnixStream>,
+    stdout_r: OwnedFd,
+    stderr_r: OwnedFd,
+    mut stdin_w: Option<OwnedFd>,
+    log: &mut JsonLog,
+) -> anyhow::Result<()> {
+    let pidfd = pidfd_open(child)?;
+    set_cloexec_nonblock(&stdout_r);
+    set_cloexec_nonblock(&stderr_r);
+    let mut outputs: [Option<OwnedFd>; 2] = [Some(stdout_r), Some(stderr_r)];
+    let mut incoming = FrameBuffer::default();
+    let mut exit: Option<i32> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if exit.is_some() && outputs.iter().all(|o| o.is_none()) {
+            break;
+        }
+        let mut pfds = Vec::new();
+        let mut kinds = Vec::new();
+        for (i, o) in outputs.iter().enumerate() {
+            if let Some(fd) = o {
+                pfds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                kinds.push(i as u8);
+            }
+        }
+        if exit.is_none() {
+            pfds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
+            kinds.push(10);
+        }
+        pfds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+        kinds.push(11);
+        if let Some(c) = &conn {
+            pfds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+            kinds.push(12);
+        }
+        // After the exit, leftover writers (there should be none: the pid namespace died with
+        // its init) get a bounded time to let go of the pipes.
+        let timeout = if exit.is_some() { PollTimeout::from(2000u16) } else { PollTimeout::NONE };
+        let n = match poll(&mut pfds, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 && exit.is_some() {
+            break;
+        }
+        let ready: Vec<(u8, bool)> = pfds
+            .iter()
+            .zip(&kinds)
+            .map(|(p, k)| (*k, p.revents().is_some_and(|r| !r.is_empty())))
+            .collect();
+        drop(pfds);
+        for (kind, is_ready) in ready {
+            if !is_ready {
+                continue;
+            }
+            match kind {
+                0 | 1 => {
+                    let fd = outputs[kind as usize].as_ref().expect("polled fd exists");
+                    match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+                        Ok(0) => outputs[kind as usize] = None,
+                        Ok(n) => {
+                            let stream = if kind == 0 { "stdout" } else { "stderr" };
+                            log.write(stream, &buf[..n]);
+                            if let Some(c) = conn.as_mut() {
+                                let k = if kind == 0 { protocol::STDOUT } else { protocol::STDERR };
+                                if protocol::write_frame(c, k, &buf[..n]).is_err() {
+                                    conn = None;
+                                }
+                            }
+                        }
+                        Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                        Err(_) => outputs[kind as usize] = None,
+                    }
+                }
+                10 => {
+                    exit = match waitpid(child, None) {
+                        Ok(WaitStatus::Exited(_, code)) => Some(code),
+                        Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+                        _ => Some(255),
+                    };
+                    stdin_w = None;
+                }
+                11 => {
+                    // A new daemon connection replaces the old one.
+                    if let Ok((s, _)) = listener.accept() {
+                        conn = Some(s);
+                        incoming = FrameBuffer::default();
+                    }
+                }
+                12 => {
+                    let c = conn.as_mut().expect("polled conn exists");
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => conn = None,
+                        Ok(n) => {
+                            incoming.push(&buf[..n]);
+                            while let Ok(Some((k, payload))) = incoming.next_frame() {
+                                match k {
+                                    protocol::STDIN => {
+                                        if let Some(w) = &stdin_w {
+                                            if nix::unistd::write(w, &payload).is_err() {
+                                                stdin_w = None;
+                                            }
+                                        }
+                                    }
+                                    protocol::CLOSE_STDIN => stdin_w = None,
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    log.flush();
+    let code = exit.unwrap_or(255);
+    let st = ExitStatus { exit_code: code, finished_at: now(), oom_killed: false };
+    let state_dir = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().and_then(|p| p.parent()).map(|p| p.to_path_buf()));
+    if let Some(dir) = state_dir {
+        let _ = crate::util::fsutil::write_json_atomic(&dir.join("exit.json"), &st);
+    }
+    if let Some(c) = conn.as_mut() {
+        let _ = protocol::write_frame(c, protocol::EXITED, &serde_json::to_vec(&st)?);
+    }
+    Ok(())
+}
