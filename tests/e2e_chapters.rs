@@ -95,7 +95,7 @@ fn run_chapter(d: &common::TestDaemon, path: &Path, have_docker: bool) {
             .replace("BERTH-", &format!("{}-", d.prefix));
         let out = std::process::Command::new("bash")
             .arg("-c")
-            .arg(format!("{cmd} 2>&1"))
+            .arg(format!("{{ {cmd}\n}} 2>&1"))
             .current_dir(common::project_dir())
             .env("PATH", &path_env)
             .env("BERTH_HOST", d.host())

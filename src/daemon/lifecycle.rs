@@ -368,19 +368,10 @@ impl Daemon {
         acquired.shim_dir = Some(state_dir.clone());
         let mut shim = shim::create(&self.exe, &spec)
             .await
-            .map_err(|e| (DaemonError::System(e.to_string()), e.exit_code() as i64))?;
+            .map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
         let pid = shim.pid();
         if let Err(e) = shim.start().await {
-            let code = e.exit_code as i64;
-            let err = if code == 126 || code == 127 {
-                DaemonError::InvalidParameter(format!(
-                    "failed to create task for container: {}: unknown",
-                    e.message
-                ))
-            } else {
-                DaemonError::System(e.message.clone())
-            };
-            return Err((err, code));
+            return Err(start_failure(&e.message, e.exit_code));
         }
         let (mut events, stdin) = shim.split();
         *c.stdin.lock().await = Some(stdin);
@@ -602,6 +593,19 @@ impl Daemon {
             }
         })
     }
+}
+
+/// A process that could not be started: 126 and 127 are the client's mistake (400), with the
+/// wording Docker uses so the docker CLI picks the same exit code; anything else is ours (500).
+fn start_failure(message: &str, code: i32) -> (DaemonError, i64) {
+    let err = if code == 126 || code == 127 {
+        DaemonError::InvalidParameter(format!(
+            "failed to create task for container: {message}: unknown"
+        ))
+    } else {
+        DaemonError::System(message.to_string())
+    };
+    (err, code as i64)
 }
 
 #[derive(Clone, Copy)]

@@ -189,7 +189,7 @@ mod tests {
     #[case("localhost:5000/a/b:tag", "localhost:5000/a/b:tag")]
     #[case("localhost/app", "localhost/app:latest")]
     #[case("registry.example.com/team/app", "registry.example.com/team/app:latest")]
-    #[case("a-b__c.d/e", "a-b__c.d/e:latest")]
+    #[case("a-b__c/d.e", "a-b__c/d.e:latest")]
     fn familiar_forms(#[case] input: &str, #[case] want: &str) {
         assert_eq!(Reference::parse(input).unwrap().familiar(), want);
     }
