@@ -80,10 +80,19 @@ fn matches(expected: &[String], actual: &[&str]) -> bool {
 fn run_chapter(d: &common::TestDaemon, path: &Path, have_docker: bool) {
     let text = std::fs::read_to_string(path).unwrap();
     let bin_dir = common::berth_bin().parent().unwrap().to_path_buf();
-    let path_env = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path_env = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for step in parse_blocks(&text) {
         if step.command.contains("docker ") && !have_docker {
-            eprintln!("{}:{}: skipped (no docker client): {}", path.display(), step.line, step.command);
+            eprintln!(
+                "{}:{}: skipped (no docker client): {}",
+                path.display(),
+                step.line,
+                step.command
+            );
             continue;
         }
         let cmd = step
@@ -107,7 +116,10 @@ fn run_chapter(d: &common::TestDaemon, path: &Path, have_docker: bool) {
         let expected: Vec<String> = step
             .expected
             .iter()
-            .map(|l| l.replace("berth0", &d.bridge).replace("BERTH-", &format!("{}-", d.prefix)))
+            .map(|l| {
+                l.replace("berth0", &d.bridge)
+                    .replace("BERTH-", &format!("{}-", d.prefix))
+            })
             .collect();
         assert!(
             matches(&expected, &actual),
@@ -131,7 +143,9 @@ fn chapter_examples_run_as_written() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "md") && p.file_name().unwrap() != "README.md")
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "md") && p.file_name().unwrap() != "README.md"
+        })
         .collect();
     chapters.sort();
     assert!(!chapters.is_empty());
@@ -143,11 +157,17 @@ fn chapter_examples_run_as_written() {
 #[test]
 fn the_matcher_itself() {
     let exp = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    assert!(matches(&exp(&["a <hex12>", "..."]), &["a 0123456789ab", "x", "y"]));
+    assert!(matches(
+        &exp(&["a <hex12>", "..."]),
+        &["a 0123456789ab", "x", "y"]
+    ));
     assert!(!matches(&exp(&["a <hex12>"]), &["a 0123456789abc"]));
     assert!(matches(&exp(&["...", "end"]), &["x", "end"]));
     assert!(!matches(&exp(&["end"]), &["end", "extra"]));
-    assert!(matches(&exp(&["inet <ip>/24 <*>"]), &["inet 10.0.0.2/24 scope global"]));
+    assert!(matches(
+        &exp(&["inet <ip>/24 <*>"]),
+        &["inet 10.0.0.2/24 scope global"]
+    ));
     let steps = parse_blocks("text\n```console\n$ echo hi\nhi\n```\n```sh\n$ not run\n```\n");
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0].expected, vec!["hi".to_string()]);

@@ -36,7 +36,12 @@ fn docker_cli_runs_lists_and_inspects() {
     assert_eq!(c, 0, "{err}");
     assert!(out.contains("busybox") && out.contains("latest"), "{out}");
 
-    let (out, err, c) = docker(&["inspect", "-f", "{{.State.Status}} {{.Name}} {{.NetworkSettings.IPAddress}}", "web"]);
+    let (out, err, c) = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.Name}} {{.NetworkSettings.IPAddress}}",
+        "web",
+    ]);
     assert_eq!(c, 0, "{err}");
     let prefix = d.subnet.trim_end_matches("0/24");
     assert!(out.starts_with(&format!("running /web {prefix}")), "{out}");

@@ -6,7 +6,9 @@ mod common;
 use common::text;
 
 fn is_hex12(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 12
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 #[test]
@@ -14,7 +16,10 @@ fn first_walkthrough() {
     let d = daemon_or_skip!();
     d.load_busybox();
 
-    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "hello world"]), "hello world\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "busybox", "echo", "hello world"]),
+        "hello world\n"
+    );
 
     // The hostname is the short id, new for every container.
     let h1 = d.ok(&["run", "--rm", "busybox", "hostname"]);
@@ -33,17 +38,26 @@ fn first_walkthrough() {
     let a = d.ok(&["run", "-d", "--name", "first", "busybox", "sleep", "60"]);
     let b = d.ok(&["run", "-d", "--name", "second", "busybox", "sleep", "60"]);
     assert_eq!(a.trim().len(), 64);
+    assert_ne!(a, b);
     let addr = |name: &str| {
         let out = d.ok(&["inspect", name]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        v[0]["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string()
+        v[0]["NetworkSettings"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let (ip_a, ip_b) = (addr("first"), addr("second"));
     assert_ne!(ip_a, ip_b);
     let prefix = d.subnet.trim_end_matches("0/24");
     assert!(ip_a.starts_with(prefix), "{ip_a} not in {}", d.subnet);
-    let shown = d.ok(&["run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0"]);
-    assert!(shown.contains(&format!("inet {prefix}")), "ip addr: {shown}");
+    let shown = d.ok(&[
+        "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+    ]);
+    assert!(
+        shown.contains(&format!("inet {prefix}")),
+        "ip addr: {shown}"
+    );
 
     let ps = d.ok(&["ps"]);
     assert!(ps.starts_with("CONTAINER ID   IMAGE     COMMAND"), "{ps}");
@@ -54,7 +68,9 @@ fn first_walkthrough() {
     assert!(quiet.lines().all(is_hex12));
 
     // The two containers reach each other across the bridge.
-    let ping = d.ok(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", &ip_b]);
+    let ping = d.ok(&[
+        "run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", &ip_b,
+    ]);
     assert!(ping.contains("1 packets received"), "{ping}");
 
     assert_eq!(d.ok(&["rm", "-f", "first", "second"]), "first\nsecond\n");
@@ -80,7 +96,10 @@ fn exit_codes_match_docker() {
 
     let (_, err, c) = code(&["run", "--rm", "busybox:nosuchtag", "true"]);
     assert_eq!(c, 125, "{err}");
-    assert!(err.contains("Unable to find image 'busybox:nosuchtag' locally"), "{err}");
+    assert!(
+        err.contains("Unable to find image 'busybox:nosuchtag' locally"),
+        "{err}"
+    );
 
     let (_, err, c) = code(&["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
     assert_eq!(c, 125, "{err}");
@@ -88,10 +107,17 @@ fn exit_codes_match_docker() {
 
     // Killed by a signal: 128 + N. (PID 1 of a pid namespace ignores signals it has no
     // handler for when they come from inside, so the kill comes from the host, as in Docker.)
-    let mut attached = d.cmd().args(["run", "--rm", "--name", "victim", "busybox", "sleep", "30"]).spawn().unwrap();
+    let mut attached = d
+        .cmd()
+        .args(["run", "--rm", "--name", "victim", "busybox", "sleep", "30"])
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !d.ok(&["ps"]).contains("victim") {
-        assert!(std::time::Instant::now() < deadline, "the container did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     d.ok(&["kill", "victim"]);
@@ -109,16 +135,53 @@ fn user_workdir_env_and_rm() {
     let d = daemon_or_skip!();
     d.load_busybox();
 
-    assert_eq!(d.ok(&["run", "--rm", "-u", "user", "busybox", "id"]).trim(), "uid=1000(user) gid=1000(user) groups=50(staff)");
-    assert_eq!(d.ok(&["run", "--rm", "-u", "1000:50", "busybox", "id", "-u"]).trim(), "1000");
-    assert_eq!(d.ok(&["run", "--rm", "-u", "user", "busybox", "sh", "-c", "echo $HOME"]).trim(), "/home/user");
-    assert_eq!(d.ok(&["run", "--rm", "-w", "/tmp/new/dir", "busybox", "pwd"]).trim(), "/tmp/new/dir");
-    let env = d.ok(&["run", "--rm", "-e", "GREETING=hi there", "-e", "PATH=/bin", "busybox", "env"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "-u", "user", "busybox", "id"]).trim(),
+        "uid=1000(user) gid=1000(user) groups=50(staff)"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "-u", "1000:50", "busybox", "id", "-u"])
+            .trim(),
+        "1000"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-u",
+            "user",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $HOME"
+        ])
+        .trim(),
+        "/home/user"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "-w", "/tmp/new/dir", "busybox", "pwd"])
+            .trim(),
+        "/tmp/new/dir"
+    );
+    let env = d.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hi there",
+        "-e",
+        "PATH=/bin",
+        "busybox",
+        "env",
+    ]);
     assert!(env.lines().any(|l| l == "GREETING=hi there"), "{env}");
     assert!(env.lines().any(|l| l == "PATH=/bin"), "{env}");
     assert!(env.lines().any(|l| l == "HOME=/root"), "{env}");
     assert!(env.lines().any(|l| l.starts_with("HOSTNAME=")), "{env}");
-    assert_eq!(d.ok(&["run", "--rm", "--hostname", "web1", "busybox", "hostname"]).trim(), "web1");
+    assert_eq!(
+        d.ok(&["run", "--rm", "--hostname", "web1", "busybox", "hostname"])
+            .trim(),
+        "web1"
+    );
 
     // stdin with -i.
     let mut child = d
@@ -134,7 +197,15 @@ fn user_workdir_env_and_rm() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
 
     // Without --rm the container stays, exited, with its code; rm removes it.
-    let (_, _, c) = text(&d.berth(&["run", "--name", "kept", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4"]));
+    let (_, _, c) = text(&d.berth(&[
+        "run",
+        "--name",
+        "kept",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 4",
+    ]));
     assert_eq!(c, 4);
     let ps = d.ok(&["ps", "-a"]);
     assert!(ps.contains("Exited (4)") && ps.contains("kept"), "{ps}");
@@ -160,27 +231,21 @@ fn user_workdir_env_and_rm() {
     assert_eq!(d.ok(&["start", "later"]), "later\n");
     let (_, err, c) = text(&d.berth(&["rm", "later"]));
     assert_eq!(c, 1);
-    assert!(err.contains("You cannot remove a running container"), "{err}");
+    assert!(
+        err.contains("You cannot remove a running container"),
+        "{err}"
+    );
     assert_eq!(d.ok(&["kill", "later"]), "later\n");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while d.ok(&["ps", "-q"]).contains(&id[..12]) {
-        assert!(std::time::Instant::now() < deadline, "kill did not stop the container");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kill did not stop the container"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(d.ok(&["ps", "-a"]).contains("Exited (137)"));
     d.ok(&["rm", "later"]);
-}
-
-#[test]
-fn cli_without_a_daemon_says_how_to_start_one() {
-    let out = std::process::Command::new(common::berth_bin())
-        .args(["-H", "unix:///nonexistent/berth.sock", "ps"])
-        .output()
-        .unwrap();
-    let (_, err, c) = text(&out);
-    assert_eq!(c, 1);
-    assert!(err.contains("unix:///nonexistent/berth.sock"), "{err}");
-    assert!(err.contains("berth daemon"), "{err}");
 }
 
 #[test]

@@ -126,13 +126,23 @@ impl Client {
         Ok(resp)
     }
 
-    pub async fn request(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Response<Incoming>> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response<Incoming>> {
         let json = body.is_some();
         let body = body.map(bytes_body).unwrap_or_else(empty_body);
         self.send(self.build(method, path, body, json)).await
     }
 
-    pub async fn request_stream(&self, method: Method, path: &str, body: ReqBody) -> Result<Response<Incoming>> {
+    pub async fn request_stream(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+    ) -> Result<Response<Incoming>> {
         let mut req = self.build(method, path, body, false);
         req.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
@@ -152,16 +162,22 @@ impl Client {
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let resp = self.request(Method::GET, path, None).await?;
         let body = Self::read_body(resp).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| ClientError::Protocol(format!("decoding the daemon's answer to {path}: {e}")))
+        serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Protocol(format!("decoding the daemon's answer to {path}: {e}"))
+        })
     }
 
-    pub async fn post_json<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> Result<T> {
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T> {
         let data = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self.request(Method::POST, path, Some(data)).await?;
         let body = Self::read_body(resp).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| ClientError::Protocol(format!("decoding the daemon's answer to {path}: {e}")))
+        serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Protocol(format!("decoding the daemon's answer to {path}: {e}"))
+        })
     }
 
     /// A POST with no body whose answer carries nothing (204, or 304 for "already so").

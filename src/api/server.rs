@@ -49,7 +49,9 @@ pub async fn serve(
 }
 
 fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into()).map_err(|never| match never {}).boxed()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 fn empty() -> Body {
@@ -62,7 +64,10 @@ fn base(status: StatusCode) -> hyper::http::response::Builder {
         .header("Api-Version", API_VERSION)
         .header("Docker-Experimental", "false")
         .header("Ostype", "linux")
-        .header("Server", concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"))
+        .header(
+            "Server",
+            concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"),
+        )
 }
 
 fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
@@ -88,7 +93,9 @@ fn from_daemon(err: DaemonError) -> Response<Body> {
         DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
         DaemonError::Conflict(_) => StatusCode::CONFLICT,
         DaemonError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
-        DaemonError::NotModified(_) => return base(StatusCode::NOT_MODIFIED).body(empty()).unwrap(),
+        DaemonError::NotModified(_) => {
+            return base(StatusCode::NOT_MODIFIED).body(empty()).unwrap()
+        }
         DaemonError::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error_response(status, err.to_string())
@@ -111,7 +118,11 @@ fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
 fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     req.uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -165,7 +176,11 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
             .header("Cache-Control", "no-cache, no-store, must-revalidate")
             .header("Pragma", "no-cache")
-            .body(if method == Method::HEAD { empty() } else { full("OK") })
+            .body(if method == Method::HEAD {
+                empty()
+            } else {
+                full("OK")
+            })
             .unwrap(),
         (&Method::GET, ["version"]) => json_response(StatusCode::OK, &version_info()),
         (&Method::GET, ["info"]) => json_response(StatusCode::OK, &info(&d)),
@@ -248,7 +263,10 @@ async fn create(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
         Err(e) => return error_response(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
     };
     let create: CreateRequest = if body.is_empty() {
-        return error_response(StatusCode::BAD_REQUEST, "config cannot be empty in order to create a container");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "config cannot be empty in order to create a container",
+        );
     } else {
         match serde_json::from_slice(&body) {
             Ok(c) => c,
@@ -272,7 +290,10 @@ fn list_containers(req: &Request<Incoming>, d: &Arc<Daemon>) -> Response<Body> {
     let all = flag(&q, "all");
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
     if q.get("filters").is_some_and(|f| !f.is_empty() && f != "{}") {
-        return error_response(StatusCode::BAD_REQUEST, "filters are not supported by berth yet");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "filters are not supported by berth yet",
+        );
     }
     let mut recs: Vec<_> = d
         .all_containers()
@@ -351,23 +372,29 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
 
     let frame = move |o: &Output| -> Option<Vec<u8>> {
         match o {
-            Output::Stdout(b) if want_stdout => Some(if tty { b.to_vec() } else { stream::encode(stream::STDOUT, b) }),
-            Output::Stderr(b) if want_stderr => Some(if tty { b.to_vec() } else { stream::encode(stream::STDERR, b) }),
+            Output::Stdout(b) if want_stdout => Some(if tty {
+                b.to_vec()
+            } else {
+                stream::encode(stream::STDOUT, b)
+            }),
+            Output::Stderr(b) if want_stderr => Some(if tty {
+                b.to_vec()
+            } else {
+                stream::encode(stream::STDERR, b)
+            }),
             _ => None,
         }
     };
 
-    let upgrade = req
-        .headers()
-        .get(hyper::header::UPGRADE)
-        .is_some();
+    let upgrade = req.headers().get(hyper::header::UPGRADE).is_some();
     if !upgrade {
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
         if !finished {
             tokio::spawn(async move {
                 loop {
                     match output.recv().await {
-                        Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        Ok(Output::Closed)
+                        | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                         Ok(o) => {
                             if let Some(b) = frame(&o) {
                                 if tx.send(Bytes::from(b)).await.is_err() {
@@ -425,7 +452,9 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
         if !finished {
             loop {
                 match output.recv().await {
-                    Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        break
+                    }
                     Ok(o) => {
                         if let Some(b) = frame(&o) {
                             if wr.write_all(&b).await.is_err() {
@@ -446,8 +475,14 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
     let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
     let h = resp.headers_mut();
     h.remove("Api-Version");
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/vnd.docker.raw-stream"));
-    h.insert(hyper::header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.docker.raw-stream"),
+    );
+    h.insert(
+        hyper::header::CONNECTION,
+        HeaderValue::from_static("Upgrade"),
+    );
     h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
     resp
 }
@@ -501,7 +536,13 @@ fn os_release() -> (String, String) {
 fn info(d: &Arc<Daemon>) -> serde_json::Value {
     let recs: Vec<_> = d.all_containers().iter().map(|c| c.snapshot()).collect();
     let running = recs.iter().filter(|r| r.state.running).count();
-    let images = d.images.lock().unwrap().list().map(|l| l.len()).unwrap_or(0);
+    let images = d
+        .images
+        .lock()
+        .unwrap()
+        .list()
+        .map(|l| l.len())
+        .unwrap_or(0);
     let (os, os_version) = os_release();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -578,8 +619,14 @@ mod tests {
 
     #[test]
     fn version_prefix_is_optional() {
-        assert_eq!(split_version("/v1.41/containers/json"), (Some("1.41"), "/containers/json"));
-        assert_eq!(split_version("/containers/json"), (None, "/containers/json"));
+        assert_eq!(
+            split_version("/v1.41/containers/json"),
+            (Some("1.41"), "/containers/json")
+        );
+        assert_eq!(
+            split_version("/containers/json"),
+            (None, "/containers/json")
+        );
         assert_eq!(split_version("/volumes"), (None, "/volumes"));
         assert!(version_tuple("1.12") < version_tuple(MIN_API_VERSION));
         assert!(version_tuple("1.50") >= version_tuple(MIN_API_VERSION));

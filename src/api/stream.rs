@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn matches_the_captured_docker_frame() {
-        assert_eq!(encode(STDOUT, b"hi\n"), b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n");
+        assert_eq!(
+            encode(STDOUT, b"hi\n"),
+            b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+        );
     }
 
     proptest! {

@@ -286,7 +286,11 @@ pub struct JsonMessage {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "errorDetail")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "errorDetail"
+    )]
     pub error_detail: Option<Value>,
 }
 
@@ -300,7 +304,10 @@ mod tests {
             "HostConfig":{"AutoRemove":true,"NetworkMode":"default","ShmSize":0},
             "NetworkingConfig":{"EndpointsConfig":{}},"Volumes":{}}"#;
         let req: CreateRequest = serde_json::from_str(body).unwrap();
-        assert_eq!(req.config.cmd.as_deref(), Some(&["echo".to_string(), "hi".to_string()][..]));
+        assert_eq!(
+            req.config.cmd.as_deref(),
+            Some(&["echo".to_string(), "hi".to_string()][..])
+        );
         let hc = req.host_config.unwrap();
         assert!(hc.auto_remove);
         assert_eq!(hc.extra.get("ShmSize"), Some(&Value::from(0)));

@@ -45,7 +45,11 @@ pub fn detect(mount: &Path) -> io::Result<CgroupVersion> {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains("..")
-        && name.split('/').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        && name.split('/').all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
 }
 
 pub struct CgroupManager {
@@ -67,11 +71,19 @@ impl CgroupManager {
         Self::with_mount(mount, version, parent)
     }
 
-    pub fn with_mount(mount: &Path, version: CgroupVersion, parent: &str) -> Result<CgroupManager, CgroupError> {
+    pub fn with_mount(
+        mount: &Path,
+        version: CgroupVersion,
+        parent: &str,
+    ) -> Result<CgroupManager, CgroupError> {
         if !valid_name(parent) {
             return Err(CgroupError::InvalidName(parent.to_string()));
         }
-        Ok(CgroupManager { version, mount: mount.to_path_buf(), parent: parent.to_string() })
+        Ok(CgroupManager {
+            version,
+            mount: mount.to_path_buf(),
+            parent: parent.to_string(),
+        })
     }
 
     pub fn version(&self) -> CgroupVersion {
@@ -81,7 +93,10 @@ impl CgroupManager {
     /// The parent directories (one per v1 hierarchy, or one).
     pub fn parent_dirs(&self) -> Vec<PathBuf> {
         match self.version {
-            CgroupVersion::V1 => v1::hierarchies(&self.mount).into_iter().map(|h| h.join(&self.parent)).collect(),
+            CgroupVersion::V1 => v1::hierarchies(&self.mount)
+                .into_iter()
+                .map(|h| h.join(&self.parent))
+                .collect(),
             CgroupVersion::V2 => vec![self.mount.join(&self.parent)],
         }
     }
@@ -104,7 +119,9 @@ impl CgroupManager {
 
     /// The cgroup of `id`, whether or not it exists (for removal after a restart).
     pub fn open(&self, id: &str) -> Cgroup {
-        Cgroup { paths: self.parent_dirs().into_iter().map(|p| p.join(id)).collect() }
+        Cgroup {
+            paths: self.parent_dirs().into_iter().map(|p| p.join(id)).collect(),
+        }
     }
 
     /// Ids of the cgroups under the parent, for a sweep after a crash.
@@ -148,7 +165,11 @@ impl Cgroup {
             .paths
             .iter()
             .filter_map(|p| std::fs::read_to_string(p.join("cgroup.procs")).ok())
-            .flat_map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+            .flat_map(|s| {
+                s.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
             .collect();
         pids.sort();
         pids.dedup();
@@ -159,7 +180,10 @@ impl Cgroup {
     pub fn remove(&self) -> Result<(), CgroupError> {
         for attempt in 0..50 {
             for pid in self.procs() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             let mut busy = None;
             for p in &self.paths {
@@ -172,7 +196,11 @@ impl Cgroup {
             }
             match busy {
                 None => return Ok(()),
-                Some(p) if attempt == 49 => return Err(CgroupError::Busy { path: p.display().to_string() }),
+                Some(p) if attempt == 49 => {
+                    return Err(CgroupError::Busy {
+                        path: p.display().to_string(),
+                    })
+                }
                 Some(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
             }
         }
@@ -202,7 +230,10 @@ mod tests {
         let cg = m.create(&id).unwrap();
         assert!(cg.paths().iter().all(|p| p.is_dir()));
         assert_eq!(m.list(), vec![id.clone()]);
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         cg.add_process(child.id() as i32).unwrap();
         assert_eq!(cg.procs(), vec![child.id() as i32]);
         cg.remove().unwrap();

@@ -6,7 +6,9 @@ use super::{io_ctx, CgroupError};
 use std::path::{Path, PathBuf};
 
 /// The hierarchies berth uses, where they are mounted.
-pub const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio"];
+pub const CONTROLLERS: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio",
+];
 
 pub fn hierarchies(mount: &Path) -> Vec<PathBuf> {
     CONTROLLERS
@@ -20,8 +22,10 @@ fn copy_cpuset(from: &Path, to: &Path) -> Result<(), CgroupError> {
     for knob in ["cpuset.cpus", "cpuset.mems"] {
         let current = std::fs::read_to_string(to.join(knob)).unwrap_or_default();
         if current.trim().is_empty() {
-            let value = std::fs::read_to_string(from.join(knob)).map_err(io_ctx(format!("reading {knob}")))?;
-            std::fs::write(to.join(knob), value.trim()).map_err(io_ctx(format!("writing {}", to.join(knob).display())))?;
+            let value = std::fs::read_to_string(from.join(knob))
+                .map_err(io_ctx(format!("reading {knob}")))?;
+            std::fs::write(to.join(knob), value.trim())
+                .map_err(io_ctx(format!("writing {}", to.join(knob).display())))?;
         }
     }
     Ok(())
@@ -33,7 +37,9 @@ pub fn create(mount: &Path, _parent: &str, paths: &[PathBuf]) -> Result<(), Cgro
         if p.starts_with(mount.join("cpuset")) {
             // Walk down from the hierarchy's root so every level has CPUs and memory nodes.
             let root = mount.join("cpuset");
-            let rel = p.strip_prefix(&root).expect("path is under the cpuset hierarchy");
+            let rel = p
+                .strip_prefix(&root)
+                .expect("path is under the cpuset hierarchy");
             let mut dir = root.clone();
             for comp in rel.components() {
                 let next = dir.join(comp);

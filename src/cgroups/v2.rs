@@ -16,7 +16,8 @@ fn enable_controllers(dir: &Path) {
 
 pub fn create(mount: &Path, parent: &str, path: &PathBuf) -> Result<(), CgroupError> {
     let parent_dir = mount.join(parent);
-    std::fs::create_dir_all(&parent_dir).map_err(io_ctx(format!("creating {}", parent_dir.display())))?;
+    std::fs::create_dir_all(&parent_dir)
+        .map_err(io_ctx(format!("creating {}", parent_dir.display())))?;
     enable_controllers(mount);
     enable_controllers(&parent_dir);
     std::fs::create_dir_all(path).map_err(io_ctx(format!("creating {}", path.display())))?;

@@ -4,7 +4,9 @@
 use super::{report, table};
 use crate::api::client::{Client, ClientError};
 use crate::api::stream;
-use crate::api::types::{ContainerConfig, ContainerSummary, CreateRequest, CreateResponse, HostConfig, WaitResponse};
+use crate::api::types::{
+    ContainerConfig, ContainerSummary, CreateRequest, CreateResponse, HostConfig, WaitResponse,
+};
 use crate::util::human::human_duration;
 use clap::Args;
 use hyper::Method;
@@ -104,8 +106,16 @@ fn create_request(a: &RunArgs) -> CreateRequest {
             tty: a.tty,
             open_stdin: a.interactive,
             stdin_once: attach && a.interactive,
-            env: if a.env.is_empty() { None } else { Some(a.env.clone()) },
-            cmd: if a.command.is_empty() { None } else { Some(a.command.clone()) },
+            env: if a.env.is_empty() {
+                None
+            } else {
+                Some(a.env.clone())
+            },
+            cmd: if a.command.is_empty() {
+                None
+            } else {
+                Some(a.command.clone())
+            },
             image: a.image.clone(),
             working_dir: a.workdir.clone().unwrap_or_default(),
             ..Default::default()
@@ -129,7 +139,10 @@ fn run_failure(err: &ClientError) -> i32 {
         }
         other => {
             eprintln!("berth: {other}");
-            if matches!(other, ClientError::Connect { .. } | ClientError::Permission { .. }) {
+            if matches!(
+                other,
+                ClientError::Connect { .. } | ClientError::Permission { .. }
+            ) {
                 1
             } else {
                 125
@@ -155,12 +168,18 @@ pub fn start_error_code(message: &str) -> i32 {
 async fn create_container(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
     let mut path = "/containers/create".to_string();
     if let Some(n) = &a.name {
-        path.push_str(&format!("?name={}", url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()));
+        path.push_str(&format!(
+            "?name={}",
+            url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
+        ));
     }
     let resp: Result<CreateResponse, _> = client.post_json(&path, &create_request(a)).await;
     match resp {
         Ok(r) => Ok(r.id),
-        Err(ClientError::Api { status: 404, message }) if message.starts_with("No such image") => {
+        Err(ClientError::Api {
+            status: 404,
+            message,
+        }) if message.starts_with("No such image") => {
             eprintln!("Unable to find image '{}' locally", familiar(&a.image));
             Err(ClientError::Api {
                 status: 404,
@@ -212,7 +231,11 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
     };
     let condition = if a.rm { "removed" } else { "next-exit" };
     let wait_resp = match client
-        .request(Method::POST, &format!("/containers/{id}/wait?condition={condition}"), None)
+        .request(
+            Method::POST,
+            &format!("/containers/{id}/wait?condition={condition}"),
+            None,
+        )
         .await
     {
         Ok(r) => r,
@@ -268,7 +291,10 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
 }
 
 /// Copy a hijacked stream to stdout and stderr, demultiplexing frames unless it is a TTY.
-async fn copy_output<R: tokio::io::AsyncRead + Unpin>(rd: &mut R, tty: bool) -> std::io::Result<()> {
+async fn copy_output<R: tokio::io::AsyncRead + Unpin>(
+    rd: &mut R,
+    tty: bool,
+) -> std::io::Result<()> {
     let mut out = tokio::io::stdout();
     let mut err = tokio::io::stderr();
     let mut dec = stream::Decoder::default();
@@ -334,7 +360,11 @@ pub fn ps_table(rows: &[ContainerSummary], no_trunc: bool, now: i64) -> String {
         .map(|c| {
             let created = std::time::Duration::from_secs((now - c.created).max(0) as u64);
             vec![
-                if no_trunc { c.id.clone() } else { c.id[..12.min(c.id.len())].to_string() },
+                if no_trunc {
+                    c.id.clone()
+                } else {
+                    c.id[..12.min(c.id.len())].to_string()
+                },
                 c.image.clone(),
                 command_cell(&c.command, no_trunc),
                 format!("{} ago", human_duration(created)),
@@ -349,24 +379,46 @@ pub fn ps_table(rows: &[ContainerSummary], no_trunc: bool, now: i64) -> String {
         })
         .collect();
     table::render(
-        &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ],
         &cells,
     )
 }
 
 pub async fn ps(client: &Client, a: PsArgs) -> i32 {
-    let path = if a.all { "/containers/json?all=1" } else { "/containers/json" };
+    let path = if a.all {
+        "/containers/json?all=1"
+    } else {
+        "/containers/json"
+    };
     let rows: Vec<ContainerSummary> = match client.get_json(path).await {
         Ok(r) => r,
         Err(e) => return report(&e),
     };
     if a.quiet {
         for c in rows {
-            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12.min(c.id.len())] });
+            println!(
+                "{}",
+                if a.no_trunc {
+                    &c.id[..]
+                } else {
+                    &c.id[..12.min(c.id.len())]
+                }
+            );
         }
         return 0;
     }
-    print!("{}", ps_table(&rows, a.no_trunc, chrono::Utc::now().timestamp()));
+    print!(
+        "{}",
+        ps_table(&rows, a.no_trunc, chrono::Utc::now().timestamp())
+    );
     0
 }
 
@@ -388,7 +440,10 @@ pub async fn kill(client: &Client, a: KillArgs) -> i32 {
     let mut code = 0;
     let sig: String = url::form_urlencoded::byte_serialize(a.signal.as_bytes()).collect();
     for c in &a.containers {
-        match client.post_empty(&format!("/containers/{c}/kill?signal={sig}")).await {
+        match client
+            .post_empty(&format!("/containers/{c}/kill?signal={sig}"))
+            .await
+        {
             Ok(_) => println!("{c}"),
             Err(e) => code = report(&e),
         }
@@ -414,7 +469,10 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> i32 {
         match as_container {
             Ok(v) => found.push(v),
             Err(ClientError::Api { status: 404, .. }) => {
-                match client.get_json::<serde_json::Value>(&format!("/images/{name}/json")).await {
+                match client
+                    .get_json::<serde_json::Value>(&format!("/images/{name}/json"))
+                    .await
+                {
                     Ok(v) => found.push(v),
                     Err(ClientError::Api { status: 404, .. }) => {
                         code = 1;
@@ -448,8 +506,14 @@ mod tests {
     #[test]
     fn command_cell_truncates_like_docker() {
         assert_eq!(command_cell("sleep 1000", false), "\"sleep 1000\"");
-        assert_eq!(command_cell("sh -c 'echo started; sleep 100'", false), "\"sh -c 'echo started…\"");
-        assert_eq!(command_cell("sh -c 'echo started; sleep 100'", true), "\"sh -c 'echo started; sleep 100'\"");
+        assert_eq!(
+            command_cell("sh -c 'echo started; sleep 100'", false),
+            "\"sh -c 'echo started…\""
+        );
+        assert_eq!(
+            command_cell("sh -c 'echo started; sleep 100'", true),
+            "\"sh -c 'echo started; sleep 100'\""
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ pub struct DaemonArgs {
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
-    let filter = if args.debug { "berth=debug" } else { "berth=info" };
+    let filter = if args.debug {
+        "berth=debug"
+    } else {
+        "berth=info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -46,7 +50,9 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     if !nix::unistd::Uid::effective().is_root() {
-        anyhow::bail!("berth daemon needs root: it creates namespaces, mounts, cgroups and network links");
+        anyhow::bail!(
+            "berth daemon needs root: it creates namespaces, mounts, cgroups and network links"
+        );
     }
     let socket = socket_from_host(&args.host).map_err(anyhow::Error::msg)?;
     let config = DaemonConfig {

@@ -40,7 +40,9 @@ pub fn images_table(rows: &[ImageSummary], no_trunc: bool, now: i64) -> String {
     for img in rows {
         let created = format!(
             "{} ago",
-            human_duration(std::time::Duration::from_secs((now - img.created).max(0) as u64))
+            human_duration(std::time::Duration::from_secs(
+                (now - img.created).max(0) as u64
+            ))
         );
         let tags: Vec<(String, String)> = if img.repo_tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
@@ -48,7 +50,9 @@ pub fn images_table(rows: &[ImageSummary], no_trunc: bool, now: i64) -> String {
             img.repo_tags
                 .iter()
                 .map(|t| match t.rfind(':') {
-                    Some(i) if !t[i..].contains('/') => (t[..i].to_string(), t[i + 1..].to_string()),
+                    Some(i) if !t[i..].contains('/') => {
+                        (t[..i].to_string(), t[i + 1..].to_string())
+                    }
                     _ => (t.clone(), "<none>".into()),
                 })
                 .collect()
@@ -63,7 +67,10 @@ pub fn images_table(rows: &[ImageSummary], no_trunc: bool, now: i64) -> String {
             ]);
         }
     }
-    table::render(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &cells)
+    table::render(
+        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+        &cells,
+    )
 }
 
 pub async fn images(client: &Client, a: ImagesArgs) -> i32 {
@@ -77,13 +84,17 @@ pub async fn images(client: &Client, a: ImagesArgs) -> i32 {
         }
         return 0;
     }
-    print!("{}", images_table(&rows, a.no_trunc, chrono::Utc::now().timestamp()));
+    print!(
+        "{}",
+        images_table(&rows, a.no_trunc, chrono::Utc::now().timestamp())
+    );
     0
 }
 
 pub async fn load(client: &Client, a: LoadArgs) -> i32 {
     use futures::TryStreamExt;
-    type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>;
+    type ByteStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>;
     let body = match &a.input {
         Some(path) => match tokio::fs::File::open(path).await {
             Ok(f) => Box::pin(tokio_util::io::ReaderStream::new(f)) as ByteStream,
@@ -101,9 +112,14 @@ pub async fn load(client: &Client, a: LoadArgs) -> i32 {
             Box::pin(tokio_util::io::ReaderStream::new(tokio::io::stdin())) as ByteStream
         }
     };
-    let body = BodyExt::boxed(http_body_util::StreamBody::new(body.map_ok(hyper::body::Frame::data)));
+    let body = BodyExt::boxed(http_body_util::StreamBody::new(
+        body.map_ok(hyper::body::Frame::data),
+    ));
     let path = format!("/images/load?quiet={}", if a.quiet { 1 } else { 0 });
-    let resp = match client.request_stream(hyper::Method::POST, &path, body).await {
+    let resp = match client
+        .request_stream(hyper::Method::POST, &path, body)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return report(&e),
     };

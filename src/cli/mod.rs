@@ -12,10 +12,21 @@ use crate::api::client::{Client, ClientError};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "berth", version, about = "A Docker engine rebuilt from first principles, and a course", disable_help_subcommand = true)]
+#[command(
+    name = "berth",
+    version,
+    about = "A Docker engine rebuilt from first principles, and a course",
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     /// Daemon socket to connect to
-    #[arg(short = 'H', long = "host", env = "BERTH_HOST", default_value = "unix:///run/berth.sock", global = true)]
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BERTH_HOST",
+        default_value = "unix:///run/berth.sock",
+        global = true
+    )]
     pub host: String,
     #[command(subcommand)]
     pub command: Command,

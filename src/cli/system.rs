@@ -8,14 +8,20 @@ pub async fn version(client: &Client) -> i32 {
     println!("Client:");
     println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
     println!(" API version:       {}", crate::api::types::API_VERSION);
-    println!(" OS/Arch:           linux/{}", std::env::consts::ARCH.replace("x86_64", "amd64"));
+    println!(
+        " OS/Arch:           linux/{}",
+        std::env::consts::ARCH.replace("x86_64", "amd64")
+    );
     println!();
     match client.get_json::<VersionResponse>("/version").await {
         Ok(v) => {
             println!("Server: berth");
             println!(" Engine:");
             println!("  Version:          {}", v.version);
-            println!("  API version:      {} (minimum version {})", v.api_version, v.min_api_version);
+            println!(
+                "  API version:      {} (minimum version {})",
+                v.api_version, v.min_api_version
+            );
             println!("  OS/Arch:          {}/{}", v.os, v.arch);
             println!("  Kernel Version:   {}", v.kernel_version);
             0
@@ -47,7 +53,11 @@ pub async fn info(client: &Client) -> i32 {
     println!(" Logging Driver: {}", s("LoggingDriver"));
     println!(" Cgroup Driver: {}", s("CgroupDriver"));
     println!(" Cgroup Version: {}", s("CgroupVersion"));
-    println!(" Default Bridge: {} ({})", s("BerthBridge"), s("BerthSubnet"));
+    println!(
+        " Default Bridge: {} ({})",
+        s("BerthBridge"),
+        s("BerthSubnet")
+    );
     println!(" Kernel Version: {}", s("KernelVersion"));
     println!(" Operating System: {}", s("OperatingSystem"));
     println!(" OSType: {}", s("OSType"));

@@ -126,7 +126,11 @@ fn has_key(env: &[String], key: &str) -> bool {
 
 impl Daemon {
     /// `POST /containers/create`.
-    pub async fn create(self: &Arc<Self>, name: Option<&str>, req: CreateRequest) -> Result<String> {
+    pub async fn create(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        req: CreateRequest,
+    ) -> Result<String> {
         let mut cfg = req.config;
         let hc = req.host_config.unwrap_or_default();
         check_supported(&cfg, &hc)?;
@@ -326,7 +330,10 @@ impl Daemon {
         let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
 
-        let mut env = vec![DEFAULT_PATH.to_string(), format!("HOSTNAME={}", rec.config.hostname)];
+        let mut env = vec![
+            DEFAULT_PATH.to_string(),
+            format!("HOSTNAME={}", rec.config.hostname),
+        ];
         env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
         if !has_key(&env, "HOME") {
             env.push(format!("HOME={}", user.home));
@@ -643,7 +650,8 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
     } else {
         format!("SIG{upper}")
     };
-    Signal::from_str(&name).map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))
+    Signal::from_str(&name)
+        .map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))
 }
 
 /// The three files Docker bind-mounts over the image's /etc.
@@ -655,7 +663,10 @@ fn write_etc_files(dir: &Path, hostname: &str, ip: &str) -> std::io::Result<()> 
     );
     write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    write_atomic(&dir.join("resolv.conf"), container_resolv_conf(&host_resolv).as_bytes())
+    write_atomic(
+        &dir.join("resolv.conf"),
+        container_resolv_conf(&host_resolv).as_bytes(),
+    )
 }
 
 /// The host's resolv.conf without loopback nameservers, which mean nothing inside the

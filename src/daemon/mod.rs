@@ -53,8 +53,7 @@ impl Daemon {
             config.exec_root.join("shims"),
             config.exec_root.join("netns"),
         ] {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let images = ImageStore::open(&config.root)
             .with_context(|| format!("opening the image store in {}", config.root.display()))?;
@@ -184,5 +183,6 @@ pub fn socket_from_host(host: &str) -> std::result::Result<PathBuf, String> {
 }
 
 pub fn ensure_dir(p: &Path) -> Result<()> {
-    std::fs::create_dir_all(p).map_err(|e| DaemonError::system(&format!("creating {}", p.display()), e))
+    std::fs::create_dir_all(p)
+        .map_err(|e| DaemonError::system(&format!("creating {}", p.display()), e))
 }

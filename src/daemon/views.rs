@@ -66,7 +66,11 @@ impl Daemon {
         networks.insert("bridge".to_string(), ep.clone());
         NetworkSettings {
             bridge: String::new(),
-            sandbox_id: if rec.netns.is_some() { rec.id.clone() } else { String::new() },
+            sandbox_id: if rec.netns.is_some() {
+                rec.id.clone()
+            } else {
+                String::new()
+            },
             sandbox_key: rec
                 .netns
                 .as_ref()
@@ -114,7 +118,11 @@ impl Daemon {
 pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
     let since = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
-            .map(|t| (now - t.with_timezone(&chrono::Utc)).to_std().unwrap_or_default())
+            .map(|t| {
+                (now - t.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .unwrap_or_default()
+            })
             .unwrap_or_default()
     };
     match rec.state.status.as_str() {
@@ -128,4 +136,3 @@ pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
         other => other.to_string(),
     }
 }
-

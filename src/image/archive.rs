@@ -34,25 +34,35 @@ pub fn maybe_gunzip<'a, R: Read + 'a>(r: R) -> std::io::Result<Box<dyn Read + 'a
 
 /// A path inside the archive, refused if it would leave the spool dir.
 fn inside(dir: &Path, rel: &str) -> Result<std::path::PathBuf, ImageError> {
-    let clean = crate::layers::clean_entry_path(Path::new(rel)).map_err(|e| ImageError::Archive(e.to_string()))?;
+    let clean = crate::layers::clean_entry_path(Path::new(rel))
+        .map_err(|e| ImageError::Archive(e.to_string()))?;
     Ok(dir.join(clean))
 }
 
 impl ImageStore {
     /// Load every image of a `docker save` archive. Returns the lines docker prints.
-    pub fn load(&self, archive: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, ImageError> {
+    pub fn load(
+        &self,
+        archive: impl Read,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, ImageError> {
         let spool = tempfile::Builder::new()
             .prefix("load-")
             .tempdir_in(self.tmp_dir())
             .map_err(io_ctx("creating a temp dir for the archive"))?;
-        let mut outer = tar::Archive::new(maybe_gunzip(archive).map_err(io_ctx("reading the archive"))?);
+        let mut outer =
+            tar::Archive::new(maybe_gunzip(archive).map_err(io_ctx("reading the archive"))?);
         for entry in outer.entries().map_err(io_ctx("reading the archive"))? {
-            let mut entry = entry.map_err(|e| ImageError::Archive(format!("the archive is truncated or corrupt: {e}")))?;
-            let ok = entry
-                .unpack_in(spool.path())
-                .map_err(|e| ImageError::Archive(format!("the archive is truncated or corrupt: {e}")))?;
+            let mut entry = entry.map_err(|e| {
+                ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
+            })?;
+            let ok = entry.unpack_in(spool.path()).map_err(|e| {
+                ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
+            })?;
             if !ok {
-                return Err(ImageError::Archive("the archive holds a path outside itself".into()));
+                return Err(ImageError::Archive(
+                    "the archive holds a path outside itself".into(),
+                ));
             }
         }
         let manifest_path = spool.path().join("manifest.json");
@@ -68,7 +78,13 @@ impl ImageStore {
 
         let mut created_layers: Vec<String> = Vec::new();
         let mut created_configs: Vec<String> = Vec::new();
-        let result = self.load_entries(spool.path(), &manifest, progress, &mut created_layers, &mut created_configs);
+        let result = self.load_entries(
+            spool.path(),
+            &manifest,
+            progress,
+            &mut created_layers,
+            &mut created_configs,
+        );
         if result.is_err() {
             // Undo this load's new layers, newest first, and its new configs.
             for chain in created_layers.iter().rev() {
@@ -92,10 +108,12 @@ impl ImageStore {
         let mut tags_to_set: Vec<(String, String)> = Vec::new();
         let mut lines = Vec::new();
         for m in manifest {
-            let raw = fs::read(inside(dir, &m.config)?)
-                .map_err(|e| ImageError::Archive(format!("the archive lacks the config {}: {e}", m.config)))?;
-            let config: ImageConfig = serde_json::from_slice(&raw)
-                .map_err(|e| ImageError::Archive(format!("the config {} is not valid: {e}", m.config)))?;
+            let raw = fs::read(inside(dir, &m.config)?).map_err(|e| {
+                ImageError::Archive(format!("the archive lacks the config {}: {e}", m.config))
+            })?;
+            let config: ImageConfig = serde_json::from_slice(&raw).map_err(|e| {
+                ImageError::Archive(format!("the config {} is not valid: {e}", m.config))
+            })?;
             if config.rootfs.diff_ids.len() != m.layers.len() {
                 return Err(ImageError::Archive(format!(
                     "the manifest lists {} layers but the config has {} diff ids",
@@ -111,10 +129,13 @@ impl ImageStore {
                     progress(&format!("{short}: Layer already exists"));
                 } else {
                     progress(&format!("{short}: Loading layer"));
-                    let file = fs::File::open(inside(dir, layer)?)
-                        .map_err(|e| ImageError::Archive(format!("the archive lacks the layer {layer}: {e}")))?;
-                    let reader = maybe_gunzip(file).map_err(io_ctx(format!("reading layer {layer}")))?;
-                    self.layers().apply_layer(parent.as_deref(), diff_id, reader)?;
+                    let file = fs::File::open(inside(dir, layer)?).map_err(|e| {
+                        ImageError::Archive(format!("the archive lacks the layer {layer}: {e}"))
+                    })?;
+                    let reader =
+                        maybe_gunzip(file).map_err(io_ctx(format!("reading layer {layer}")))?;
+                    self.layers()
+                        .apply_layer(parent.as_deref(), diff_id, reader)?;
                     created_layers.push(chain.clone());
                 }
                 parent = Some(chain);

@@ -65,7 +65,9 @@ fn is_domain(s: &str) -> bool {
     !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && label
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -76,12 +78,18 @@ fn is_tag(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
 }
 
 fn is_digest(s: &str) -> bool {
     match s.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        Some(("sha256", hex)) => {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        }
         _ => false,
     }
 }
@@ -133,7 +141,12 @@ impl Reference {
         if !path.split('/').all(is_path_component) {
             return Err(ReferenceError::Invalid);
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     pub fn domain(&self) -> &str {
@@ -152,7 +165,10 @@ impl Reference {
     /// The repository as Docker prints it: `busybox`, `localhost:5000/a/b`.
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix("library/").unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix("library/")
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             format!("{}/{}", self.domain, self.path)
         }
@@ -170,7 +186,11 @@ impl Reference {
 
     /// The key under which a tag is stored: familiar `name:tag` with the default tag filled in.
     pub fn tagged(&self) -> String {
-        format!("{}:{}", self.familiar_name(), self.tag.as_deref().unwrap_or(DEFAULT_TAG))
+        format!(
+            "{}:{}",
+            self.familiar_name(),
+            self.tag.as_deref().unwrap_or(DEFAULT_TAG)
+        )
     }
 }
 
@@ -188,7 +208,10 @@ mod tests {
     #[case("user/app:v1", "user/app:v1")]
     #[case("localhost:5000/a/b:tag", "localhost:5000/a/b:tag")]
     #[case("localhost/app", "localhost/app:latest")]
-    #[case("registry.example.com/team/app", "registry.example.com/team/app:latest")]
+    #[case(
+        "registry.example.com/team/app",
+        "registry.example.com/team/app:latest"
+    )]
     #[case("a-b__c/d.e", "a-b__c/d.e:latest")]
     fn familiar_forms(#[case] input: &str, #[case] want: &str) {
         assert_eq!(Reference::parse(input).unwrap().familiar(), want);
@@ -228,7 +251,13 @@ mod tests {
         let table: Vec<String> = inputs
             .iter()
             .map(|i| match Reference::parse(i) {
-                Ok(r) => format!("{i} => domain={} path={} tag={:?} digest={:?}", r.domain(), r.path(), r.tag(), r.digest()),
+                Ok(r) => format!(
+                    "{i} => domain={} path={} tag={:?} digest={:?}",
+                    r.domain(),
+                    r.path(),
+                    r.tag(),
+                    r.digest()
+                ),
                 Err(e) => format!("{i} => error: {e}"),
             })
             .collect();

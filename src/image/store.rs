@@ -81,8 +81,9 @@ impl ImageStore {
 
     pub(crate) fn read_repositories(&self) -> Result<Repositories, ImageError> {
         match fs::read(&self.repositories) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map_err(|e| ImageError::Archive(format!("{} is corrupt: {e}", self.repositories.display()))),
+            Ok(data) => serde_json::from_slice(&data).map_err(|e| {
+                ImageError::Archive(format!("{} is corrupt: {e}", self.repositories.display()))
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Repositories::default()),
             Err(e) => Err(io_ctx("reading repositories.json")(e)),
         }
@@ -108,7 +109,11 @@ impl ImageStore {
         let r = Reference::parse(reference)?;
         let mut repos = self.read_repositories()?;
         let tagged = r.tagged();
-        repos.repos.entry(r.familiar_name()).or_default().insert(tagged.clone(), id.to_string());
+        repos
+            .repos
+            .entry(r.familiar_name())
+            .or_default()
+            .insert(tagged.clone(), id.to_string());
         self.write_repositories(&repos)?;
         Ok(tagged)
     }
@@ -127,9 +132,11 @@ impl ImageStore {
     }
 
     fn record(&self, hex: &str, repos: &Repositories) -> Result<ImageRecord, ImageError> {
-        let raw = fs::read(self.imagedb.join(hex)).map_err(io_ctx(format!("reading image {hex}")))?;
-        let config: ImageConfig = serde_json::from_slice(&raw)
-            .map_err(|e| ImageError::Archive(format!("image config {hex} is not valid JSON: {e}")))?;
+        let raw =
+            fs::read(self.imagedb.join(hex)).map_err(io_ctx(format!("reading image {hex}")))?;
+        let config: ImageConfig = serde_json::from_slice(&raw).map_err(|e| {
+            ImageError::Archive(format!("image config {hex} is not valid JSON: {e}"))
+        })?;
         let id = format!("sha256:{hex}");
         let mut chain: Option<String> = None;
         let mut size = 0i64;
@@ -159,7 +166,10 @@ impl ImageStore {
 
     pub fn list(&self) -> Result<Vec<ImageRecord>, ImageError> {
         let repos = self.read_repositories()?;
-        self.ids().iter().map(|hex| self.record(hex, &repos)).collect()
+        self.ids()
+            .iter()
+            .map(|hex| self.record(hex, &repos))
+            .collect()
     }
 
     /// Resolve a reference, a full id (with or without `sha256:`), or a unique id prefix.
@@ -168,14 +178,26 @@ impl ImageStore {
         if let Ok(r) = Reference::parse(name) {
             if r.digest().is_none() {
                 let tagged = r.tagged();
-                if let Some(id) = repos.repos.get(&r.familiar_name()).and_then(|t| t.get(&tagged)) {
+                if let Some(id) = repos
+                    .repos
+                    .get(&r.familiar_name())
+                    .and_then(|t| t.get(&tagged))
+                {
                     return self.record(id.trim_start_matches("sha256:"), &repos);
                 }
             }
         }
         let prefix = name.strip_prefix("sha256:").unwrap_or(name);
-        if !prefix.is_empty() && prefix.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
-            let found: Vec<String> = self.ids().into_iter().filter(|i| i.starts_with(prefix)).collect();
+        if !prefix.is_empty()
+            && prefix
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            let found: Vec<String> = self
+                .ids()
+                .into_iter()
+                .filter(|i| i.starts_with(prefix))
+                .collect();
             if found.len() == 1 {
                 return self.record(&found[0], &repos);
             }
@@ -191,10 +213,13 @@ impl ImageStore {
 impl ImageStore {
     pub(crate) fn has_config(&self, raw: &[u8]) -> bool {
         use sha2::Digest;
-        self.imagedb.join(hex::encode(sha2::Sha256::digest(raw))).exists()
+        self.imagedb
+            .join(hex::encode(sha2::Sha256::digest(raw)))
+            .exists()
     }
 
     pub(crate) fn remove_config(&self, id: &str) -> Result<(), ImageError> {
-        fs::remove_file(self.imagedb.join(id.trim_start_matches("sha256:"))).map_err(io_ctx("removing the image config"))
+        fs::remove_file(self.imagedb.join(id.trim_start_matches("sha256:")))
+            .map_err(io_ctx("removing the image config"))
     }
 }

@@ -52,7 +52,9 @@ fn hex_of(id: &str) -> &str {
 fn short_link() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();
-    (0..26).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    (0..26)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 impl LayerStore {
@@ -73,7 +75,9 @@ impl LayerStore {
     }
 
     fn read_meta(dir: &Path, name: &str) -> Option<String> {
-        fs::read_to_string(dir.join(name)).ok().map(|s| s.trim().to_string())
+        fs::read_to_string(dir.join(name))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     pub fn exists(&self, chain: &str) -> bool {
@@ -99,11 +103,15 @@ impl LayerStore {
     /// Create an empty layer dir with its link; `lower` names what it sits on.
     fn new_layer_dir(&self, cache: &str, lower: Option<&str>) -> Result<PathBuf, LayerError> {
         let dir = self.overlay.join(cache);
-        fs::create_dir_all(dir.join("diff")).map_err(io_ctx(format!("creating {}", dir.display())))?;
+        fs::create_dir_all(dir.join("diff"))
+            .map_err(io_ctx(format!("creating {}", dir.display())))?;
         fs::create_dir_all(dir.join("work")).map_err(io_ctx("creating work dir"))?;
         let link = short_link();
-        std::os::unix::fs::symlink(format!("../{cache}/diff"), self.overlay.join("l").join(&link))
-            .map_err(io_ctx("creating the short link"))?;
+        std::os::unix::fs::symlink(
+            format!("../{cache}/diff"),
+            self.overlay.join("l").join(&link),
+        )
+        .map_err(io_ctx("creating the short link"))?;
         fs::write(dir.join("link"), &link).map_err(io_ctx("writing link"))?;
         if let Some(l) = lower {
             fs::write(dir.join("lower"), l).map_err(io_ctx("writing lower"))?;
@@ -123,13 +131,20 @@ impl LayerStore {
 
     /// Unpack one layer on top of `parent`, verifying it against `diff_id` in the same pass.
     /// A layer whose chain id is already stored is reused, not stored twice.
-    pub fn apply_layer(&self, parent: Option<&str>, diff_id: &str, tar: impl Read) -> Result<LayerInfo, LayerError> {
+    pub fn apply_layer(
+        &self,
+        parent: Option<&str>,
+        diff_id: &str,
+        tar: impl Read,
+    ) -> Result<LayerInfo, LayerError> {
         let chain = chain_id(parent, diff_id);
         let db = self.layerdb.join(hex_of(&chain));
         if self.exists(&chain) {
             return Ok(LayerInfo {
                 cache_id: self.cache_of(&chain)?,
-                size: Self::read_meta(&db, "size").and_then(|s| s.parse().ok()).unwrap_or(0),
+                size: Self::read_meta(&db, "size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
                 chain_id: chain,
                 diff_id: diff_id.to_string(),
             });
@@ -141,25 +156,37 @@ impl LayerStore {
         let cache = crate::util::id::random_id();
         let result = (|| {
             let dir = self.new_layer_dir(&cache, lower.as_deref())?;
-            let actual = unpack_layer(tar, &dir.join("diff")).map_err(io_ctx(format!("unpacking layer {diff_id}")))?;
+            let actual = unpack_layer(tar, &dir.join("diff"))
+                .map_err(io_ctx(format!("unpacking layer {diff_id}")))?;
             if actual != diff_id {
-                return Err(LayerError::DigestMismatch { diff_id: diff_id.to_string(), actual });
+                return Err(LayerError::DigestMismatch {
+                    diff_id: diff_id.to_string(),
+                    actual,
+                });
             }
             let size = dir_size(&dir.join("diff"));
             let tmp = self.layerdb.join(format!("{}.tmp", hex_of(&chain)));
             let _ = fs::remove_dir_all(&tmp);
             fs::create_dir_all(&tmp).map_err(io_ctx("creating layerdb entry"))?;
             write_atomic(&tmp.join("diff"), diff_id.as_bytes()).map_err(io_ctx("writing diff"))?;
-            write_atomic(&tmp.join("size"), size.to_string().as_bytes()).map_err(io_ctx("writing size"))?;
-            write_atomic(&tmp.join("cache-id"), cache.as_bytes()).map_err(io_ctx("writing cache-id"))?;
+            write_atomic(&tmp.join("size"), size.to_string().as_bytes())
+                .map_err(io_ctx("writing size"))?;
+            write_atomic(&tmp.join("cache-id"), cache.as_bytes())
+                .map_err(io_ctx("writing cache-id"))?;
             if let Some(p) = parent {
-                write_atomic(&tmp.join("parent"), p.as_bytes()).map_err(io_ctx("writing parent"))?;
+                write_atomic(&tmp.join("parent"), p.as_bytes())
+                    .map_err(io_ctx("writing parent"))?;
             }
             fs::rename(&tmp, &db).map_err(io_ctx("registering the layer"))?;
             Ok(size)
         })();
         match result {
-            Ok(size) => Ok(LayerInfo { chain_id: chain, diff_id: diff_id.to_string(), cache_id: cache, size }),
+            Ok(size) => Ok(LayerInfo {
+                chain_id: chain,
+                diff_id: diff_id.to_string(),
+                cache_id: cache,
+                size,
+            }),
             Err(e) => {
                 self.remove_layer_dir(&cache);
                 let _ = fs::remove_dir_all(self.layerdb.join(format!("{}.tmp", hex_of(&chain))));
@@ -186,7 +213,11 @@ impl LayerStore {
 
     /// The `-init` layer (the files Docker always puts in a container) and the read-write
     /// layer above it.
-    pub fn create_container_layers(&self, container_id: &str, image_top: Option<&str>) -> Result<(), LayerError> {
+    pub fn create_container_layers(
+        &self,
+        container_id: &str,
+        image_top: Option<&str>,
+    ) -> Result<(), LayerError> {
         let mount_id = crate::util::id::random_id();
         let init_id = format!("{mount_id}-init");
         let lower = match image_top {
@@ -198,16 +229,25 @@ impl LayerStore {
             for d in ["dev/pts", "dev/shm", "proc", "sys", "etc"] {
                 fs::create_dir_all(init.join(d)).map_err(io_ctx("filling the init layer"))?;
             }
-            for f in ["etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console"] {
+            for f in [
+                "etc/hosts",
+                "etc/hostname",
+                "etc/resolv.conf",
+                ".dockerenv",
+                "dev/console",
+            ] {
                 fs::write(init.join(f), b"").map_err(io_ctx("filling the init layer"))?;
             }
             self.new_layer_dir(&mount_id, Some(&self.lower_above(&init_id)))?;
             let m = self.mounts.join(container_id);
             fs::create_dir_all(&m).map_err(io_ctx("recording the container's layers"))?;
-            write_atomic(&m.join("init-id"), init_id.as_bytes()).map_err(io_ctx("writing init-id"))?;
-            write_atomic(&m.join("mount-id"), mount_id.as_bytes()).map_err(io_ctx("writing mount-id"))?;
+            write_atomic(&m.join("init-id"), init_id.as_bytes())
+                .map_err(io_ctx("writing init-id"))?;
+            write_atomic(&m.join("mount-id"), mount_id.as_bytes())
+                .map_err(io_ctx("writing mount-id"))?;
             if let Some(top) = image_top {
-                write_atomic(&m.join("parent"), top.as_bytes()).map_err(io_ctx("writing parent"))?;
+                write_atomic(&m.join("parent"), top.as_bytes())
+                    .map_err(io_ctx("writing parent"))?;
             }
             Ok(())
         })();
@@ -225,7 +265,10 @@ impl LayerStore {
     }
 
     pub fn merged_dir(&self, container_id: &str) -> Result<PathBuf, LayerError> {
-        Ok(self.overlay.join(self.mount_id(container_id)?).join("merged"))
+        Ok(self
+            .overlay
+            .join(self.mount_id(container_id)?)
+            .join("merged"))
     }
 
     pub fn upper_dir(&self, container_id: &str) -> Result<PathBuf, LayerError> {
@@ -270,7 +313,10 @@ impl LayerStore {
             nix::mount::MsFlags::empty(),
             Some(opts.as_str()),
         )
-        .map_err(|source| LayerError::Mount { id: container_id.to_string(), source })?;
+        .map_err(|source| LayerError::Mount {
+            id: container_id.to_string(),
+            source,
+        })?;
         Ok(merged)
     }
 
@@ -279,8 +325,12 @@ impl LayerStore {
             return Ok(());
         };
         if is_mountpoint(&merged) {
-            nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH)
-                .map_err(|source| LayerError::Mount { id: container_id.to_string(), source })?;
+            nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH).map_err(|source| {
+                LayerError::Mount {
+                    id: container_id.to_string(),
+                    source,
+                }
+            })?;
         }
         let _ = fs::remove_dir(&merged);
         Ok(())
@@ -297,7 +347,9 @@ impl LayerStore {
             self.remove_layer_dir(&id);
         }
         match fs::remove_dir_all(&m) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_ctx("removing the mount record")(e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(io_ctx("removing the mount record")(e))
+            }
             _ => Ok(()),
         }
     }

@@ -11,7 +11,10 @@ use std::path::{Component, Path, PathBuf};
 pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
     match parent {
         None => diff_id.to_string(),
-        Some(p) => format!("sha256:{}", hex::encode(Sha256::digest(format!("{p} {diff_id}")))),
+        Some(p) => format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("{p} {diff_id}")))
+        ),
     }
 }
 
@@ -23,7 +26,10 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new() }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+        }
     }
     /// Read to the end (tar leaves padding unread) and return "sha256:<hex>".
     pub fn finish(mut self) -> io::Result<String> {
@@ -63,9 +69,7 @@ fn set_opaque(dir: &Path) -> io::Result<()> {
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
     let name = c"trusted.overlay.opaque";
     // SAFETY: both strings are NUL-terminated and live across the call; the value is 1 byte.
-    let rc = unsafe {
-        libc::lsetxattr(path.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0)
-    };
+    let rc = unsafe { libc::lsetxattr(path.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -89,7 +93,10 @@ pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> io::Result<String> {
             if rel.as_os_str().is_empty() {
                 continue;
             }
-            let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if let Some(hidden) = name.strip_prefix(".wh.") {
                 let parent = dest.join(rel.parent().unwrap_or(Path::new("")));
                 std::fs::create_dir_all(&parent)?;
@@ -126,9 +133,13 @@ pub fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
-            let Ok(md) = e.path().symlink_metadata() else { continue };
+            let Ok(md) = e.path().symlink_metadata() else {
+                continue;
+            };
             if md.is_dir() {
                 stack.push(e.path());
             } else if md.is_file() || md.file_type().is_symlink() {
@@ -147,7 +158,10 @@ mod tests {
     fn chain_ids_follow_the_oci_rule() {
         let a = "sha256:aaaa";
         assert_eq!(chain_id(None, a), a);
-        let want = format!("sha256:{}", hex::encode(Sha256::digest("sha256:aaaa sha256:bbbb")));
+        let want = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest("sha256:aaaa sha256:bbbb"))
+        );
         assert_eq!(chain_id(Some(a), "sha256:bbbb"), want);
     }
 
@@ -155,7 +169,13 @@ mod tests {
     fn escaping_paths_are_refused() {
         assert!(clean_entry_path(Path::new("../etc/passwd")).is_err());
         assert!(clean_entry_path(Path::new("a/../../b")).is_err());
-        assert_eq!(clean_entry_path(Path::new("/etc/passwd")).unwrap(), PathBuf::from("etc/passwd"));
-        assert_eq!(clean_entry_path(Path::new("./bin/sh")).unwrap(), PathBuf::from("bin/sh"));
+        assert_eq!(
+            clean_entry_path(Path::new("/etc/passwd")).unwrap(),
+            PathBuf::from("etc/passwd")
+        );
+        assert_eq!(
+            clean_entry_path(Path::new("./bin/sh")).unwrap(),
+            PathBuf::from("bin/sh")
+        );
     }
 }

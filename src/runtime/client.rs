@@ -18,7 +18,10 @@ pub enum RuntimeError {
     #[error("{message}")]
     Create { message: String, exit_code: i32 },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("the shim misbehaved: {0}")]
     Protocol(String),
 }
@@ -33,7 +36,10 @@ impl RuntimeError {
 }
 
 fn io_ctx(context: &str) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
-    move |source| RuntimeError::Io { context: context.to_string(), source }
+    move |source| RuntimeError::Io {
+        context: context.to_string(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,8 +79,10 @@ struct CreateReport {
 /// Spawn `berth shim` for `spec` and wait until the container's init is set up and waiting.
 pub async fn create(berth_exe: &Path, spec: &ShimSpec) -> Result<Shim, RuntimeError> {
     std::fs::create_dir_all(&spec.state_dir).map_err(io_ctx("creating the shim's directory"))?;
-    crate::util::fsutil::write_json_atomic(&spec.state_dir.join("spec.json"), spec).map_err(io_ctx("writing spec.json"))?;
-    let log = std::fs::File::create(spec.state_dir.join("shim.log")).map_err(io_ctx("creating shim.log"))?;
+    crate::util::fsutil::write_json_atomic(&spec.state_dir.join("spec.json"), spec)
+        .map_err(io_ctx("writing spec.json"))?;
+    let log = std::fs::File::create(spec.state_dir.join("shim.log"))
+        .map_err(io_ctx("creating shim.log"))?;
     let mut child = tokio::process::Command::new(berth_exe)
         .arg("shim")
         .arg(&spec.state_dir)
@@ -85,31 +93,47 @@ pub async fn create(berth_exe: &Path, spec: &ShimSpec) -> Result<Shim, RuntimeEr
         .map_err(io_ctx("starting the shim"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(60), tokio::io::BufReader::new(stdout).read_line(&mut line)).await;
+    let read = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::io::BufReader::new(stdout).read_line(&mut line),
+    )
+    .await;
     // The first shim process forks and exits at once; reap it.
     let _ = child.wait().await;
     match read {
-        Err(_) => return Err(RuntimeError::Protocol("the shim did not report within 60s".into())),
+        Err(_) => {
+            return Err(RuntimeError::Protocol(
+                "the shim did not report within 60s".into(),
+            ))
+        }
         Ok(Err(e)) => return Err(io_ctx("reading the shim's report")(e)),
         Ok(Ok(_)) => {}
     }
     if line.trim().is_empty() {
         let log = std::fs::read_to_string(spec.state_dir.join("shim.log")).unwrap_or_default();
-        return Err(RuntimeError::Protocol(format!("the shim exited without a report: {}", log.trim())));
+        return Err(RuntimeError::Protocol(format!(
+            "the shim exited without a report: {}",
+            log.trim()
+        )));
     }
     let report: CreateReport = serde_json::from_str(line.trim())
         .map_err(|e| RuntimeError::Protocol(format!("bad report {line:?}: {e}")))?;
     let pid = match report {
         CreateReport { pid: Some(pid), .. } => pid,
-        CreateReport { message, exit_code, .. } => {
+        CreateReport {
+            message, exit_code, ..
+        } => {
             return Err(RuntimeError::Create {
                 message: message.unwrap_or_else(|| "container creation failed".into()),
                 exit_code: exit_code.unwrap_or(125),
             })
         }
     };
-    let stream = UnixStream::connect(spec.state_dir.join("shim.sock")).await.map_err(|e| {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let stream = connect(&spec.state_dir).await.map_err(|e| {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         io_ctx("connecting to the shim")(e)
     })?;
     Ok(Shim { pid, stream })
@@ -123,25 +147,37 @@ impl Shim {
 
     /// Let init exec the user's program; an exec failure comes back with docker's exit code.
     pub async fn start(&mut self) -> Result<(), StartError> {
-        let fail = |m: String| StartError { message: m, exit_code: 125 };
+        let fail = |m: String| StartError {
+            message: m,
+            exit_code: 125,
+        };
         self.stream
             .write_all(&protocol::encode(protocol::START, &[]))
             .await
             .map_err(|e| fail(format!("telling the shim to start: {e}")))?;
         let mut head = [0u8; 5];
-        self.stream.read_exact(&mut head).await.map_err(|e| fail(format!("the shim went away during start: {e}")))?;
+        self.stream
+            .read_exact(&mut head)
+            .await
+            .map_err(|e| fail(format!("the shim went away during start: {e}")))?;
         let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         if len > protocol::MAX_FRAME {
             return Err(fail("the shim sent a corrupt frame".into()));
         }
         let mut payload = vec![0u8; len];
-        self.stream.read_exact(&mut payload).await.map_err(|e| fail(format!("reading the shim: {e}")))?;
+        self.stream
+            .read_exact(&mut payload)
+            .await
+            .map_err(|e| fail(format!("reading the shim: {e}")))?;
         match head[0] {
             protocol::STARTED => Ok(()),
             protocol::START_FAILED => {
                 let err: super::init::InitError = serde_json::from_slice(&payload)
                     .map_err(|e| fail(format!("bad start report from the shim: {e}")))?;
-                Err(StartError { message: err.message, exit_code: err.exit_code })
+                Err(StartError {
+                    message: err.message,
+                    exit_code: err.exit_code,
+                })
             }
             k => Err(fail(format!("unexpected frame {k} from the shim"))),
         }
@@ -149,7 +185,13 @@ impl Shim {
 
     pub fn split(self) -> (ShimEvents, ShimStdin) {
         let (rd, wr) = self.stream.into_split();
-        (ShimEvents { rd, buf: FrameBuffer::default() }, ShimStdin { wr })
+        (
+            ShimEvents {
+                rd,
+                buf: FrameBuffer::default(),
+            },
+            ShimStdin { wr },
+        )
     }
 }
 
@@ -162,7 +204,9 @@ impl ShimEvents {
                 Ok(Some((kind, payload))) => match kind {
                     protocol::STDOUT => return Some(ShimEvent::Stdout(Bytes::from(payload))),
                     protocol::STDERR => return Some(ShimEvent::Stderr(Bytes::from(payload))),
-                    protocol::EXITED => return serde_json::from_slice(&payload).ok().map(ShimEvent::Exited),
+                    protocol::EXITED => {
+                        return serde_json::from_slice(&payload).ok().map(ShimEvent::Exited)
+                    }
                     _ => continue,
                 },
                 Ok(None) => {}
@@ -178,12 +222,27 @@ impl ShimEvents {
 
 impl ShimStdin {
     pub async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.wr.write_all(&protocol::encode(protocol::STDIN, data)).await
+        self.wr
+            .write_all(&protocol::encode(protocol::STDIN, data))
+            .await
     }
 
     pub async fn close(&mut self) -> std::io::Result<()> {
-        self.wr.write_all(&protocol::encode(protocol::CLOSE_STDIN, &[])).await
+        self.wr
+            .write_all(&protocol::encode(protocol::CLOSE_STDIN, &[]))
+            .await
     }
+}
+
+/// Connect to `<state_dir>/shim.sock` through `/proc/self/fd/N/`, which keeps the address
+/// short however deep the state dir is (a unix socket address holds at most 108 bytes).
+async fn connect(state_dir: &Path) -> std::io::Result<UnixStream> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(state_dir)?;
+    let path = format!("/proc/self/fd/{}/shim.sock", dir.as_raw_fd());
+    let stream = UnixStream::connect(&path).await;
+    drop(dir);
+    stream
 }
 
 /// The exit status the shim recorded, if it has.

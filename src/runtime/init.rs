@@ -85,7 +85,10 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
             .map_err(|e| InitError::setup("joining the network namespace", e))?;
     }
     if !read_byte(&fds.cgroup_done) {
-        return Err(InitError::setup("waiting for the cgroup", "the shim went away"));
+        return Err(InitError::setup(
+            "waiting for the cgroup",
+            "the shim went away",
+        ));
     }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
@@ -93,14 +96,20 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
     setup_rootfs(spec)?;
     sethostname(&spec.hostname).map_err(|e| InitError::setup("setting the hostname", e))?;
 
-    let cwd = if spec.cwd.is_empty() { "/" } else { spec.cwd.as_str() };
-    std::fs::create_dir_all(cwd).map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
+    let cwd = if spec.cwd.is_empty() {
+        "/"
+    } else {
+        spec.cwd.as_str()
+    };
+    std::fs::create_dir_all(cwd)
+        .map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
     chdir(cwd).map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
 
     let program = find_program(spec)?;
 
     for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
-        nix::unistd::dup2(from.as_raw_fd(), to).map_err(|e| InitError::setup("setting up stdio", e))?;
+        nix::unistd::dup2(from.as_raw_fd(), to)
+            .map_err(|e| InitError::setup("setting up stdio", e))?;
     }
     drop_privileges(spec)?;
 
@@ -111,37 +120,101 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
     exec(spec, &program)
 }
 
-fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), InitError> {
-    mount(src, target, fstype, flags, data).map_err(|e| InitError::setup(&format!("mounting {}", target.display()), e))
+fn mnt(
+    src: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), InitError> {
+    mount(src, target, fstype, flags, data)
+        .map_err(|e| InitError::setup(&format!("mounting {}", target.display()), e))
 }
 
 fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     let root = &spec.rootfs;
     // Nothing done here may leak back to the host's mount namespace.
-    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    mnt(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
     let at = |p: &str| root.join(p.trim_start_matches('/'));
-    let ensure_dir = |p: &Path| std::fs::create_dir_all(p).map_err(|e| InitError::setup(&format!("creating {}", p.display()), e));
+    let ensure_dir = |p: &Path| {
+        std::fs::create_dir_all(p)
+            .map_err(|e| InitError::setup(&format!("creating {}", p.display()), e))
+    };
     let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
     ensure_dir(&at("/proc"))?;
     mnt(Some("proc"), &at("/proc"), Some("proc"), base, None)?;
     ensure_dir(&at("/sys"))?;
-    mnt(Some("sysfs"), &at("/sys"), Some("sysfs"), base | MsFlags::MS_RDONLY, None)?;
+    mnt(
+        Some("sysfs"),
+        &at("/sys"),
+        Some("sysfs"),
+        base | MsFlags::MS_RDONLY,
+        None,
+    )?;
     ensure_dir(&at("/dev"))?;
-    mnt(Some("tmpfs"), &at("/dev"), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    mnt(
+        Some("tmpfs"),
+        &at("/dev"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let p = at(&format!("/dev/{name}"));
-        mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
-            .map_err(|e| InitError::setup(&format!("creating /dev/{name}"), e))?;
+        mknod(
+            &p,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|e| InitError::setup(&format!("creating /dev/{name}"), e))?;
         let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666));
     }
     ensure_dir(&at("/dev/pts"))?;
-    mnt(Some("devpts"), &at("/dev/pts"), Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5"))?;
+    mnt(
+        Some("devpts"),
+        &at("/dev/pts"),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )?;
     ensure_dir(&at("/dev/shm"))?;
-    mnt(Some("shm"), &at("/dev/shm"), Some("tmpfs"), base, Some("mode=1777,size=65536k"))?;
+    mnt(
+        Some("shm"),
+        &at("/dev/shm"),
+        Some("tmpfs"),
+        base,
+        Some("mode=1777,size=65536k"),
+    )?;
     ensure_dir(&at("/dev/mqueue"))?;
-    mnt(Some("mqueue"), &at("/dev/mqueue"), Some("mqueue"), base, None)?;
-    for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    mnt(
+        Some("mqueue"),
+        &at("/dev/mqueue"),
+        Some("mqueue"),
+        base,
+        None,
+    )?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         std::os::unix::fs::symlink(target, at(&format!("/dev/{link}")))
             .map_err(|e| InitError::setup(&format!("creating /dev/{link}"), e))?;
     }
@@ -151,12 +224,19 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
             ensure_dir(parent)?;
         }
         if !target.exists() {
-            std::fs::write(&target, b"").map_err(|e| InitError::setup(&format!("creating {}", b.destination), e))?;
+            std::fs::write(&target, b"")
+                .map_err(|e| InitError::setup(&format!("creating {}", b.destination), e))?;
         }
         let src = b.source.to_string_lossy();
         mnt(Some(&src), &target, None, MsFlags::MS_BIND, None)?;
         if b.readonly {
-            mnt(None, &target, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
+            mnt(
+                None,
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None,
+            )?;
         }
     }
 
@@ -164,13 +244,16 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     // the container's filesystem, and takes every host mount copied into this namespace along.
     chdir(root).map_err(|e| InitError::setup("entering the rootfs", e))?;
     pivot_root(".", ".").map_err(|e| InitError::setup("pivot_root", e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| InitError::setup("detaching the old root", e))?;
+    umount2(".", MntFlags::MNT_DETACH)
+        .map_err(|e| InitError::setup("detaching the old root", e))?;
     chdir("/").map_err(|e| InitError::setup("chdir /", e))?;
 
     for p in MASKED_PATHS {
         let path = Path::new(p);
         match path.symlink_metadata() {
-            Ok(md) if md.is_dir() => mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?,
+            Ok(md) if md.is_dir() => {
+                mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?
+            }
             Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
             Err(_) => {}
         }
@@ -178,8 +261,20 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     for p in READONLY_PATHS {
         let path = Path::new(p);
         if path.exists() {
-            mnt(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            mnt(None, path, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC, None)?;
+            mnt(
+                Some(p),
+                path,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
+            mnt(
+                None,
+                path,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+                None,
+            )?;
         }
     }
     Ok(())
@@ -199,11 +294,18 @@ pub fn find_program(spec: &ShimSpec) -> Result<PathBuf, InitError> {
     if name.contains('/') {
         let p = PathBuf::from(name);
         return match std::fs::metadata(&p) {
-            Ok(md) if md.is_dir() => Err(InitError { message: format!("exec: \"{name}\": is a directory"), exit_code: 126 }),
+            Ok(md) if md.is_dir() => Err(InitError {
+                message: format!("exec: \"{name}\": is a directory"),
+                exit_code: 126,
+            }),
             Ok(_) => Ok(p),
             Err(e) => Err(InitError {
                 message: format!("exec: \"{name}\": stat {name}: {}", errno_text(&e)),
-                exit_code: if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 },
+                exit_code: if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    126
+                } else {
+                    127
+                },
             }),
         };
     }
@@ -234,16 +336,25 @@ fn drop_privileges(spec: &ShimSpec) -> Result<(), InitError> {
     let keep: CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
     for cap in caps::runtime::thread_all_supported() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| InitError::setup("dropping capabilities", e))?;
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| InitError::setup("dropping capabilities", e))?;
         }
     }
-    let gids: Vec<nix::unistd::Gid> = spec.additional_gids.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let gids: Vec<nix::unistd::Gid> = spec
+        .additional_gids
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
     nix::unistd::setgroups(&gids).map_err(|e| InitError::setup("setgroups", e))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid)).map_err(|e| InitError::setup("setgid", e))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid))
+        .map_err(|e| InitError::setup("setgid", e))?;
     // Without PR_SET_KEEPCAPS, leaving uid 0 clears the permitted and effective sets,
     // which is exactly Docker's behaviour for a non-root user.
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid)).map_err(|e| InitError::setup("setuid", e))?;
-    let set = |which, caps: &CapsHashSet| caps::set(None, which, caps).map_err(|e| InitError::setup("setting capabilities", e));
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid))
+        .map_err(|e| InitError::setup("setuid", e))?;
+    let set = |which, caps: &CapsHashSet| {
+        caps::set(None, which, caps).map_err(|e| InitError::setup("setting capabilities", e))
+    };
     set(CapSet::Inheritable, &CapsHashSet::new())?;
     if spec.uid == 0 {
         set(CapSet::Effective, &keep)?;
@@ -255,9 +366,15 @@ fn drop_privileges(spec: &ShimSpec) -> Result<(), InitError> {
 }
 
 fn exec(spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
-    let cstr = |s: &str| CString::new(s).map_err(|_| InitError::setup("an argument", "contains a NUL byte"));
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| InitError::setup("an argument", "contains a NUL byte"))
+    };
     let path = cstr(&program.to_string_lossy())?;
-    let args: Vec<CString> = spec.args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let args: Vec<CString> = spec
+        .args
+        .iter()
+        .map(|a| cstr(a))
+        .collect::<Result<_, _>>()?;
     let env: Vec<CString> = spec.env.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
     let name = spec.args.first().cloned().unwrap_or_default();
     let errno = match nix::unistd::execve(&path, &args, &env) {
@@ -270,7 +387,10 @@ fn exec(spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
         nix::errno::Errno::EISDIR => ("is a directory".to_string(), 126),
         other => (other.desc().to_lowercase(), 126),
     };
-    Err(InitError { message: format!("exec: \"{name}\": {text}"), exit_code: code })
+    Err(InitError {
+        message: format!("exec: \"{name}\": {text}"),
+        exit_code: code,
+    })
 }
 
 #[cfg(test)]
@@ -301,11 +421,23 @@ mod tests {
     #[test]
     fn lookup_errors_use_dockers_words() {
         let e = find_program(&spec(&["nosuch"], "/nonexistent")).unwrap_err();
-        assert_eq!((e.message.as_str(), e.exit_code), ("exec: \"nosuch\": executable file not found in $PATH", 127));
+        assert_eq!(
+            (e.message.as_str(), e.exit_code),
+            ("exec: \"nosuch\": executable file not found in $PATH", 127)
+        );
         let e = find_program(&spec(&["/nope"], "/bin")).unwrap_err();
-        assert_eq!((e.message.as_str(), e.exit_code), ("exec: \"/nope\": stat /nope: no such file or directory", 127));
+        assert_eq!(
+            (e.message.as_str(), e.exit_code),
+            (
+                "exec: \"/nope\": stat /nope: no such file or directory",
+                127
+            )
+        );
         let e = find_program(&spec(&["/etc"], "/bin")).unwrap_err();
-        assert_eq!((e.message.as_str(), e.exit_code), ("exec: \"/etc\": is a directory", 126));
+        assert_eq!(
+            (e.message.as_str(), e.exit_code),
+            ("exec: \"/etc\": is a directory", 126)
+        );
         assert!(find_program(&spec(&["sh"], "/nonexistent:/bin")).is_ok());
     }
 }

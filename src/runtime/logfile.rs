@@ -19,7 +19,12 @@ struct Line<'a> {
 
 pub fn encode_line(log: &[u8], stream: &str, time: String) -> Vec<u8> {
     let text = String::from_utf8_lossy(log);
-    let mut out = serde_json::to_vec(&Line { log: &text, stream, time }).unwrap_or_default();
+    let mut out = serde_json::to_vec(&Line {
+        log: &text,
+        stream,
+        time,
+    })
+    .unwrap_or_default();
     out.push(b'\n');
     out
 }
@@ -32,7 +37,10 @@ pub struct JsonLog {
 impl JsonLog {
     pub fn open(path: &Path) -> std::io::Result<JsonLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(JsonLog { file, partial: [Vec::new(), Vec::new()] })
+        Ok(JsonLog {
+            file,
+            partial: [Vec::new(), Vec::new()],
+        })
     }
 
     fn slot(stream: &str) -> usize {
@@ -62,7 +70,9 @@ impl JsonLog {
         for (i, stream) in ["stdout", "stderr"].iter().enumerate() {
             let line = std::mem::take(&mut self.partial[i]);
             if !line.is_empty() {
-                let _ = self.file.write_all(&encode_line(&line, stream, now.clone()));
+                let _ = self
+                    .file
+                    .write_all(&encode_line(&line, stream, now.clone()));
             }
         }
         let _ = self.file.sync_data();
@@ -92,7 +102,13 @@ mod tests {
         let logs: Vec<String> = text
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .map(|v| format!("{}:{}", v["stream"].as_str().unwrap(), v["log"].as_str().unwrap()))
+            .map(|v| {
+                format!(
+                    "{}:{}",
+                    v["stream"].as_str().unwrap(),
+                    v["log"].as_str().unwrap()
+                )
+            })
             .collect();
         assert_eq!(logs, vec!["stderr:err\n", "stdout:ab\n", "stdout:c"]);
     }

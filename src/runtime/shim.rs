@@ -47,8 +47,10 @@ fn now() -> String {
 
 fn run(state_dir: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
-    let spec: ShimSpec = serde_json::from_slice(&std::fs::read(state_dir.join("spec.json")).context("reading spec.json")?)
-        .context("parsing spec.json")?;
+    let spec: ShimSpec = serde_json::from_slice(
+        &std::fs::read(state_dir.join("spec.json")).context("reading spec.json")?,
+    )
+    .context("parsing spec.json")?;
     nix::unistd::setsid().context("setsid")?;
     // SAFETY: the shim is single-threaded here; the parent exits at once and the child
     // carries on, reparented away from the daemon.
@@ -58,12 +60,20 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     }
     // SAFETY: setting a signal disposition to SIG_IGN has no memory-safety implications.
     unsafe {
-        let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn);
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
     }
-    crate::util::fsutil::write_atomic(&state_dir.join("pid"), std::process::id().to_string().as_bytes())?;
-    let sock_path = state_dir.join("shim.sock");
-    let _ = std::fs::remove_file(&sock_path);
-    let listener = UnixListener::bind(&sock_path).context("binding shim.sock")?;
+    crate::util::fsutil::write_atomic(
+        &state_dir.join("pid"),
+        std::process::id().to_string().as_bytes(),
+    )?;
+    // Bound by a relative name from inside the state dir: the full path can be longer than a
+    // unix socket address allows (108 bytes) under a deep --exec-root.
+    std::env::set_current_dir(state_dir).context("entering the state dir")?;
+    let _ = std::fs::remove_file("shim.sock");
+    let listener = UnixListener::bind("shim.sock").context("binding shim.sock")?;
 
     let (stdin_r, stdin_w) = if spec.open_stdin {
         let (r, w) = pipe()?;
@@ -77,15 +87,28 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     let (report_r, report_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let netns = match &spec.netns {
-        Some(p) => Some(OwnedFd::from(std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?)),
+        Some(p) => Some(OwnedFd::from(
+            std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+        )),
         None => None,
     };
     if spec.tty {
-        report_to_daemon(&serde_json::to_string(&InitError { message: "TTY mode is not supported yet".into(), exit_code: 125 })?);
+        report_to_daemon(&serde_json::to_string(&InitError {
+            message: "TTY mode is not supported yet".into(),
+            exit_code: 125,
+        })?);
         return Ok(());
     }
 
-    let fds = InitFds { netns, cgroup_done: cg_r, report: report_w, go: go_r, stdin: stdin_r, stdout: stdout_w, stderr: stderr_w };
+    let fds = InitFds {
+        netns,
+        cgroup_done: cg_r,
+        report: report_w,
+        go: go_r,
+        stdin: stdin_r,
+        stdout: stdout_w,
+        stderr: stderr_w,
+    };
     let mut flags = nix::sched::CloneFlags::CLONE_NEWNS
         | nix::sched::CloneFlags::CLONE_NEWUTS
         | nix::sched::CloneFlags::CLONE_NEWIPC
@@ -97,7 +120,12 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     // SAFETY: the child runs in its own copy of the address space (no CLONE_VM), like fork,
     // and only touches `spec` and `fds`, which live until the clone returns in the parent.
     let child = unsafe {
-        nix::sched::clone(Box::new(|| init::run(&spec, &fds)), &mut stack, flags, Some(libc::SIGCHLD))
+        nix::sched::clone(
+            Box::new(|| init::run(&spec, &fds)),
+            &mut stack,
+            flags,
+            Some(libc::SIGCHLD),
+        )
     }
     .context("clone")?;
     drop(fds);
@@ -106,7 +134,10 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         if let Err(e) = std::fs::write(p.join("cgroup.procs"), child.as_raw().to_string()) {
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
             let _ = waitpid(child, None);
-            report_to_daemon(&serde_json::to_string(&InitError { message: format!("joining the cgroup {}: {e}", p.display()), exit_code: 125 })?);
+            report_to_daemon(&serde_json::to_string(&InitError {
+                message: format!("joining the cgroup {}: {e}", p.display()),
+                exit_code: 125,
+            })?);
             return Ok(());
         }
     }
@@ -143,15 +174,31 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     drop(go_w);
     if let Some(err) = read_report(&mut report) {
         let _ = waitpid(child, None);
-        let _ = protocol::write_frame(&mut conn, protocol::START_FAILED, &serde_json::to_vec(&err)?);
+        let _ = protocol::write_frame(
+            &mut conn,
+            protocol::START_FAILED,
+            &serde_json::to_vec(&err)?,
+        );
         write_exit(state_dir, err.exit_code);
         return Ok(());
     }
-    let _ = protocol::write_frame(&mut conn, protocol::STARTED, child.as_raw().to_string().as_bytes());
+    let _ = protocol::write_frame(
+        &mut conn,
+        protocol::STARTED,
+        child.as_raw().to_string().as_bytes(),
+    );
 
     let mut log = JsonLog::open(&spec.log_path)?;
-    let status = pump(child, &listener, Some(conn), stdout_r, stderr_r, stdin_w, &mut log)?;
-    Ok(status)
+    pump(
+        child,
+        state_dir,
+        &listener,
+        Some(conn),
+        stdout_r,
+        stderr_r,
+        stdin_w,
+        &mut log,
+    )
 }
 
 /// Read init's report: `R` means ready (or, after exec, EOF means success); `E` + JSON is an error.
@@ -168,7 +215,10 @@ fn read_report(report: &mut std::fs::File) -> Option<InitError> {
         }
     }
     match buf.split_first() {
-        Some((b'E', json)) => Some(serde_json::from_slice(json).unwrap_or(InitError { message: "container init failed".into(), exit_code: 125 })),
+        Some((b'E', json)) => Some(serde_json::from_slice(json).unwrap_or(InitError {
+            message: "container init failed".into(),
+            exit_code: 125,
+        })),
         _ => None,
     }
 }
@@ -189,7 +239,11 @@ fn abandon(child: Pid, state_dir: &Path, why: &str) {
 }
 
 fn write_exit(state_dir: &Path, code: i32) -> ExitStatus {
-    let st = ExitStatus { exit_code: code, finished_at: now(), oom_killed: false };
+    let st = ExitStatus {
+        exit_code: code,
+        finished_at: now(),
+        oom_killed: false,
+    };
     let _ = crate::util::fsutil::write_json_atomic(&state_dir.join("exit.json"), &st);
     st
 }
@@ -207,13 +261,18 @@ fn pidfd_open(pid: Pid) -> anyhow::Result<OwnedFd> {
 fn set_cloexec_nonblock(fd: &OwnedFd) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     if let Ok(flags) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
-        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+        let _ = fcntl(
+            fd.as_raw_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        );
     }
 }
 
 /// Relay output until the process exits, then drain, record the exit and tell the daemon.
+#[allow(clippy::too_many_arguments)]
 fn pump(
     child: Pid,
+    state_dir: &Path,
     listener: &UnixListener,
     mut conn: Option<UnixStream>,
     stdout_r: OwnedFd,
@@ -252,7 +311,11 @@ fn pump(
         }
         // After the exit, leftover writers (there should be none: the pid namespace died with
         // its init) get a bounded time to let go of the pipes.
-        let timeout = if exit.is_some() { PollTimeout::from(2000u16) } else { PollTimeout::NONE };
+        let timeout = if exit.is_some() {
+            PollTimeout::from(2000u16)
+        } else {
+            PollTimeout::NONE
+        };
         let n = match poll(&mut pfds, timeout) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -280,7 +343,11 @@ fn pump(
                             let stream = if kind == 0 { "stdout" } else { "stderr" };
                             log.write(stream, &buf[..n]);
                             if let Some(c) = conn.as_mut() {
-                                let k = if kind == 0 { protocol::STDOUT } else { protocol::STDERR };
+                                let k = if kind == 0 {
+                                    protocol::STDOUT
+                                } else {
+                                    protocol::STDERR
+                                };
                                 if protocol::write_frame(c, k, &buf[..n]).is_err() {
                                     conn = None;
                                 }
@@ -333,14 +400,12 @@ fn pump(
     }
     log.flush();
     let code = exit.unwrap_or(255);
-    let st = ExitStatus { exit_code: code, finished_at: now(), oom_killed: false };
-    let state_dir = listener
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_pathname().and_then(|p| p.parent()).map(|p| p.to_path_buf()));
-    if let Some(dir) = state_dir {
-        let _ = crate::util::fsutil::write_json_atomic(&dir.join("exit.json"), &st);
-    }
+    let st = ExitStatus {
+        exit_code: code,
+        finished_at: now(),
+        oom_killed: false,
+    };
+    let _ = crate::util::fsutil::write_json_atomic(&state_dir.join("exit.json"), &st);
     if let Some(c) = conn.as_mut() {
         let _ = protocol::write_frame(c, protocol::EXITED, &serde_json::to_vec(&st)?);
     }

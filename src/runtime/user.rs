@@ -70,7 +70,12 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
                 gid: f[2].parse().ok()?,
                 members: f
                     .get(3)
-                    .map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
         })
@@ -78,7 +83,11 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
 }
 
 /// The pure part: resolve `spec` against parsed files.
-pub fn resolve_in(spec: &str, passwd: &[PasswdEntry], groups: &[GroupEntry]) -> Result<ResolvedUser, UserError> {
+pub fn resolve_in(
+    spec: &str,
+    passwd: &[PasswdEntry],
+    groups: &[GroupEntry],
+) -> Result<ResolvedUser, UserError> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -88,20 +97,30 @@ pub fn resolve_in(spec: &str, passwd: &[PasswdEntry], groups: &[GroupEntry]) -> 
         return Ok(ResolvedUser {
             uid: 0,
             gid: 0,
-            additional_gids: supplementary(root.map(|r| r.name.as_str()).unwrap_or("root"), 0, groups),
-            home: root.map(|r| r.home.clone()).unwrap_or_else(|| "/root".into()),
+            additional_gids: supplementary(
+                root.map(|r| r.name.as_str()).unwrap_or("root"),
+                0,
+                groups,
+            ),
+            home: root
+                .map(|r| r.home.clone())
+                .unwrap_or_else(|| "/root".into()),
         });
     }
     if user.is_empty() || group == Some("") {
         return Err(UserError::Invalid(spec.to_string()));
     }
     let entry = match user.parse::<u32>() {
-        Ok(uid) => passwd.iter().find(|p| p.uid == uid).cloned().or(Some(PasswdEntry {
-            name: String::new(),
-            uid,
-            gid: 0,
-            home: "/".into(),
-        })),
+        Ok(uid) => passwd
+            .iter()
+            .find(|p| p.uid == uid)
+            .cloned()
+            .or(Some(PasswdEntry {
+                name: String::new(),
+                uid,
+                gid: 0,
+                home: "/".into(),
+            })),
         Err(_) => passwd.iter().find(|p| p.name == user).cloned(),
     }
     .ok_or_else(|| UserError::NoUser(user.to_string()))?;
@@ -183,15 +202,30 @@ mod tests {
     #[case("4242", 4242, 0, vec![], "/")]
     #[case("4242:4242", 4242, 4242, vec![], "/")]
     #[case("nobody", 65534, 65534, vec![], "/nonexistent")]
-    fn resolves(#[case] spec: &str, #[case] uid: u32, #[case] gid: u32, #[case] extra: Vec<u32>, #[case] home: &str) {
+    fn resolves(
+        #[case] spec: &str,
+        #[case] uid: u32,
+        #[case] gid: u32,
+        #[case] extra: Vec<u32>,
+        #[case] home: &str,
+    ) {
         let u = r(spec).unwrap();
-        assert_eq!((u.uid, u.gid, u.additional_gids, u.home.as_str()), (uid, gid, extra, home));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids, u.home.as_str()),
+            (uid, gid, extra, home)
+        );
     }
 
     #[test]
     fn unknown_names_use_dockers_words() {
-        assert_eq!(r("ghost").unwrap_err().to_string(), "unable to find user ghost: no matching entries in passwd file");
-        assert_eq!(r("user:ghosts").unwrap_err().to_string(), "unable to find group ghosts: no matching entries in group file");
+        assert_eq!(
+            r("ghost").unwrap_err().to_string(),
+            "unable to find user ghost: no matching entries in passwd file"
+        );
+        assert_eq!(
+            r("user:ghosts").unwrap_err().to_string(),
+            "unable to find group ghosts: no matching entries in group file"
+        );
         assert!(matches!(r(":"), Err(UserError::Invalid(_))));
     }
 

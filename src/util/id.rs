@@ -31,7 +31,9 @@ mod tests {
         let a = random_id();
         let b = random_id();
         assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
         assert_eq!(short(&a).len(), 12);
         assert_eq!(short("sha256:0123456789abcdef"), "0123456789ab");

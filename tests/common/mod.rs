@@ -21,7 +21,9 @@ macro_rules! daemon_or_skip {
         match common::TestDaemon::start() {
             Some(d) => d,
             None => {
-                eprintln!("SKIPPED: this e2e test needs root (run `sudo just e2e`, or `just vm-e2e`)");
+                eprintln!(
+                    "SKIPPED: this e2e test needs root (run `sudo just e2e`, or `just vm-e2e`)"
+                );
                 return;
             }
         }
@@ -183,7 +185,10 @@ impl TestDaemon {
     pub fn load_busybox(&self) {
         let archive = busybox_archive();
         let out = self.ok(&["load", "-i", archive.to_str().unwrap()]);
-        assert!(out.contains("Loaded image: busybox:latest"), "load said: {out}");
+        assert!(
+            out.contains("Loaded image: busybox:latest"),
+            "load said: {out}"
+        );
     }
 
     /// The real docker CLI aimed at this daemon, when one is installed.
@@ -235,7 +240,9 @@ impl TestDaemon {
             }
         }
         for pid in processes_mentioning(&here) {
-            leaks.push(format!("process {pid} still runs with {here} in its command line"));
+            leaks.push(format!(
+                "process {pid} still runs with {here} in its command line"
+            ));
         }
         leaks
     }
@@ -300,7 +307,10 @@ impl Drop for TestDaemon {
         let leaks = self.leaks();
         // Remove whatever is left, leaked or not, so one failure does not poison the machine.
         for pid in processes_mentioning(&self.dir.path().to_string_lossy()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
             let here = self.dir.path().to_string_lossy().into_owned();
@@ -314,12 +324,20 @@ impl Drop for TestDaemon {
                 let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
             }
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
         for (table, hook) in [("nat", "POSTROUTING"), ("filter", "FORWARD")] {
             let chain = format!("{}-{hook}", self.prefix);
-            let _ = Command::new("iptables").args(["-w", "-t", table, "-D", hook, "-j", &chain]).output();
-            let _ = Command::new("iptables").args(["-w", "-t", table, "-F", &chain]).output();
-            let _ = Command::new("iptables").args(["-w", "-t", table, "-X", &chain]).output();
+            let _ = Command::new("iptables")
+                .args(["-w", "-t", table, "-D", hook, "-j", &chain])
+                .output();
+            let _ = Command::new("iptables")
+                .args(["-w", "-t", table, "-F", &chain])
+                .output();
+            let _ = Command::new("iptables")
+                .args(["-w", "-t", table, "-X", &chain])
+                .output();
         }
         for dir in cgroup_parent_dirs(&self.cgroup_parent) {
             if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -330,7 +348,11 @@ impl Drop for TestDaemon {
             let _ = std::fs::remove_dir(&dir);
         }
         if !leaks.is_empty() && !std::thread::panicking() {
-            panic!("the daemon leaked:\n{}\ndaemon log:\n{}", leaks.join("\n"), self.log());
+            panic!(
+                "the daemon leaked:\n{}\ndaemon log:\n{}",
+                leaks.join("\n"),
+                self.log()
+            );
         }
     }
 }

@@ -1,0 +1,95 @@
+# berth: a Docker engine in Rust, and a course. `just --list` shows every recipe.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+fixture_tar := "target/fixtures/busybox.tar"
+
+# Build the release binary
+build:
+    cargo build --release
+
+# Build the busybox:latest image archive from Debian's busybox-static
+fixture:
+    bash fixtures/busybox/build.sh {{fixture_tar}}
+
+# Install what is missing, start a daemon, run a few containers, and say how to go on
+demo:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$(id -u)" -ne 0 ]; then echo "just demo needs root (sudo just demo)" >&2; exit 1; fi
+    command -v iptables >/dev/null && [ -x /bin/busybox ] && command -v cargo >/dev/null || bash vagrant/provision.sh
+    cargo build --release
+    bash fixtures/busybox/build.sh {{fixture_tar}}
+    berth=$PWD/target/release/berth
+    demo=$(mktemp -d /tmp/berth-demo.XXXXXX)
+    sock=unix://$demo/berth.sock
+    "$berth" daemon --root "$demo/root" --exec-root "$demo/exec" -H "$sock" \
+        --bridge berthdemo0 --iptables-prefix BERTHDEMO --cgroup-parent berth-demo > "$demo/daemon.log" 2>&1 &
+    daemon=$!
+    cleanup() {
+        kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true
+        ip link del berthdemo0 2>/dev/null || true
+        for t in "nat POSTROUTING" "filter FORWARD"; do
+            set -- $t
+            iptables -w -t "$1" -D "$2" -j "BERTHDEMO-$2" 2>/dev/null || true
+            iptables -w -t "$1" -F "BERTHDEMO-$2" 2>/dev/null || true
+            iptables -w -t "$1" -X "BERTHDEMO-$2" 2>/dev/null || true
+        done
+        rmdir /sys/fs/cgroup/berth-demo /sys/fs/cgroup/*/berth-demo 2>/dev/null || true
+        rm -rf "$demo"
+    }
+    trap cleanup EXIT
+    export BERTH_HOST=$sock
+    for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.1; done
+    show() { echo; echo "\$ berth $*"; "$berth" "$@"; }
+    show load -i {{fixture_tar}}
+    show images
+    show run --rm busybox echo hello from berth
+    show run --rm busybox hostname
+    show run --rm busybox ip -4 addr show eth0
+    show run -d --name demo-sleeper busybox sleep 30
+    show ps -a
+    show rm -f demo-sleeper
+    echo
+    echo "That was a private daemon in $demo; it is stopped and removed now."
+    echo "To go on: run 'sudo just daemon' in one terminal and, in another,"
+    echo "  sudo target/release/berth load -i {{fixture_tar}}"
+    echo "  sudo target/release/berth run --rm busybox echo hi"
+    echo "The course starts in chapters/README.md."
+
+# Run the daemon in the foreground with the default paths (for a second terminal)
+daemon: build
+    sudo target/release/berth daemon --debug
+
+# Unit, property, snapshot and CLI tests, and the e2e suite when run as root
+test: fixture
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "################################################################"
+        echo "# E2E SUITE SKIPPED: not root.                                 #"
+        echo "# Run 'sudo just e2e' here, or 'just vm-e2e' (the Vagrant VM). #"
+        echo "################################################################"
+    fi
+    cargo test
+
+# Only the end-to-end suite (needs root)
+e2e: fixture
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$(id -u)" -ne 0 ]; then echo "just e2e needs root (sudo just e2e)" >&2; exit 1; fi
+    args=()
+    for f in tests/e2e_*.rs tests/network_*.rs; do args+=(--test "$(basename "$f" .rs)"); done
+    cargo test "${args[@]}"
+
+# Median time of `berth run --rm busybox true`, beside runc and Docker where installed
+bench: fixture
+    bash tests/bench/run.sh
+
+# Bring the Vagrant VM up and run the e2e suite inside it
+vm-e2e:
+    cd vagrant && vagrant up && vagrant ssh -c 'cd berth && sudo -E env "PATH=$PATH:$HOME/.cargo/bin:$HOME/.local/bin" just e2e'
+
+# Formatting and clippy, warnings as errors
+lint:
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings

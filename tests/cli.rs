@@ -1,0 +1,79 @@
+//! CLI tests (assert_cmd): flags, usage errors and the daemon-less case, no root needed.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn berth() -> Command {
+    let mut c = Command::cargo_bin("berth").unwrap();
+    c.env("BERTH_HOST", "unix:///nonexistent/berth-test.sock");
+    c
+}
+
+#[test]
+fn help_lists_the_commands() {
+    berth().arg("--help").assert().success().stdout(
+        predicate::str::contains("run")
+            .and(predicate::str::contains("daemon"))
+            .and(predicate::str::contains("images")),
+    );
+}
+
+#[test]
+fn without_a_daemon_one_line_names_the_socket_and_exits_1() {
+    for cmd in [
+        &["ps"][..],
+        &["images"],
+        &["run", "--rm", "busybox", "true"],
+        &["version"],
+    ] {
+        berth().args(cmd).assert().code(1).stderr(
+            predicate::str::contains("unix:///nonexistent/berth-test.sock")
+                .and(predicate::str::contains("berth daemon")),
+        );
+    }
+}
+
+#[test]
+fn unknown_flags_exit_125_like_docker() {
+    berth()
+        .args(["run", "--no-such-flag", "busybox"])
+        .assert()
+        .code(125);
+    berth().args(["ps", "--no-such-flag"]).assert().code(125);
+}
+
+#[test]
+fn run_needs_an_image() {
+    berth()
+        .arg("run")
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("<IMAGE>"));
+}
+
+#[test]
+fn only_unix_sockets_are_accepted() {
+    berth()
+        .args(["-H", "tcp://127.0.0.1:2375", "ps"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("unix sockets only"));
+}
+
+#[test]
+fn load_of_a_missing_file_names_it() {
+    berth()
+        .args(["load", "-i", "/nonexistent/image.tar"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/image.tar"));
+}
+
+#[test]
+fn daemon_rejects_a_bad_subnet_pool() {
+    berth()
+        .args(["daemon", "--default-subnet-pool", "base=notacidr,size=24"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("notacidr"));
+}
