@@ -71,6 +71,10 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("creating {}", config.exec_root.display()))?;
+    std::fs::create_dir_all(&config.root)
+        .with_context(|| format!("creating {}", config.root.display()))?;
+    // Both roots are locked: two daemons may share neither the state nor the runtime dir.
+    let _root_lock = PidLock::acquire(&config.root.join("berth.lock"))?;
     let _lock = PidLock::acquire(&config.exec_root.join("berth.pid"))?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -10,107 +10,120 @@ use std::collections::BTreeMap;
 
 impl Daemon {
     pub fn inspect_view(&self, rec: &Record, dir: &std::path::Path) -> ContainerInspect {
-        let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
-        let mut graph = BTreeMap::new();
-        if let Some(root) = &rec.rootfs {
-            graph.insert("MergedDir".to_string(), root.to_string_lossy().into_owned());
-        }
-        ContainerInspect {
-            id: rec.id.clone(),
-            created: rec.created.clone(),
-            path: rec.path.clone(),
-            args: rec.args.clone(),
-            state: rec.state.clone(),
-            image: rec.image.clone(),
-            resolv_conf_path: p("resolv.conf"),
-            hostname_path: p("hostname"),
-            hosts_path: p("hosts"),
-            log_path: p(&format!("{}-json.log", rec.id)),
-            name: rec.name.clone(),
-            restart_count: 0,
-            driver: "overlay2".into(),
-            platform: "linux".into(),
-            mount_label: String::new(),
-            process_label: String::new(),
-            app_armor_profile: String::new(),
-            exec_ids: None,
-            host_config: rec.host_config.clone(),
-            graph_driver: GraphDriver {
-                name: "overlay2".into(),
-                data: graph,
-            },
-            mounts: vec![],
-            config: rec.config.clone(),
-            network_settings: self.network_view(rec),
-        }
-    }
-
-    fn endpoint_view(&self, rec: &Record) -> EndpointSettings {
-        match &rec.endpoint {
-            Some(ep) => EndpointSettings {
-                network_id: self.network.bridge().to_string(),
-                endpoint_id: rec.id.clone(),
-                gateway: ep.gateway.to_string(),
-                ip_address: ep.ip.to_string(),
-                ip_prefix_len: ep.prefix_len as i64,
-                mac_address: ep.mac.clone(),
-                ..Default::default()
-            },
-            None => EndpointSettings::default(),
-        }
+        inspect_view(rec, dir, self.network.bridge())
     }
 
     pub fn network_view(&self, rec: &Record) -> NetworkSettings {
-        let ep = self.endpoint_view(rec);
-        let mut networks = BTreeMap::new();
-        networks.insert("bridge".to_string(), ep.clone());
-        NetworkSettings {
-            bridge: String::new(),
-            sandbox_id: if rec.netns.is_some() {
-                rec.id.clone()
-            } else {
-                String::new()
-            },
-            sandbox_key: rec
-                .netns
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            ports: BTreeMap::new(),
-            endpoint_id: ep.endpoint_id.clone(),
-            gateway: ep.gateway.clone(),
-            ip_address: ep.ip_address.clone(),
-            ip_prefix_len: ep.ip_prefix_len,
-            mac_address: ep.mac_address.clone(),
-            networks,
-        }
+        network_view(rec, self.network.bridge())
     }
 
     pub fn summary_view(&self, rec: &Record) -> ContainerSummary {
-        let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
-            .map(|t| t.timestamp())
-            .unwrap_or(0);
-        let mut command = rec.path.clone();
-        for a in &rec.args {
-            command.push(' ');
-            command.push_str(a);
-        }
-        let net = self.network_view(rec);
-        ContainerSummary {
-            id: rec.id.clone(),
-            names: vec![rec.name.clone()],
-            image: rec.config.image.clone(),
-            image_id: rec.image.clone(),
-            command,
-            created,
-            ports: vec![],
-            labels: rec.config.labels.clone().unwrap_or_default(),
-            state: rec.state.status.clone(),
-            status: status_text(rec, chrono::Utc::now()),
-            host_config: serde_json::json!({ "NetworkMode": rec.host_config.network_mode }),
-            network_settings: serde_json::json!({ "Networks": net.networks }),
-            mounts: vec![],
-        }
+        summary_view(rec, self.network.bridge())
+    }
+}
+
+/// `docker inspect` of a container: its record, and where its files are under `dir`.
+pub fn inspect_view(rec: &Record, dir: &std::path::Path, bridge: &str) -> ContainerInspect {
+    let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let mut graph = BTreeMap::new();
+    if let Some(root) = &rec.rootfs {
+        graph.insert("MergedDir".to_string(), root.to_string_lossy().into_owned());
+    }
+    ContainerInspect {
+        id: rec.id.clone(),
+        created: rec.created.clone(),
+        path: rec.path.clone(),
+        args: rec.args.clone(),
+        state: rec.state.clone(),
+        image: rec.image.clone(),
+        resolv_conf_path: p("resolv.conf"),
+        hostname_path: p("hostname"),
+        hosts_path: p("hosts"),
+        log_path: p(&format!("{}-json.log", rec.id)),
+        name: rec.name.clone(),
+        restart_count: 0,
+        driver: "overlay2".into(),
+        platform: "linux".into(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: None,
+        host_config: rec.host_config.clone(),
+        graph_driver: GraphDriver {
+            name: "overlay2".into(),
+            data: graph,
+        },
+        mounts: vec![],
+        config: rec.config.clone(),
+        network_settings: network_view(rec, bridge),
+    }
+}
+
+fn endpoint_view(rec: &Record, bridge: &str) -> EndpointSettings {
+    match &rec.endpoint {
+        Some(ep) => EndpointSettings {
+            network_id: bridge.to_string(),
+            endpoint_id: rec.id.clone(),
+            gateway: ep.gateway.to_string(),
+            ip_address: ep.ip.to_string(),
+            ip_prefix_len: ep.prefix_len as i64,
+            mac_address: ep.mac.clone(),
+            ..Default::default()
+        },
+        None => EndpointSettings::default(),
+    }
+}
+
+pub fn network_view(rec: &Record, bridge: &str) -> NetworkSettings {
+    let ep = endpoint_view(rec, bridge);
+    let mut networks = BTreeMap::new();
+    networks.insert("bridge".to_string(), ep.clone());
+    NetworkSettings {
+        bridge: String::new(),
+        sandbox_id: if rec.netns.is_some() {
+            rec.id.clone()
+        } else {
+            String::new()
+        },
+        sandbox_key: rec
+            .netns
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ports: BTreeMap::new(),
+        endpoint_id: ep.endpoint_id.clone(),
+        gateway: ep.gateway.clone(),
+        ip_address: ep.ip_address.clone(),
+        ip_prefix_len: ep.ip_prefix_len,
+        mac_address: ep.mac_address.clone(),
+        networks,
+    }
+}
+
+pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
+    let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
+        .map(|t| t.timestamp())
+        .unwrap_or(0);
+    let mut command = rec.path.clone();
+    for a in &rec.args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    let net = network_view(rec, bridge);
+    ContainerSummary {
+        id: rec.id.clone(),
+        names: vec![rec.name.clone()],
+        image: rec.config.image.clone(),
+        image_id: rec.image.clone(),
+        command,
+        created,
+        ports: vec![],
+        labels: rec.config.labels.clone().unwrap_or_default(),
+        state: rec.state.status.clone(),
+        status: status_text(rec, chrono::Utc::now()),
+        host_config: serde_json::json!({ "NetworkMode": rec.host_config.network_mode }),
+        network_settings: serde_json::json!({ "Networks": net.networks }),
+        mounts: vec![],
     }
 }
 
@@ -134,5 +147,71 @@ pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
         ),
         "created" => "Created".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::types::{ContainerConfig, HostConfig};
+
+    fn running_record() -> Record {
+        let mut state = Record::status_created();
+        state.status = "running".into();
+        state.running = true;
+        state.pid = 4242;
+        state.started_at = "2026-11-22T09:16:03.520824818Z".into();
+        Record {
+            id: "f3d76ad43f45ba93ade6d681d24c3ba85ffc01213b9c4644ba03a5cba4357227".into(),
+            created: "2026-11-22T09:16:03.15434218Z".into(),
+            path: "sleep".into(),
+            args: vec!["100".into()],
+            config: ContainerConfig {
+                hostname: "f3d76ad43f45".into(),
+                cmd: Some(vec!["sleep".into(), "100".into()]),
+                image: "busybox".into(),
+                env: Some(vec!["PATH=/bin".into()]),
+                ..Default::default()
+            },
+            host_config: HostConfig {
+                network_mode: "default".into(),
+                ..Default::default()
+            },
+            image: "sha256:26ef77768ffa48d1630993a7f0edf6e1533792f0c8513f350d29aa466b407104".into(),
+            name: "/web".into(),
+            state,
+            endpoint: Some(crate::network::Endpoint {
+                ip: "10.213.7.2".parse().unwrap(),
+                prefix_len: 24,
+                gateway: "10.213.7.1".parse().unwrap(),
+                mac: "02:42:0a:d5:07:02".into(),
+                host_veth: "vethf3d76ad43f4".into(),
+            }),
+            netns: Some(
+                "/run/berth/netns/f3d76ad43f45ba93ade6d681d24c3ba85ffc01213b9c4644ba03a5cba4357227"
+                    .into(),
+            ),
+            rootfs: Some("/var/lib/berth/overlay2/abc/merged".into()),
+        }
+    }
+
+    #[test]
+    fn inspect_json_has_dockers_shape() {
+        let rec = running_record();
+        let dir = std::path::Path::new("/var/lib/berth/containers").join(&rec.id);
+        let v = inspect_view(&rec, &dir, "berth0");
+        insta::assert_json_snapshot!(v);
+    }
+
+    #[test]
+    fn ps_row_and_status() {
+        let rec = running_record();
+        let row = summary_view(&rec, "berth0");
+        assert_eq!(row.command, "sleep 100");
+        assert_eq!(row.names, vec!["/web"]);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:16:05.6Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(status_text(&rec, now), "Up 2 seconds");
     }
 }
