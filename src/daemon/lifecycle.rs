@@ -293,6 +293,9 @@ impl Daemon {
         acquired: &mut Acquired,
     ) -> std::result::Result<(), (DaemonError, i64)> {
         let sys = |what: &str, e: &dyn std::fmt::Display| (DaemonError::system(what, e), 125);
+        let t0 = std::time::Instant::now();
+        let step =
+            |what: &str| tracing::debug!("start {}: {what} after {:?}", &c.id[..12], t0.elapsed());
         let rec = c.snapshot();
         let id = rec.id.clone();
 
@@ -304,12 +307,14 @@ impl Daemon {
             .mount(&id)
             .map_err(|e| sys("mounting the container's rootfs", &e))?;
         acquired.rootfs = true;
+        step("rootfs mounted");
 
         let cgroup = self
             .cgroups
             .create(&id)
             .map_err(|e| sys("creating the container's cgroup", &e))?;
         acquired.cgroup = true;
+        step("cgroup created");
 
         let netns = self
             .network
@@ -323,6 +328,7 @@ impl Daemon {
             .await
             .map_err(|e| sys("connecting to the bridge", &e))?;
         acquired.endpoint = Some(endpoint.clone());
+        step("network connected");
 
         write_etc_files(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
             .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
@@ -377,9 +383,11 @@ impl Daemon {
             .await
             .map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
         let pid = shim.pid();
+        step("shim created the container");
         if let Err(e) = shim.start().await {
             return Err(start_failure(&e.message, e.exit_code));
         }
+        step("process started");
         let (mut events, stdin) = shim.split();
         *c.stdin.lock().await = Some(stdin);
         let _ = c.update(|r| {
@@ -455,6 +463,7 @@ impl Daemon {
 
     /// The process is gone: tear down, record the exit, wake waiters, and honour `--rm`.
     async fn finish(self: &Arc<Self>, c: &Arc<Container>, status: ExitStatus) {
+        let t0 = std::time::Instant::now();
         let rec = c.snapshot();
         let acquired = Acquired {
             rootfs: true,
@@ -465,6 +474,7 @@ impl Daemon {
         };
         *c.stdin.lock().await = None;
         self.release(&c.id, &acquired).await;
+        tracing::debug!("exit {}: released in {:?}", &c.id[..12], t0.elapsed());
         let code = status.exit_code as i64;
         let _ = c.update(|r| {
             r.state.status = "exited".into();

@@ -130,16 +130,14 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     .context("clone")?;
     drop(fds);
 
-    for p in &spec.cgroup_paths {
-        if let Err(e) = std::fs::write(p.join("cgroup.procs"), child.as_raw().to_string()) {
-            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            let _ = waitpid(child, None);
-            report_to_daemon(&serde_json::to_string(&InitError {
-                message: format!("joining the cgroup {}: {e}", p.display()),
-                exit_code: 125,
-            })?);
-            return Ok(());
-        }
+    if let Err(e) = crate::cgroups::add_to_all(&spec.cgroup_paths, child.as_raw()) {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        report_to_daemon(&serde_json::to_string(&InitError {
+            message: format!("joining the cgroup: {e}"),
+            exit_code: 125,
+        })?);
+        return Ok(());
     }
     let _ = nix::unistd::write(&cg_w, b"x");
     drop(cg_w);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `just bench`: the median (and p90) wall time of `berth run --rm busybox true` against a
 # private daemon, beside `runc run` of the same rootfs and `docker run --rm` when a Docker
-# daemon answers; then the resident memory of the daemon and of one container's shim.
+# daemon answers (the one DOCKER_HOST names, if set); then the resident memory of the daemon and of one container's shim.
 # Runs as root; cleans up everything it made, also on failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
@@ -73,8 +73,8 @@ else
 fi
 
 d_med=""
-if command -v docker >/dev/null && DOCKER_HOST='' docker info >/dev/null 2>&1 && DOCKER_HOST='' docker image inspect busybox >/dev/null 2>&1; then
-  read -r d_med d_p90 < <(time_runs env DOCKER_HOST='' docker run --rm busybox true)
+if command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker image inspect busybox >/dev/null 2>&1; then
+  read -r d_med d_p90 < <(time_runs docker run --rm busybox true)
   printf '%-34s %10s %10s\n' "docker run --rm busybox true" "$d_med" "$d_p90"
 else
   echo "docker: no Docker daemon with a busybox image answers here, skipped"
