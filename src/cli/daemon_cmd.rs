@@ -1,7 +1,8 @@
 //! `berth daemon`: take the root's lock, open the stores, set up the bridge, serve the Engine
 //! API on the unix socket until SIGTERM or SIGINT, then stop containers and clean up.
 
-use crate::daemon::{lock::PidLock, socket_from_host, Daemon, DaemonConfig};
+use crate::daemon::lock::{DirLock, PidLock};
+use crate::daemon::{socket_from_host, Daemon, DaemonConfig};
 use crate::network::SubnetPool;
 use anyhow::Context;
 use clap::Args;
@@ -74,7 +75,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.root)
         .with_context(|| format!("creating {}", config.root.display()))?;
     // Both roots are locked: two daemons may share neither the state nor the runtime dir.
-    let _root_lock = PidLock::acquire(&config.root.join("berth.lock"))?;
+    let _root_lock = DirLock::acquire(&config.root)?;
     let _lock = PidLock::acquire(&config.exec_root.join("berth.pid"))?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -322,19 +322,11 @@ impl Daemon {
             .await
             .map_err(|e| sys("creating the network namespace", &e))?;
         acquired.netns = Some(netns.clone());
-        let endpoint = self
-            .network
-            .connect(&id, &netns)
-            .await
-            .map_err(|e| sys("connecting to the bridge", &e))?;
-        acquired.endpoint = Some(endpoint.clone());
-        step("network connected");
-
-        write_etc_files(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
-            .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
-
         let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        // /etc/hosts gets the container's address once it has one, below.
+        write_etc_files(&c.dir, &rec.config.hostname)
+            .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
 
         let mut env = vec![
             DEFAULT_PATH.to_string(),
@@ -379,11 +371,24 @@ impl Daemon {
             state_dir: state_dir.clone(),
         };
         acquired.shim_dir = Some(state_dir.clone());
-        let mut shim = shim::create(&self.exe, &spec)
-            .await
-            .map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
+        // The veth and the container's namespaces are independent until the process runs, so
+        // the two slowest steps of a start overlap: plugging in the network, and the shim
+        // creating the container. The process is only started once both are done.
+        let (connected, created) = tokio::join!(
+            self.network.connect(&id, &netns),
+            shim::create(&self.exe, &spec)
+        );
+        let endpoint = match connected {
+            Ok(ep) => ep,
+            // Dropping a created shim before START makes it kill its init and exit.
+            Err(e) => return Err(sys("connecting to the bridge", &e)),
+        };
+        acquired.endpoint = Some(endpoint.clone());
+        let mut shim = created.map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
+        step("network connected and container created");
+        write_hosts(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
+            .map_err(|e| sys("writing /etc/hosts", &e))?;
         let pid = shim.pid();
-        step("shim created the container");
         if let Err(e) = shim.start().await {
             return Err(start_failure(&e.message, e.exit_code));
         }
@@ -439,6 +444,23 @@ impl Daemon {
         if let Some(dir) = &a.shim_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        // The network (netlink) and the filesystem side (cgroup rmdirs, which wait for the
+        // kernel, and the unmount) do not depend on each other: take them down together.
+        let cgroup = a.cgroup.then(|| self.cgroups.open(id));
+        let images = a.rootfs.then(|| self.images.clone());
+        let owner = id.to_string();
+        let local = tokio::task::spawn_blocking(move || {
+            if let Some(cg) = cgroup {
+                if let Err(e) = cg.remove() {
+                    tracing::warn!("container {owner}: removing cgroup: {e}");
+                }
+            }
+            if let Some(images) = images {
+                if let Err(e) = images.lock().unwrap().layers().unmount(&owner) {
+                    tracing::warn!("container {owner}: unmounting: {e}");
+                }
+            }
+        });
         if let Some(ep) = &a.endpoint {
             if let Err(e) = self.network.disconnect(id, ep).await {
                 tracing::warn!("container {id}: disconnecting: {e}");
@@ -449,15 +471,8 @@ impl Daemon {
                 tracing::warn!("container {id}: removing netns: {e}");
             }
         }
-        if a.cgroup {
-            if let Err(e) = self.cgroups.open(id).remove() {
-                tracing::warn!("container {id}: removing cgroup: {e}");
-            }
-        }
-        if a.rootfs {
-            if let Err(e) = self.images.lock().unwrap().layers().unmount(id) {
-                tracing::warn!("container {id}: unmounting: {e}");
-            }
+        if let Err(e) = local.await {
+            tracing::warn!("container {id}: teardown task failed: {e}");
         }
     }
 
@@ -664,14 +679,34 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
         .map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))
 }
 
-/// The three files Docker bind-mounts over the image's /etc.
-fn write_etc_files(dir: &Path, hostname: &str, ip: &str) -> std::io::Result<()> {
+/// Docker's /etc/hosts for a container: loopback names, then the container's own address.
+fn hosts_file(hostname: &str, ip: Option<&str>) -> String {
+    let mut hosts = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    if let Some(ip) = ip {
+        hosts.push_str(&format!("{ip}\t{hostname}\n"));
+    }
+    hosts
+}
+
+/// Put the container's address into its `hosts`. The file is already bind-mounted into the
+/// container, so it is rewritten in place: a rename would leave the container looking at the
+/// old inode. This happens before the process starts, when nothing inside can be reading it.
+fn write_hosts(dir: &Path, hostname: &str, ip: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(dir.join("hosts"))?;
+    std::io::Write::write_all(&mut f, hosts_file(hostname, Some(ip)).as_bytes())?;
+    f.sync_all()
+}
+
+/// The three files Docker bind-mounts over the image's /etc (hosts without the address yet).
+fn write_etc_files(dir: &Path, hostname: &str) -> std::io::Result<()> {
     use crate::util::fsutil::write_atomic;
     write_atomic(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{ip}\t{hostname}\n"
-    );
-    write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
+    write_atomic(&dir.join("hosts"), hosts_file(hostname, None).as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     write_atomic(
         &dir.join("resolv.conf"),

@@ -38,3 +38,23 @@ impl PidLock {
         Ok(PidLock { _lock: lock })
     }
 }
+
+/// An exclusive `flock` on a directory itself, so the root needs no lock file of its own and
+/// looks like Docker's.
+pub struct DirLock {
+    _lock: Flock<File>,
+}
+
+impl DirLock {
+    pub fn acquire(dir: &Path) -> anyhow::Result<DirLock> {
+        let file =
+            File::open(dir).map_err(|e| anyhow::anyhow!("opening {}: {e}", dir.display()))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(DirLock { _lock: lock }),
+            Err(_) => anyhow::bail!(
+                "another berth daemon is already using the root {}",
+                dir.display()
+            ),
+        }
+    }
+}
