@@ -251,21 +251,14 @@ fn user_workdir_env_and_rm() {
 #[test]
 fn a_second_daemon_on_the_same_root_is_refused() {
     let d = daemon_or_skip!();
-    let out = std::process::Command::new(common::berth_bin())
-        .arg("daemon")
-        .arg("--root")
-        .arg(&d.root)
-        .arg("--exec-root")
-        .arg(&d.exec_root)
-        .arg("-H")
-        .arg(format!("unix://{}.2", d.socket.display()))
-        .arg("--bridge")
-        .arg(&d.bridge)
-        .arg("--iptables-prefix")
-        .arg(&d.prefix)
+    // Same roots, another socket: refused, and the running daemon is not disturbed.
+    let out = d
+        .daemon_command()
+        .args(["-H", &format!("unix://{}.2", d.socket.display())])
         .output()
         .unwrap();
     let (_, err, c) = text(&out);
     assert_ne!(c, 0);
     assert!(err.contains("another berth daemon"), "{err}");
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "true"]), "");
 }

@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
+#[command(args_override_self = true)]
 pub struct DaemonArgs {
     /// Root directory of persistent state
     #[arg(long, default_value = "/var/lib/berth")]

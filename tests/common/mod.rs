@@ -108,23 +108,8 @@ impl TestDaemon {
             child: None,
         };
         let log = std::fs::File::create(d.dir.path().join("daemon.log")).unwrap();
-        let child = Command::new(berth_bin())
-            .arg("daemon")
-            .arg("--root")
-            .arg(&d.root)
-            .arg("--exec-root")
-            .arg(&d.exec_root)
-            .arg("-H")
-            .arg(format!("unix://{}", d.socket.display()))
-            .arg("--bridge")
-            .arg(&d.bridge)
-            .arg("--iptables-prefix")
-            .arg(&d.prefix)
-            .arg("--default-subnet-pool")
-            .arg(format!("base={},size=24", d.subnet))
-            .arg("--cgroup-parent")
-            .arg(&d.cgroup_parent)
-            .arg("--debug")
+        let child = d
+            .daemon_command()
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -133,6 +118,28 @@ impl TestDaemon {
         d.child = Some(child);
         d.wait_ready();
         Some(d)
+    }
+
+    /// `berth daemon` with every path, name and range of this test's own.
+    pub fn daemon_command(&self) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.arg("daemon")
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
+            .arg("-H")
+            .arg(self.host())
+            .arg("--bridge")
+            .arg(&self.bridge)
+            .arg("--iptables-prefix")
+            .arg(&self.prefix)
+            .arg("--default-subnet-pool")
+            .arg(format!("base={},size=24", self.subnet))
+            .arg("--cgroup-parent")
+            .arg(&self.cgroup_parent)
+            .arg("--debug");
+        c
     }
 
     fn wait_ready(&mut self) {
