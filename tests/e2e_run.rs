@@ -260,5 +260,6 @@ fn a_second_daemon_on_the_same_root_is_refused() {
     let (_, err, c) = text(&out);
     assert_ne!(c, 0);
     assert!(err.contains("another berth daemon"), "{err}");
+    d.load_busybox();
     assert_eq!(d.ok(&["run", "--rm", "busybox", "true"]), "");
 }
