@@ -226,6 +226,30 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             let id = id.to_string();
             attach(req, &id, d).await
         }
+        (&Method::POST, ["containers", id, "stop"]) => {
+            let q = query(&req);
+            let t = q.get("t").and_then(|t| t.parse().ok());
+            match d.stop(id, t, q.get("signal").map(String::as_str)).await {
+                Ok(()) => no_content(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["containers", id, "restart"]) => {
+            let q = query(&req);
+            let t = q.get("t").and_then(|t| t.parse().ok());
+            match d.restart(id, t, q.get("signal").map(String::as_str)).await {
+                Ok(()) => no_content(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["containers", id, "rename"]) => {
+            let q = query(&req);
+            match d.rename(id, q.get("name").map(String::as_str).unwrap_or("")) {
+                Ok(()) => no_content(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::GET, ["containers", id, "logs"]) => logs(&req, id, &d),
         (&Method::DELETE, ["containers", id]) => {
             let q = query(&req);
             if flag(&q, "v") {
@@ -307,6 +331,62 @@ fn list_containers(req: &Request<Incoming>, d: &Arc<Daemon>) -> Response<Body> {
     }
     let rows: Vec<_> = recs.iter().map(|r| d.summary_view(r)).collect();
     json_response(StatusCode::OK, &rows)
+}
+
+fn logs(req: &Request<Incoming>, id: &str, d: &Arc<Daemon>) -> Response<Body> {
+    use crate::daemon::logs::{parse_unix_time, LogQuery};
+    let q = query(req);
+    let time = |k: &str| parse_unix_time(q.get(k).map(String::as_str).unwrap_or(""));
+    let (since, until) = match (time("since"), time("until")) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return error_response(StatusCode::BAD_REQUEST, e),
+    };
+    let tail = match q.get("tail").map(String::as_str) {
+        None | Some("") | Some("all") => None,
+        Some(n) => match n.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n as usize),
+            Ok(_) => None,
+            Err(_) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid value for tail: {n:?}"),
+                )
+            }
+        },
+    };
+    let lq = LogQuery {
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        follow: flag(&q, "follow"),
+        timestamps: flag(&q, "timestamps"),
+        tail,
+        since,
+        until,
+    };
+    if !lq.stdout && !lq.stderr {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "Bad parameters: you must choose at least one stream",
+        );
+    }
+    let tty = d
+        .lookup(id)
+        .map(|c| c.snapshot().config.tty)
+        .unwrap_or(false);
+    match d.logs(id, lq) {
+        Ok(rx) => base(StatusCode::OK)
+            .header(
+                CONTENT_TYPE,
+                if tty {
+                    "application/vnd.docker.raw-stream"
+                } else {
+                    "application/vnd.docker.multiplexed-stream"
+                },
+            )
+            .body(channel_body(rx))
+            .unwrap(),
+        Err(e) => from_daemon(e),
+    }
 }
 
 async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {

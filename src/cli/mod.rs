@@ -48,6 +48,16 @@ pub enum Command {
     Rm(container::RmArgs),
     /// Kill one or more running containers
     Kill(container::KillArgs),
+    /// Stop one or more running containers
+    Stop(container::StopArgs),
+    /// Restart one or more containers
+    Restart(container::StopArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(container::StartArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// Fetch the logs of a container
+    Logs(container::LogsArgs),
     /// Return low-level information on containers or images
     Inspect(container::InspectArgs),
     /// List images
@@ -93,6 +103,11 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Ps(args) => container::ps(&client, args).await,
         Command::Rm(args) => container::rm(&client, args).await,
         Command::Kill(args) => container::kill(&client, args).await,
+        Command::Stop(args) => container::stop(&client, args, "stop").await,
+        Command::Restart(args) => container::stop(&client, args, "restart").await,
+        Command::Wait(args) => container::wait(&client, args).await,
+        Command::Rename(args) => container::rename(&client, args).await,
+        Command::Logs(args) => container::logs(&client, args).await,
         Command::Inspect(args) => container::inspect(&client, args).await,
         Command::Images(args) => image::images(&client, args).await,
         Command::Load(args) => image::load(&client, args).await,

@@ -547,6 +547,90 @@ impl Daemon {
             .map_err(|e| DaemonError::system(&format!("Cannot kill container: {input}"), e))
     }
 
+    /// `POST /containers/{id}/stop`: the stop signal (the container's, else SIGTERM), then
+    /// SIGKILL once `timeout` seconds (the container's StopTimeout, else 10) have passed.
+    pub async fn stop(
+        &self,
+        input: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        let c = self.lookup(input)?;
+        let rec = c.snapshot();
+        if !rec.state.running {
+            return Err(DaemonError::NotModified("container already stopped".into()));
+        }
+        let sig = signal
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .or(rec.config.stop_signal.clone())
+            .unwrap_or_else(|| "TERM".into());
+        let secs = timeout
+            .or_else(|| rec.config.extra.get("StopTimeout").and_then(|v| v.as_i64()))
+            .unwrap_or(10);
+        let mut rx = c.lifecycle.subscribe();
+        if let Err(e) = self.kill(&c.id, &sig).await {
+            if c.is_running() {
+                return Err(e);
+            }
+        }
+        if secs < 0 {
+            // A negative timeout waits as long as it takes, as Docker's does.
+            let _ = rx.wait_for(|l| !l.running).await;
+            return Ok(());
+        }
+        let grace = std::time::Duration::from_secs(secs as u64);
+        if tokio::time::timeout(grace, rx.wait_for(|l| !l.running))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let _ = self.kill(&c.id, "KILL").await;
+        let mut rx = c.lifecycle.subscribe();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            rx.wait_for(|l| !l.running),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|_| DaemonError::System(format!("container {} did not stop after SIGKILL", c.id)))
+    }
+
+    /// `POST /containers/{id}/restart`: stop if running, then start.
+    pub async fn restart(
+        self: &Arc<Self>,
+        input: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        match self.stop(input, timeout, signal).await {
+            Ok(()) | Err(DaemonError::NotModified(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.start(input).await
+    }
+
+    /// `POST /containers/{id}/rename`.
+    pub fn rename(&self, input: &str, new_name: &str) -> Result<()> {
+        let c = self.lookup(input)?;
+        let map = self.containers.lock().unwrap();
+        let name = names::validate(new_name).map_err(DaemonError::InvalidParameter)?;
+        if c.name() == name {
+            return Err(DaemonError::InvalidParameter(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
+        if let Some(other) = map.values().find(|o| o.name() == name) {
+            return Err(DaemonError::Conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        c.update(|r| r.name = name.clone())
+            .map_err(|e| DaemonError::system("writing the container record", e))
+    }
+
     /// `DELETE /containers/{id}`.
     pub async fn remove(self: &Arc<Self>, input: &str, force: bool) -> Result<()> {
         let c = self.lookup(input)?;

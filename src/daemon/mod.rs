@@ -7,6 +7,7 @@ pub mod error;
 pub mod images;
 pub mod lifecycle;
 pub mod lock;
+pub mod logs;
 pub mod names;
 pub mod views;
 

@@ -1,0 +1,165 @@
+//! e2e: logs, stop, restart, wait and rename, through berth's CLI and the real docker CLI.
+
+mod common;
+
+use common::text;
+use std::time::{Duration, Instant};
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn logs_keep_streams_apart_and_honour_tail_and_timestamps() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; sleep 0.1; echo err >&2; sleep 0.1; echo two",
+    ]);
+    assert_eq!(d.ok(&["wait", "talker"]), "0\n");
+
+    let out = d.berth(&["logs", "talker"]);
+    let (stdout, stderr, code) = text(&out);
+    assert_eq!(
+        (stdout.as_str(), stderr.as_str(), code),
+        ("one\ntwo\n", "err\n", 0)
+    );
+
+    assert_eq!(d.ok(&["logs", "--tail", "1", "talker"]), "two\n");
+    let stamped = d.ok(&["logs", "-t", "--tail", "1", "talker"]);
+    let (ts, line) = stamped.trim_end().split_once(' ').unwrap();
+    assert_eq!(line, "two");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+        "{stamped}"
+    );
+    assert_eq!(
+        d.ok(&["logs", "--since", "1h", "--tail", "all", "talker"]),
+        "one\ntwo\n"
+    );
+    assert_eq!(d.ok(&["logs", "--until", "1h", "talker"]), "");
+
+    // -f follows until the container exits.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    ]);
+    assert_eq!(d.ok(&["logs", "-f", "counter"]), "1\n2\n3\n");
+    d.ok(&["rm", "talker", "counter"]);
+}
+
+#[test]
+fn stop_restart_wait_rename() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+
+    // sleep as PID 1 ignores SIGTERM, so stop falls back to SIGKILL after the timeout.
+    d.ok(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "60"]);
+    let t0 = Instant::now();
+    assert_eq!(d.ok(&["stop", "-t", "1", "sleeper"]), "sleeper\n");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "stop returned before its timeout"
+    );
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "sleeper"])).unwrap();
+    assert_eq!(v[0]["State"]["ExitCode"], 137);
+
+    // A process that handles SIGTERM exits on it.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 143' TERM; while true; do sleep 0.1; done",
+    ]);
+    let t0 = Instant::now();
+    d.ok(&["stop", "polite"]);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(d.ok(&["wait", "polite"]), "143\n");
+
+    // restart starts it again with a new process.
+    let before: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "sleeper"])).unwrap();
+    assert_eq!(d.ok(&["restart", "-t", "0", "sleeper"]), "sleeper\n");
+    let after: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "sleeper"])).unwrap();
+    assert_eq!(after[0]["State"]["Running"], true);
+    assert_ne!(
+        before[0]["State"]["StartedAt"],
+        after[0]["State"]["StartedAt"]
+    );
+
+    // wait prints the exit code of each container in turn.
+    d.ok(&[
+        "run", "-d", "--name", "five", "busybox", "sh", "-c", "exit 5",
+    ]);
+    assert_eq!(d.ok(&["wait", "five"]), "5\n");
+
+    // rename, and the name conflict.
+    d.ok(&["rename", "five", "cinq"]);
+    assert!(d.ok(&["ps", "-a"]).contains("cinq"));
+    let (_, err, c) = text(&d.berth(&["rename", "cinq", "sleeper"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("is already in use"), "{err}");
+    let (_, err, c) = text(&d.berth(&["stop", "nosuch"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+
+    d.ok(&["rm", "-f", "sleeper", "polite", "cinq"]);
+    wait_until("all containers gone", || d.ok(&["ps", "-aq"]).is_empty());
+}
+
+#[test]
+fn docker_cli_logs_stop_wait_rename() {
+    let d = daemon_or_skip!();
+    let Some(_) = d.docker() else {
+        eprintln!("SKIPPED: no docker client installed");
+        return;
+    };
+    d.load_busybox();
+    let docker = |args: &[&str]| text(&d.docker().unwrap().args(args).output().unwrap());
+    let (_, err, c) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        "lg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; sleep 60",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    wait_until("the log lines", || {
+        let (out, err, _) = docker(&["logs", "lg"]);
+        out == "out\n" && err == "err\n"
+    });
+    let (out, err, _) = docker(&["logs", "lg"]);
+    assert_eq!((out.as_str(), err.as_str()), ("out\n", "err\n"));
+    let (out, err, c) = docker(&["stop", "-t", "1", "lg"]);
+    assert_eq!((out.as_str(), c), ("lg\n", 0), "{err}");
+    let (out, _, _) = docker(&["wait", "lg"]);
+    assert_eq!(out, "137\n");
+    let (_, err, c) = docker(&["rename", "lg", "lg2"]);
+    assert_eq!(c, 0, "{err}");
+    let (out, _, _) = docker(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(out, "lg2\n");
+    docker(&["rm", "lg2"]);
+}
