@@ -12,7 +12,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential pkg-config iptables iproute2 busybox-static runc util-linux
-  ca-certificates curl python3 python3-pip tmux procps psmisc)
+  ca-certificates curl python3 python3-pip python3-docker tmux procps psmisc)
 if [ "${BERTH_WITH_DOCKER:-0}" = 1 ]; then
   packages+=(docker.io)
 fi

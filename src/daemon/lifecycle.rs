@@ -87,6 +87,16 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
         "" | "default" | "bridge" => {}
         other => return refuse(&format!("network mode {other:?}")),
     }
+    if let Some(driver) = hc
+        .extra
+        .get("LogConfig")
+        .and_then(|l| l.get("Type"))
+        .and_then(|t| t.as_str())
+    {
+        if !driver.is_empty() && driver != "json-file" {
+            return refuse(&format!("the log driver {driver:?}"));
+        }
+    }
     if let Some(policy) = hc.extra.get("RestartPolicy") {
         let name = policy.get("Name").and_then(|n| n.as_str()).unwrap_or("");
         if !name.is_empty() && name != "no" {
@@ -132,8 +142,13 @@ impl Daemon {
         req: CreateRequest,
     ) -> Result<String> {
         let mut cfg = req.config;
-        let hc = req.host_config.unwrap_or_default();
+        let mut hc = req.host_config.unwrap_or_default();
         check_supported(&cfg, &hc)?;
+        // Docker records the log driver it chose; clients (the Python SDK) read it back.
+        hc.extra.insert(
+            "LogConfig".into(),
+            serde_json::json!({"Type": "json-file", "Config": {}}),
+        );
         if cfg.image.is_empty() {
             return Err(DaemonError::InvalidParameter(
                 "config error: no image specified".into(),
