@@ -163,3 +163,93 @@ fn docker_cli_logs_stop_wait_rename() {
     assert_eq!(out, "lg2\n");
     docker(&["rm", "lg2"]);
 }
+
+#[test]
+fn run_flags_entrypoint_labels_stop_signal_cidfile_read_only() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "from",
+            "entrypoint"
+        ]),
+        "from entrypoint\n"
+    );
+    // An empty entrypoint keeps the image's command (sh), fed from stdin here.
+    let mut child = d
+        .cmd()
+        .args(["run", "--rm", "-i", "--entrypoint", "", "busybox"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo via sh\n")
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout),
+        "via sh\n"
+    );
+
+    let cid = d.dir.path().join("cid");
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "labelled",
+        "-l",
+        "tier=web",
+        "--label",
+        "flag",
+        "--stop-signal",
+        "USR1",
+        "--stop-timeout",
+        "1",
+        "--cidfile",
+        cid.to_str().unwrap(),
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' USR1; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id.trim());
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "labelled"])).unwrap();
+    assert_eq!(v[0]["Config"]["Labels"]["tier"], "web");
+    assert_eq!(v[0]["Config"]["Labels"]["flag"], "");
+    assert_eq!(v[0]["Config"]["StopSignal"], "USR1");
+    assert_eq!(v[0]["Config"]["StopTimeout"], 1);
+    // stop uses the container's stop signal, which the trap turns into exit 42.
+    d.ok(&["stop", "labelled"]);
+    assert_eq!(d.ok(&["wait", "labelled"]), "42\n");
+    // A cidfile that exists is refused before anything is created.
+    let (_, err, c) =
+        text(&d.berth(&["run", "--cidfile", cid.to_str().unwrap(), "busybox", "true"]));
+    assert_eq!(c, 125);
+    assert!(err.contains("Container ID file found"), "{err}");
+    d.ok(&["rm", "labelled"]);
+
+    // --read-only: the root filesystem refuses writes; /tmp-less images fail, /dev/shm works.
+    let (out, _, c) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /x 2>&1; echo ok > /dev/shm/y && cat /dev/shm/y",
+    ]));
+    assert_eq!(c, 0);
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.ends_with("ok\n"), "{out}");
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}

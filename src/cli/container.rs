@@ -42,6 +42,24 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY (not supported yet: refused by the daemon)
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Set meta data on a container (key=value)
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i64>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<std::path::PathBuf>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
     #[arg(long = "help", action = clap::ArgAction::Help, help = "Print help")]
     help: Option<bool>,
     /// The image to run
@@ -134,6 +152,22 @@ pub struct InspectArgs {
 
 fn create_request(a: &RunArgs) -> CreateRequest {
     let attach = !a.detach;
+    let labels: std::collections::BTreeMap<String, String> = a
+        .labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect();
+    let mut extra = serde_json::Map::new();
+    if let Some(t) = a.stop_timeout {
+        extra.insert("StopTimeout".into(), t.into());
+    }
+    let mut host_extra = serde_json::Map::new();
+    if a.read_only {
+        host_extra.insert("ReadonlyRootfs".into(), true.into());
+    }
     CreateRequest {
         config: ContainerConfig {
             hostname: a.hostname.clone().unwrap_or_default(),
@@ -156,11 +190,23 @@ fn create_request(a: &RunArgs) -> CreateRequest {
             },
             image: a.image.clone(),
             working_dir: a.workdir.clone().unwrap_or_default(),
+            // `--entrypoint ""` clears the image's entrypoint, as docker's does.
+            entrypoint: a.entrypoint.as_ref().map(|e| {
+                if e.is_empty() {
+                    vec![]
+                } else {
+                    vec![e.clone()]
+                }
+            }),
+            labels: Some(labels),
+            stop_signal: a.stop_signal.clone(),
+            extra,
             ..Default::default()
         },
         host_config: Some(HostConfig {
             auto_remove: a.rm,
             network_mode: "default".into(),
+            extra: host_extra,
             ..Default::default()
         }),
         networking_config: None,
@@ -204,6 +250,28 @@ pub fn start_error_code(message: &str) -> i32 {
 }
 
 async fn create_container(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
+    // Like docker, refuse before creating anything when the cidfile is already there.
+    if let Some(f) = &a.cidfile {
+        if f.exists() {
+            return Err(ClientError::Protocol(format!(
+                "Container ID file found, make sure the other container isn't running or delete {}",
+                f.display()
+            )));
+        }
+    }
+    let id = create_only(client, a).await?;
+    if let Some(f) = &a.cidfile {
+        if let Err(e) = crate::util::fsutil::write_atomic(f, id.as_bytes()) {
+            return Err(ClientError::Protocol(format!(
+                "writing the container ID file {}: {e}",
+                f.display()
+            )));
+        }
+    }
+    Ok(id)
+}
+
+async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
     let mut path = "/containers/create".to_string();
     if let Some(n) = &a.name {
         path.push_str(&format!(

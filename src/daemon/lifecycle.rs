@@ -40,7 +40,6 @@ const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("VolumesFrom", "--volumes-from"),
     ("Mounts", "--mount"),
     ("Tmpfs", "--tmpfs"),
-    ("ReadonlyRootfs", "--read-only"),
     ("PublishAllPorts", "--publish-all"),
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
@@ -164,11 +163,24 @@ impl Daemon {
         };
         // The image supplies what the client left out, as Docker merges them.
         let icfg = image.config.config.clone().unwrap_or_default();
-        if cfg.entrypoint.is_none() {
-            cfg.entrypoint = icfg.entrypoint.clone().filter(|e| !e.is_empty());
-            if cfg.cmd.as_ref().is_none_or(|c| c.is_empty()) {
-                cfg.cmd = icfg.cmd.clone();
+        // No entrypoint: the image's, with its Cmd unless one was given. An empty one
+        // (`--entrypoint ""`) clears the image's but keeps its Cmd. A new one drops the image's
+        // Cmd, because that Cmd was written for the old entrypoint.
+        let no_cmd = cfg.cmd.as_ref().is_none_or(|c| c.is_empty());
+        match &cfg.entrypoint {
+            None => {
+                cfg.entrypoint = icfg.entrypoint.clone().filter(|e| !e.is_empty());
+                if no_cmd {
+                    cfg.cmd = icfg.cmd.clone();
+                }
             }
+            Some(e) if e.iter().all(|x| x.is_empty()) => {
+                cfg.entrypoint = None;
+                if no_cmd {
+                    cfg.cmd = icfg.cmd.clone();
+                }
+            }
+            Some(_) => {}
         }
         let image_env = icfg.env.clone().unwrap_or_default();
         cfg.env = Some(merge_env(&image_env, cfg.env.as_deref().unwrap_or(&[])));
@@ -384,6 +396,12 @@ impl Daemon {
                 .collect(),
             log_path: c.log_path(),
             state_dir: state_dir.clone(),
+            readonly_rootfs: rec
+                .host_config
+                .extra
+                .get("ReadonlyRootfs")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
         };
         acquired.shim_dir = Some(state_dir.clone());
         // The veth and the container's namespaces are independent until the process runs, so

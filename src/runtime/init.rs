@@ -247,6 +247,17 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     umount2(".", MntFlags::MNT_DETACH)
         .map_err(|e| InitError::setup("detaching the old root", e))?;
     chdir("/").map_err(|e| InitError::setup("chdir /", e))?;
+    if spec.readonly_rootfs {
+        // A bind remount changes only this namespace's view; the overlay stays writable on the
+        // host, and /proc, /dev and the /etc files mounted above keep their own flags.
+        mnt(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
 
     for p in MASKED_PATHS {
         let path = Path::new(p);
@@ -415,6 +426,7 @@ mod tests {
             binds: vec![],
             log_path: "/dev/null".into(),
             state_dir: "/tmp".into(),
+            readonly_rootfs: false,
         }
     }
 

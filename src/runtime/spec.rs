@@ -37,6 +37,9 @@ pub struct ShimSpec {
     pub log_path: PathBuf,
     /// The shim's own directory: `pid`, `shim.sock`, `exit.json` live here.
     pub state_dir: PathBuf,
+    /// `--read-only`: the container sees its root filesystem read-only.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
