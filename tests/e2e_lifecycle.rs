@@ -253,3 +253,62 @@ fn run_flags_entrypoint_labels_stop_signal_cidfile_read_only() {
     assert!(out.ends_with("ok\n"), "{out}");
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn pause_unpause_top_and_prune() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do date +%s%N > /tmp/t; sleep 0.05; done",
+    ]);
+
+    // top lists the container's processes from the host's ps, the shell first.
+    let top = d.ok(&["top", "ticker"]);
+    assert!(top.starts_with("UID"), "{top}");
+    assert!(top.contains("while true"), "{top}");
+    assert!(!top.contains("berth daemon"), "{top}");
+    let top = d.ok(&["top", "ticker", "-o", "pid,comm"]);
+    assert!(top.starts_with("PID"), "{top}");
+
+    assert_eq!(d.ok(&["pause", "ticker"]), "ticker\n");
+    assert!(d.ok(&["ps"]).contains("(Paused)"));
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "ticker"])).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "paused");
+    assert_eq!(v[0]["State"]["Paused"], true);
+    let (_, err, c) = text(&d.berth(&["pause", "ticker"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("is already paused"), "{err}");
+    assert_eq!(d.ok(&["unpause", "ticker"]), "ticker\n");
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "ticker"])).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "running");
+
+    // A paused container can still be killed.
+    d.ok(&["pause", "ticker"]);
+    d.ok(&["rm", "-f", "ticker"]);
+
+    d.ok(&[
+        "run",
+        "--name",
+        "done1",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /big",
+    ]);
+    d.ok(&["run", "--name", "done2", "busybox", "true"]);
+    d.ok(&["run", "-d", "--name", "alive", "busybox", "sleep", "60"]);
+    let out = d.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.len() == 64).count(), 2, "{out}");
+    assert!(out.contains("Total reclaimed space: 100kB"), "{out}");
+    let left = d.ok(&["ps", "-a", "--no-trunc"]);
+    assert!(left.contains("alive") && !left.contains("done1"), "{left}");
+    d.ok(&["rm", "-f", "alive"]);
+}

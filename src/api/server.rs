@@ -250,6 +250,29 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             }
         }
         (&Method::GET, ["containers", id, "logs"]) => logs(&req, id, &d),
+        (&Method::POST, ["containers", id, verb @ ("pause" | "unpause")]) => {
+            match d.set_paused(id, *verb == "pause").await {
+                Ok(()) => no_content(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::GET, ["containers", id, "top"]) => {
+            let q = query(&req);
+            match d
+                .top(id, q.get("ps_args").map(String::as_str).unwrap_or(""))
+                .await
+            {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["containers", "prune"]) => match d.prune().await {
+            Ok((ids, bytes)) => json_response(
+                StatusCode::OK,
+                &serde_json::json!({ "ContainersDeleted": ids, "SpaceReclaimed": bytes }),
+            ),
+            Err(e) => from_daemon(e),
+        },
         (&Method::DELETE, ["containers", id]) => {
             let q = query(&req);
             if flag(&q, "v") {

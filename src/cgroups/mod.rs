@@ -61,6 +61,7 @@ pub struct CgroupManager {
 /// One container's cgroup: one directory per hierarchy (v1) or a single one (v2).
 #[derive(Debug, Clone)]
 pub struct Cgroup {
+    version: CgroupVersion,
     paths: Vec<PathBuf>,
 }
 
@@ -120,6 +121,7 @@ impl CgroupManager {
     /// The cgroup of `id`, whether or not it exists (for removal after a restart).
     pub fn open(&self, id: &str) -> Cgroup {
         Cgroup {
+            version: self.version,
             paths: self.parent_dirs().into_iter().map(|p| p.join(id)).collect(),
         }
     }
@@ -156,6 +158,42 @@ impl Cgroup {
     /// `remove`: each v1 attach waits for the kernel on its own.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         add_to_all(&self.paths, pid)
+    }
+
+    /// Freeze or thaw every process in the cgroup (`pause`/`unpause`), and wait until the
+    /// kernel says it is done: v1's freezer passes through FREEZING, v2 reports in cgroup.events.
+    pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        // (knob, value to write, file that reports the state, the line it shows when done)
+        let (file, value, status, want) = match (self.version, frozen) {
+            (CgroupVersion::V1, true) => ("freezer.state", "FROZEN", "freezer.state", "FROZEN"),
+            (CgroupVersion::V1, false) => ("freezer.state", "THAWED", "freezer.state", "THAWED"),
+            (CgroupVersion::V2, true) => ("cgroup.freeze", "1", "cgroup.events", "frozen 1"),
+            (CgroupVersion::V2, false) => ("cgroup.freeze", "0", "cgroup.events", "frozen 0"),
+        };
+        let done = |dir: &Path| {
+            std::fs::read_to_string(dir.join(status))
+                .map(|s| s.lines().any(|l| l.trim() == want))
+                .unwrap_or(false)
+        };
+        let dir = self
+            .paths
+            .iter()
+            .find(|p| p.join(file).exists())
+            .ok_or_else(|| CgroupError::Io {
+                context: format!("finding {file}"),
+                source: io::Error::new(io::ErrorKind::NotFound, "no freezer for this cgroup"),
+            })?;
+        for _ in 0..500 {
+            std::fs::write(dir.join(file), value)
+                .map_err(io_ctx(format!("writing {}", dir.join(file).display())))?;
+            if done(dir) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Err(CgroupError::Busy {
+            path: dir.display().to_string(),
+        })
     }
 
     pub fn procs(&self) -> Vec<i32> {

@@ -145,6 +145,27 @@ pub struct LogsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options passed to ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct InspectArgs {
     #[arg(required = true)]
     pub names: Vec<String>,
@@ -584,6 +605,88 @@ pub async fn stop(client: &Client, a: StopArgs, verb: &str) -> i32 {
         }
     }
     code
+}
+
+/// POST `/containers/{c}/{verb}` for each container, printing its name as docker does.
+pub async fn for_each(client: &Client, containers: &[String], verb: &str) -> i32 {
+    let mut code = 0;
+    for c in containers {
+        match client.post_empty(&format!("/containers/{c}/{verb}")).await {
+            Ok(_) => println!("{c}"),
+            Err(e) => code = report(&e),
+        }
+    }
+    code
+}
+
+pub async fn top(client: &Client, a: TopArgs) -> i32 {
+    let args = a.ps_args.join(" ");
+    let q: String = url::form_urlencoded::byte_serialize(args.as_bytes()).collect();
+    let v: serde_json::Value = match client
+        .get_json(&format!("/containers/{}/top?ps_args={q}", a.container))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    let titles: Vec<&str> = v["Titles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .collect();
+    let rows: Vec<Vec<String>> = v["Processes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            r.as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| f.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect();
+    print!("{}", table::render(&titles, &rows));
+    0
+}
+
+pub async fn prune(client: &Client, a: PruneArgs) -> i32 {
+    if !a.force {
+        use std::io::Write;
+        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return 0;
+        }
+    }
+    let v: serde_json::Value = match client
+        .post_json("/containers/prune", &serde_json::json!({}))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    let ids: Vec<&str> = v["ContainersDeleted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.as_str())
+        .collect();
+    if !ids.is_empty() {
+        println!("Deleted Containers:");
+        for id in ids {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::util::human::human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
+    0
 }
 
 pub async fn wait(client: &Client, a: StartArgs) -> i32 {

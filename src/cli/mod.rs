@@ -58,6 +58,15 @@ pub enum Command {
     Rename(container::RenameArgs),
     /// Fetch the logs of a container
     Logs(container::LogsArgs),
+    /// Pause all processes within one or more containers
+    Pause(container::StartArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container::StartArgs),
+    /// Display the running processes of a container
+    Top(container::TopArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     /// Return low-level information on containers or images
     Inspect(container::InspectArgs),
     /// List images
@@ -108,6 +117,12 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Wait(args) => container::wait(&client, args).await,
         Command::Rename(args) => container::rename(&client, args).await,
         Command::Logs(args) => container::logs(&client, args).await,
+        Command::Pause(args) => container::for_each(&client, &args.containers, "pause").await,
+        Command::Unpause(args) => container::for_each(&client, &args.containers, "unpause").await,
+        Command::Top(args) => container::top(&client, args).await,
+        Command::Container(container::ContainerCommand::Prune(args)) => {
+            container::prune(&client, args).await
+        }
         Command::Inspect(args) => container::inspect(&client, args).await,
         Command::Images(args) => image::images(&client, args).await,
         Command::Load(args) => image::load(&client, args).await,

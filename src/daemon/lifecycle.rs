@@ -527,6 +527,7 @@ impl Daemon {
         let _ = c.update(|r| {
             r.state.status = "exited".into();
             r.state.running = false;
+            r.state.paused = false;
             r.state.pid = 0;
             r.state.exit_code = code;
             r.state.oom_killed = status.oom_killed;
@@ -577,7 +578,104 @@ impl Daemon {
             )));
         }
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.state.pid as i32), sig)
-            .map_err(|e| DaemonError::system(&format!("Cannot kill container: {input}"), e))
+            .map_err(|e| DaemonError::system(&format!("Cannot kill container: {input}"), e))?;
+        if rec.state.paused {
+            // A frozen process only acts on its signal once thawed.
+            let cg = self.cgroups.open(&rec.id);
+            let _ = tokio::task::spawn_blocking(move || cg.set_frozen(false)).await;
+            let _ = c.update(|r| {
+                r.state.paused = false;
+                r.state.status = "running".into();
+            });
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/pause` and `unpause`: the cgroup freezer stops every process of
+    /// the container where it stands, and lets them go again.
+    pub async fn set_paused(&self, input: &str, pause: bool) -> Result<()> {
+        let c = self.lookup(input)?;
+        let _op = c.op.lock().await;
+        let rec = c.snapshot();
+        if !rec.state.running {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
+        }
+        if rec.state.paused == pause {
+            return Err(DaemonError::Conflict(if pause {
+                format!("Container {} is already paused", rec.id)
+            } else {
+                format!("Container {} is not paused", rec.id)
+            }));
+        }
+        let cg = self.cgroups.open(&rec.id);
+        tokio::task::spawn_blocking(move || cg.set_frozen(pause))
+            .await
+            .map_err(|e| DaemonError::system("freezing", e))?
+            .map_err(|e| DaemonError::system(if pause { "pausing" } else { "unpausing" }, e))?;
+        c.update(|r| {
+            r.state.paused = pause;
+            r.state.status = if pause { "paused" } else { "running" }.into();
+        })
+        .map_err(|e| DaemonError::system("writing the container record", e))
+    }
+
+    /// `GET /containers/{id}/top`: the host's `ps`, narrowed to the container's processes,
+    /// which is how Docker does it too.
+    pub async fn top(&self, input: &str, ps_args: &str) -> Result<serde_json::Value> {
+        let c = self.lookup(input)?;
+        if !c.is_running() {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let pids = self.cgroups.open(&c.id).procs();
+        let args: Vec<&str> = if ps_args.is_empty() {
+            vec!["-ef"]
+        } else {
+            ps_args.split_whitespace().collect()
+        };
+        let out = tokio::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .await
+            .map_err(|e| DaemonError::system("running ps", e))?;
+        if !out.status.success() {
+            return Err(DaemonError::System(format!(
+                "ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(DaemonError::System)
+    }
+
+    /// `POST /containers/prune`: remove every container that is not running; returns their ids
+    /// and the bytes their read-write layers held.
+    pub async fn prune(self: &Arc<Self>) -> Result<(Vec<String>, u64)> {
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0;
+        for c in self.all_containers() {
+            if c.is_running() {
+                continue;
+            }
+            let size = self
+                .images
+                .lock()
+                .unwrap()
+                .layers()
+                .upper_dir(&c.id)
+                .map(|d| crate::layers::dir_size(&d))
+                .unwrap_or(0);
+            if self.remove(&c.id, false).await.is_ok() {
+                deleted.push(c.id.clone());
+                reclaimed += size;
+            }
+        }
+        deleted.sort();
+        Ok((deleted, reclaimed))
     }
 
     /// `POST /containers/{id}/stop`: the stop signal (the container's, else SIGTERM), then
@@ -774,6 +872,38 @@ struct Acquired {
     shim_dir: Option<PathBuf>,
 }
 
+/// Docker's `top` answer from `ps` output: the header's words are the titles; each row is
+/// split into as many fields, the last taking the rest of the line (the command). Only rows
+/// whose PID column names one of `pids` are kept.
+pub fn parse_ps(output: &str, pids: &[i32]) -> std::result::Result<serde_json::Value, String> {
+    let mut lines = output.lines();
+    let header = lines.next().ok_or("ps printed nothing")?;
+    let titles: Vec<&str> = header.split_whitespace().collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| *t == "PID")
+        .ok_or("ps output has no PID column; give ps options that print one")?;
+    let mut rows = Vec::new();
+    for line in lines {
+        let mut fields: Vec<String> = Vec::new();
+        let mut rest = line.trim_start();
+        while fields.len() + 1 < titles.len() {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            fields.push(rest[..end].to_string());
+            rest = rest[end..].trim_start();
+        }
+        fields.push(rest.to_string());
+        if fields
+            .get(pid_col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
+            rows.push(fields);
+        }
+    }
+    Ok(serde_json::json!({ "Titles": titles, "Processes": rows }))
+}
+
 /// `KILL`, `SIGKILL`, `9`: the forms `docker kill -s` accepts.
 pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
     use nix::sys::signal::Signal;
@@ -857,6 +987,17 @@ pub fn container_resolv_conf(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_keeps_the_containers_rows_and_the_whole_command() {
+        let ps = "UID          PID    PPID  C STIME TTY          TIME CMD\nroot           1       0  0 10:48 ?        00:00:01 /sbin/init\nroot        4242    4000  0 10:49 ?        00:00:00 sleep 300 --long arg\n";
+        let v = parse_ps(ps, &[4242]).unwrap();
+        assert_eq!(v["Titles"].as_array().unwrap().len(), 8);
+        assert_eq!(v["Processes"][0][1], "4242");
+        assert_eq!(v["Processes"][0][7], "sleep 300 --long arg");
+        assert_eq!(v["Processes"].as_array().unwrap().len(), 1);
+        assert!(parse_ps("USER COMMAND\nroot x\n", &[1]).is_err());
+    }
 
     #[test]
     fn env_merge_replaces_by_key_and_keeps_order() {

@@ -140,6 +140,10 @@ pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
     };
     match rec.state.status.as_str() {
         "running" => format!("Up {}", human_duration(since(&rec.state.started_at))),
+        "paused" => format!(
+            "Up {} (Paused)",
+            human_duration(since(&rec.state.started_at))
+        ),
         "exited" => format!(
             "Exited ({}) {} ago",
             rec.state.exit_code,

@@ -6,4 +6,4 @@ mod overlay2;
 mod unpack;
 
 pub use overlay2::{LayerError, LayerInfo, LayerStore};
-pub use unpack::{chain_id, clean_entry_path};
+pub use unpack::{chain_id, clean_entry_path, dir_size};
