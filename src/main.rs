@@ -1,4 +1,5 @@
-//! The one berth binary: `berth shim` (per container, started by the daemon), `berth daemon`,
+//! The one berth binary: `berth shim` (per container) and `berth nsexec` (per exec), both
+//! started by the daemon; `berth daemon`;
 //! and every other first argument is a CLI command.
 
 use clap::Parser;
@@ -11,6 +12,13 @@ fn main() {
             std::process::exit(125);
         };
         berth::runtime::shim::main(std::path::Path::new(dir));
+    }
+    if argv.get(1).map(String::as_str) == Some("nsexec") {
+        let Some(spec) = argv.get(2) else {
+            eprintln!("usage: berth nsexec <spec> (started by the daemon, not by hand)");
+            std::process::exit(125);
+        };
+        berth::runtime::nsexec::main(spec);
     }
     let cli = match berth::cli::Cli::try_parse() {
         Ok(c) => c,

@@ -312,3 +312,123 @@ fn pause_unpause_top_and_prune() {
     assert!(left.contains("alive") && !left.contains("done1"), "{left}");
     d.ok(&["rm", "-f", "alive"]);
 }
+
+#[test]
+fn exec_joins_the_running_container() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "-e",
+        "FROM_RUN=1",
+        "--hostname",
+        "boxhost",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+
+    // Same hostname, network, pid namespace (sleep is PID 1) and filesystem.
+    assert_eq!(d.ok(&["exec", "box", "hostname"]), "boxhost\n");
+    let ps = d.ok(&["exec", "box", "ps", "-o", "pid,args"]);
+    assert!(ps.lines().any(|l| l.trim() == "1 sleep 60"), "{ps}");
+    d.ok(&["exec", "box", "sh", "-c", "echo shared > /tmp/file"]);
+    assert_eq!(d.ok(&["exec", "box", "cat", "/tmp/file"]), "shared\n");
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "box"])).unwrap();
+    let ip = v[0]["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = d.ok(&["exec", "box", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(shown.contains(&ip), "{shown}");
+
+    // Environment, user, workdir; the container's own cgroup.
+    let env = d.ok(&["exec", "-e", "EXTRA=2", "box", "env"]);
+    assert!(
+        env.lines().any(|l| l == "FROM_RUN=1") && env.lines().any(|l| l == "EXTRA=2"),
+        "{env}"
+    );
+    assert_eq!(d.ok(&["exec", "-u", "user", "box", "id", "-u"]), "1000\n");
+    assert_eq!(d.ok(&["exec", "-w", "/etc", "box", "pwd"]), "/etc\n");
+    let caps = d.ok(&["exec", "box", "grep", "CapEff", "/proc/self/status"]);
+    assert!(caps.contains("00000000a80425fb"), "{caps}");
+    let caps = d.ok(&[
+        "exec",
+        "--privileged",
+        "box",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(!caps.contains("00000000a80425fb"), "{caps}");
+    let cg = d.ok(&["exec", "box", "cat", "/proc/self/cgroup"]);
+    assert!(
+        cg.lines().all(|l| l.ends_with(":/")),
+        "the exec is in the container's cgroup namespace: {cg}"
+    );
+
+    // Exit codes and stdin.
+    let (_, _, c) = text(&d.berth(&["exec", "box", "sh", "-c", "exit 7"]));
+    assert_eq!(c, 7);
+    let (_, err, c) = text(&d.berth(&["exec", "box", "nosuchcommand"]));
+    assert_eq!(c, 127, "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    let mut child = d
+        .cmd()
+        .args(["exec", "-i", "box", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"loud\n").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout),
+        "LOUD\n"
+    );
+
+    // -d leaves it running in the background.
+    assert_eq!(
+        d.ok(&[
+            "exec",
+            "-d",
+            "box",
+            "sh",
+            "-c",
+            "sleep 0.2; echo later > /tmp/bg"
+        ]),
+        ""
+    );
+    wait_until("the detached exec", || {
+        d.berth(&["exec", "box", "cat", "/tmp/bg"]).stdout == b"later\n"
+    });
+
+    // Not running: refused.
+    d.ok(&["kill", "box"]);
+    d.ok(&["wait", "box"]);
+    let (_, err, c) = text(&d.berth(&["exec", "box", "true"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("is not running"), "{err}");
+    d.ok(&["rm", "box"]);
+
+    // The docker CLI's exec.
+    if let Some(mut docker) = d.docker() {
+        d.ok(&["run", "-d", "--name", "box2", "busybox", "sleep", "60"]);
+        let out = docker
+            .args(["exec", "box2", "echo", "hi"])
+            .output()
+            .unwrap();
+        assert_eq!(text(&out).0, "hi\n", "{}", text(&out).1);
+        let out = d
+            .docker()
+            .unwrap()
+            .args(["exec", "box2", "sh", "-c", "exit 3"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        d.ok(&["rm", "-f", "box2"]);
+    }
+}

@@ -206,19 +206,40 @@ impl Client {
 
     /// `POST /containers/{id}/attach` with `Upgrade: tcp`: the hijacked connection.
     pub async fn attach(&self, id: &str, stdin: bool) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
-        let mut sender = self.connect().await?;
         let path = format!(
             "/v{API_VERSION}/containers/{id}/attach?stream=1&stdout=1&stderr=1{}",
             if stdin { "&stdin=1" } else { "" }
         );
+        self.hijack(&path, "text/plain", empty_body()).await
+    }
+
+    /// `POST /exec/{id}/start` with `Upgrade: tcp`.
+    pub async fn exec_attach(
+        &self,
+        id: &str,
+        body: &[u8],
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        let path = format!("/v{API_VERSION}/exec/{id}/start");
+        self.hijack(&path, "application/json", bytes_body(body.to_vec()))
+            .await
+    }
+
+    /// A POST answered with `101 UPGRADED`, after which the connection is a raw stream.
+    async fn hijack(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: ReqBody,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        let mut sender = self.connect().await?;
         let req = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(hyper::header::HOST, "berth")
             .header(hyper::header::CONNECTION, "Upgrade")
             .header(hyper::header::UPGRADE, "tcp")
-            .header(hyper::header::CONTENT_TYPE, "text/plain")
-            .body(empty_body())
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .body(body)
             .expect("a valid request");
         let resp = sender
             .send_request(req)

@@ -249,6 +249,38 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
                 Err(e) => from_daemon(e),
             }
         }
+        (&Method::POST, ["containers", id, "exec"]) => {
+            let id = id.to_string();
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        format!("reading the body: {e}"),
+                    )
+                }
+            };
+            let config: ExecConfig = match serde_json::from_slice(&body) {
+                Ok(c) => c,
+                Err(e) => {
+                    return error_response(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))
+                }
+            };
+            match d.exec_create(&id, config) {
+                Ok(exec_id) => {
+                    json_response(StatusCode::CREATED, &serde_json::json!({ "Id": exec_id }))
+                }
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["exec", id, "start"]) => {
+            let id = id.to_string();
+            exec_start(req, &id, d).await
+        }
+        (&Method::GET, ["exec", id, "json"]) => match d.exec_get(id) {
+            Ok(e) => json_response(StatusCode::OK, &e.inspect()),
+            Err(e) => from_daemon(e),
+        },
         (&Method::GET, ["containers", id, "logs"]) => logs(&req, id, &d),
         (&Method::POST, ["containers", id, verb @ ("pause" | "unpause")]) => {
             match d.set_paused(id, *verb == "pause").await {
@@ -588,6 +620,161 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
     );
     h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
     resp
+}
+
+/// `POST /exec/{id}/start`: run the exec; unless detached, the connection is hijacked and
+/// carries its output (framed) and its stdin, and closes when the process ends.
+async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Response<Body> {
+    let exec = match d.exec_get(id) {
+        Ok(e) => e,
+        Err(e) => return from_daemon(e),
+    };
+    let upgrade = req.headers().get(hyper::header::UPGRADE).is_some();
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
+    };
+    let start: ExecStartConfig = serde_json::from_slice(&body).unwrap_or_default();
+    if start.tty {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "a TTY (-t) for exec is not supported by berth yet",
+        );
+    }
+    let mut child = match d.exec_spawn(&exec) {
+        Ok(c) => c,
+        Err(e) => return from_daemon(e),
+    };
+    if start.detach {
+        tokio::spawn(async move {
+            // Nobody reads a detached exec's output: drain it so the process never blocks.
+            let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+            let drain = async {
+                if let Some(o) = out.as_mut() {
+                    let _ = tokio::io::copy(o, &mut tokio::io::sink()).await;
+                }
+            };
+            let drain_err = async {
+                if let Some(e) = err.as_mut() {
+                    let _ = tokio::io::copy(e, &mut tokio::io::sink()).await;
+                }
+            };
+            let (status, _, _) = tokio::join!(child.wait(), drain, drain_err);
+            if let Ok(st) = status {
+                d.exec_finished(&exec, st);
+            }
+        });
+        return base(StatusCode::OK).body(empty()).unwrap();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let stdin = child.stdin.take();
+    let (want_out, want_err) = (exec.config.attach_stdout, exec.config.attach_stderr);
+    let forward = async move {
+        let tx_out = tx.clone();
+        let out_task = async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            if let Some(o) = stdout.as_mut() {
+                while let Ok(n) = o.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if want_out
+                        && tx_out
+                            .send(Bytes::from(stream::encode(stream::STDOUT, &buf[..n])))
+                            .await
+                            .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        };
+        let err_task = async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            if let Some(e) = stderr.as_mut() {
+                while let Ok(n) = e.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if want_err
+                        && tx
+                            .send(Bytes::from(stream::encode(stream::STDERR, &buf[..n])))
+                            .await
+                            .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        };
+        tokio::join!(out_task, err_task);
+    };
+    let exec2 = exec.clone();
+    let d2 = d.clone();
+    match on_upgrade {
+        None => {
+            tokio::spawn(async move {
+                drop(stdin);
+                let (_, status) = tokio::join!(forward, child.wait());
+                if let Ok(st) = status {
+                    d2.exec_finished(&exec2, st);
+                }
+            });
+            base(StatusCode::OK)
+                .header(CONTENT_TYPE, "application/vnd.docker.multiplexed-stream")
+                .body(channel_body(rx))
+                .unwrap()
+        }
+        Some(on_upgrade) => {
+            tokio::spawn(async move {
+                let upgraded = match on_upgrade.await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::debug!("exec upgrade failed: {e}");
+                        let _ = child.kill().await;
+                        return;
+                    }
+                };
+                let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+                let stdin_task = tokio::spawn(async move {
+                    if let Some(mut sin) = stdin {
+                        let _ = tokio::io::copy(&mut rd, &mut sin).await;
+                    }
+                });
+                let write_task = async move {
+                    let mut rx = rx;
+                    while let Some(b) = rx.recv().await {
+                        if wr.write_all(&b).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = wr.flush().await;
+                    let _ = wr.shutdown().await;
+                };
+                let (_, status, _) = tokio::join!(forward, child.wait(), write_task);
+                stdin_task.abort();
+                if let Ok(st) = status {
+                    d2.exec_finished(&exec2, st);
+                }
+            });
+            let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
+            let h = resp.headers_mut();
+            h.remove("Api-Version");
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.docker.raw-stream"),
+            );
+            h.insert(
+                hyper::header::CONNECTION,
+                HeaderValue::from_static("Upgrade"),
+            );
+            h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
+            resp
+        }
+    }
 }
 
 fn kernel_version() -> String {

@@ -313,3 +313,39 @@ mod tests {
         assert_eq!(hc.extra.get("ShmSize"), Some(&Value::from(0)));
     }
 }
+
+/// Body of `POST /containers/{id}/exec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecConfig {
+    #[serde(default)]
+    pub attach_stdin: bool,
+    #[serde(default)]
+    pub attach_stdout: bool,
+    #[serde(default)]
+    pub attach_stderr: bool,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub working_dir: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub detach_keys: String,
+}
+
+/// Body of `POST /exec/{id}/start`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecStartConfig {
+    #[serde(default)]
+    pub detach: bool,
+    #[serde(default)]
+    pub tty: bool,
+}

@@ -145,6 +145,35 @@ pub struct LogsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet: refused by the daemon)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    pub container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct TopArgs {
     pub container: String,
     /// Options passed to ps (default -ef)
@@ -687,6 +716,73 @@ pub async fn prune(client: &Client, a: PruneArgs) -> i32 {
         crate::util::human::human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
     );
     0
+}
+
+pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
+    let config = crate::api::types::ExecConfig {
+        attach_stdin: a.interactive && !a.detach,
+        attach_stdout: !a.detach,
+        attach_stderr: !a.detach,
+        tty: a.tty,
+        env: if a.env.is_empty() {
+            None
+        } else {
+            Some(a.env.clone())
+        },
+        cmd: a.command.clone(),
+        working_dir: a.workdir.clone().unwrap_or_default(),
+        user: a.user.clone().unwrap_or_default(),
+        privileged: a.privileged,
+        detach_keys: String::new(),
+    };
+    let created: Result<serde_json::Value, _> = client
+        .post_json(&format!("/containers/{}/exec", a.container), &config)
+        .await;
+    let id = match created {
+        Ok(v) => v["Id"].as_str().unwrap_or_default().to_string(),
+        Err(e) => return report(&e),
+    };
+    let start = serde_json::json!({ "Detach": a.detach, "Tty": a.tty });
+    if a.detach {
+        let body = serde_json::to_vec(&start).unwrap_or_default();
+        return match client
+            .request(Method::POST, &format!("/exec/{id}/start"), Some(body))
+            .await
+        {
+            Ok(_) => 0,
+            Err(e) => report(&e),
+        };
+    }
+    let conn = match client
+        .exec_attach(&id, &serde_json::to_vec(&start).unwrap_or_default())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let stdin_task = if a.interactive {
+        Some(tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut wr).await;
+            let _ = wr.shutdown().await;
+        }))
+    } else {
+        let _ = wr.shutdown().await;
+        None
+    };
+    if let Err(e) = copy_output(&mut rd, false).await {
+        eprintln!("berth: reading the exec's output: {e}");
+    }
+    if let Some(t) = stdin_task {
+        t.abort();
+    }
+    match client
+        .get_json::<serde_json::Value>(&format!("/exec/{id}/json"))
+        .await
+    {
+        Ok(v) => v["ExitCode"].as_i64().unwrap_or(126) as i32,
+        Err(e) => report(&e),
+    }
 }
 
 pub async fn wait(client: &Client, a: StartArgs) -> i32 {

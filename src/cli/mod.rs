@@ -58,6 +58,8 @@ pub enum Command {
     Rename(container::RenameArgs),
     /// Fetch the logs of a container
     Logs(container::LogsArgs),
+    /// Execute a command in a running container
+    Exec(container::ExecArgs),
     /// Pause all processes within one or more containers
     Pause(container::StartArgs),
     /// Unpause all processes within one or more containers
@@ -117,6 +119,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Wait(args) => container::wait(&client, args).await,
         Command::Rename(args) => container::rename(&client, args).await,
         Command::Logs(args) => container::logs(&client, args).await,
+        Command::Exec(args) => container::exec(&client, args).await,
         Command::Pause(args) => container::for_each(&client, &args.containers, "pause").await,
         Command::Unpause(args) => container::for_each(&client, &args.containers, "unpause").await,
         Command::Top(args) => container::top(&client, args).await,

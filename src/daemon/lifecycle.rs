@@ -799,6 +799,10 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(&c.dir);
         let _ = std::fs::remove_dir_all(self.shim_dir(&c.id));
         self.containers.lock().unwrap().remove(&c.id);
+        self.execs
+            .lock()
+            .unwrap()
+            .retain(|_, e| e.container_id != c.id);
         c.lifecycle.send_modify(|l| l.removed = true);
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod lock;
@@ -39,6 +40,7 @@ pub struct Daemon {
     pub network: BridgeNetwork,
     pub cgroups: CgroupManager,
     pub containers: Mutex<HashMap<String, Arc<Container>>>,
+    pub execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
     /// The berth binary, re-executed as each container's shim.
     pub exe: PathBuf,
     pub started: std::time::Instant,
@@ -76,6 +78,7 @@ impl Daemon {
             network,
             cgroups,
             containers: Mutex::new(HashMap::new()),
+            execs: Mutex::new(HashMap::new()),
             exe,
             started: std::time::Instant::now(),
         });

@@ -105,13 +105,13 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
         .map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
     chdir(cwd).map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
 
-    let program = find_program(spec)?;
+    let program = find_program(&spec.args, &spec.env)?;
 
     for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
         nix::unistd::dup2(from.as_raw_fd(), to)
             .map_err(|e| InitError::setup("setting up stdio", e))?;
     }
-    drop_privileges(spec)?;
+    drop_privileges(spec.uid, spec.gid, &spec.additional_gids, false)?;
 
     write_all(&fds.report, b"R");
     if !read_byte(&fds.go) {
@@ -291,17 +291,16 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     Ok(())
 }
 
-fn env_path(spec: &ShimSpec) -> String {
-    spec.env
-        .iter()
+fn env_path(env: &[String]) -> String {
+    env.iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         .to_string()
 }
 
 /// Docker's (Go's exec.LookPath) rules and words for finding the program.
-pub fn find_program(spec: &ShimSpec) -> Result<PathBuf, InitError> {
-    let name = spec.args.first().map(String::as_str).unwrap_or("");
+pub fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, InitError> {
+    let name = args.first().map(String::as_str).unwrap_or("");
     if name.contains('/') {
         let p = PathBuf::from(name);
         return match std::fs::metadata(&p) {
@@ -320,7 +319,7 @@ pub fn find_program(spec: &ShimSpec) -> Result<PathBuf, InitError> {
             }),
         };
     }
-    for dir in env_path(spec).split(':') {
+    for dir in env_path(env).split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = Path::new(dir).join(name);
         if let Ok(md) = std::fs::metadata(&candidate) {
@@ -342,32 +341,45 @@ fn errno_text(e: &std::io::Error) -> String {
     }
 }
 
-fn drop_privileges(spec: &ShimSpec) -> Result<(), InitError> {
+/// Become `uid`:`gid` with `gids`, keeping Docker's default capabilities (all of them when
+/// `privileged`) for root and none for anyone else.
+pub fn drop_privileges(
+    uid: u32,
+    gid: u32,
+    gids: &[u32],
+    privileged: bool,
+) -> Result<(), InitError> {
     use caps::{CapSet, CapsHashSet};
-    let keep: CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
+    let keep: CapsHashSet = if privileged {
+        // Everything this process holds: on a host that withholds some capabilities from
+        // root itself, asking for more would fail.
+        caps::read(None, CapSet::Permitted)
+            .map_err(|e| InitError::setup("reading capabilities", e))?
+    } else {
+        DEFAULT_CAPS.iter().copied().collect()
+    };
     for cap in caps::runtime::thread_all_supported() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)
                 .map_err(|e| InitError::setup("dropping capabilities", e))?;
         }
     }
-    let gids: Vec<nix::unistd::Gid> = spec
-        .additional_gids
+    let gids: Vec<nix::unistd::Gid> = gids
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
     nix::unistd::setgroups(&gids).map_err(|e| InitError::setup("setgroups", e))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid))
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
         .map_err(|e| InitError::setup("setgid", e))?;
     // Without PR_SET_KEEPCAPS, leaving uid 0 clears the permitted and effective sets,
     // which is exactly Docker's behaviour for a non-root user.
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid))
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
         .map_err(|e| InitError::setup("setuid", e))?;
     let set = |which, caps: &CapsHashSet| {
         caps::set(None, which, caps).map_err(|e| InitError::setup("setting capabilities", e))
     };
     set(CapSet::Inheritable, &CapsHashSet::new())?;
-    if spec.uid == 0 {
+    if uid == 0 {
         set(CapSet::Effective, &keep)?;
         set(CapSet::Permitted, &keep)?;
         set(CapSet::Effective, &keep)?;
@@ -377,18 +389,19 @@ fn drop_privileges(spec: &ShimSpec) -> Result<(), InitError> {
 }
 
 fn exec(spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
+    execve(program, &spec.args, &spec.env)
+}
+
+/// execve(2), or the error in Docker's words with the exit code docker gives it.
+pub fn execve(program: &Path, args: &[String], env: &[String]) -> Result<(), InitError> {
     let cstr = |s: &str| {
         CString::new(s).map_err(|_| InitError::setup("an argument", "contains a NUL byte"))
     };
     let path = cstr(&program.to_string_lossy())?;
-    let args: Vec<CString> = spec
-        .args
-        .iter()
-        .map(|a| cstr(a))
-        .collect::<Result<_, _>>()?;
-    let env: Vec<CString> = spec.env.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-    let name = spec.args.first().cloned().unwrap_or_default();
-    let errno = match nix::unistd::execve(&path, &args, &env) {
+    let cargs: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let cenv: Vec<CString> = env.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let name = args.first().cloned().unwrap_or_default();
+    let errno = match nix::unistd::execve(&path, &cargs, &cenv) {
         Ok(_) => unreachable!("execve returned without an error"),
         Err(e) => e,
     };
@@ -432,12 +445,16 @@ mod tests {
 
     #[test]
     fn lookup_errors_use_dockers_words() {
-        let e = find_program(&spec(&["nosuch"], "/nonexistent")).unwrap_err();
+        let find = |args: &[&str], path: &str| {
+            let s = spec(args, path);
+            find_program(&s.args, &s.env)
+        };
+        let e = find(&["nosuch"], "/nonexistent").unwrap_err();
         assert_eq!(
             (e.message.as_str(), e.exit_code),
             ("exec: \"nosuch\": executable file not found in $PATH", 127)
         );
-        let e = find_program(&spec(&["/nope"], "/bin")).unwrap_err();
+        let e = find(&["/nope"], "/bin").unwrap_err();
         assert_eq!(
             (e.message.as_str(), e.exit_code),
             (
@@ -445,11 +462,11 @@ mod tests {
                 127
             )
         );
-        let e = find_program(&spec(&["/etc"], "/bin")).unwrap_err();
+        let e = find(&["/etc"], "/bin").unwrap_err();
         assert_eq!(
             (e.message.as_str(), e.exit_code),
             ("exec: \"/etc\": is a directory", 126)
         );
-        assert!(find_program(&spec(&["sh"], "/nonexistent:/bin")).is_ok());
+        assert!(find(&["sh"], "/nonexistent:/bin").is_ok());
     }
 }

@@ -1,11 +1,12 @@
 //! The runtime (chapters 02 and 10): the per-container shim (`shim`), the init that finishes
-//! the container inside its new namespaces (`init`), the shim's socket protocol (`protocol`),
+//! the container inside its new namespaces (`init`), the way `exec` enters one (`nsexec`), the shim's socket protocol (`protocol`),
 //! the daemon's client for it (`client`), the json-file log (`logfile`), `-u` resolution
 //! (`user`) and Docker's default security settings (`security`).
 
 pub mod client;
 pub mod init;
 pub mod logfile;
+pub mod nsexec;
 pub mod protocol;
 pub mod security;
 pub mod shim;

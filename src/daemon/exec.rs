@@ -1,0 +1,191 @@
+//! `exec`: a second process in a running container. The daemon keeps each exec instance
+//! (created, then started once), starts `berth nsexec` with the exec's stdio as pipes, and
+//! records its exit code for `GET /exec/{id}/json`.
+
+use super::error::{DaemonError, Result};
+use super::lifecycle::merge_env;
+use super::Daemon;
+use crate::api::types::ExecConfig;
+use crate::runtime::nsexec::ExecSpec;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Default, Clone)]
+pub struct ExecState {
+    pub started: bool,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub pid: i64,
+}
+
+pub struct Exec {
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub state: Mutex<ExecState>,
+}
+
+impl Exec {
+    pub fn inspect(&self) -> serde_json::Value {
+        let st = self.state.lock().unwrap().clone();
+        serde_json::json!({
+            "ID": self.id,
+            "Running": st.running,
+            "ExitCode": st.exit_code,
+            "ProcessConfig": {
+                "tty": self.config.tty,
+                "entrypoint": self.config.cmd.first().cloned().unwrap_or_default(),
+                "arguments": self.config.cmd.iter().skip(1).collect::<Vec<_>>(),
+                "privileged": self.config.privileged,
+                "user": self.config.user,
+            },
+            "OpenStdin": self.config.attach_stdin,
+            "OpenStderr": self.config.attach_stderr,
+            "OpenStdout": self.config.attach_stdout,
+            "CanRemove": false,
+            "ContainerID": self.container_id,
+            "DetachKeys": self.config.detach_keys,
+            "Pid": st.pid,
+        })
+    }
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/exec`.
+    pub fn exec_create(&self, input: &str, config: ExecConfig) -> Result<String> {
+        let c = self.lookup(input)?;
+        if !c.is_running() {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        if c.snapshot().state.paused {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
+        if config.cmd.is_empty() {
+            return Err(DaemonError::InvalidParameter(
+                "No exec command specified".into(),
+            ));
+        }
+        if config.tty {
+            return Err(DaemonError::InvalidParameter(
+                "a TTY (-t) for exec is not supported by berth yet".into(),
+            ));
+        }
+        let id = crate::util::id::random_id();
+        let exec = Arc::new(Exec {
+            id: id.clone(),
+            container_id: c.id.clone(),
+            config,
+            state: Mutex::new(ExecState::default()),
+        });
+        self.execs.lock().unwrap().insert(id.clone(), exec);
+        Ok(id)
+    }
+
+    pub fn exec_get(&self, id: &str) -> Result<Arc<Exec>> {
+        let map = self.execs.lock().unwrap();
+        if let Some(e) = map.get(id) {
+            return Ok(e.clone());
+        }
+        let mut found = map
+            .values()
+            .filter(|e| !id.is_empty() && e.id.starts_with(id));
+        match (found.next(), found.next()) {
+            (Some(e), None) => Ok(e.clone()),
+            _ => Err(DaemonError::NotFound(format!(
+                "No such exec instance: {id}"
+            ))),
+        }
+    }
+
+    /// Start the exec's process: `berth nsexec` with piped stdio (stdin only when attached).
+    pub fn exec_spawn(&self, exec: &Arc<Exec>) -> Result<tokio::process::Child> {
+        {
+            let mut st = exec.state.lock().unwrap();
+            if st.started {
+                return Err(DaemonError::Conflict(format!(
+                    "Error: Exec command {} has already run",
+                    exec.id
+                )));
+            }
+            st.started = true;
+        }
+        let c = self.lookup(&exec.container_id)?;
+        let rec = c.snapshot();
+        if !rec.state.running {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
+        }
+        let rootfs = rec.rootfs.clone().unwrap_or_default();
+        let user_spec = if exec.config.user.is_empty() {
+            &rec.config.user
+        } else {
+            &exec.config.user
+        };
+        let user = crate::runtime::user::resolve(&rootfs, user_spec)
+            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        let mut env = vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            format!("HOSTNAME={}", rec.config.hostname),
+        ];
+        env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
+        env = merge_env(&env, exec.config.env.as_deref().unwrap_or(&[]));
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", user.home));
+        }
+        let cwd = [&exec.config.working_dir, &rec.config.working_dir]
+            .into_iter()
+            .find(|w| !w.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "/".into());
+        let spec = ExecSpec {
+            pid: rec.state.pid as i32,
+            cgroup_paths: self.cgroups.open(&rec.id).paths().to_vec(),
+            args: exec.config.cmd.clone(),
+            env,
+            cwd,
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids: user.additional_gids,
+            privileged: exec.config.privileged,
+        };
+        let json = serde_json::to_string(&spec)
+            .map_err(|e| DaemonError::system("encoding the exec", e))?;
+        let piped = std::process::Stdio::piped;
+        let child = tokio::process::Command::new(&self.exe)
+            .arg("nsexec")
+            .arg(json)
+            .stdin(if exec.config.attach_stdin {
+                piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(piped())
+            .stderr(piped())
+            .spawn()
+            .map_err(|e| DaemonError::system("starting the exec", e))?;
+        let mut st = exec.state.lock().unwrap();
+        st.running = true;
+        st.pid = child.id().map(|p| p as i64).unwrap_or(0);
+        Ok(child)
+    }
+
+    /// Record an exec's end.
+    pub fn exec_finished(&self, exec: &Exec, status: std::process::ExitStatus) {
+        use std::os::unix::process::ExitStatusExt;
+        let code = status
+            .code()
+            .map(i64::from)
+            .or(status.signal().map(|s| 128 + s as i64))
+            .unwrap_or(255);
+        let mut st = exec.state.lock().unwrap();
+        st.running = false;
+        st.exit_code = Some(code);
+    }
+}

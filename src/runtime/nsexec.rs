@@ -1,0 +1,109 @@
+//! `berth nsexec <spec>`: how `exec` enters a running container. Started by the daemon with
+//! the exec's stdio as its own, it joins the container's cgroup and namespaces (cgroup, ipc,
+//! uts, net, pid, mnt — setns(2) on the files in /proc/<pid>/ns), forks so the child lands in
+//! the container's pid namespace, and the child drops to the user's identity and execs.
+//! The parent waits and exits with the child's status, so the daemon sees the exec's exit code.
+
+use super::init::{drop_privileges, execve, find_program, InitError};
+use nix::sched::CloneFlags;
+use serde::{Deserialize, Serialize};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecSpec {
+    /// The container's init, as a host pid: its namespaces are the ones joined.
+    pub pid: i32,
+    pub cgroup_paths: Vec<PathBuf>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub privileged: bool,
+}
+
+/// The order matters: mnt last, because after it /proc is the container's.
+const NAMESPACES: &[(&str, CloneFlags)] = &[
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+fn fail(err: InitError) -> ! {
+    eprintln!("{}", err.message);
+    std::process::exit(err.exit_code)
+}
+
+pub fn main(spec: &str) -> ! {
+    let spec: ExecSpec = match serde_json::from_str(spec) {
+        Ok(s) => s,
+        Err(e) => fail(InitError {
+            message: format!("berth nsexec: bad spec: {e}"),
+            exit_code: 125,
+        }),
+    };
+    let setup = |what: &str, e: &dyn std::fmt::Display| InitError {
+        message: format!("{what}: {e}"),
+        exit_code: 126,
+    };
+    // Open every namespace file before entering any: after mnt, /proc/<pid> means something else.
+    let mut fds: Vec<(OwnedFd, CloneFlags)> = Vec::new();
+    for (name, flag) in NAMESPACES {
+        match std::fs::File::open(format!("/proc/{}/ns/{name}", spec.pid)) {
+            Ok(f) => fds.push((f.into(), *flag)),
+            Err(e) => fail(setup(
+                &format!("opening the container's {name} namespace"),
+                &e,
+            )),
+        }
+    }
+    if let Err(e) = crate::cgroups::add_to_all(&spec.cgroup_paths, std::process::id() as i32) {
+        fail(setup("joining the container's cgroup", &e));
+    }
+    for (fd, flag) in &fds {
+        if let Err(e) = nix::sched::setns(fd, *flag) {
+            fail(setup("entering the container's namespaces", &e));
+        }
+    }
+    drop(fds);
+    // SAFETY: this process is single-threaded (nsexec runs before any runtime starts).
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => fail(setup("fork", &e)),
+        Ok(nix::unistd::ForkResult::Child) => {
+            let cwd = if spec.cwd.is_empty() {
+                "/"
+            } else {
+                spec.cwd.as_str()
+            };
+            if let Err(e) = nix::unistd::chdir(cwd) {
+                fail(setup(&format!("chdir to {cwd}"), &e));
+            }
+            let program = find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(e));
+            if let Err(e) =
+                drop_privileges(spec.uid, spec.gid, &spec.additional_gids, spec.privileged)
+            {
+                fail(e);
+            }
+            match execve(&program, &spec.args, &spec.env) {
+                Ok(()) => unreachable!("execve returned"),
+                Err(e) => fail(e),
+            }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let code = loop {
+                match nix::sys::wait::waitpid(child, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break c,
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    _ => break 255,
+                }
+            };
+            std::process::exit(code)
+        }
+    }
+}
