@@ -432,3 +432,89 @@ fn exec_joins_the_running_container() {
         d.ok(&["rm", "-f", "box2"]);
     }
 }
+
+#[test]
+fn ps_filters_formats_sizes_and_inspect_templates() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "tier=front",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    d.ok(&["run", "--name", "ok", "busybox", "true"]);
+    let (_, _, c) = text(&d.berth(&[
+        "run",
+        "--name",
+        "bad",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /f; exit 2",
+    ]));
+    assert_eq!(c, 2);
+
+    let names = |args: &[&str]| {
+        let mut a = vec!["ps", "--format", "{{.Names}}"];
+        a.extend_from_slice(args);
+        let mut v: Vec<String> = d.ok(&a).lines().map(String::from).collect();
+        v.sort();
+        v.join(" ")
+    };
+    assert_eq!(names(&[]), "web");
+    assert_eq!(names(&["-a"]), "bad ok web");
+    assert_eq!(names(&["-f", "status=exited"]), "bad ok");
+    assert_eq!(names(&["-a", "-f", "exited=2"]), "bad");
+    assert_eq!(names(&["-a", "-f", "label=tier=front"]), "web");
+    assert_eq!(names(&["-a", "-f", "name=o", "-f", "status=exited"]), "ok");
+    assert_eq!(names(&["-a", "-f", "ancestor=busybox"]), "bad ok web");
+    assert_eq!(names(&["-n", "2"]), "bad ok");
+    assert_eq!(names(&["-l"]), "bad");
+    let (_, err, c) = text(&d.berth(&["ps", "-f", "bogus=1"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("invalid filter 'bogus'"), "{err}");
+
+    let table = d.ok(&["ps", "-a", "--format", "table {{.Names}}\\t{{.Status}}"]);
+    assert!(table.starts_with("NAMES     STATUS\n"), "{table}");
+    assert!(table.contains("Exited (2)"), "{table}");
+
+    let sized = d.ok(&["ps", "-a", "-s", "-f", "name=bad"]);
+    assert!(sized.lines().next().unwrap().ends_with("SIZE"), "{sized}");
+    assert!(sized.contains("5kB (virtual"), "{sized}");
+
+    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    assert!(
+        ip.trim().starts_with(d.subnet.trim_end_matches("0/24")),
+        "{ip}"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.Name}}",
+            "bad",
+            "ok"
+        ]),
+        "2 /bad\n0 /ok\n"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{json .Config.Labels}}", "web"]),
+        "{\"tier\":\"front\"}\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{range .Config.Cmd}}<{{.}}>{{end}}",
+            "web"
+        ]),
+        "<sleep><60>\n"
+    );
+    d.ok(&["rm", "-f", "web", "ok", "bad"]);
+}

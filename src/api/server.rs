@@ -185,7 +185,7 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
         (&Method::GET, ["version"]) => json_response(StatusCode::OK, &version_info()),
         (&Method::GET, ["info"]) => json_response(StatusCode::OK, &info(&d)),
         (&Method::POST, ["containers", "create"]) => create(req, d).await,
-        (&Method::GET, ["containers", "json"]) => list_containers(&req, &d),
+        (&Method::GET, ["containers", "json"]) => list_containers(&req, &d).await,
         (&Method::GET, ["containers", id, "json"]) => match d.lookup(id) {
             Ok(c) => json_response(StatusCode::OK, &d.inspect_view(&c.snapshot(), &c.dir)),
             Err(e) => from_daemon(e),
@@ -364,27 +364,45 @@ async fn create(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
     }
 }
 
-fn list_containers(req: &Request<Incoming>, d: &Arc<Daemon>) -> Response<Body> {
+async fn list_containers(req: &Request<Incoming>, d: &Arc<Daemon>) -> Response<Body> {
+    use crate::daemon::filters;
     let q = query(req);
     let all = flag(&q, "all");
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
-    if q.get("filters").is_some_and(|f| !f.is_empty() && f != "{}") {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "filters are not supported by berth yet",
-        );
+    let f = match filters::parse(q.get("filters").map(String::as_str).unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+    };
+    if let Err(e) = filters::validate(&f, filters::CONTAINER_FILTERS) {
+        return error_response(StatusCode::BAD_REQUEST, e);
     }
+    let mut ancestors = Vec::new();
+    for name in f.get("ancestor").into_iter().flatten() {
+        if let Ok(img) = d.image_get(name).await {
+            ancestors.push(img.id);
+        }
+    }
+    // A status or exited filter can only be met by stopped containers, so it implies --all.
+    let all = all || limit > 0 || f.contains_key("status") || f.contains_key("exited");
     let mut recs: Vec<_> = d
         .all_containers()
         .iter()
         .map(|c| c.snapshot())
-        .filter(|r| all || limit > 0 || r.state.running)
+        .filter(|r| all || r.state.running)
+        .filter(|r| filters::matches(r, &f, &ancestors))
         .collect();
     recs.sort_by(|a, b| b.created.cmp(&a.created));
     if limit > 0 {
         recs.truncate(limit as usize);
     }
-    let rows: Vec<_> = recs.iter().map(|r| d.summary_view(r)).collect();
+    let mut rows: Vec<_> = recs.iter().map(|r| d.summary_view(r)).collect();
+    if flag(&q, "size") {
+        for row in rows.iter_mut() {
+            let (rw, root) = d.container_sizes(&row.id, &row.image_id).await;
+            row.size_rw = Some(rw);
+            row.size_root_fs = Some(root);
+        }
+    }
     json_response(StatusCode::OK, &rows)
 }
 

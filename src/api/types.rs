@@ -228,6 +228,10 @@ pub struct ContainerSummary {
     pub labels: BTreeMap<String, String>,
     pub state: String,
     pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
     pub host_config: Value,
     pub network_settings: Value,
     pub mounts: Vec<Value>,

@@ -86,6 +86,21 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long)]
+    pub last: Option<i64>,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Filter output based on conditions provided (status=, name=, id=, label=, ancestor=, exited=)
+    #[arg(short = 'f', long = "filter")]
+    pub filters: Vec<String>,
+    /// Format output using a Go template ("table ..." for columns)
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +211,9 @@ pub struct PruneArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Format output using a Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub names: Vec<String>,
 }
@@ -510,51 +528,108 @@ pub fn command_cell(cmd: &str, no_trunc: bool) -> String {
     serde_json::to_string(&shown).unwrap_or(shown)
 }
 
-pub fn ps_table(rows: &[ContainerSummary], no_trunc: bool, now: i64) -> String {
+/// Docker's default `ps` table (with SIZE last under `-s`), built from the same fields as
+/// `--format`.
+pub fn ps_table(rows: &[ContainerSummary], no_trunc: bool, size: bool, now: i64) -> String {
+    let mut columns = vec![
+        ("CONTAINER ID", "ID"),
+        ("IMAGE", "Image"),
+        ("COMMAND", "Command"),
+        ("CREATED", "RunningFor"),
+        ("STATUS", "Status"),
+        ("PORTS", "Ports"),
+        ("NAMES", "Names"),
+    ];
+    if size {
+        columns.push(("SIZE", "Size"));
+    }
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|c| {
-            let created = std::time::Duration::from_secs((now - c.created).max(0) as u64);
-            vec![
-                if no_trunc {
-                    c.id.clone()
-                } else {
-                    c.id[..12.min(c.id.len())].to_string()
-                },
-                c.image.clone(),
-                command_cell(&c.command, no_trunc),
-                format!("{} ago", human_duration(created)),
-                c.status.clone(),
-                String::new(),
-                c.names
-                    .iter()
-                    .map(|n| n.trim_start_matches('/'))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ]
+            let ctx = ps_context(c, no_trunc, now);
+            columns
+                .iter()
+                .map(|(_, key)| ctx[key].as_str().unwrap_or("").to_string())
+                .collect()
         })
         .collect();
-    table::render(
-        &[
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ],
-        &cells,
-    )
+    let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    table::render(&headers, &cells)
+}
+
+/// The fields `ps --format` offers, as docker names them.
+pub fn ps_context(c: &ContainerSummary, no_trunc: bool, now: i64) -> serde_json::Value {
+    let created = std::time::Duration::from_secs((now - c.created).max(0) as u64);
+    let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    serde_json::json!({
+        "ID": if no_trunc { c.id.clone() } else { c.id[..12.min(c.id.len())].to_string() },
+        "Image": c.image,
+        "Command": command_cell(&c.command, no_trunc),
+        "CreatedAt": chrono::DateTime::from_timestamp(c.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+        "RunningFor": format!("{} ago", human_duration(created)),
+        "Ports": "",
+        "State": c.state,
+        "Status": c.status,
+        "Size": size_cell(c),
+        "Names": c.names.iter().map(|n| n.trim_start_matches('/')).collect::<Vec<_>>().join(","),
+        "Labels": labels.join(","),
+        "Mounts": "",
+        "Networks": "bridge",
+    })
+}
+
+fn size_cell(c: &ContainerSummary) -> String {
+    match (c.size_rw, c.size_root_fs) {
+        (Some(rw), Some(root)) => format!(
+            "{} (virtual {})",
+            crate::util::human::human_size(rw),
+            crate::util::human::human_size(root)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Translate `-f key=value` flags into the API's filters JSON.
+pub fn filters_json(flags: &[String]) -> Result<String, String> {
+    let mut map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>> =
+        Default::default();
+    for f in flags {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
+        map.entry(k.to_string())
+            .or_default()
+            .insert(v.to_string(), true);
+    }
+    Ok(serde_json::to_string(&map).unwrap_or_default())
 }
 
 pub async fn ps(client: &Client, a: PsArgs) -> i32 {
-    let path = if a.all {
-        "/containers/json?all=1"
-    } else {
-        "/containers/json"
-    };
-    let rows: Vec<ContainerSummary> = match client.get_json(path).await {
+    let mut query = Vec::new();
+    if a.all {
+        query.push("all=1".to_string());
+    }
+    let limit = if a.latest { Some(1) } else { a.last };
+    if let Some(n) = limit {
+        query.push(format!("limit={n}"));
+    }
+    if a.size {
+        query.push("size=1".to_string());
+    }
+    if !a.filters.is_empty() {
+        match filters_json(&a.filters) {
+            Ok(j) => query.push(format!(
+                "filters={}",
+                url::form_urlencoded::byte_serialize(j.as_bytes()).collect::<String>()
+            )),
+            Err(e) => {
+                eprintln!("{e}");
+                return 125;
+            }
+        }
+    }
+    let path = format!("/containers/json?{}", query.join("&"));
+    let rows: Vec<ContainerSummary> = match client.get_json(&path).await {
         Ok(r) => r,
         Err(e) => return report(&e),
     };
@@ -571,10 +646,29 @@ pub async fn ps(client: &Client, a: PsArgs) -> i32 {
         }
         return 0;
     }
-    print!(
-        "{}",
-        ps_table(&rows, a.no_trunc, chrono::Utc::now().timestamp())
-    );
+    let now = chrono::Utc::now().timestamp();
+    if let Some(format) = &a.format {
+        let contexts: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|c| ps_context(c, a.no_trunc, now))
+            .collect();
+        let header = serde_json::json!({
+            "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+            "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+            "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+        });
+        return match super::template::format_rows(format, &contexts, &header) {
+            Ok(out) => {
+                print!("{out}");
+                0
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                125
+            }
+        };
+    }
+    print!("{}", ps_table(&rows, a.no_trunc, a.size, now));
     0
 }
 
@@ -944,7 +1038,28 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> i32 {
             Err(e) => code = report(&e),
         }
     }
-    println!("{}", indent_json(&serde_json::Value::Array(found)));
+    match &a.format {
+        None => println!("{}", indent_json(&serde_json::Value::Array(found))),
+        Some(format) => {
+            let format = format.replace("\\t", "\t").replace("\\n", "\n");
+            let t = match super::template::Template::parse(&format) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return 125;
+                }
+            };
+            for v in &found {
+                match t.render(v) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+        }
+    }
     code
 }
 
@@ -987,6 +1102,6 @@ mod tests {
             status: "Up 2 seconds".into(),
             ..Default::default()
         };
-        insta::assert_snapshot!(ps_table(&[row], false, 1003));
+        insta::assert_snapshot!(ps_table(&[row], false, false, 1003));
     }
 }

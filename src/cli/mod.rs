@@ -7,6 +7,7 @@ pub mod daemon_cmd;
 pub mod image;
 pub mod system;
 pub mod table;
+pub mod template;
 
 use crate::api::client::{Client, ClientError};
 use clap::{Parser, Subcommand};

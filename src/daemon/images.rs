@@ -47,6 +47,19 @@ impl Daemon {
             .map_err(|e| DaemonError::NotFound(e.to_string()))
     }
 
+    /// `ps -s`: bytes in the container's read-write layer, and those plus its image's.
+    pub async fn container_sizes(&self, id: &str, image_id: &str) -> (i64, i64) {
+        let upper = self.images.lock().unwrap().layers().upper_dir(id).ok();
+        let rw = match upper {
+            Some(dir) => tokio::task::spawn_blocking(move || crate::layers::dir_size(&dir) as i64)
+                .await
+                .unwrap_or(0),
+            None => 0,
+        };
+        let image = self.image_get(image_id).await.map(|i| i.size).unwrap_or(0);
+        (rw, rw + image)
+    }
+
     /// `GET /images/{name}/json`: Docker's image inspect shape.
     pub async fn image_inspect(&self, name: &str) -> Result<Value> {
         let img = self.image_get(name).await?;

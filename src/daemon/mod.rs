@@ -5,6 +5,7 @@
 pub mod container;
 pub mod error;
 pub mod exec;
+pub mod filters;
 pub mod images;
 pub mod lifecycle;
 pub mod lock;

@@ -121,6 +121,8 @@ pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
         labels: rec.config.labels.clone().unwrap_or_default(),
         state: rec.state.status.clone(),
         status: status_text(rec, chrono::Utc::now()),
+        size_rw: None,
+        size_root_fs: None,
         host_config: serde_json::json!({ "NetworkMode": rec.host_config.network_mode }),
         network_settings: serde_json::json!({ "Networks": net.networks }),
         mounts: vec![],
