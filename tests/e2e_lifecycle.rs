@@ -518,3 +518,70 @@ fn ps_filters_formats_sizes_and_inspect_templates() {
     );
     d.ok(&["rm", "-f", "web", "ok", "bad"]);
 }
+
+#[test]
+fn containers_outlive_a_daemon_killed_with_sigkill() {
+    let mut d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "survivor",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "brief",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ]);
+    let pid = |d: &common::TestDaemon| d.ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"]);
+    let before = pid(&d);
+    let lines_before = d.ok(&["logs", "survivor"]).lines().count();
+
+    // While no daemon runs, `survivor` keeps running and logging, and `brief` exits.
+    d.kill9_and_restart(Duration::from_millis(1500));
+
+    assert_eq!(pid(&d), before, "the container's process is the same one");
+    assert!(d.ok(&["ps"]).contains("survivor"));
+    assert!(
+        d.ok(&["logs", "survivor"]).lines().count() > lines_before + 5,
+        "logging went on without the daemon"
+    );
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "brief"])).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "exited");
+    assert_eq!(
+        v[0]["State"]["ExitCode"], 7,
+        "the real exit code, recorded by the shim"
+    );
+    assert_ne!(v[0]["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+
+    // Everything works on the reattached container: exec, live output, stop, wait.
+    assert_eq!(
+        d.ok(&["exec", "survivor", "echo", "still here"]),
+        "still here\n"
+    );
+    let mut follow = d
+        .cmd()
+        .args(["logs", "-f", "--tail", "0", "survivor"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    d.ok(&["stop", "-t", "1", "survivor"]);
+    let out = follow.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("tick"),
+        "logs -f saw new lines"
+    );
+    assert_eq!(d.ok(&["wait", "survivor"]), "137\n");
+    d.ok(&["rm", "survivor", "brief"]);
+}

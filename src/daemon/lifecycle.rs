@@ -426,7 +426,7 @@ impl Daemon {
             return Err(start_failure(&e.message, e.exit_code));
         }
         step("process started");
-        let (mut events, stdin) = shim.split();
+        let (events, stdin) = shim.split();
         *c.stdin.lock().await = Some(stdin);
         let _ = c.update(|r| {
             r.state.status = "running".into();
@@ -442,6 +442,13 @@ impl Daemon {
         });
         c.lifecycle.send_modify(|l| l.running = true);
 
+        self.monitor(c, events);
+        Ok(())
+    }
+
+    /// Relay a running container's output to attached clients until its shim reports the
+    /// exit (or goes away, when `exit.json` tells), then finish it.
+    fn monitor(self: &Arc<Self>, c: &Arc<Container>, mut events: shim::ShimEvents) {
         let daemon = self.clone();
         let container = c.clone();
         tokio::spawn(async move {
@@ -469,7 +476,6 @@ impl Daemon {
                 });
             daemon.finish(&container, status).await;
         });
-        Ok(())
     }
 
     /// Release what a start acquired, newest first. Every step is idempotent.
@@ -549,20 +555,44 @@ impl Daemon {
         }
     }
 
-    /// A record says running but this daemon has no shim for it (the daemon died).
-    pub(super) async fn recover_stale(self: &Arc<Self>, c: &Arc<Container>) {
-        let rec = c.snapshot();
-        if rec.state.pid > 0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(rec.state.pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+    /// A record says running, and this daemon just started: the previous one died (or was
+    /// killed) while the container ran. If its shim is still there, reconnect to it and carry
+    /// on as if nothing happened; if the container exited meanwhile, record the real exit code
+    /// and time from `exit.json` and take everything down.
+    pub(super) async fn reattach(self: &Arc<Self>, c: &Arc<Container>) {
+        let dir = self.shim_dir(&c.id);
+        if shim::read_exit(&dir).is_none() && shim::shim_alive(&dir) {
+            match shim::reconnect(&dir).await {
+                Ok((events, stdin)) => {
+                    *c.stdin.lock().await = Some(stdin);
+                    tracing::info!("container {}: reattached to its shim", &c.id[..12]);
+                    self.monitor(c, events);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("container {}: reconnecting to the shim: {e}", &c.id[..12])
+                }
+            }
         }
-        let status = shim::read_exit(&self.shim_dir(&c.id)).unwrap_or(ExitStatus {
-            exit_code: 137,
-            finished_at: now_rfc3339(),
-            oom_killed: false,
-        });
+        let rec = c.snapshot();
+        let status = match shim::read_exit(&dir) {
+            Some(st) => st,
+            None => {
+                // No shim and no exit record: nothing can report this container's end, so
+                // make sure it has one.
+                if rec.state.pid > 0 {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(rec.state.pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                ExitStatus {
+                    exit_code: 137,
+                    finished_at: now_rfc3339(),
+                    oom_killed: false,
+                }
+            }
+        };
         self.finish(c, status).await;
     }
 

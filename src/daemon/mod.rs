@@ -95,8 +95,8 @@ impl Daemon {
         self.config.exec_root.join("shims").join(id)
     }
 
-    /// Read every record. A container that was running when the daemon went away is
-    /// cleaned up and marked exited (re-attaching to live shims comes with live restore).
+    /// Read every record; reattach to the shims of containers that were running when the
+    /// previous daemon went away (live restore).
     async fn load_containers(self: &Arc<Self>) {
         let Ok(entries) = std::fs::read_dir(self.containers_dir()) else {
             return;
@@ -117,7 +117,7 @@ impl Daemon {
                 .unwrap()
                 .insert(c.id.clone(), c.clone());
             if was_running {
-                self.recover_stale(&c).await;
+                self.reattach(&c).await;
             }
         }
     }

@@ -245,6 +245,36 @@ async fn connect(state_dir: &Path) -> std::io::Result<UnixStream> {
     stream
 }
 
+/// Reconnect to a shim that outlived the daemon that started it.
+pub async fn reconnect(state_dir: &Path) -> std::io::Result<(ShimEvents, ShimStdin)> {
+    let stream = connect(state_dir).await?;
+    let (rd, wr) = stream.into_split();
+    Ok((
+        ShimEvents {
+            rd,
+            buf: FrameBuffer::default(),
+        },
+        ShimStdin { wr },
+    ))
+}
+
+/// Whether the shim recorded in `<state_dir>/pid` still runs (and is a berth shim for this
+/// state dir, not a process that reused its pid).
+pub fn shim_alive(state_dir: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(state_dir.join("pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    else {
+        return false;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.get(1) == Some(&&b"shim"[..])
+        && args
+            .get(2)
+            .is_some_and(|a| Path::new(std::str::from_utf8(a).unwrap_or("")) == state_dir)
+}
+
 /// The exit status the shim recorded, if it has.
 pub fn read_exit(state_dir: &Path) -> Option<ExitStatus> {
     let data = std::fs::read(state_dir.join("exit.json")).ok()?;

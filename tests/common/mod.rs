@@ -142,6 +142,29 @@ impl TestDaemon {
         c
     }
 
+    /// Kill the daemon with SIGKILL (no shutdown, no cleanup), wait `pause`, and start a
+    /// new one on the same roots: what a crash and a restart look like to the containers.
+    pub fn kill9_and_restart(&mut self, pause: Duration) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        std::thread::sleep(pause);
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = self
+            .daemon_command()
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("restarting berth daemon");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
