@@ -569,7 +569,7 @@ fn containers_outlive_a_daemon_killed_with_sigkill() {
         d.ok(&["exec", "survivor", "echo", "still here"]),
         "still here\n"
     );
-    let mut follow = d
+    let follow = d
         .cmd()
         .args(["logs", "-f", "--tail", "0", "survivor"])
         .stdout(std::process::Stdio::piped())
