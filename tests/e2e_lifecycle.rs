@@ -585,3 +585,103 @@ fn containers_outlive_a_daemon_killed_with_sigkill() {
     assert_eq!(d.ok(&["wait", "survivor"]), "137\n");
     d.ok(&["rm", "survivor", "brief"]);
 }
+
+#[test]
+fn restart_policies() {
+    let mut d = daemon_or_skip!();
+    d.load_busybox();
+    let inspect = |d: &common::TestDaemon, name: &str, f: &str| {
+        d.ok(&["inspect", "-f", f, name]).trim().to_string()
+    };
+
+    // on-failure:2 restarts a failing container twice, then leaves it exited.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    wait_until("two restarts", || {
+        inspect(&d, "flaky", "{{.RestartCount}} {{.State.Status}}") == "2 exited"
+    });
+    assert_eq!(inspect(&d, "flaky", "{{.State.ExitCode}}"), "3");
+
+    // always restarts a container that exits cleanly; stop ends that.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "phoenix",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
+    wait_until("restarts", || {
+        inspect(&d, "phoenix", "{{.RestartCount}}")
+            .parse::<i64>()
+            .unwrap()
+            >= 2
+    });
+    d.ok(&["stop", "-t", "1", "phoenix"]);
+    wait_until("phoenix stopped", || {
+        inspect(&d, "phoenix", "{{.State.Status}}") == "exited"
+    });
+    let count = inspect(&d, "phoenix", "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        inspect(&d, "phoenix", "{{.RestartCount}}"),
+        count,
+        "a stopped container stays stopped"
+    );
+
+    // At daemon start: always starts again even after a stop; unless-stopped only if not stopped.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "resting",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    d.ok(&["stop", "-t", "0", "resting"]);
+    d.restart_daemon();
+    wait_until("boot restarts", || {
+        inspect(&d, "phoenix", "{{.State.Running}}") == "true"
+            && inspect(&d, "keeper", "{{.State.Running}}") == "true"
+    });
+    assert_eq!(inspect(&d, "resting", "{{.State.Running}}"), "false");
+
+    let (_, err, c) = text(&d.berth(&["run", "--rm", "--restart", "always", "busybox", "true"]));
+    assert_eq!(c, 125);
+    assert!(
+        err.contains("Conflicting options: --restart and --rm"),
+        "{err}"
+    );
+    let (_, err, c) = text(&d.berth(&["run", "--restart", "sometimes", "busybox", "true"]));
+    assert_eq!(c, 125);
+    assert!(err.contains("invalid restart policy 'sometimes'"), "{err}");
+    d.ok(&["rm", "-f", "flaky", "phoenix", "keeper", "resting"]);
+}

@@ -197,7 +197,7 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
         (&Method::POST, ["containers", id, "kill"]) => {
             let q = query(&req);
             let sig = q.get("signal").cloned().unwrap_or_default();
-            match d.kill(id, &sig).await {
+            match d.kill_by_user(id, &sig).await {
                 Ok(()) => no_content(),
                 Err(e) => from_daemon(e),
             }

@@ -60,6 +60,9 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
     #[arg(long = "help", action = clap::ArgAction::Help, help = "Print help")]
     help: Option<bool>,
     /// The image to run
@@ -236,6 +239,14 @@ fn create_request(a: &RunArgs) -> CreateRequest {
     if a.read_only {
         host_extra.insert("ReadonlyRootfs".into(), true.into());
     }
+    let (policy, max) = match a.restart.split_once(':') {
+        Some((p, n)) => (p.to_string(), n.parse::<i64>().unwrap_or(-1)),
+        None => (a.restart.clone(), 0),
+    };
+    host_extra.insert(
+        "RestartPolicy".into(),
+        serde_json::json!({ "Name": policy, "MaximumRetryCount": max }),
+    );
     CreateRequest {
         config: ContainerConfig {
             hostname: a.hostname.clone().unwrap_or_default(),

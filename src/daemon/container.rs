@@ -36,6 +36,12 @@ pub struct Record {
     /// The overlay mount, while mounted.
     #[serde(default)]
     pub rootfs: Option<PathBuf>,
+    /// How often the restart policy has restarted it.
+    #[serde(default)]
+    pub restart_count: i64,
+    /// Stopped or killed by a person: restart policies leave it alone.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl Record {

@@ -93,6 +93,8 @@ mod tests {
             endpoint: None,
             netns: None,
             rootfs: None,
+            restart_count: 0,
+            manually_stopped: false,
         }
     }
 

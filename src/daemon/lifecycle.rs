@@ -96,11 +96,11 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
             return refuse(&format!("the log driver {driver:?}"));
         }
     }
-    if let Some(policy) = hc.extra.get("RestartPolicy") {
-        let name = policy.get("Name").and_then(|n| n.as_str()).unwrap_or("");
-        if !name.is_empty() && name != "no" {
-            return refuse("--restart");
-        }
+    let policy = RestartPolicy::of(hc)?;
+    if policy != RestartPolicy::No && hc.auto_remove {
+        return Err(DaemonError::InvalidParameter(
+            "Conflicting options: --restart and --rm".into(),
+        ));
     }
     for (field, flag) in UNSUPPORTED_HOST_CONFIG {
         if let Some(v) = hc.extra.get(*field) {
@@ -228,6 +228,8 @@ impl Daemon {
             endpoint: None,
             netns: None,
             rootfs: None,
+            restart_count: 0,
+            manually_stopped: false,
         };
 
         // The name is reserved under the map's lock, so two creates cannot take the same one.
@@ -287,10 +289,24 @@ impl Daemon {
 
     /// `POST /containers/{id}/start`.
     pub async fn start(self: &Arc<Self>, input: &str) -> Result<()> {
+        self.start_for(input, false).await
+    }
+
+    /// Start a container; `by_policy` when a restart policy asks, which a stop made while
+    /// the restart waited must win over (checked under the container's lock).
+    async fn start_for(self: &Arc<Self>, input: &str, by_policy: bool) -> Result<()> {
         let c = self.lookup(input)?;
         let _op = c.op.lock().await;
         if c.is_running() {
             return Err(DaemonError::NotModified("container already started".into()));
+        }
+        if by_policy {
+            let rec = c.snapshot();
+            if rec.manually_stopped || c.lifecycle.borrow().removed {
+                return Ok(());
+            }
+        } else {
+            let _ = c.update(|r| r.manually_stopped = false);
         }
         let mut acquired = Acquired::default();
         match self.start_inner(&c, &mut acquired).await {
@@ -429,6 +445,7 @@ impl Daemon {
         let (events, stdin) = shim.split();
         *c.stdin.lock().await = Some(stdin);
         let _ = c.update(|r| {
+            r.state.restarting = false;
             r.state.status = "running".into();
             r.state.running = true;
             r.state.pid = pid as i64;
@@ -552,7 +569,38 @@ impl Daemon {
             if let Err(e) = self.remove(&c.id, true).await {
                 tracing::warn!("auto-removing {}: {e}", c.id);
             }
+            return;
         }
+        let policy = RestartPolicy::of(&rec.host_config).unwrap_or(RestartPolicy::No);
+        let shutting_down = self.shutting_down.load(std::sync::atomic::Ordering::SeqCst);
+        if !shutting_down && policy.should_restart(code, rec.restart_count, rec.manually_stopped) {
+            self.schedule_restart(c, rec.restart_count);
+        }
+    }
+
+    /// Start the container again after a back-off that doubles with each restart (100 ms,
+    /// 200 ms, … capped at a minute), as Docker's restart manager does.
+    fn schedule_restart(self: &Arc<Self>, c: &Arc<Container>, count: i64) {
+        let delay = std::time::Duration::from_millis((100u64 << count.clamp(0, 10)).min(60_000));
+        let _ = c.update(|r| {
+            r.state.restarting = true;
+            r.state.status = "restarting".into();
+        });
+        let daemon = self.clone();
+        let container = c.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let rec = container.snapshot();
+            if container.lifecycle.borrow().removed || rec.manually_stopped || !rec.state.restarting
+            {
+                return;
+            }
+            let _ = container.update(|r| r.restart_count += 1);
+            if let Err(e) = daemon.start_for(&container.id, true).await {
+                tracing::warn!("restarting {}: {e}", &container.id[..12]);
+                let _ = container.update(|r| r.state.status = "exited".into());
+            }
+        });
     }
 
     /// A record says running, and this daemon just started: the previous one died (or was
@@ -596,7 +644,18 @@ impl Daemon {
         self.finish(c, status).await;
     }
 
-    /// `POST /containers/{id}/kill`.
+    /// `POST /containers/{id}/kill` from a client: a person's kill, which restart policies
+    /// respect (unlike the daemon's own kills, at shutdown or for `rm -f`).
+    pub async fn kill_by_user(&self, input: &str, signal: &str) -> Result<()> {
+        let c = self.lookup(input)?;
+        parse_signal(signal)?;
+        if c.is_running() {
+            let _ = c.update(|r| r.manually_stopped = true);
+        }
+        self.kill(input, signal).await
+    }
+
+    /// Send a signal to the container's init.
     pub async fn kill(&self, input: &str, signal: &str) -> Result<()> {
         let c = self.lookup(input)?;
         let sig = parse_signal(signal)?;
@@ -717,8 +776,19 @@ impl Daemon {
         signal: Option<&str>,
     ) -> Result<()> {
         let c = self.lookup(input)?;
+        // Held throughout, so a stop and a policy restart of the same container never interleave.
+        let _op = c.op.lock().await;
         let rec = c.snapshot();
         if !rec.state.running {
+            if rec.state.restarting {
+                // Waiting to be restarted: stopping it cancels the restart.
+                let _ = c.update(|r| {
+                    r.manually_stopped = true;
+                    r.state.restarting = false;
+                    r.state.status = "exited".into();
+                });
+                return Ok(());
+            }
             return Err(DaemonError::NotModified("container already stopped".into()));
         }
         let sig = signal
@@ -730,6 +800,7 @@ impl Daemon {
             .or_else(|| rec.config.extra.get("StopTimeout").and_then(|v| v.as_i64()))
             .unwrap_or(10);
         let mut rx = c.lifecycle.subscribe();
+        let _ = c.update(|r| r.manually_stopped = true);
         if let Err(e) = self.kill(&c.id, &sig).await {
             if c.is_running() {
                 return Err(e);
@@ -896,6 +967,63 @@ enum Condition {
     Removed,
 }
 
+/// `--restart`: what the daemon does when a container's process ends on its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RestartPolicy {
+    No,
+    Always,
+    UnlessStopped,
+    /// Restart after a non-zero exit, at most this many times (0: no limit).
+    OnFailure(i64),
+}
+
+impl RestartPolicy {
+    pub fn of(hc: &HostConfig) -> Result<RestartPolicy> {
+        let Some(p) = hc.extra.get("RestartPolicy") else {
+            return Ok(RestartPolicy::No);
+        };
+        let name = p.get("Name").and_then(|n| n.as_str()).unwrap_or("");
+        let max = p
+            .get("MaximumRetryCount")
+            .and_then(|n| n.as_i64())
+            .unwrap_or(0);
+        if max < 0 {
+            return Err(DaemonError::InvalidParameter(
+                "invalid restart policy: maximum retry count cannot be negative".into(),
+            ));
+        }
+        let policy = match name {
+            "" | "no" => RestartPolicy::No,
+            "always" => RestartPolicy::Always,
+            "unless-stopped" => RestartPolicy::UnlessStopped,
+            "on-failure" => RestartPolicy::OnFailure(max),
+            other => {
+                return Err(DaemonError::InvalidParameter(format!(
+                    "invalid restart policy '{other}'"
+                )))
+            }
+        };
+        if max != 0 && !matches!(policy, RestartPolicy::OnFailure(_)) {
+            return Err(DaemonError::InvalidParameter(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .into(),
+            ));
+        }
+        Ok(policy)
+    }
+
+    /// Docker's decision after an exit with `code`, the container having been restarted
+    /// `count` times, `stopped` saying whether a person stopped or killed it.
+    pub fn should_restart(self, code: i64, count: i64, stopped: bool) -> bool {
+        match self {
+            _ if stopped => false,
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || count < max),
+        }
+    }
+}
+
 /// What a start has taken so far, so a failure can give back exactly that.
 #[derive(Default)]
 struct Acquired {
@@ -936,6 +1064,19 @@ pub fn parse_ps(output: &str, pids: &[i32]) -> std::result::Result<serde_json::V
         }
     }
     Ok(serde_json::json!({ "Titles": titles, "Processes": rows }))
+}
+
+/// On daemon start: `always` containers start whatever their state, `unless-stopped` ones
+/// unless a person stopped them, as Docker's daemon does at boot.
+pub fn starts_at_boot(rec: &Record) -> bool {
+    if rec.state.running {
+        return false;
+    }
+    match RestartPolicy::of(&rec.host_config) {
+        Ok(RestartPolicy::Always) => true,
+        Ok(RestartPolicy::UnlessStopped) => !rec.manually_stopped,
+        _ => false,
+    }
 }
 
 /// `KILL`, `SIGKILL`, `9`: the forms `docker kill -s` accepts.
@@ -1031,6 +1172,38 @@ mod tests {
         assert_eq!(v["Processes"][0][7], "sleep 300 --long arg");
         assert_eq!(v["Processes"].as_array().unwrap().len(), 1);
         assert!(parse_ps("USER COMMAND\nroot x\n", &[1]).is_err());
+    }
+
+    #[test]
+    fn restart_policies_decide_like_docker() {
+        use RestartPolicy::*;
+        assert!(!No.should_restart(1, 0, false));
+        assert!(Always.should_restart(0, 5, false));
+        assert!(!Always.should_restart(0, 5, true));
+        assert!(UnlessStopped.should_restart(0, 0, false));
+        assert!(OnFailure(0).should_restart(1, 100, false));
+        assert!(!OnFailure(0).should_restart(0, 0, false));
+        assert!(OnFailure(2).should_restart(3, 1, false));
+        assert!(!OnFailure(2).should_restart(3, 2, false));
+        let mut hc = HostConfig::default();
+        hc.extra.insert(
+            "RestartPolicy".into(),
+            serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 3}),
+        );
+        assert_eq!(RestartPolicy::of(&hc).unwrap(), OnFailure(3));
+        hc.extra.insert(
+            "RestartPolicy".into(),
+            serde_json::json!({"Name": "always", "MaximumRetryCount": 3}),
+        );
+        assert!(RestartPolicy::of(&hc).is_err());
+        hc.extra.insert(
+            "RestartPolicy".into(),
+            serde_json::json!({"Name": "sometimes"}),
+        );
+        assert_eq!(
+            RestartPolicy::of(&hc).unwrap_err().to_string(),
+            "invalid restart policy 'sometimes'"
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Daemon {
     pub cgroups: CgroupManager,
     pub containers: Mutex<HashMap<String, Arc<Container>>>,
     pub execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
+    /// Set once shutdown begins: exits after that do not trigger restart policies.
+    pub shutting_down: std::sync::atomic::AtomicBool,
     /// The berth binary, re-executed as each container's shim.
     pub exe: PathBuf,
     pub started: std::time::Instant,
@@ -80,6 +82,7 @@ impl Daemon {
             cgroups,
             containers: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
             exe,
             started: std::time::Instant::now(),
         });
@@ -120,6 +123,13 @@ impl Daemon {
                 self.reattach(&c).await;
             }
         }
+        for c in self.all_containers() {
+            if lifecycle::starts_at_boot(&c.snapshot()) {
+                if let Err(e) = self.start(&c.id).await {
+                    tracing::warn!("starting {} at boot (restart policy): {e}", &c.id[..12]);
+                }
+            }
+        }
     }
 
     /// Find a container by full id, name, or unique id prefix, as Docker does.
@@ -152,6 +162,8 @@ impl Daemon {
     /// On shutdown without live restore, Docker stops its containers; berth kills them and
     /// waits for their teardown, so nothing the daemon made outlives it.
     pub async fn shutdown(self: &Arc<Self>) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let running: Vec<_> = self
             .all_containers()
             .into_iter()

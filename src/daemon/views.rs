@@ -41,7 +41,7 @@ pub fn inspect_view(rec: &Record, dir: &std::path::Path, bridge: &str) -> Contai
         hosts_path: p("hosts"),
         log_path: p(&format!("{}-json.log", rec.id)),
         name: rec.name.clone(),
-        restart_count: 0,
+        restart_count: rec.restart_count,
         driver: "overlay2".into(),
         platform: "linux".into(),
         mount_label: String::new(),
@@ -151,6 +151,11 @@ pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
             rec.state.exit_code,
             human_duration(since(&rec.state.finished_at))
         ),
+        "restarting" => format!(
+            "Restarting ({}) {} ago",
+            rec.state.exit_code,
+            human_duration(since(&rec.state.finished_at))
+        ),
         "created" => "Created".into(),
         other => other.to_string(),
     }
@@ -198,6 +203,8 @@ mod tests {
                     .into(),
             ),
             rootfs: Some("/var/lib/berth/overlay2/abc/merged".into()),
+            restart_count: 0,
+            manually_stopped: false,
         }
     }
 

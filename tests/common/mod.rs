@@ -149,6 +149,16 @@ impl TestDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.start_again(pause);
+    }
+
+    /// Stop the daemon the polite way (SIGTERM: it stops its containers) and start it again.
+    pub fn restart_daemon(&mut self) {
+        self.stop();
+        self.start_again(Duration::ZERO);
+    }
+
+    fn start_again(&mut self, pause: Duration) {
         std::thread::sleep(pause);
         let log = std::fs::OpenOptions::new()
             .append(true)
