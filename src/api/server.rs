@@ -625,19 +625,7 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
             t.abort();
         }
     });
-    let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
-    let h = resp.headers_mut();
-    h.remove("Api-Version");
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.docker.raw-stream"),
-    );
-    h.insert(
-        hyper::header::CONNECTION,
-        HeaderValue::from_static("Upgrade"),
-    );
-    h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
-    resp
+    upgraded_response()
 }
 
 /// `POST /exec/{id}/start`: run the exec; unless detached, the connection is hijacked and
@@ -667,18 +655,13 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
     if start.detach {
         tokio::spawn(async move {
             // Nobody reads a detached exec's output: drain it so the process never blocks.
-            let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
-            let drain = async {
-                if let Some(o) = out.as_mut() {
-                    let _ = tokio::io::copy(o, &mut tokio::io::sink()).await;
-                }
-            };
-            let drain_err = async {
-                if let Some(e) = err.as_mut() {
-                    let _ = tokio::io::copy(e, &mut tokio::io::sink()).await;
-                }
-            };
-            let (status, _, _) = tokio::join!(child.wait(), drain, drain_err);
+            let (tx, _rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+            let (out, err) = (child.stdout.take(), child.stderr.take());
+            let (status, _, _) = tokio::join!(
+                child.wait(),
+                frame_pipe(out, stream::STDOUT, false, tx.clone()),
+                frame_pipe(err, stream::STDERR, false, tx)
+            );
             if let Ok(st) = status {
                 d.exec_finished(&exec, st);
             }
@@ -686,49 +669,15 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
         return base(StatusCode::OK).body(empty()).unwrap();
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
     let stdin = child.stdin.take();
     let (want_out, want_err) = (exec.config.attach_stdout, exec.config.attach_stderr);
     let forward = async move {
-        let tx_out = tx.clone();
-        let out_task = async move {
-            let mut buf = vec![0u8; 32 * 1024];
-            if let Some(o) = stdout.as_mut() {
-                while let Ok(n) = o.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    if want_out
-                        && tx_out
-                            .send(Bytes::from(stream::encode(stream::STDOUT, &buf[..n])))
-                            .await
-                            .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-        };
-        let err_task = async move {
-            let mut buf = vec![0u8; 32 * 1024];
-            if let Some(e) = stderr.as_mut() {
-                while let Ok(n) = e.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    if want_err
-                        && tx
-                            .send(Bytes::from(stream::encode(stream::STDERR, &buf[..n])))
-                            .await
-                            .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-        };
-        tokio::join!(out_task, err_task);
+        tokio::join!(
+            frame_pipe(stdout, stream::STDOUT, want_out, tx.clone()),
+            frame_pipe(stderr, stream::STDERR, want_err, tx)
+        );
     };
     let exec2 = exec.clone();
     let d2 = d.clone();
@@ -778,19 +727,51 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
                     d2.exec_finished(&exec2, st);
                 }
             });
-            let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
-            let h = resp.headers_mut();
-            h.remove("Api-Version");
-            h.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/vnd.docker.raw-stream"),
-            );
-            h.insert(
-                hyper::header::CONNECTION,
-                HeaderValue::from_static("Upgrade"),
-            );
-            h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
-            resp
+            upgraded_response()
+        }
+    }
+}
+
+/// `101 UPGRADED`: from here on the connection is a raw stream both ways.
+fn upgraded_response() -> Response<Body> {
+    let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
+    let h = resp.headers_mut();
+    h.remove("Api-Version");
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.docker.raw-stream"),
+    );
+    h.insert(
+        hyper::header::CONNECTION,
+        HeaderValue::from_static("Upgrade"),
+    );
+    h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
+    resp
+}
+
+/// Copy a process's pipe into `tx` as frames of `stream`. It reads to the end even when the
+/// client did not ask for this stream (`wanted` false), so the process never blocks on a full
+/// pipe.
+async fn frame_pipe<R: tokio::io::AsyncRead + Unpin>(
+    src: Option<R>,
+    stream: u8,
+    wanted: bool,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) {
+    let Some(mut src) = src else { return };
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut forwarding = wanted;
+    while let Ok(n) = src.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if forwarding
+            && tx
+                .send(Bytes::from(stream::encode(stream, &buf[..n])))
+                .await
+                .is_err()
+        {
+            forwarding = false;
         }
     }
 }
