@@ -685,3 +685,52 @@ fn restart_policies() {
     assert!(err.contains("invalid restart policy 'sometimes'"), "{err}");
     d.ok(&["rm", "-f", "flaky", "phoenix", "keeper", "resting"]);
 }
+
+#[test]
+fn capabilities_can_be_added_and_dropped() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let capeff = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["busybox", "grep", "CapEff", "/proc/self/status"]);
+        d.ok(&a).split_whitespace().nth(1).unwrap().to_string()
+    };
+    assert_eq!(capeff(&[]), "00000000a80425fb");
+    assert_eq!(capeff(&["--cap-drop", "ALL"]), "0000000000000000");
+    assert_eq!(
+        capeff(&["--cap-drop", "ALL", "--cap-add", "NET_RAW"]),
+        "0000000000002000"
+    );
+    assert_eq!(capeff(&["--cap-add", "NET_ADMIN"]), "00000000a80435fb");
+    // Dropping CHOWN is felt: root can no longer give a file away.
+    let (_, _, c) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "CHOWN",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /f && chown 1000 /f",
+    ]));
+    assert_ne!(c, 0);
+    // exec keeps the container's set.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lean",
+        "--cap-drop",
+        "ALL",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let e = d.ok(&["exec", "lean", "grep", "CapEff", "/proc/self/status"]);
+    assert!(e.contains("0000000000000000"), "{e}");
+    d.ok(&["rm", "-f", "lean"]);
+    let (_, err, c) = text(&d.berth(&["run", "--rm", "--cap-add", "FLY", "busybox", "true"]));
+    assert_eq!(c, 125);
+    assert!(err.contains("unknown capability: \"CAP_FLY\""), "{err}");
+}

@@ -60,6 +60,12 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long, default_value = "no")]
     pub restart: String,
@@ -238,6 +244,12 @@ fn create_request(a: &RunArgs) -> CreateRequest {
     let mut host_extra = serde_json::Map::new();
     if a.read_only {
         host_extra.insert("ReadonlyRootfs".into(), true.into());
+    }
+    if !a.cap_add.is_empty() {
+        host_extra.insert("CapAdd".into(), serde_json::json!(a.cap_add));
+    }
+    if !a.cap_drop.is_empty() {
+        host_extra.insert("CapDrop".into(), serde_json::json!(a.cap_drop));
     }
     let (policy, max) = match a.restart.split_once(':') {
         Some((p, n)) => (p.to_string(), n.parse::<i64>().unwrap_or(-1)),

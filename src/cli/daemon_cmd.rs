@@ -93,6 +93,15 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         let listener = tokio::net::UnixListener::bind(&socket)
             .with_context(|| format!("listening on {}", socket.display()))?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
+        // Like Docker's `docker` group: its members may use the socket without sudo.
+        if let Ok(Some(group)) = nix::unistd::Group::from_name("berth") {
+            nix::unistd::chown(
+                &socket,
+                Some(nix::unistd::Uid::from_raw(0)),
+                Some(group.gid),
+            )
+            .with_context(|| format!("giving {} to the group berth", socket.display()))?;
+        }
         tracing::info!(
             "berth daemon listening on unix://{} (root {}, bridge {} {})",
             socket.display(),

@@ -154,6 +154,7 @@ impl Daemon {
             gid: user.gid,
             additional_gids: user.additional_gids,
             privileged: exec.config.privileged,
+            capabilities: super::lifecycle::container_caps(&rec.host_config).unwrap_or(None),
         };
         let json = serde_json::to_string(&spec)
             .map_err(|e| DaemonError::system("encoding the exec", e))?;

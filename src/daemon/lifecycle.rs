@@ -29,8 +29,6 @@ const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("CpusetCpus", "--cpuset-cpus"),
     ("PidsLimit", "--pids-limit"),
     ("OomKillDisable", "--oom-kill-disable"),
-    ("CapAdd", "--cap-add"),
-    ("CapDrop", "--cap-drop"),
     ("SecurityOpt", "--security-opt"),
     ("Dns", "--dns"),
     ("DnsSearch", "--dns-search"),
@@ -96,6 +94,7 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
             return refuse(&format!("the log driver {driver:?}"));
         }
     }
+    container_caps(hc)?;
     let policy = RestartPolicy::of(hc)?;
     if policy != RestartPolicy::No && hc.auto_remove {
         return Err(DaemonError::InvalidParameter(
@@ -110,6 +109,29 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The capability set `--cap-add`/`--cap-drop` ask for, as `CAP_*` names; None when neither
+/// was given (Docker's default set).
+pub fn container_caps(hc: &HostConfig) -> Result<Option<Vec<String>>> {
+    let list = |key: &str| -> Vec<String> {
+        hc.extra
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (add, drop) = (list("CapAdd"), list("CapDrop"));
+    if add.is_empty() && drop.is_empty() {
+        return Ok(None);
+    }
+    let set = crate::runtime::security::capability_set(&add, &drop)
+        .map_err(DaemonError::InvalidParameter)?;
+    Ok(Some(set.iter().map(|c| c.to_string()).collect()))
 }
 
 /// Docker's rule for an environment list: later entries replace earlier ones with the same key.
@@ -418,6 +440,7 @@ impl Daemon {
                 .get("ReadonlyRootfs")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            capabilities: container_caps(&rec.host_config).unwrap_or(None),
         };
         acquired.shim_dir = Some(state_dir.clone());
         // The veth and the container's namespaces are independent until the process runs, so

@@ -111,7 +111,13 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
         nix::unistd::dup2(from.as_raw_fd(), to)
             .map_err(|e| InitError::setup("setting up stdio", e))?;
     }
-    drop_privileges(spec.uid, spec.gid, &spec.additional_gids, false)?;
+    drop_privileges(
+        spec.uid,
+        spec.gid,
+        &spec.additional_gids,
+        false,
+        spec.capabilities.as_deref(),
+    )?;
 
     write_all(&fds.report, b"R");
     if !read_byte(&fds.go) {
@@ -341,20 +347,30 @@ fn errno_text(e: &std::io::Error) -> String {
     }
 }
 
-/// Become `uid`:`gid` with `gids`, keeping Docker's default capabilities (all of them when
-/// `privileged`) for root and none for anyone else.
+/// Become `uid`:`gid` with `gids`, keeping `keep_caps` (Docker's default set when None; all
+/// of them when `privileged`) for root and none for anyone else.
 pub fn drop_privileges(
     uid: u32,
     gid: u32,
     gids: &[u32],
     privileged: bool,
+    keep_caps: Option<&[String]>,
 ) -> Result<(), InitError> {
     use caps::{CapSet, CapsHashSet};
+    use std::str::FromStr;
     let keep: CapsHashSet = if privileged {
         // Everything this process holds: on a host that withholds some capabilities from
         // root itself, asking for more would fail.
         caps::read(None, CapSet::Permitted)
             .map_err(|e| InitError::setup("reading capabilities", e))?
+    } else if let Some(names) = keep_caps {
+        let permitted = caps::read(None, CapSet::Permitted)
+            .map_err(|e| InitError::setup("reading capabilities", e))?;
+        names
+            .iter()
+            .filter_map(|n| caps::Capability::from_str(n).ok())
+            .filter(|c| permitted.contains(c))
+            .collect()
     } else {
         DEFAULT_CAPS.iter().copied().collect()
     };
@@ -440,6 +456,7 @@ mod tests {
             log_path: "/dev/null".into(),
             state_dir: "/tmp".into(),
             readonly_rootfs: false,
+            capabilities: None,
         }
     }
 

@@ -22,6 +22,9 @@ pub struct ExecSpec {
     pub gid: u32,
     pub additional_gids: Vec<u32>,
     pub privileged: bool,
+    /// The container's capability set (`CAP_*` names); None means Docker's default.
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
 }
 
 /// The order matters: mnt last, because after it /proc is the container's.
@@ -84,9 +87,13 @@ pub fn main(spec: &str) -> ! {
                 fail(setup(&format!("chdir to {cwd}"), &e));
             }
             let program = find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(e));
-            if let Err(e) =
-                drop_privileges(spec.uid, spec.gid, &spec.additional_gids, spec.privileged)
-            {
+            if let Err(e) = drop_privileges(
+                spec.uid,
+                spec.gid,
+                &spec.additional_gids,
+                spec.privileged,
+                spec.capabilities.as_deref(),
+            ) {
                 fail(e);
             }
             match execve(&program, &spec.args, &spec.env) {

@@ -40,6 +40,9 @@ pub struct ShimSpec {
     /// `--read-only`: the container sees its root filesystem read-only.
     #[serde(default)]
     pub readonly_rootfs: bool,
+    /// The capabilities a root process keeps (`CAP_*` names); None means Docker's default set.
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
