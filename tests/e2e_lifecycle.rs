@@ -734,3 +734,98 @@ fn capabilities_can_be_added_and_dropped() {
     assert_eq!(c, 125);
     assert!(err.contains("unknown capability: \"CAP_FLY\""), "{err}");
 }
+
+#[test]
+fn resource_limits_are_set_enforced_and_visible_inside() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+
+    // The container's own cgroup is what it sees at /sys/fs/cgroup.
+    let (mem_file, pids_file, cpu_file) = if v2 {
+        (
+            "/sys/fs/cgroup/memory.max",
+            "/sys/fs/cgroup/pids.max",
+            "/sys/fs/cgroup/cpu.max",
+        )
+    } else {
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        )
+    };
+    let script = format!("cat {mem_file} {pids_file} {cpu_file}");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-m",
+        "32m",
+        "--pids-limit",
+        "20",
+        "--cpus",
+        "0.5",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "33554432", "{out}");
+    assert_eq!(lines[1], "20", "{out}");
+    assert!(lines[2].starts_with("50000"), "{out}");
+    let (_, err, c) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /sys/fs/cgroup/x",
+    ]));
+    assert_ne!(c, 0, "/sys/fs/cgroup is read-only: {err}");
+
+    // The memory limit is enforced: an OOM kill is exit 137 and State.OOMKilled.
+    let (_, _, c) = text(&d.berth(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "tail",
+        "/dev/zero",
+    ]));
+    assert_eq!(c, 137);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.OOMKilled}} {{.State.ExitCode}}",
+            "hog"
+        ]),
+        "true 137\n"
+    );
+    d.ok(&["rm", "hog"]);
+
+    // The pids limit is enforced: forks fail beyond it.
+    let (_, err, _) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "5",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait",
+    ]));
+    assert!(
+        err.contains("can't fork") || err.contains("Resource temporarily unavailable"),
+        "{err}"
+    );
+
+    let (_, err, c) = text(&d.berth(&["run", "--rm", "-m", "1m", "busybox", "true"]));
+    assert_eq!(c, 125);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+}

@@ -2,12 +2,43 @@
 //! (`berth` by default), on cgroup v1 (a directory in each controller's hierarchy) or v2 (one
 //! directory in the unified tree). Which one is decided at runtime by what /sys/fs/cgroup is.
 
+pub mod resources;
 mod v1;
 mod v2;
+
+pub use resources::{parse_size, Resources};
 
 use std::io;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+/// The host's v1 hierarchies as (directory name under /sys/fs/cgroup, mount options), read
+/// from /proc/self/mountinfo: `("memory", "memory")`, `("cpu,cpuacct", "cpu,cpuacct")`,
+/// `("systemd", "name=systemd")`.
+pub fn v1_hierarchies() -> Vec<(String, String)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let mut post = post.split_whitespace();
+            if post.next()? != "cgroup" {
+                return None;
+            }
+            let point = pre.split_whitespace().nth(4)?;
+            let name = point.strip_prefix("/sys/fs/cgroup/")?;
+            let opts: Vec<&str> = post
+                .nth(1)?
+                .split(',')
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro")
+                        && !o.starts_with("release_agent")
+                        && *o != "clone_children"
+                })
+                .collect();
+            (!name.contains('/')).then(|| (name.to_string(), opts.join(",")))
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgroupVersion {
@@ -194,6 +225,62 @@ impl Cgroup {
         Err(CgroupError::Busy {
             path: dir.display().to_string(),
         })
+    }
+
+    /// The directory that holds `controller`'s files: v1's hierarchy of that name, or v2's
+    /// single directory.
+    fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
+        match self.version {
+            CgroupVersion::V2 => self.paths.first(),
+            CgroupVersion::V1 => self.paths.iter().find(|p| {
+                p.ancestors().any(|a| {
+                    a.parent().is_some_and(|pp| pp.ends_with("cgroup")) && a.ends_with(controller)
+                })
+            }),
+        }
+    }
+
+    /// Write the limits into the cgroup's files.
+    pub fn apply(&self, r: &Resources) -> Result<(), CgroupError> {
+        for k in r.plan(self.version) {
+            // Swap accounting can be off in the kernel; Docker then ignores --memory-swap too.
+            if k.file == "memory.memsw.limit_in_bytes"
+                && self
+                    .dir_for("memory")
+                    .is_some_and(|d| !d.join(k.file).exists())
+            {
+                continue;
+            }
+            let dir = self.dir_for(k.controller).ok_or_else(|| CgroupError::Io {
+                context: format!("setting {}", k.file),
+                source: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("the {} controller is not available", k.controller),
+                ),
+            })?;
+            std::fs::write(dir.join(k.file), &k.value).map_err(io_ctx(format!(
+                "writing {} to {}",
+                k.value,
+                dir.join(k.file).display()
+            )))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the kernel's OOM killer killed a process of this cgroup.
+    pub fn oom_killed(&self) -> bool {
+        let (file, key) = match self.version {
+            CgroupVersion::V1 => ("memory.oom_control", "oom_kill "),
+            CgroupVersion::V2 => ("memory.events", "oom_kill "),
+        };
+        self.dir_for("memory")
+            .and_then(|d| std::fs::read_to_string(d.join(file)).ok())
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+            .is_some_and(|n| n > 0)
     }
 
     pub fn procs(&self) -> Vec<i32> {

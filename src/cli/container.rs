@@ -60,6 +60,36 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Memory limit (e.g. 512m)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
     /// Add Linux capabilities
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -227,6 +257,44 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// `-m 512m` and friends as bytes; `-1` passes through (unlimited swap).
+fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<i64>, String> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("-1") => Ok(Some(-1)),
+        Some(s) => crate::cgroups::parse_size(s)
+            .map(Some)
+            .map_err(|e| format!("invalid argument {s:?} for \"{flag}\" flag: {e}")),
+    }
+}
+
+fn resource_fields(a: &RunArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<i64>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v.into());
+        }
+    };
+    put("Memory", size_flag("--memory", &a.memory)?);
+    put("MemorySwap", size_flag("--memory-swap", &a.memory_swap)?);
+    put(
+        "MemoryReservation",
+        size_flag("--memory-reservation", &a.memory_reservation)?,
+    );
+    put("NanoCpus", a.cpus.map(|c| (c * 1e9) as i64));
+    put("CpuShares", a.cpu_shares);
+    put("CpuPeriod", a.cpu_period);
+    put("CpuQuota", a.cpu_quota);
+    put("PidsLimit", a.pids_limit);
+    if let Some(c) = &a.cpuset_cpus {
+        m.insert("CpusetCpus".into(), c.clone().into());
+    }
+    if a.oom_kill_disable {
+        m.insert("OomKillDisable".into(), true.into());
+    }
+    Ok(m)
+}
+
 fn create_request(a: &RunArgs) -> CreateRequest {
     let attach = !a.detach;
     let labels: std::collections::BTreeMap<String, String> = a
@@ -363,6 +431,7 @@ async fn create_container(client: &Client, a: &RunArgs) -> Result<String, Client
 }
 
 async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
+    let limits = resource_fields(a).map_err(ClientError::Protocol)?;
     let mut path = "/containers/create".to_string();
     if let Some(n) = &a.name {
         path.push_str(&format!(
@@ -370,7 +439,11 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
             url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
         ));
     }
-    let resp: Result<CreateResponse, _> = client.post_json(&path, &create_request(a)).await;
+    let mut request = create_request(a);
+    if let Some(hc) = request.host_config.as_mut() {
+        hc.extra.extend(limits);
+    }
+    let resp: Result<CreateResponse, _> = client.post_json(&path, &request).await;
     match resp {
         Ok(r) => Ok(r.id),
         Err(ClientError::Api {

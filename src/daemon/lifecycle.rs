@@ -19,16 +19,6 @@ pub fn now_rfc3339() -> String {
 
 /// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
 const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
-    ("Memory", "--memory"),
-    ("MemorySwap", "--memory-swap"),
-    ("MemoryReservation", "--memory-reservation"),
-    ("NanoCpus", "--cpus"),
-    ("CpuShares", "--cpu-shares"),
-    ("CpuPeriod", "--cpu-period"),
-    ("CpuQuota", "--cpu-quota"),
-    ("CpusetCpus", "--cpuset-cpus"),
-    ("PidsLimit", "--pids-limit"),
-    ("OomKillDisable", "--oom-kill-disable"),
     ("SecurityOpt", "--security-opt"),
     ("Dns", "--dns"),
     ("DnsSearch", "--dns-search"),
@@ -95,6 +85,9 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
         }
     }
     container_caps(hc)?;
+    resources(hc)
+        .validate()
+        .map_err(DaemonError::InvalidParameter)?;
     let policy = RestartPolicy::of(hc)?;
     if policy != RestartPolicy::No && hc.auto_remove {
         return Err(DaemonError::InvalidParameter(
@@ -109,6 +102,32 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The resource limits a HostConfig asks for (zero and null mean "no limit", as in Docker).
+pub fn resources(hc: &HostConfig) -> crate::cgroups::Resources {
+    let int = |k: &str| hc.extra.get(k).and_then(|v| v.as_i64()).filter(|v| *v != 0);
+    crate::cgroups::Resources {
+        memory: int("Memory"),
+        memory_swap: int("MemorySwap"),
+        memory_reservation: int("MemoryReservation"),
+        nano_cpus: int("NanoCpus"),
+        cpu_shares: int("CpuShares"),
+        cpu_period: int("CpuPeriod"),
+        cpu_quota: int("CpuQuota"),
+        cpuset_cpus: hc
+            .extra
+            .get("CpusetCpus")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+        pids_limit: int("PidsLimit").filter(|p| *p > 0),
+        oom_kill_disable: hc
+            .extra
+            .get("OomKillDisable")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+    }
 }
 
 /// The capability set `--cap-add`/`--cap-drop` ask for, as `CAP_*` names; None when neither
@@ -379,6 +398,9 @@ impl Daemon {
             .create(&id)
             .map_err(|e| sys("creating the container's cgroup", &e))?;
         acquired.cgroup = true;
+        cgroup
+            .apply(&resources(&rec.host_config))
+            .map_err(|e| sys("setting the resource limits", &e))?;
         step("cgroup created");
 
         let netns = self
@@ -567,6 +589,8 @@ impl Daemon {
             shim_dir: Some(self.shim_dir(&c.id)),
         };
         *c.stdin.lock().await = None;
+        // Read before the cgroup goes: the kernel counts OOM kills there.
+        let oom_killed = status.oom_killed || self.cgroups.open(&c.id).oom_killed();
         self.release(&c.id, &acquired).await;
         tracing::debug!("exit {}: released in {:?}", &c.id[..12], t0.elapsed());
         let code = status.exit_code as i64;
@@ -576,7 +600,7 @@ impl Daemon {
             r.state.paused = false;
             r.state.pid = 0;
             r.state.exit_code = code;
-            r.state.oom_killed = status.oom_killed;
+            r.state.oom_killed = oom_killed;
             r.state.finished_at = status.finished_at.clone();
             r.endpoint = None;
             r.netns = None;
@@ -1259,11 +1283,15 @@ mod tests {
     #[test]
     fn unsupported_flags_are_refused_by_name() {
         let mut hc = HostConfig::default();
-        hc.extra.insert("Memory".into(), serde_json::json!(0));
+        hc.extra.insert("Init".into(), serde_json::json!(null));
         hc.extra.insert("ShmSize".into(), serde_json::json!(0));
         assert!(check_supported(&ContainerConfig::default(), &hc).is_ok());
+        hc.extra.insert("Init".into(), serde_json::json!(true));
+        let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
+        assert_eq!(err.to_string(), "--init is not supported by berth yet");
+        hc.extra.insert("Init".into(), serde_json::json!(false));
         hc.extra.insert("Memory".into(), serde_json::json!(1048576));
         let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
-        assert_eq!(err.to_string(), "--memory is not supported by berth yet");
+        assert_eq!(err.to_string(), "Minimum memory limit allowed is 6MB");
     }
 }

@@ -164,6 +164,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
         base | MsFlags::MS_RDONLY,
         None,
     )?;
+    mount_cgroups(&at("/sys/fs/cgroup"))?;
     ensure_dir(&at("/dev"))?;
     mnt(
         Some("tmpfs"),
@@ -295,6 +296,42 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
         }
     }
     Ok(())
+}
+
+/// /sys/fs/cgroup inside the container, read-only, as Docker gives it: the cgroup2 tree, or a
+/// tmpfs holding each v1 hierarchy the host has. Mounted after the cgroup namespace was
+/// created, so each shows the container's own cgroup as its root.
+fn mount_cgroups(target: &Path) -> Result<(), InitError> {
+    let host = Path::new("/sys/fs/cgroup");
+    let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    match crate::cgroups::detect(host) {
+        Ok(crate::cgroups::CgroupVersion::V2) => {
+            mnt(Some("cgroup2"), target, Some("cgroup2"), ro, None)
+        }
+        Ok(crate::cgroups::CgroupVersion::V1) => {
+            mnt(
+                Some("tmpfs"),
+                target,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("mode=755"),
+            )?;
+            for (name, opts) in crate::cgroups::v1_hierarchies() {
+                let dir = target.join(&name);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| InitError::setup(&format!("creating {}", dir.display()), e))?;
+                mnt(Some("cgroup"), &dir, Some("cgroup"), ro, Some(&opts))?;
+            }
+            mnt(
+                None,
+                target,
+                None,
+                MsFlags::MS_REMOUNT | ro,
+                Some("mode=755"),
+            )
+        }
+        Err(e) => Err(InitError::setup("inspecting /sys/fs/cgroup", e)),
+    }
 }
 
 fn env_path(env: &[String]) -> String {

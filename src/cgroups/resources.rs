@@ -1,0 +1,252 @@
+//! Resource limits (`-m`, `--memory-swap`, `--memory-reservation`, `--cpus`, `--cpu-shares`,
+//! `--cpu-period`/`--cpu-quota`, `--cpuset-cpus`, `--pids-limit`, `--oom-kill-disable`) as the
+//! files that enforce them. The plan is pure (and snapshot-tested for both versions); applying
+//! it is writing each value into its file.
+
+use super::CgroupVersion;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    /// Bytes; None = unlimited.
+    pub memory: Option<i64>,
+    /// Memory plus swap, bytes; -1 = unlimited swap.
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    /// CPUs × 10⁹ (`--cpus 1.5` = 1.5e9).
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub oom_kill_disable: bool,
+}
+
+/// One knob: the controller (v1 hierarchy; ignored on v2), the file, the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knob {
+    pub controller: &'static str,
+    pub file: &'static str,
+    pub value: String,
+}
+
+fn knob(controller: &'static str, file: &'static str, value: impl ToString) -> Knob {
+    Knob {
+        controller,
+        file,
+        value: value.to_string(),
+    }
+}
+
+const DEFAULT_CFS_PERIOD: i64 = 100_000;
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+
+    /// Docker's own checks, with its words.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(m) = self.memory {
+            if m < 6 * 1024 * 1024 {
+                return Err("Minimum memory limit allowed is 6MB".into());
+            }
+            if let Some(s) = self.memory_swap {
+                if s != -1 && s < m {
+                    return Err(
+                        "Minimum memoryswap limit should be larger than memory limit, see usage"
+                            .into(),
+                    );
+                }
+            }
+        } else if self.memory_swap.is_some_and(|s| s > 0) {
+            return Err(
+                "You should always set the Memory limit when using Memoryswap limit, see usage"
+                    .into(),
+            );
+        }
+        if self.nano_cpus.is_some() && (self.cpu_period.is_some() || self.cpu_quota.is_some()) {
+            return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
+        }
+        if self.cpu_quota.is_some_and(|q| q > 0 && q < 1000) {
+            return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
+        }
+        Ok(())
+    }
+
+    /// Memory plus swap: Docker gives a container as much swap as memory unless told.
+    fn memsw(&self) -> Option<i64> {
+        match (self.memory, self.memory_swap) {
+            (Some(_), Some(-1)) => Some(-1),
+            (Some(_), Some(s)) => Some(s),
+            (Some(m), None) => Some(2 * m),
+            _ => None,
+        }
+    }
+
+    fn cfs(&self) -> Option<(i64, i64)> {
+        if let Some(n) = self.nano_cpus {
+            return Some((DEFAULT_CFS_PERIOD, n * DEFAULT_CFS_PERIOD / 1_000_000_000));
+        }
+        match (self.cpu_period, self.cpu_quota) {
+            (None, None) => None,
+            (p, q) => Some((p.unwrap_or(DEFAULT_CFS_PERIOD), q.unwrap_or(-1))),
+        }
+    }
+
+    pub fn plan(&self, version: CgroupVersion) -> Vec<Knob> {
+        let mut k = Vec::new();
+        match version {
+            CgroupVersion::V1 => {
+                if let Some(m) = self.memory {
+                    k.push(knob("memory", "memory.limit_in_bytes", m));
+                }
+                if let Some(s) = self.memsw() {
+                    k.push(knob("memory", "memory.memsw.limit_in_bytes", s));
+                }
+                if let Some(r) = self.memory_reservation {
+                    k.push(knob("memory", "memory.soft_limit_in_bytes", r));
+                }
+                if self.oom_kill_disable {
+                    k.push(knob("memory", "memory.oom_control", 1));
+                }
+                if let Some(s) = self.cpu_shares {
+                    k.push(knob("cpu", "cpu.shares", s));
+                }
+                if let Some((period, quota)) = self.cfs() {
+                    k.push(knob("cpu", "cpu.cfs_period_us", period));
+                    k.push(knob("cpu", "cpu.cfs_quota_us", quota));
+                }
+                if let Some(c) = &self.cpuset_cpus {
+                    k.push(knob("cpuset", "cpuset.cpus", c));
+                }
+                if let Some(p) = self.pids_limit.filter(|p| *p > 0) {
+                    k.push(knob("pids", "pids.max", p));
+                }
+            }
+            CgroupVersion::V2 => {
+                if let Some(m) = self.memory {
+                    k.push(knob("memory", "memory.max", m));
+                }
+                match (self.memory, self.memsw()) {
+                    (_, Some(-1)) => k.push(knob("memory", "memory.swap.max", "max")),
+                    (Some(m), Some(s)) => k.push(knob("memory", "memory.swap.max", s - m)),
+                    _ => {}
+                }
+                if let Some(r) = self.memory_reservation {
+                    k.push(knob("memory", "memory.low", r));
+                }
+                if self.oom_kill_disable {
+                    // v2 has no switch to disable the OOM killer; memory.oom.group=0 is the
+                    // closest (only the offending process is killed), and is the default.
+                    k.push(knob("memory", "memory.oom.group", 0));
+                }
+                if let Some(s) = self.cpu_shares {
+                    // The conversion runc uses from v1 shares (2..262144) to v2 weight (1..10000).
+                    let weight = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
+                    k.push(knob("cpu", "cpu.weight", weight));
+                }
+                if let Some((period, quota)) = self.cfs() {
+                    let q = if quota < 0 {
+                        "max".to_string()
+                    } else {
+                        quota.to_string()
+                    };
+                    k.push(knob("cpu", "cpu.max", format!("{q} {period}")));
+                }
+                if let Some(c) = &self.cpuset_cpus {
+                    k.push(knob("cpuset", "cpuset.cpus", c));
+                }
+                if let Some(p) = self.pids_limit.filter(|p| *p > 0) {
+                    k.push(knob("pids", "pids.max", p));
+                }
+            }
+        }
+        k
+    }
+}
+
+/// Docker's sizes (`-m 512m`): a number with an optional b, k, m, g, t or p (powers of 1024).
+pub fn parse_size(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix('b')
+        .filter(|x| !x.is_empty() && x.ends_with(|c: char| c.is_ascii_alphabetic()))
+        .unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        Some('p') => (&t[..t.len() - 1], 1 << 50),
+        Some('b') => (&t[..t.len() - 1], 1),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    if n < 0.0 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn sample() -> Resources {
+        Resources {
+            memory: Some(64 << 20),
+            memory_reservation: Some(32 << 20),
+            nano_cpus: Some(1_500_000_000),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0".into()),
+            pids_limit: Some(20),
+            ..Default::default()
+        }
+    }
+
+    fn render(k: &[Knob]) -> String {
+        k.iter()
+            .map(|k| format!("{}/{} = {}", k.controller, k.file, k.value))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn plans_for_both_versions() {
+        insta::assert_snapshot!("v1", render(&sample().plan(CgroupVersion::V1)));
+        insta::assert_snapshot!("v2", render(&sample().plan(CgroupVersion::V2)));
+    }
+
+    #[rstest]
+    #[case("512", 512)]
+    #[case("1k", 1024)]
+    #[case("16m", 16 << 20)]
+    #[case("16MB", 16 << 20)]
+    #[case("1.5g", 3 << 29)]
+    #[case("2b", 2)]
+    fn sizes(#[case] s: &str, #[case] want: i64) {
+        assert_eq!(parse_size(s).unwrap(), want);
+    }
+
+    #[test]
+    fn docker_checks() {
+        let r = |m: Option<i64>, s: Option<i64>| {
+            Resources {
+                memory: m,
+                memory_swap: s,
+                ..Default::default()
+            }
+            .validate()
+        };
+        assert_eq!(
+            r(Some(1 << 20), None).unwrap_err(),
+            "Minimum memory limit allowed is 6MB"
+        );
+        assert!(r(Some(16 << 20), Some(8 << 20)).is_err());
+        assert!(r(Some(16 << 20), Some(-1)).is_ok());
+        assert!(r(None, Some(16 << 20)).is_err());
+        assert!(parse_size("lots").is_err());
+    }
+}
