@@ -829,3 +829,60 @@ fn resource_limits_are_set_enforced_and_visible_inside() {
     assert_eq!(c, 125);
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
 }
+
+#[test]
+fn init_forwards_signals_and_reaps() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    // With --init the command is not PID 1: a plain SIGTERM stops it at once, exit 143.
+    d.ok(&[
+        "run", "-d", "--name", "inited", "--init", "busybox", "sleep", "60",
+    ]);
+    let ps = d.ok(&["exec", "inited", "ps", "-o", "pid,args"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.trim_start().starts_with("1 ") && !l.contains("sleep")),
+        "{ps}"
+    );
+    assert!(
+        ps.lines()
+            .any(|l| l.contains("sleep 60") && !l.trim_start().starts_with("1 ")),
+        "{ps}"
+    );
+    let t0 = Instant::now();
+    d.ok(&["stop", "inited"]);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "SIGTERM reached the command"
+    );
+    assert_eq!(d.ok(&["wait", "inited"]), "143\n");
+
+    // Orphans are reaped: no zombie is left behind by a background child.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "parent",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "sh -c 'sleep 0.1 &'; sleep 60",
+    ]);
+    std::thread::sleep(Duration::from_millis(600));
+    let ps = d.ok(&["exec", "parent", "ps", "-o", "stat,args"]);
+    assert!(
+        !ps.lines().any(|l| l.trim_start().starts_with('Z')),
+        "a zombie: {ps}"
+    );
+    // Exit codes and missing commands pass through the init.
+    assert_eq!(
+        text(&d.berth(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 5"])).2,
+        5
+    );
+    assert_eq!(
+        text(&d.berth(&["run", "--rm", "--init", "busybox", "nosuchcommand"])).2,
+        127
+    );
+    d.ok(&["rm", "-f", "inited", "parent"]);
+}

@@ -90,6 +90,9 @@ pub struct RunArgs {
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Add Linux capabilities
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -312,6 +315,9 @@ fn create_request(a: &RunArgs) -> CreateRequest {
     let mut host_extra = serde_json::Map::new();
     if a.read_only {
         host_extra.insert("ReadonlyRootfs".into(), true.into());
+    }
+    if a.init {
+        host_extra.insert("Init".into(), true.into());
     }
     if !a.cap_add.is_empty() {
         host_extra.insert("CapAdd".into(), serde_json::json!(a.cap_add));

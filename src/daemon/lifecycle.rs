@@ -32,7 +32,6 @@ const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
     ("GroupAdd", "--group-add"),
-    ("Init", "--init"),
     ("PidMode", "--pid"),
     ("IpcMode", "--ipc"),
     ("UTSMode", "--uts"),
@@ -463,6 +462,12 @@ impl Daemon {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
             capabilities: container_caps(&rec.host_config).unwrap_or(None),
+            init: rec
+                .host_config
+                .extra
+                .get("Init")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
         };
         acquired.shim_dir = Some(state_dir.clone());
         // The veth and the container's namespaces are independent until the process runs, so
@@ -1283,13 +1288,16 @@ mod tests {
     #[test]
     fn unsupported_flags_are_refused_by_name() {
         let mut hc = HostConfig::default();
-        hc.extra.insert("Init".into(), serde_json::json!(null));
+        hc.extra.insert("Devices".into(), serde_json::json!([]));
         hc.extra.insert("ShmSize".into(), serde_json::json!(0));
         assert!(check_supported(&ContainerConfig::default(), &hc).is_ok());
-        hc.extra.insert("Init".into(), serde_json::json!(true));
+        hc.extra.insert(
+            "Devices".into(),
+            serde_json::json!([{"PathOnHost": "/dev/fuse"}]),
+        );
         let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
-        assert_eq!(err.to_string(), "--init is not supported by berth yet");
-        hc.extra.insert("Init".into(), serde_json::json!(false));
+        assert_eq!(err.to_string(), "--device is not supported by berth yet");
+        hc.extra.insert("Devices".into(), serde_json::json!(null));
         hc.extra.insert("Memory".into(), serde_json::json!(1048576));
         let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
         assert_eq!(err.to_string(), "Minimum memory limit allowed is 6MB");

@@ -123,7 +123,62 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
     if !read_byte(&fds.go) {
         return Err(InitError::setup("waiting for start", "the shim went away"));
     }
+    if spec.init {
+        return reap_as_pid1(spec, &program, &fds.report);
+    }
     exec(spec, &program)
+}
+
+/// `--init`: stay PID 1 as a tiny init (what docker-init, tini, does): fork the command, pass
+/// it every signal we receive, reap every orphan that the kernel reparents to us, and exit with
+/// the command's status. Without it the command is PID 1, which ignores signals it has no
+/// handler for, so `docker stop` must wait for its SIGKILL.
+fn reap_as_pid1(spec: &ShimSpec, program: &Path, report: &OwnedFd) -> Result<(), InitError> {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    use nix::sys::signalfd::SignalFd;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    // Blocked before the fork, so no signal arrives between the fork and the signalfd.
+    let all = SigSet::all();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None)
+        .map_err(|e| InitError::setup("blocking signals", e))?;
+    // SAFETY: this process is single-threaded (a clone of the single-threaded shim).
+    match unsafe { nix::unistd::fork() }.map_err(|e| InitError::setup("fork", e))? {
+        nix::unistd::ForkResult::Child => {
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(|e| InitError::setup("unblocking signals", e))?;
+            exec(spec, program)
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            // Only the command's exec may close the report pipe (that is how the shim learns
+            // it started): let go of this copy.
+            let _ = nix::unistd::close(report.as_raw_fd());
+            let sfd = SignalFd::new(&all).map_err(|e| InitError::setup("signalfd", e))?;
+            loop {
+                let Ok(Some(info)) = sfd.read_signal() else {
+                    continue;
+                };
+                let sig = Signal::try_from(info.ssi_signo as i32).ok();
+                if sig != Some(Signal::SIGCHLD) {
+                    if let Some(sig) = sig {
+                        let _ = nix::sys::signal::kill(child, sig);
+                    }
+                    continue;
+                }
+                loop {
+                    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::Exited(pid, code)) if pid == child => {
+                            std::process::exit(code)
+                        }
+                        Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => {
+                            std::process::exit(128 + s as i32)
+                        }
+                        Ok(WaitStatus::StillAlive) | Err(_) => break,
+                        Ok(_) => continue,
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn mnt(
@@ -494,6 +549,7 @@ mod tests {
             state_dir: "/tmp".into(),
             readonly_rootfs: false,
             capabilities: None,
+            init: false,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct ShimSpec {
     /// The capabilities a root process keeps (`CAP_*` names); None means Docker's default set.
     #[serde(default)]
     pub capabilities: Option<Vec<String>>,
+    /// `--init`: PID 1 is a tiny init that forwards signals and reaps orphans.
+    #[serde(default)]
+    pub init: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
