@@ -886,3 +886,65 @@ fn init_forwards_signals_and_reaps() {
     );
     d.ok(&["rm", "-f", "inited", "parent"]);
 }
+
+#[test]
+fn attach_detach_keys_and_start_attached() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    use std::io::Write;
+
+    // attach feeds stdin and shows output; ctrl-p ctrl-q leaves the container running.
+    d.ok(&["run", "-d", "-i", "--name", "echoer", "busybox", "cat"]);
+    let mut child = d
+        .cmd()
+        .args(["attach", "echoer"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"\x10\x11").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "echoer"]),
+        "true\n"
+    );
+    d.ok(&["rm", "-f", "echoer"]);
+
+    // start -a shows the output and ends with the exit code; start -ai feeds stdin too.
+    d.ok(&[
+        "create",
+        "--name",
+        "once",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; exit 4",
+    ]);
+    let (out, _, c) = text(&d.berth(&["start", "-a", "once"]));
+    assert_eq!((out.as_str(), c), ("out\n", 4));
+    d.ok(&[
+        "create", "-i", "--name", "upper", "busybox", "tr", "a-z", "A-Z",
+    ]);
+    let mut child = d
+        .cmd()
+        .args(["start", "-ai", "upper"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"abc\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ABC\n");
+    let (_, err, c) = text(&d.berth(&["attach", "once"]));
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("You cannot attach to a stopped container"),
+        "{err}"
+    );
+    d.ok(&["rm", "once", "upper"]);
+}

@@ -578,17 +578,28 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
         };
         let io = TokioIo::new(upgraded);
         let (mut rd, mut wr) = tokio::io::split(io);
+        // Set when the client types the detach keys: the attach ends, the container runs on.
+        let detached = Arc::new(tokio::sync::Notify::new());
         let stdin_task = if want_stdin && rec.config.open_stdin {
             let container = container.clone();
             let stdin_once = rec.config.stdin_once;
+            let detached = detached.clone();
             Some(tokio::spawn(async move {
                 let mut buf = vec![0u8; 32 * 1024];
+                let mut keys = DetachKeys::default();
                 loop {
                     match rd.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
+                            let (data, detach) = keys.scan(&buf[..n]);
                             if let Some(s) = container.stdin.lock().await.as_mut() {
-                                let _ = s.write(&buf[..n]).await;
+                                if !data.is_empty() {
+                                    let _ = s.write(&data).await;
+                                }
+                            }
+                            if detach {
+                                detached.notify_one();
+                                return;
                             }
                         }
                     }
@@ -604,7 +615,11 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
         };
         if !finished {
             loop {
-                match output.recv().await {
+                let next = tokio::select! {
+                    o = output.recv() => o,
+                    _ = detached.notified() => break,
+                };
+                match next {
                     Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                         break
                     }
@@ -729,6 +744,38 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
             });
             upgraded_response()
         }
+    }
+}
+
+/// Docker's default detach keys, ctrl-p ctrl-q, found in a client's stdin even when split
+/// across reads. A ctrl-p that is not followed by ctrl-q is passed on.
+#[derive(Default)]
+pub struct DetachKeys {
+    pending_ctrl_p: bool,
+}
+
+impl DetachKeys {
+    const CTRL_P: u8 = 0x10;
+    const CTRL_Q: u8 = 0x11;
+
+    /// The bytes to pass to the container, and whether the keys were typed.
+    pub fn scan(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len() + 1);
+        for &b in input {
+            if self.pending_ctrl_p {
+                self.pending_ctrl_p = false;
+                if b == Self::CTRL_Q {
+                    return (out, true);
+                }
+                out.push(Self::CTRL_P);
+            }
+            if b == Self::CTRL_P {
+                self.pending_ctrl_p = true;
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
     }
 }
 
@@ -905,6 +952,16 @@ fn info(d: &Arc<Daemon>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_keys_are_found_across_reads() {
+        let mut k = DetachKeys::default();
+        assert_eq!(k.scan(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(k.scan(b"\x11rest"), (vec![], true));
+        let mut k = DetachKeys::default();
+        assert_eq!(k.scan(b"\x10x\x10"), (b"\x10x".to_vec(), false));
+        assert_eq!(k.scan(b"y"), (b"\x10y".to_vec(), false));
+    }
 
     #[test]
     fn version_prefix_is_optional() {

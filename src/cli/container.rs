@@ -118,6 +118,26 @@ pub struct StartArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct StartCmdArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
 pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
@@ -599,7 +619,14 @@ async fn copy_output<R: tokio::io::AsyncRead + Unpin>(
     Ok(())
 }
 
-pub async fn start(client: &Client, a: StartArgs) -> i32 {
+pub async fn start(client: &Client, a: StartCmdArgs) -> i32 {
+    if a.attach || a.interactive {
+        if a.containers.len() > 1 {
+            eprintln!("berth: you cannot start and attach multiple containers at once");
+            return 1;
+        }
+        return attached_session(client, &a.containers[0], a.interactive, true).await;
+    }
     let mut failed = Vec::new();
     for c in &a.containers {
         match client.post_empty(&format!("/containers/{c}/start")).await {
@@ -615,6 +642,68 @@ pub async fn start(client: &Client, a: StartArgs) -> i32 {
     } else {
         eprintln!("Error: failed to start containers: {}", failed.join(", "));
         1
+    }
+}
+
+pub async fn attach(client: &Client, a: AttachArgs) -> i32 {
+    attached_session(client, &a.container, !a.no_stdin, false).await
+}
+
+/// Attach to a container (starting it first when `start`), copy its output, and feed it our
+/// stdin when `stdin` and the container keeps one open. Ends with the container's exit code,
+/// or 0 when the detach keys (ctrl-p ctrl-q) left it running.
+async fn attached_session(client: &Client, name: &str, stdin: bool, start: bool) -> i32 {
+    let info: serde_json::Value = match client.get_json(&format!("/containers/{name}/json")).await {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    let id = info["Id"].as_str().unwrap_or(name).to_string();
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+    let running = info["State"]["Running"].as_bool().unwrap_or(false);
+    if !start && !running {
+        eprintln!("You cannot attach to a stopped container, start it first");
+        return 1;
+    }
+    let stdin = stdin && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    let conn = match client.attach(&id, stdin).await {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    if start {
+        if let Err(e) = client.post_empty(&format!("/containers/{id}/start")).await {
+            return report(&e);
+        }
+    }
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let stdin_task = if stdin {
+        Some(tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut wr).await;
+            let _ = wr.shutdown().await;
+        }))
+    } else {
+        let _ = wr.shutdown().await;
+        None
+    };
+    if let Err(e) = copy_output(&mut rd, tty).await {
+        eprintln!("berth: reading the container's output: {e}");
+    }
+    if let Some(t) = stdin_task {
+        t.abort();
+    }
+    let after: serde_json::Value = match client.get_json(&format!("/containers/{id}/json")).await {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    if after["State"]["Running"].as_bool().unwrap_or(false) {
+        // Detached with the keys: the container runs on.
+        return 0;
+    }
+    let waited: Result<WaitResponse, _> = client
+        .post_json(&format!("/containers/{id}/wait"), &serde_json::json!({}))
+        .await;
+    match waited {
+        Ok(w) => w.status_code as i32,
+        Err(e) => report(&e),
     }
 }
 

@@ -42,7 +42,9 @@ pub enum Command {
     /// Create a new container
     Create(container::RunArgs),
     /// Start one or more stopped containers
-    Start(container::StartArgs),
+    Start(container::StartCmdArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container::AttachArgs),
     /// List containers
     Ps(container::PsArgs),
     /// Remove one or more containers
@@ -112,6 +114,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Run(args) => container::run(&client, args).await,
         Command::Create(args) => container::create(&client, args).await,
         Command::Start(args) => container::start(&client, args).await,
+        Command::Attach(args) => container::attach(&client, args).await,
         Command::Ps(args) => container::ps(&client, args).await,
         Command::Rm(args) => container::rm(&client, args).await,
         Command::Kill(args) => container::kill(&client, args).await,
