@@ -948,3 +948,61 @@ fn attach_detach_keys_and_start_attached() {
     );
     d.ok(&["rm", "once", "upper"]);
 }
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let (mem_file, pids_file) = if v2 {
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
+    } else {
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+        )
+    };
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "grow",
+        "-m",
+        "16m",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "update",
+            "-m",
+            "64m",
+            "--pids-limit",
+            "30",
+            "--restart",
+            "on-failure:3",
+            "grow"
+        ]),
+        "grow\n"
+    );
+    assert_eq!(
+        d.ok(&["exec", "grow", "cat", mem_file, pids_file]),
+        "67108864\n30\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}",
+            "grow"
+        ]),
+        "67108864 30 on-failure\n"
+    );
+    let (_, err, c) = text(&d.berth(&["update", "-m", "1m", "grow"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    d.ok(&["rm", "-f", "grow"]);
+}

@@ -298,6 +298,34 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
                 Err(e) => from_daemon(e),
             }
         }
+        (&Method::POST, ["containers", id, "update"]) => {
+            let id = id.to_string();
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        format!("reading the body: {e}"),
+                    )
+                }
+            };
+            let changes: serde_json::Map<String, serde_json::Value> =
+                match serde_json::from_slice(&body) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return error_response(
+                            StatusCode::BAD_REQUEST,
+                            format!("invalid JSON: {e}"),
+                        )
+                    }
+                };
+            match d.update(&id, changes).await {
+                Ok(warnings) => {
+                    json_response(StatusCode::OK, &serde_json::json!({ "Warnings": warnings }))
+                }
+                Err(e) => from_daemon(e),
+            }
+        }
         (&Method::POST, ["containers", "prune"]) => match d.prune().await {
             Ok((ids, bytes)) => json_response(
                 StatusCode::OK,

@@ -240,8 +240,11 @@ impl Cgroup {
         }
     }
 
-    /// Write the limits into the cgroup's files.
+    /// Write the limits into the cgroup's files. On v1 a memory limit above the current
+    /// memory+swap limit is refused until that one is raised, so a refused write is retried
+    /// once the others are in.
     pub fn apply(&self, r: &Resources) -> Result<(), CgroupError> {
+        let mut retry = Vec::new();
         for k in r.plan(self.version) {
             // Swap accounting can be off in the kernel; Docker then ignores --memory-swap too.
             if k.file == "memory.memsw.limit_in_bytes"
@@ -258,11 +261,13 @@ impl Cgroup {
                     format!("the {} controller is not available", k.controller),
                 ),
             })?;
-            std::fs::write(dir.join(k.file), &k.value).map_err(io_ctx(format!(
-                "writing {} to {}",
-                k.value,
-                dir.join(k.file).display()
-            )))?;
+            if std::fs::write(dir.join(k.file), &k.value).is_err() {
+                retry.push((dir.join(k.file), k.value));
+            }
+        }
+        for (file, value) in retry {
+            std::fs::write(&file, &value)
+                .map_err(io_ctx(format!("writing {value} to {}", file.display())))?;
         }
         Ok(())
     }

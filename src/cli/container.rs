@@ -251,6 +251,42 @@ pub struct ExecArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct TopArgs {
     pub container: String,
     /// Options passed to ps (default -ef)
@@ -926,6 +962,67 @@ pub async fn for_each(client: &Client, containers: &[String], verb: &str) -> i32
     let mut code = 0;
     for c in containers {
         match client.post_empty(&format!("/containers/{c}/{verb}")).await {
+            Ok(_) => println!("{c}"),
+            Err(e) => code = report(&e),
+        }
+    }
+    code
+}
+
+pub async fn update(client: &Client, a: UpdateArgs) -> i32 {
+    let mut body = serde_json::Map::new();
+    let sizes = [
+        ("Memory", "--memory", &a.memory),
+        ("MemorySwap", "--memory-swap", &a.memory_swap),
+        (
+            "MemoryReservation",
+            "--memory-reservation",
+            &a.memory_reservation,
+        ),
+    ];
+    for (key, flag, value) in sizes {
+        match size_flag(flag, value) {
+            Ok(Some(v)) => {
+                body.insert(key.into(), v.into());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("{e}");
+                return 125;
+            }
+        }
+    }
+    let ints = [
+        ("NanoCpus", a.cpus.map(|c| (c * 1e9) as i64)),
+        ("CpuShares", a.cpu_shares),
+        ("CpuPeriod", a.cpu_period),
+        ("CpuQuota", a.cpu_quota),
+        ("PidsLimit", a.pids_limit),
+    ];
+    for (key, v) in ints {
+        if let Some(v) = v {
+            body.insert(key.into(), v.into());
+        }
+    }
+    if let Some(c) = &a.cpuset_cpus {
+        body.insert("CpusetCpus".into(), c.clone().into());
+    }
+    if let Some(r) = &a.restart {
+        let (name, max) = match r.split_once(':') {
+            Some((p, n)) => (p.to_string(), n.parse::<i64>().unwrap_or(-1)),
+            None => (r.clone(), 0),
+        };
+        body.insert(
+            "RestartPolicy".into(),
+            serde_json::json!({ "Name": name, "MaximumRetryCount": max }),
+        );
+    }
+    let mut code = 0;
+    for c in &a.containers {
+        let r: Result<serde_json::Value, _> = client
+            .post_json(&format!("/containers/{c}/update"), &body)
+            .await;
+        match r {
             Ok(_) => println!("{c}"),
             Err(e) => code = report(&e),
         }

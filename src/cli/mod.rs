@@ -69,6 +69,8 @@ pub enum Command {
     Unpause(container::StartArgs),
     /// Display the running processes of a container
     Top(container::TopArgs),
+    /// Update configuration of one or more containers
+    Update(container::UpdateArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -127,6 +129,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Pause(args) => container::for_each(&client, &args.containers, "pause").await,
         Command::Unpause(args) => container::for_each(&client, &args.containers, "unpause").await,
         Command::Top(args) => container::top(&client, args).await,
+        Command::Update(args) => container::update(&client, args).await,
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await
         }

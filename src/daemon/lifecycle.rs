@@ -793,6 +793,63 @@ impl Daemon {
         parse_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(DaemonError::System)
     }
 
+    /// `POST /containers/{id}/update`: change resource limits, and the restart policy, of a
+    /// container; a running one gets them in its cgroup at once.
+    pub async fn update(
+        &self,
+        input: &str,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<String>> {
+        const FIELDS: &[&str] = &[
+            "Memory",
+            "MemorySwap",
+            "MemoryReservation",
+            "NanoCpus",
+            "CpuShares",
+            "CpuPeriod",
+            "CpuQuota",
+            "CpusetCpus",
+            "PidsLimit",
+            "OomKillDisable",
+            "RestartPolicy",
+        ];
+        let c = self.lookup(input)?;
+        let _op = c.op.lock().await;
+        let mut hc = c.snapshot().host_config;
+        for (k, v) in changes {
+            if !FIELDS.contains(&k.as_str()) {
+                if is_unset(&v) {
+                    continue;
+                }
+                return Err(DaemonError::InvalidParameter(format!(
+                    "updating {k} is not supported by berth yet"
+                )));
+            }
+            // Zero means "leave as it is" in an update, as in Docker's.
+            if k != "RestartPolicy" && is_unset(&v) {
+                continue;
+            }
+            hc.extra.insert(k, v);
+        }
+        let limits = resources(&hc);
+        limits.validate().map_err(DaemonError::InvalidParameter)?;
+        let policy = RestartPolicy::of(&hc)?;
+        if policy != RestartPolicy::No && hc.auto_remove {
+            return Err(DaemonError::InvalidParameter(
+                "Conflicting options: --restart and --rm".into(),
+            ));
+        }
+        if c.is_running() {
+            self.cgroups
+                .open(&c.id)
+                .apply(&limits)
+                .map_err(|e| DaemonError::system("updating the cgroup", e))?;
+        }
+        c.update(|r| r.host_config = hc)
+            .map_err(|e| DaemonError::system("writing the container record", e))?;
+        Ok(vec![])
+    }
+
     /// `POST /containers/prune`: remove every container that is not running; returns their ids
     /// and the bytes their read-write layers held.
     pub async fn prune(self: &Arc<Self>) -> Result<(Vec<String>, u64)> {
