@@ -1006,3 +1006,60 @@ fn update_changes_limits_of_a_running_container() {
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
     d.ok(&["rm", "-f", "grow"]);
 }
+
+#[test]
+fn privileged_and_the_device_cgroup() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let v1 = !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    // Any node may be created, but only the standard devices opened (v1's devices cgroup).
+    if v1 {
+        let (_, err, c) = text(&d.berth(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "mknod /tmp/kmsg c 1 11 && dd if=/tmp/kmsg of=/dev/null bs=8192 count=1",
+        ]));
+        assert_ne!(c, 0);
+        assert!(err.contains("Operation not permitted"), "{err}");
+    }
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c3 /dev/zero | wc -c"
+        ])
+        .trim(),
+        "3"
+    );
+
+    // --privileged: every capability the host gives, host devices, writable /sys, no masks.
+    let caps = d.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    let host_caps = host
+        .lines()
+        .find(|l| l.starts_with("CapEff"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(caps.split_whitespace().nth(1).unwrap(), host_caps);
+    let out = d.ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", "ls /dev/kmsg && dd if=/dev/kmsg of=/dev/null bs=8192 count=1 2>/dev/null && echo readable; grep -c ' /proc/keys ' /proc/mounts; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"]);
+    assert_eq!(out, "/dev/kmsg\nreadable\n0\nrw\n", "{out}");
+    let masked = d.ok(&["run", "--rm", "busybox", "sh", "-c", "grep -c ' /proc/keys ' /proc/mounts; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"]);
+    assert_eq!(masked, "1\nro\n");
+}

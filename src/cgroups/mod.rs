@@ -272,6 +272,41 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Docker's device rules: a container may create any node (`m`) but read and write only
+    /// the standard ones (null, zero, full, random, urandom, tty, console, ptmx, pts). On v1
+    /// that is the devices controller; v2 needs an eBPF program, which berth does not load
+    /// yet, so there the capability set and the missing nodes are what keeps devices out.
+    pub fn restrict_devices(&self) -> Result<(), CgroupError> {
+        if self.version != CgroupVersion::V1 {
+            return Ok(());
+        }
+        let Some(dir) = self.dir_for("devices") else {
+            return Ok(());
+        };
+        let rules = [
+            "c *:* m",
+            "b *:* m",
+            "c 1:3 rwm",
+            "c 1:5 rwm",
+            "c 1:7 rwm",
+            "c 1:8 rwm",
+            "c 1:9 rwm",
+            "c 5:0 rwm",
+            "c 5:1 rwm",
+            "c 5:2 rwm",
+            "c 136:* rwm",
+        ];
+        std::fs::write(dir.join("devices.deny"), "a").map_err(io_ctx(format!(
+            "writing {}",
+            dir.join("devices.deny").display()
+        )))?;
+        for r in rules {
+            std::fs::write(dir.join("devices.allow"), r)
+                .map_err(io_ctx(format!("allowing {r}")))?;
+        }
+        Ok(())
+    }
+
     /// Whether the kernel's OOM killer killed a process of this cgroup.
     pub fn oom_killed(&self) -> bool {
         let (file, key) = match self.version {

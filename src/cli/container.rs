@@ -93,6 +93,9 @@ pub struct RunArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
     /// Add Linux capabilities
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -426,6 +429,7 @@ fn create_request(a: &RunArgs) -> CreateRequest {
         },
         host_config: Some(HostConfig {
             auto_remove: a.rm,
+            privileged: a.privileged,
             network_mode: "default".into(),
             extra: host_extra,
             ..Default::default()

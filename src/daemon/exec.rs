@@ -153,7 +153,7 @@ impl Daemon {
             uid: user.uid,
             gid: user.gid,
             additional_gids: user.additional_gids,
-            privileged: exec.config.privileged,
+            privileged: exec.config.privileged || rec.host_config.privileged,
             capabilities: super::lifecycle::container_caps(&rec.host_config).unwrap_or(None),
         };
         let json = serde_json::to_string(&spec)

@@ -60,9 +60,6 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
     if cfg.tty {
         return refuse("a TTY (-t)");
     }
-    if hc.privileged {
-        return refuse("--privileged");
-    }
     if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
         return refuse("volumes and bind mounts (-v)");
     }
@@ -400,6 +397,11 @@ impl Daemon {
         cgroup
             .apply(&resources(&rec.host_config))
             .map_err(|e| sys("setting the resource limits", &e))?;
+        if !rec.host_config.privileged {
+            cgroup
+                .restrict_devices()
+                .map_err(|e| sys("restricting devices", &e))?;
+        }
         step("cgroup created");
 
         let netns = self
@@ -468,6 +470,7 @@ impl Daemon {
                 .get("Init")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            privileged: rec.host_config.privileged,
         };
         acquired.shim_dir = Some(state_dir.clone());
         // The veth and the container's namespaces are independent until the process runs, so

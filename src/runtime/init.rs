@@ -115,7 +115,7 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
         spec.uid,
         spec.gid,
         &spec.additional_gids,
-        false,
+        spec.privileged,
         spec.capabilities.as_deref(),
     )?;
 
@@ -212,13 +212,13 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     ensure_dir(&at("/proc"))?;
     mnt(Some("proc"), &at("/proc"), Some("proc"), base, None)?;
     ensure_dir(&at("/sys"))?;
-    mnt(
-        Some("sysfs"),
-        &at("/sys"),
-        Some("sysfs"),
-        base | MsFlags::MS_RDONLY,
-        None,
-    )?;
+    // --privileged gets a writable /sys, all host devices and no masked paths, as in Docker.
+    let sys_flags = if spec.privileged {
+        base
+    } else {
+        base | MsFlags::MS_RDONLY
+    };
+    mnt(Some("sysfs"), &at("/sys"), Some("sysfs"), sys_flags, None)?;
     mount_cgroups(&at("/sys/fs/cgroup"))?;
     ensure_dir(&at("/dev"))?;
     mnt(
@@ -245,6 +245,9 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
         )
         .map_err(|e| InitError::setup(&format!("creating /dev/{name}"), e))?;
         let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666));
+    }
+    if spec.privileged {
+        copy_host_devices(Path::new("/dev"), &at("/dev"))?;
     }
     ensure_dir(&at("/dev/pts"))?;
     mnt(
@@ -321,6 +324,9 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
         )?;
     }
 
+    if spec.privileged {
+        return Ok(());
+    }
     for p in MASKED_PATHS {
         let path = Path::new(p);
         match path.symlink_metadata() {
@@ -348,6 +354,49 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
                 None,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Recreate every device node of the host's /dev (and its subdirectories, but not the
+/// filesystems mounted there, pts, shm and mqueue, nor ptmx, which points into pts) in the container's /dev, for --privileged.
+fn copy_host_devices(from: &Path, to: &Path) -> Result<(), InitError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if ["pts", "shm", "mqueue", "ptmx"].iter().any(|n| name == *n) {
+            continue;
+        }
+        let Ok(md) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let ft = md.file_type();
+        let target = to.join(&name);
+        if ft.is_dir() {
+            let _ = std::fs::create_dir_all(&target);
+            copy_host_devices(&e.path(), &target)?;
+        } else if (ft.is_char_device() || ft.is_block_device()) && !target.exists() {
+            let kind = if ft.is_char_device() {
+                SFlag::S_IFCHR
+            } else {
+                SFlag::S_IFBLK
+            };
+            mknod(
+                &target,
+                kind,
+                Mode::from_bits_truncate(md.mode()),
+                md.rdev(),
+            )
+            .map_err(|err| InitError::setup(&format!("creating {}", target.display()), err))?;
+            let _ = nix::unistd::chown(
+                &target,
+                Some(nix::unistd::Uid::from_raw(md.uid())),
+                Some(nix::unistd::Gid::from_raw(md.gid())),
+            );
         }
     }
     Ok(())
@@ -550,6 +599,7 @@ mod tests {
             readonly_rootfs: false,
             capabilities: None,
             init: false,
+            privileged: false,
         }
     }
 

@@ -46,6 +46,9 @@ pub struct ShimSpec {
     /// `--init`: PID 1 is a tiny init that forwards signals and reaps orphans.
     #[serde(default)]
     pub init: bool,
+    /// `--privileged`: every capability and device, writable /sys, nothing masked.
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
