@@ -716,6 +716,9 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
     let stderr = child.stderr.take();
     let stdin = child.stdin.take();
     let (want_out, want_err) = (exec.config.attach_stdout, exec.config.attach_stderr);
+    // Held until the exit is recorded: the client reads the exit code (GET /exec/{id}/json)
+    // as soon as its stream ends, so the stream must not end before that.
+    let tx_hold = tx.clone();
     let forward = async move {
         tokio::join!(
             frame_pipe(stdout, stream::STDOUT, want_out, tx.clone()),
@@ -732,6 +735,7 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
                 if let Ok(st) = status {
                     d2.exec_finished(&exec2, st);
                 }
+                drop(tx_hold);
             });
             base(StatusCode::OK)
                 .header(CONTENT_TYPE, "application/vnd.docker.multiplexed-stream")
@@ -754,7 +758,7 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
                         let _ = tokio::io::copy(&mut rd, &mut sin).await;
                     }
                 });
-                let write_task = async move {
+                let writer = tokio::spawn(async move {
                     let mut rx = rx;
                     while let Some(b) = rx.recv().await {
                         if wr.write_all(&b).await.is_err() {
@@ -763,12 +767,14 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
                     }
                     let _ = wr.flush().await;
                     let _ = wr.shutdown().await;
-                };
-                let (_, status, _) = tokio::join!(forward, child.wait(), write_task);
+                });
+                let (_, status) = tokio::join!(forward, child.wait());
                 stdin_task.abort();
                 if let Ok(st) = status {
                     d2.exec_finished(&exec2, st);
                 }
+                drop(tx_hold);
+                let _ = writer.await;
             });
             upgraded_response()
         }
