@@ -1063,3 +1063,51 @@ fn privileged_and_the_device_cgroup() {
     let masked = d.ok(&["run", "--rm", "busybox", "sh", "-c", "grep -c ' /proc/keys ' /proc/mounts; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"]);
     assert_eq!(masked, "1\nro\n");
 }
+
+#[test]
+fn stats_reports_the_containers_use() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 2000000 /dev/urandom > /tmp/x; sleep 60",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = d.ok(&["stats", "--no-stream", "busy"]);
+    let mut lines = out.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("CONTAINER ID   NAME      CPU %"),
+        "{out}"
+    );
+    let row = lines.next().unwrap();
+    assert!(row.contains("busy") && row.contains("/ 32MiB"), "{out}");
+    let pids: u32 = row.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(pids >= 1, "{out}");
+    // The raw API, and the docker CLI on it.
+    let all = d.ok(&["stats", "--no-stream"]);
+    assert!(all.contains("busy"), "{all}");
+    if let Some(mut docker) = d.docker() {
+        let o = docker
+            .args(["stats", "--no-stream", "busy"])
+            .output()
+            .unwrap();
+        let (out, err, c) = text(&o);
+        assert_eq!(c, 0, "{err}");
+        assert!(out.contains("busy") && out.contains("32MiB"), "{out}");
+    }
+    let (_, err, c) = text(&d.berth(&["stats", "--no-stream", "nosuch"]));
+    assert_eq!(c, 1);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    d.ok(&["rm", "-f", "busy"]);
+}

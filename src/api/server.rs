@@ -326,6 +326,15 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
                 Err(e) => from_daemon(e),
             }
         }
+        (&Method::GET, ["containers", id, "stats"]) => {
+            let q = query(&req);
+            let stream = !matches!(
+                q.get("stream").map(String::as_str),
+                Some("0") | Some("false") | Some("False")
+            );
+            let one_shot = flag(&q, "one-shot");
+            stats(&d, id, stream, one_shot).await
+        }
         (&Method::POST, ["containers", "prune"]) => match d.prune().await {
             Ok((ids, bytes)) => json_response(
                 StatusCode::OK,
@@ -488,6 +497,59 @@ fn logs(req: &Request<Incoming>, id: &str, d: &Arc<Daemon>) -> Response<Body> {
             .unwrap(),
         Err(e) => from_daemon(e),
     }
+}
+
+/// `GET /containers/{id}/stats`: one sample (with the one a second earlier, so CPU use can be
+/// computed, unless `one-shot`), or a sample every second while the container runs.
+async fn stats(d: &Arc<Daemon>, id: &str, stream: bool, one_shot: bool) -> Response<Body> {
+    let (first, cid, name) = match d.stats_sample(id) {
+        Ok(s) => s,
+        Err(e) => return from_daemon(e),
+    };
+    let line = |v: serde_json::Value| {
+        let mut b = serde_json::to_vec(&v).unwrap_or_default();
+        b.push(b'\n');
+        Bytes::from(b)
+    };
+    if !stream {
+        if one_shot {
+            return json_response(StatusCode::OK, &first.to_json(None, &cid, &name));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        return match d.stats_sample(&cid) {
+            Ok((second, _, _)) => {
+                json_response(StatusCode::OK, &second.to_json(Some(&first), &cid, &name))
+            }
+            // Stopped in between: what was measured is still the answer.
+            Err(_) => json_response(StatusCode::OK, &first.to_json(None, &cid, &name)),
+        };
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let d = d.clone();
+    tokio::spawn(async move {
+        let mut pre = first;
+        if tx.send(line(pre.to_json(None, &cid, &name))).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let Ok((next, _, _)) = d.stats_sample(&cid) else {
+                return;
+            };
+            if tx
+                .send(line(next.to_json(Some(&pre), &cid, &name)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            pre = next;
+        }
+    });
+    base(StatusCode::OK)
+        .header(CONTENT_TYPE, "application/json")
+        .body(channel_body(rx))
+        .unwrap()
 }
 
 async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {

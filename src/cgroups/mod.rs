@@ -185,6 +185,10 @@ impl Cgroup {
         &self.paths
     }
 
+    pub fn version(&self) -> CgroupVersion {
+        self.version
+    }
+
     /// Move `pid` into every directory of this cgroup, in parallel for the same reason as
     /// `remove`: each v1 attach waits for the kernel on its own.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
@@ -229,7 +233,7 @@ impl Cgroup {
 
     /// The directory that holds `controller`'s files: v1's hierarchy of that name, or v2's
     /// single directory.
-    fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
+    pub fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
         match self.version {
             CgroupVersion::V2 => self.paths.first(),
             CgroupVersion::V1 => self.paths.iter().find(|p| {

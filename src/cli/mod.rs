@@ -5,6 +5,7 @@
 pub mod container;
 pub mod daemon_cmd;
 pub mod image;
+pub mod stats;
 pub mod system;
 pub mod table;
 pub mod template;
@@ -71,6 +72,8 @@ pub enum Command {
     Top(container::TopArgs),
     /// Update configuration of one or more containers
     Update(container::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -130,6 +133,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Unpause(args) => container::for_each(&client, &args.containers, "unpause").await,
         Command::Top(args) => container::top(&client, args).await,
         Command::Update(args) => container::update(&client, args).await,
+        Command::Stats(args) => stats::stats(&client, args).await,
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await
         }

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod lock;
 pub mod logs;
 pub mod names;
+pub mod stats;
 pub mod views;
 
 use crate::cgroups::CgroupManager;

@@ -41,16 +41,28 @@ pub fn human_size(bytes: i64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", format_g3(value), UNITS[unit])
+    format!("{}{}", format_g(value, 3), UNITS[unit])
 }
 
-/// Go's `%.3g`: three significant digits, trailing zeros dropped.
-fn format_g3(v: f64) -> String {
+/// Binary units with four significant digits, as docker's `stats`: "1.465MiB", "23.45GiB".
+pub fn human_size_binary(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", format_g(value, 4), UNITS[unit])
+}
+
+/// Go's `%.Ng`: N significant digits, trailing zeros dropped.
+fn format_g(v: f64, significant: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
     let digits = v.abs().log10().floor() as i32 + 1;
-    let decimals = (3 - digits).max(0) as usize;
+    let decimals = (significant - digits).max(0) as usize;
     let s = format!("{v:.decimals$}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -85,6 +97,15 @@ mod tests {
     #[case(800 * 24 * 3600, "2 years")]
     fn durations_read_like_docker(#[case] secs: u64, #[case] want: &str) {
         assert_eq!(human_duration(Duration::from_secs(secs)), want);
+    }
+
+    #[rstest]
+    #[case(0, "0B")]
+    #[case(1536, "1.5KiB")]
+    #[case(1_536_000, "1.465MiB")]
+    #[case(25_176_502_016, "23.45GiB")]
+    fn binary_sizes_read_like_docker_stats(#[case] n: u64, #[case] want: &str) {
+        assert_eq!(human_size_binary(n), want);
     }
 
     #[rstest]
