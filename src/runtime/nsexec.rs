@@ -65,8 +65,12 @@ pub fn main(spec: &str) -> ! {
             )),
         }
     }
-    if let Err(e) = crate::cgroups::add_to_all(&spec.cgroup_paths, std::process::id() as i32) {
-        fail(setup("joining the container's cgroup", &e));
+    // One write after the other, not cgroups::add_to_all's threads: setns(CLONE_NEWNS) fails
+    // with EINVAL while any other thread of this process still exists, even one finishing.
+    for p in &spec.cgroup_paths {
+        if let Err(e) = std::fs::write(p.join("cgroup.procs"), std::process::id().to_string()) {
+            fail(setup(&format!("joining the container's cgroup {}", p.display()), &e));
+        }
     }
     for (fd, flag) in &fds {
         if let Err(e) = nix::sched::setns(fd, *flag) {
