@@ -251,20 +251,9 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
         }
         (&Method::POST, ["containers", id, "exec"]) => {
             let id = id.to_string();
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    return error_response(
-                        StatusCode::BAD_REQUEST,
-                        format!("reading the body: {e}"),
-                    )
-                }
-            };
-            let config: ExecConfig = match serde_json::from_slice(&body) {
-                Ok(c) => c,
-                Err(e) => {
-                    return error_response(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))
-                }
+            let config: ExecConfig = match json_body(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
             };
             match d.exec_create(&id, config) {
                 Ok(exec_id) => {
@@ -300,25 +289,10 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
         }
         (&Method::POST, ["containers", id, "update"]) => {
             let id = id.to_string();
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    return error_response(
-                        StatusCode::BAD_REQUEST,
-                        format!("reading the body: {e}"),
-                    )
-                }
+            let changes: serde_json::Map<String, serde_json::Value> = match json_body(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
             };
-            let changes: serde_json::Map<String, serde_json::Value> =
-                match serde_json::from_slice(&body) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return error_response(
-                            StatusCode::BAD_REQUEST,
-                            format!("invalid JSON: {e}"),
-                        )
-                    }
-                };
             match d.update(&id, changes).await {
                 Ok(warnings) => {
                     json_response(StatusCode::OK, &serde_json::json!({ "Warnings": warnings }))
@@ -873,6 +847,20 @@ impl DetachKeys {
         }
         (out, false)
     }
+}
+
+/// The request body as JSON, or the 400 answer to send instead.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, Response<Body>> {
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| error_response(StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?
+        .to_bytes();
+    serde_json::from_slice(&body)
+        .map_err(|e| error_response(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
 }
 
 /// `101 UPGRADED`: from here on the connection is a raw stream both ways.

@@ -60,6 +60,41 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    #[arg(long = "help", action = clap::ArgAction::Help, help = "Print help")]
+    help: Option<bool>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// The resource limit flags `run`, `create` and `update` share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ResourceArgs {
     /// Memory limit (e.g. 512m)
     #[arg(short = 'm', long)]
     pub memory: Option<String>,
@@ -90,34 +125,6 @@ pub struct RunArgs {
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
-    /// Run an init inside the container that forwards signals and reaps processes
-    #[arg(long)]
-    pub init: bool,
-    /// Give extended privileges to this container
-    #[arg(long)]
-    pub privileged: bool,
-    /// Add Linux capabilities
-    #[arg(long = "cap-add")]
-    pub cap_add: Vec<String>,
-    /// Drop Linux capabilities
-    #[arg(long = "cap-drop")]
-    pub cap_drop: Vec<String>,
-    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
-    #[arg(long, default_value = "no")]
-    pub restart: String,
-    #[arg(long = "help", action = clap::ArgAction::Help, help = "Print help")]
-    help: Option<bool>,
-    /// The image to run
-    pub image: String,
-    /// The command and its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct StartArgs {
-    #[arg(required = true)]
-    pub containers: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -255,33 +262,8 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
@@ -319,6 +301,16 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// `--restart on-failure:3` as the API's RestartPolicy; a count that is not a number becomes
+/// -1, which the daemon refuses by name.
+fn restart_policy(flag: &str) -> serde_json::Value {
+    let (name, max) = match flag.split_once(':') {
+        Some((p, n)) => (p, n.parse::<i64>().unwrap_or(-1)),
+        None => (flag, 0),
+    };
+    serde_json::json!({ "Name": name, "MaximumRetryCount": max })
+}
+
 /// `-m 512m` and friends as bytes; `-1` passes through (unlimited swap).
 fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     match v.as_deref() {
@@ -330,7 +322,7 @@ fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     }
 }
 
-fn resource_fields(a: &RunArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+fn resource_fields(a: &ResourceArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let mut m = serde_json::Map::new();
     let mut put = |k: &str, v: Option<i64>| {
         if let Some(v) = v {
@@ -384,14 +376,7 @@ fn create_request(a: &RunArgs) -> CreateRequest {
     if !a.cap_drop.is_empty() {
         host_extra.insert("CapDrop".into(), serde_json::json!(a.cap_drop));
     }
-    let (policy, max) = match a.restart.split_once(':') {
-        Some((p, n)) => (p.to_string(), n.parse::<i64>().unwrap_or(-1)),
-        None => (a.restart.clone(), 0),
-    };
-    host_extra.insert(
-        "RestartPolicy".into(),
-        serde_json::json!({ "Name": policy, "MaximumRetryCount": max }),
-    );
+    host_extra.insert("RestartPolicy".into(), restart_policy(&a.restart));
     CreateRequest {
         config: ContainerConfig {
             hostname: a.hostname.clone().unwrap_or_default(),
@@ -497,7 +482,7 @@ async fn create_container(client: &Client, a: &RunArgs) -> Result<String, Client
 }
 
 async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
-    let limits = resource_fields(a).map_err(ClientError::Protocol)?;
+    let limits = resource_fields(&a.resources).map_err(ClientError::Protocol)?;
     let mut path = "/containers/create".to_string();
     if let Some(n) = &a.name {
         path.push_str(&format!(
@@ -974,52 +959,15 @@ pub async fn for_each(client: &Client, containers: &[String], verb: &str) -> i32
 }
 
 pub async fn update(client: &Client, a: UpdateArgs) -> i32 {
-    let mut body = serde_json::Map::new();
-    let sizes = [
-        ("Memory", "--memory", &a.memory),
-        ("MemorySwap", "--memory-swap", &a.memory_swap),
-        (
-            "MemoryReservation",
-            "--memory-reservation",
-            &a.memory_reservation,
-        ),
-    ];
-    for (key, flag, value) in sizes {
-        match size_flag(flag, value) {
-            Ok(Some(v)) => {
-                body.insert(key.into(), v.into());
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("{e}");
-                return 125;
-            }
+    let mut body = match resource_fields(&a.resources) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return 125;
         }
-    }
-    let ints = [
-        ("NanoCpus", a.cpus.map(|c| (c * 1e9) as i64)),
-        ("CpuShares", a.cpu_shares),
-        ("CpuPeriod", a.cpu_period),
-        ("CpuQuota", a.cpu_quota),
-        ("PidsLimit", a.pids_limit),
-    ];
-    for (key, v) in ints {
-        if let Some(v) = v {
-            body.insert(key.into(), v.into());
-        }
-    }
-    if let Some(c) = &a.cpuset_cpus {
-        body.insert("CpusetCpus".into(), c.clone().into());
-    }
+    };
     if let Some(r) = &a.restart {
-        let (name, max) = match r.split_once(':') {
-            Some((p, n)) => (p.to_string(), n.parse::<i64>().unwrap_or(-1)),
-            None => (r.clone(), 0),
-        };
-        body.insert(
-            "RestartPolicy".into(),
-            serde_json::json!({ "Name": name, "MaximumRetryCount": max }),
-        );
+        body.insert("RestartPolicy".into(), restart_policy(r));
     }
     let mut code = 0;
     for c in &a.containers {
