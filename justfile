@@ -58,7 +58,10 @@ demo:
 
 # Run the daemon in the foreground with the default paths (for a second terminal)
 daemon: build
-    sudo target/release/berth daemon --debug
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$(id -u)" -eq 0 ]; then exec target/release/berth daemon --debug; fi
+    exec sudo target/release/berth daemon --debug
 
 # Unit, property, snapshot and CLI tests, and the e2e suite when run as root
 test: fixture
