@@ -69,7 +69,10 @@ pub fn main(spec: &str) -> ! {
     // with EINVAL while any other thread of this process still exists, even one finishing.
     for p in &spec.cgroup_paths {
         if let Err(e) = std::fs::write(p.join("cgroup.procs"), std::process::id().to_string()) {
-            fail(setup(&format!("joining the container's cgroup {}", p.display()), &e));
+            fail(setup(
+                &format!("joining the container's cgroup {}", p.display()),
+                &e,
+            ));
         }
     }
     for (fd, flag) in &fds {
