@@ -73,6 +73,7 @@ test: fixture
         echo "# Run 'sudo just e2e' here, or 'just vm-e2e' (the Vagrant VM). #"
         echo "################################################################"
     fi
+    cargo fmt --check
     cargo test
 
 # Only the end-to-end suite (needs root)
