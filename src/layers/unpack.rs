@@ -76,6 +76,30 @@ fn set_opaque(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// `dest/rel` as a real directory, created as needed; refused if any component on the way is
+/// a symlink or not a directory, so nothing is created or removed outside the layer.
+fn dir_in_layer(dest: &Path, rel: &Path) -> io::Result<PathBuf> {
+    let mut cur = dest.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "layer whiteout under {}: not a directory (a symlink is not followed)",
+                        rel.display()
+                    ),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&cur)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(cur)
+}
+
 /// Unpack `tar` into `dest` (a fresh layer's `diff/`), returning the stream's diff id.
 pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> io::Result<String> {
     let mut hashing = HashingReader::new(tar);
@@ -98,13 +122,24 @@ pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> io::Result<String> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             if let Some(hidden) = name.strip_prefix(".wh.") {
-                let parent = dest.join(rel.parent().unwrap_or(Path::new("")));
-                std::fs::create_dir_all(&parent)?;
+                // The tar crate guards ordinary entries; whiteouts are ours to guard, so the
+                // parent is walked without following any symlink an earlier entry planted.
+                let parent = dir_in_layer(dest, rel.parent().unwrap_or(Path::new("")))?;
                 if hidden == ".wh..opq" {
                     set_opaque(&parent)?;
                 } else {
+                    if hidden.is_empty() || hidden == "." || hidden == ".." {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("layer entry {} is not a valid whiteout", raw.display()),
+                        ));
+                    }
                     let target = parent.join(hidden);
-                    let _ = std::fs::remove_file(&target);
+                    match std::fs::symlink_metadata(&target) {
+                        Ok(md) if md.is_dir() => std::fs::remove_dir_all(&target)?,
+                        Ok(_) => std::fs::remove_file(&target)?,
+                        Err(_) => {}
+                    }
                     nix::sys::stat::mknod(
                         &target,
                         nix::sys::stat::SFlag::S_IFCHR,
@@ -177,5 +212,160 @@ mod tests {
             clean_entry_path(Path::new("./bin/sh")).unwrap(),
             PathBuf::from("bin/sh")
         );
+    }
+}
+
+#[cfg(test)]
+mod hostile_layer_tests {
+    //! Layers are untrusted input: each case builds a tar that tries to reach outside the
+    //! layer and checks that nothing outside changed.
+    use super::*;
+    use std::fs;
+
+    struct Tar(tar::Builder<Vec<u8>>);
+
+    impl Tar {
+        fn new() -> Self {
+            Tar(tar::Builder::new(Vec::new()))
+        }
+        fn header(kind: tar::EntryType, size: u64) -> tar::Header {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(size);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
+            h
+        }
+        /// Raw names, so `..` can be written (the builder refuses it).
+        fn raw(
+            mut self,
+            name: &str,
+            kind: tar::EntryType,
+            link: Option<&str>,
+            data: &[u8],
+        ) -> Self {
+            let mut h = Self::header(kind, data.len() as u64);
+            let n = &mut h.as_old_mut().name;
+            n[..name.len()].copy_from_slice(name.as_bytes());
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+        fn file(self, name: &str, data: &[u8]) -> Self {
+            self.raw(name, tar::EntryType::Regular, None, data)
+        }
+        fn symlink(self, name: &str, target: &str) -> Self {
+            self.raw(name, tar::EntryType::Symlink, Some(target), b"")
+        }
+        fn hardlink(self, name: &str, target: &str) -> Self {
+            self.raw(name, tar::EntryType::Link, Some(target), b"")
+        }
+        fn bytes(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let dest = t.path().join("diff");
+        let outside = t.path().join("outside");
+        fs::create_dir_all(&dest).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("victim"), b"keep").unwrap();
+        (t, dest, outside)
+    }
+
+    #[test]
+    fn the_diff_id_is_the_sha256_of_the_tar_stream() {
+        let (_t, dest, _) = setup();
+        let data = Tar::new().file("a/b", b"hello").bytes();
+        let want = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+        assert_eq!(unpack_layer(&data[..], &dest).unwrap(), want);
+        assert_eq!(fs::read(dest.join("a/b")).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn dot_dot_entries_are_refused() {
+        let (_t, dest, _) = setup();
+        let data = Tar::new().file("../outside/victim", b"pwned").bytes();
+        let err = unpack_layer(&data[..], &dest).unwrap_err();
+        assert!(err.to_string().contains("leaves the layer"), "{err}");
+        let data = Tar::new().file("../outside/.wh.victim", b"").bytes();
+        assert!(unpack_layer(&data[..], &dest).is_err());
+    }
+
+    #[test]
+    fn writes_through_a_planted_symlink_are_refused() {
+        let (t, dest, outside) = setup();
+        let data = Tar::new()
+            .symlink("evil", outside.to_str().unwrap())
+            .file("evil/victim", b"pwned")
+            .bytes();
+        assert!(unpack_layer(&data[..], &dest).is_err());
+        assert_eq!(fs::read(outside.join("victim")).unwrap(), b"keep");
+        drop(t);
+    }
+
+    #[test]
+    fn whiteouts_through_a_planted_symlink_are_refused() {
+        let (_t, dest, outside) = setup();
+        for name in ["evil/.wh.victim", "evil/.wh..wh..opq"] {
+            let _ = fs::remove_file(dest.join("evil"));
+            let data = Tar::new()
+                .symlink("evil", outside.to_str().unwrap())
+                .file(name, b"")
+                .bytes();
+            let err = unpack_layer(&data[..], &dest).unwrap_err();
+            assert!(err.to_string().contains("not followed"), "{err}");
+            assert_eq!(fs::read(outside.join("victim")).unwrap(), b"keep");
+        }
+    }
+
+    #[test]
+    fn a_file_replaces_a_symlink_instead_of_writing_through_it() {
+        let (_t, dest, outside) = setup();
+        let target = outside.join("victim");
+        let data = Tar::new()
+            .symlink("f", target.to_str().unwrap())
+            .file("f", b"new")
+            .bytes();
+        unpack_layer(&data[..], &dest).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+        assert_eq!(fs::read(dest.join("f")).unwrap(), b"new");
+        assert!(!fs::symlink_metadata(dest.join("f"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn hard_links_must_stay_inside_the_layer() {
+        let (_t, dest, outside) = setup();
+        let target = outside.join("victim");
+        let data = Tar::new().hardlink("h", target.to_str().unwrap()).bytes();
+        assert!(unpack_layer(&data[..], &dest).is_err());
+        let data = Tar::new().hardlink("h", "../outside/victim").bytes();
+        assert!(unpack_layer(&data[..], &dest).is_err());
+        // Through a symlink inside the layer that points out.
+        let data = Tar::new()
+            .symlink("s", target.to_str().unwrap())
+            .hardlink("h2", "s/../victim")
+            .bytes();
+        assert!(unpack_layer(&data[..], &dest).is_err());
+        let data = Tar::new().file("in", b"x").hardlink("h3", "in").bytes();
+        unpack_layer(&data[..], &dest).unwrap();
+        assert_eq!(fs::read(dest.join("h3")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_truncated_layer_is_an_error() {
+        let (_t, dest, _) = setup();
+        let data = Tar::new().file("big", &[7u8; 4096]).bytes();
+        assert!(unpack_layer(&data[..1024], &dest).is_err());
     }
 }
