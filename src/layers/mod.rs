@@ -5,5 +5,5 @@
 mod overlay2;
 mod unpack;
 
-pub use overlay2::{LayerError, LayerInfo, LayerStore};
+pub use overlay2::{is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, MountPlan};
 pub use unpack::{chain_id, clean_entry_path, dir_size};

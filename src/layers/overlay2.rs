@@ -23,6 +23,12 @@ pub enum LayerError {
     Io { context: String, source: io::Error },
     #[error("mounting the overlay for {id}: {source}")]
     Mount { id: String, source: nix::Error },
+    #[error("container {0} already has layers")]
+    MountExists(String),
+    #[error("layer {chain} is in use by {user}")]
+    InUse { chain: String, user: String },
+    #[error("cannot mount the layers of {id}: the mount options take {len} bytes, more than a page even with relative paths")]
+    OptionsTooLong { id: String, len: usize },
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> LayerError {
@@ -202,9 +208,41 @@ impl LayerStore {
             .unwrap_or(0)
     }
 
-    /// Forget a layer (when no image uses it any more).
+    /// Who stands on `chain`: a child layer or a container.
+    fn users_of(&self, chain: &str) -> Option<String> {
+        let entries = |dir: &Path| -> Vec<PathBuf> {
+            fs::read_dir(dir)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        for d in entries(&self.layerdb) {
+            if Self::read_meta(&d, "parent").as_deref() == Some(chain) {
+                let name = d.file_name().unwrap_or_default().to_string_lossy();
+                return Some(format!("layer sha256:{name}"));
+            }
+        }
+        for d in entries(&self.mounts) {
+            if Self::read_meta(&d, "parent").as_deref() == Some(chain) {
+                let name = d.file_name().unwrap_or_default().to_string_lossy();
+                return Some(format!("container {name}"));
+            }
+        }
+        None
+    }
+
+    /// Forget a layer (when no image uses it any more). A layer another layer or a container
+    /// stands on is refused: the caller removes from the top down, as Docker does.
     pub fn release_layer(&self, chain: &str) -> Result<(), LayerError> {
+        if let Some(user) = self.users_of(chain) {
+            return Err(LayerError::InUse {
+                chain: chain.to_string(),
+                user,
+            });
+        }
         let db = self.layerdb.join(hex_of(chain));
+        if !db.exists() {
+            return Err(LayerError::NoSuchLayer(chain.to_string()));
+        }
         if let Some(cache) = Self::read_meta(&db, "cache-id") {
             self.remove_layer_dir(&cache);
         }
@@ -218,6 +256,9 @@ impl LayerStore {
         container_id: &str,
         image_top: Option<&str>,
     ) -> Result<(), LayerError> {
+        if self.mounts.join(container_id).exists() {
+            return Err(LayerError::MountExists(container_id.to_string()));
+        }
         let mount_id = crate::util::id::random_id();
         let init_id = format!("{mount_id}-init");
         let lower = match image_top {
@@ -238,23 +279,30 @@ impl LayerStore {
             ] {
                 fs::write(init.join(f), b"").map_err(io_ctx("filling the init layer"))?;
             }
+            // Docker's init layer also points /etc/mtab at the kernel's table.
+            std::os::unix::fs::symlink("/proc/mounts", init.join("etc/mtab"))
+                .map_err(io_ctx("filling the init layer"))?;
             self.new_layer_dir(&mount_id, Some(&self.lower_above(&init_id)))?;
-            let m = self.mounts.join(container_id);
-            fs::create_dir_all(&m).map_err(io_ctx("recording the container's layers"))?;
-            write_atomic(&m.join("init-id"), init_id.as_bytes())
+            // The record appears whole or not at all: written aside, then renamed in.
+            let tmp = self.mounts.join(format!(".{container_id}.tmp"));
+            let _ = fs::remove_dir_all(&tmp);
+            fs::create_dir_all(&tmp).map_err(io_ctx("recording the container's layers"))?;
+            write_atomic(&tmp.join("init-id"), init_id.as_bytes())
                 .map_err(io_ctx("writing init-id"))?;
-            write_atomic(&m.join("mount-id"), mount_id.as_bytes())
+            write_atomic(&tmp.join("mount-id"), mount_id.as_bytes())
                 .map_err(io_ctx("writing mount-id"))?;
             if let Some(top) = image_top {
-                write_atomic(&m.join("parent"), top.as_bytes())
+                write_atomic(&tmp.join("parent"), top.as_bytes())
                     .map_err(io_ctx("writing parent"))?;
             }
+            fs::rename(&tmp, self.mounts.join(container_id))
+                .map_err(io_ctx("recording the container's layers"))?;
             Ok(())
         })();
         if result.is_err() {
             self.remove_layer_dir(&mount_id);
             self.remove_layer_dir(&init_id);
-            let _ = fs::remove_dir_all(self.mounts.join(container_id));
+            let _ = fs::remove_dir_all(self.mounts.join(format!(".{container_id}.tmp")));
         }
         result
     }
@@ -283,9 +331,10 @@ impl LayerStore {
     }
 
     /// Mount the container's overlay at `overlay2/<mount id>/merged` (idempotent).
-    /// Lower dirs are named through the short links so the option string stays short;
-    /// they are absolute paths, because changing the daemon's working directory (as Docker's
-    /// re-exec'd mount helper does) is not safe in a multi-threaded process.
+    /// As Docker does, the options name the lower dirs by absolute paths through the short
+    /// links while they fit in a page; past that, relative paths, with the mount made from a
+    /// child process whose working directory is `overlay2/` (the daemon's own cwd must not
+    /// change: it has other threads).
     pub fn mount(&self, container_id: &str) -> Result<PathBuf, LayerError> {
         let mount_id = self.mount_id(container_id)?;
         let dir = self.overlay.join(&mount_id);
@@ -295,25 +344,24 @@ impl LayerStore {
         }
         fs::create_dir_all(&merged).map_err(io_ctx("creating merged dir"))?;
         let lower = Self::read_meta(&dir, "lower").unwrap_or_default();
-        let lowers: Vec<String> = lower
-            .split(':')
-            .filter(|l| !l.is_empty())
-            .map(|l| self.overlay.join(l).to_string_lossy().into_owned())
-            .collect();
-        let opts = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lowers.join(":"),
-            dir.join("diff").display(),
-            dir.join("work").display()
-        );
-        nix::mount::mount(
-            Some("overlay"),
-            &merged,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(opts.as_str()),
-        )
-        .map_err(|source| LayerError::Mount {
+        let plan = plan_mount(&self.overlay, &mount_id, &lower, page_size()).ok_or_else(|| {
+            LayerError::OptionsTooLong {
+                id: container_id.to_string(),
+                len: relative_options(&mount_id, &lower).len(),
+            }
+        })?;
+        let result = if plan.relative {
+            mount_from(&self.overlay, &plan.target, &plan.data)
+        } else {
+            nix::mount::mount(
+                Some("overlay"),
+                &plan.target,
+                Some("overlay"),
+                nix::mount::MsFlags::empty(),
+                Some(plan.data.as_str()),
+            )
+        };
+        result.map_err(|source| LayerError::Mount {
             id: container_id.to_string(),
             source,
         })?;
@@ -355,7 +403,8 @@ impl LayerStore {
     }
 }
 
-/// Whether `path` is a mount point, from /proc/self/mountinfo (field 5).
+/// Whether `path` is a mount point, from /proc/self/mountinfo (field 5, where the kernel
+/// writes space, tab, newline and backslash as octal escapes).
 pub fn is_mountpoint(path: &Path) -> bool {
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
         return false;
@@ -363,5 +412,174 @@ pub fn is_mountpoint(path: &Path) -> bool {
     let want = path.to_string_lossy();
     info.lines()
         .filter_map(|l| l.split_whitespace().nth(4))
-        .any(|m| m == want)
+        .any(|m| unescape_mountinfo(m) == want)
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How to mount one container's overlay: the option string, the target, and whether the
+/// paths in them are relative to `overlay2/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountPlan {
+    pub data: String,
+    pub target: PathBuf,
+    pub relative: bool,
+}
+
+fn relative_options(mount_id: &str, lower: &str) -> String {
+    format!("lowerdir={lower},upperdir={mount_id}/diff,workdir={mount_id}/work")
+}
+
+/// Docker's rule: absolute paths when the options fit in a page (the kernel copies at most
+/// one page of mount data), relative ones otherwise, and None when even those do not fit.
+pub fn plan_mount(home: &Path, mount_id: &str, lower: &str, page: usize) -> Option<MountPlan> {
+    let lowers: Vec<String> = lower
+        .split(':')
+        .filter(|l| !l.is_empty())
+        .map(|l| home.join(l).to_string_lossy().into_owned())
+        .collect();
+    let dir = home.join(mount_id);
+    let absolute = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        dir.join("diff").display(),
+        dir.join("work").display()
+    );
+    if absolute.len() < page {
+        return Some(MountPlan {
+            data: absolute,
+            target: dir.join("merged"),
+            relative: false,
+        });
+    }
+    let relative = relative_options(mount_id, lower);
+    (relative.len() < page).then(|| MountPlan {
+        data: relative,
+        target: Path::new(mount_id).join("merged"),
+        relative: true,
+    })
+}
+
+fn page_size() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map(|p| p as usize)
+        .unwrap_or(4096)
+}
+
+/// mount(2) an overlay from a forked child whose cwd is `dir`, so `target` and the relative
+/// paths in `data` resolve there. The child only makes raw syscalls (all arguments are built
+/// before the fork), which is what is safe after fork in a multi-threaded process.
+fn mount_from(dir: &Path, target: &Path, data: &str) -> Result<(), nix::Error> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |b: &[u8]| CString::new(b).map_err(|_| nix::Error::EINVAL);
+    let dir = c(dir.as_os_str().as_bytes())?;
+    let target = c(target.as_os_str().as_bytes())?;
+    let data = c(data.as_bytes())?;
+    let fstype = c(b"overlay")?;
+    // SAFETY: the child calls only chdir, mount and _exit on pointers prepared above, which
+    // stay valid in the child's copy of the address space; it never returns into Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(nix::Error::last());
+    }
+    if pid == 0 {
+        // SAFETY: see above; errno is read right after the failing call.
+        unsafe {
+            if libc::chdir(dir.as_ptr()) != 0 {
+                libc::_exit(*libc::__errno_location());
+            }
+            let rc = libc::mount(
+                fstype.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                data.as_ptr().cast(),
+            );
+            libc::_exit(if rc == 0 {
+                0
+            } else {
+                *libc::__errno_location()
+            });
+        }
+    }
+    let child = nix::unistd::Pid::from_raw(pid);
+    loop {
+        match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => return Ok(()),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => {
+                return Err(nix::Error::from_raw(code))
+            }
+            Ok(_) => return Err(nix::Error::ECHILD),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_chains_mount_with_absolute_paths() {
+        let p = plan_mount(
+            Path::new("/var/lib/berth/overlay2"),
+            "m1",
+            "l/AAA:l/BBB",
+            4096,
+        )
+        .unwrap();
+        assert!(!p.relative);
+        assert_eq!(
+            p.data,
+            "lowerdir=/var/lib/berth/overlay2/l/AAA:/var/lib/berth/overlay2/l/BBB,\
+             upperdir=/var/lib/berth/overlay2/m1/diff,workdir=/var/lib/berth/overlay2/m1/work"
+        );
+        assert_eq!(p.target, Path::new("/var/lib/berth/overlay2/m1/merged"));
+    }
+
+    #[test]
+    fn long_chains_fall_back_to_relative_paths_then_give_up() {
+        let lower: Vec<String> = (0..100).map(|i| format!("l/{:026}", i)).collect();
+        let lower = lower.join(":");
+        let p = plan_mount(Path::new("/var/lib/berth/overlay2"), "m1", &lower, 4096).unwrap();
+        assert!(p.relative);
+        assert_eq!(
+            p.data,
+            format!("lowerdir={lower},upperdir=m1/diff,workdir=m1/work")
+        );
+        assert_eq!(p.target, Path::new("m1/merged"));
+        let lower: Vec<String> = (0..200).map(|i| format!("l/{:026}", i)).collect();
+        assert_eq!(
+            plan_mount(Path::new("/x"), "m1", &lower.join(":"), 4096),
+            None
+        );
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/end\\04"), "/end\\04");
+    }
 }
