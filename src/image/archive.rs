@@ -1,24 +1,178 @@
 //! Loading `docker save` archives: `manifest.json` names each image's config and layer tars
-//! (`<id>/layer.tar`, or `blobs/sha256/<hex>` as Docker 25+ writes them), plain or gzip. The
-//! archive is spooled to a temp dir under the root first, because `manifest.json` may come
-//! after the layers in the stream. A failure registers nothing: no tag, no new layer.
+//! (`<id>/layer.tar`, or `blobs/sha256/<hex>` as Docker 25+ writes them), plain or gzip; an
+//! OCI image layout (`index.json` only) is read too. The archive is spooled to a temp dir
+//! under the root first, because `manifest.json` may come after the layers in the stream.
+//! A failure registers nothing: no tag, no new layer.
 
 use super::config::ImageConfig;
 use super::reference::Reference;
 use super::store::{io_ctx, ImageError, ImageStore};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-#[derive(Debug, Deserialize)]
-struct ManifestEntry {
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ManifestEntry {
     #[serde(rename = "Config")]
-    config: String,
+    pub config: String,
     #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
+    pub repo_tags: Option<Vec<String>>,
     #[serde(rename = "Layers", default)]
-    layers: Vec<String>,
+    pub layers: Vec<String>,
+}
+
+/// An OCI descriptor, as found in `index.json` and in manifests.
+#[derive(Debug, Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    platform: Option<Platform>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Platform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+}
+
+/// An OCI index (or Docker manifest list) and an OCI (or Docker v2) image manifest share one
+/// shape for what berth reads: `manifests` in the first, `config` and `layers` in the second.
+#[derive(Debug, Deserialize)]
+struct OciDoc {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+/// The platform berth runs images for, in OCI's words.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+fn blob_path(digest: &str) -> Result<String, ImageError> {
+    match digest.split_once(':') {
+        Some(("sha256", hex)) if hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) => {
+            Ok(format!("blobs/sha256/{hex}"))
+        }
+        _ => Err(ImageError::Archive(format!(
+            "unsupported or invalid digest {digest} in the OCI layout"
+        ))),
+    }
+}
+
+/// Read a blob and check it is what its digest says.
+fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>, ImageError> {
+    use sha2::Digest;
+    let rel = blob_path(digest)?;
+    let data = fs::read(inside(dir, &rel)?)
+        .map_err(|e| ImageError::Archive(format!("the archive lacks the blob {digest}: {e}")))?;
+    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&data)));
+    if actual != digest {
+        return Err(ImageError::Archive(format!(
+            "the blob {digest} is corrupt: its content's digest is {actual}"
+        )));
+    }
+    Ok(data)
+}
+
+const INDEX_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// The images of an OCI layout, as `manifest.json` entries: for each manifest (indexes are
+/// followed, keeping the host's platform), its config and layer blobs, and the tag from
+/// `io.containerd.image.name` or a `org.opencontainers.image.ref.name` that is a whole
+/// reference (a bare "latest" names no repository, so that image loads untagged).
+pub fn entries_from_oci(dir: &Path) -> Result<Vec<ManifestEntry>, ImageError> {
+    let raw = fs::read(dir.join("index.json")).map_err(|_| {
+        ImageError::Archive(
+            "this is not an image archive: it has neither manifest.json nor index.json".into(),
+        )
+    })?;
+    let index: OciDoc = serde_json::from_slice(&raw)
+        .map_err(|e| ImageError::Archive(format!("index.json is not valid: {e}")))?;
+    let mut out = Vec::new();
+    let mut queue: Vec<(Descriptor, Option<String>)> =
+        index.manifests.into_iter().map(|d| (d, None)).collect();
+    let mut seen = 0;
+    while let Some((desc, inherited)) = queue.pop() {
+        seen += 1;
+        if seen > 1000 {
+            return Err(ImageError::Archive("the OCI index nests too deeply".into()));
+        }
+        if let Some(p) = &desc.platform {
+            if !p.os.is_empty() && (p.os != "linux" || p.architecture != host_arch()) {
+                continue;
+            }
+        }
+        let tag = desc
+            .annotations
+            .get("io.containerd.image.name")
+            .or_else(|| {
+                desc.annotations
+                    .get("org.opencontainers.image.ref.name")
+                    .filter(|r| r.contains(':') || r.contains('/'))
+            })
+            .cloned()
+            .or(inherited);
+        let doc: OciDoc = serde_json::from_slice(&read_blob(dir, &desc.digest)?).map_err(|e| {
+            ImageError::Archive(format!("the manifest {} is not valid: {e}", desc.digest))
+        })?;
+        if INDEX_TYPES.contains(&desc.media_type.as_str())
+            || INDEX_TYPES.contains(&doc.media_type.as_str())
+            || (doc.config.is_none() && !doc.manifests.is_empty())
+        {
+            queue.extend(doc.manifests.into_iter().map(|d| (d, tag.clone())));
+            continue;
+        }
+        let config = doc.config.ok_or_else(|| {
+            ImageError::Archive(format!("the manifest {} names no config", desc.digest))
+        })?;
+        let mut layers = Vec::new();
+        for l in &doc.layers {
+            if l.media_type.contains("zstd") {
+                return Err(ImageError::Archive(format!(
+                    "layer {} is zstd-compressed, which berth does not read yet",
+                    l.digest
+                )));
+            }
+            layers.push(blob_path(&l.digest)?);
+        }
+        // Checked here so a bad config blob is reported as such, not as a bad image.
+        read_blob(dir, &config.digest)?;
+        out.push(ManifestEntry {
+            config: blob_path(&config.digest)?,
+            repo_tags: tag.map(|t| vec![t]),
+            layers,
+        });
+    }
+    if out.is_empty() {
+        return Err(ImageError::Archive(format!(
+            "the OCI layout has no image for linux/{}",
+            host_arch()
+        )));
+    }
+    out.reverse();
+    Ok(out)
 }
 
 /// Wrap `r` in a gzip decoder when its first bytes are gzip's magic.
@@ -37,6 +191,26 @@ fn inside(dir: &Path, rel: &str) -> Result<std::path::PathBuf, ImageError> {
     let clean = crate::layers::clean_entry_path(Path::new(rel))
         .map_err(|e| ImageError::Archive(e.to_string()))?;
     Ok(dir.join(clean))
+}
+
+/// A config stored under its digest (`<hex>.json`, `blobs/sha256/<hex>`) must have that
+/// digest: otherwise the image would load under another id than the archive promised.
+fn check_config_name(path: &str, raw: &[u8]) -> Result<(), ImageError> {
+    use sha2::Digest;
+    let name = Path::new(path)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let stem = name.strip_suffix(".json").unwrap_or(&name);
+    if stem.len() == 64 && stem.bytes().all(|c| c.is_ascii_hexdigit()) {
+        let actual = hex::encode(sha2::Sha256::digest(raw));
+        if actual != stem {
+            return Err(ImageError::Archive(format!(
+                "the config {path} is corrupt: its digest is sha256:{actual}, not sha256:{stem}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl ImageStore {
@@ -69,11 +243,7 @@ impl ImageStore {
         let manifest: Vec<ManifestEntry> = match fs::read(&manifest_path) {
             Ok(data) => serde_json::from_slice(&data)
                 .map_err(|e| ImageError::Archive(format!("manifest.json is not valid: {e}")))?,
-            Err(_) => {
-                return Err(ImageError::Archive(
-                    "this is not a docker image archive: it has no manifest.json (OCI layouts without one are not supported yet)".into(),
-                ))
-            }
+            Err(_) => entries_from_oci(spool.path())?,
         };
 
         let mut created_layers: Vec<String> = Vec::new();
@@ -111,6 +281,7 @@ impl ImageStore {
             let raw = fs::read(inside(dir, &m.config)?).map_err(|e| {
                 ImageError::Archive(format!("the archive lacks the config {}: {e}", m.config))
             })?;
+            check_config_name(&m.config, &raw)?;
             let config: ImageConfig = serde_json::from_slice(&raw).map_err(|e| {
                 ImageError::Archive(format!("the config {} is not valid: {e}", m.config))
             })?;

@@ -7,5 +7,5 @@ pub mod config;
 pub mod reference;
 pub mod store;
 
-pub use config::ImageConfig;
+pub use config::{ContainerConfig, History, ImageConfig, RootFs};
 pub use store::{ImageError, ImageRecord, ImageStore};

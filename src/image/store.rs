@@ -63,6 +63,14 @@ impl ImageStore {
         let imagedb = root.join("image/overlay2/imagedb/content/sha256");
         fs::create_dir_all(&imagedb).map_err(io_ctx(format!("creating {}", imagedb.display())))?;
         fs::create_dir_all(root.join("tmp")).map_err(io_ctx("creating tmp"))?;
+        // Spools of loads a crash interrupted (the daemon owns the root alone).
+        if let Ok(entries) = fs::read_dir(root.join("tmp")) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with("load-") {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
         Ok(ImageStore {
             root: root.to_path_buf(),
             repositories: root.join("image/overlay2/repositories.json"),
