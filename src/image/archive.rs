@@ -230,8 +230,20 @@ impl ImageStore {
             let mut entry = entry.map_err(|e| {
                 ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
             })?;
+            let name = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            // The tar crate names the spool path and hides the cause one level down; the
+            // learner wants the entry's name and the cause.
             let ok = entry.unpack_in(spool.path()).map_err(|e| {
-                ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
+                let mut cause: &dyn std::error::Error = &e;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                ImageError::Archive(format!(
+                    "the archive is truncated or corrupt: reading {name}: {cause}"
+                ))
             })?;
             if !ok {
                 return Err(ImageError::Archive(
