@@ -13,6 +13,8 @@ pub enum ReferenceError {
     Invalid,
     #[error("invalid reference format: repository name ({0}) must be lowercase")]
     Uppercase(String),
+    #[error("repository name must not be more than 255 characters")]
+    NameTooLong,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,15 +85,17 @@ fn is_tag(s: &str) -> bool {
 }
 
 fn is_digest(s: &str) -> bool {
-    match s.split_once(':') {
-        Some(("sha256", hex)) => {
-            hex.len() == 64
-                && hex
-                    .bytes()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        }
-        _ => false,
-    }
+    let hex_len = match s.split_once(':') {
+        Some(("sha256", hex)) => (hex, 64),
+        Some(("sha384", hex)) => (hex, 96),
+        Some(("sha512", hex)) => (hex, 128),
+        _ => return false,
+    };
+    let (hex, len) = hex_len;
+    hex.len() == len
+        && hex
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 impl Reference {
@@ -120,8 +124,13 @@ impl Reference {
             None => (rest, None),
         };
         let mut parts: Vec<&str> = name.split('/').collect();
+        // Docker's rule: a first component is a registry when it has a dot, a port or is
+        // `localhost`, and also when it has an uppercase letter (no repository may).
         let domain = if parts.len() > 1
-            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+            && (parts[0].contains('.')
+                || parts[0].contains(':')
+                || parts[0] == "localhost"
+                || parts[0].bytes().any(|c| c.is_ascii_uppercase()))
         {
             let d = parts.remove(0);
             if !is_domain(d) {
@@ -140,6 +149,9 @@ impl Reference {
         }
         if !path.split('/').all(is_path_component) {
             return Err(ReferenceError::Invalid);
+        }
+        if domain.len() + 1 + path.len() > 255 {
+            return Err(ReferenceError::NameTooLong);
         }
         Ok(Reference {
             domain,
@@ -213,6 +225,12 @@ mod tests {
         "registry.example.com/team/app:latest"
     )]
     #[case("a-b__c/d.e", "a-b__c/d.e:latest")]
+    #[case("Registry.Example/app", "Registry.Example/app:latest")]
+    #[case("MyHost/app", "MyHost/app:latest")]
+    #[case(
+        "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    )]
     fn familiar_forms(#[case] input: &str, #[case] want: &str) {
         assert_eq!(Reference::parse(input).unwrap().familiar(), want);
     }
@@ -228,6 +246,16 @@ mod tests {
     #[case("bad host:5000/x")]
     fn invalid(#[case] input: &str) {
         assert_eq!(Reference::parse(input), Err(ReferenceError::Invalid));
+    }
+
+    #[test]
+    fn names_past_255_characters_are_refused() {
+        let long = format!("a/{}", "b".repeat(250));
+        assert_eq!(Reference::parse(&long), Err(ReferenceError::NameTooLong));
+        assert_eq!(
+            ReferenceError::NameTooLong.to_string(),
+            "repository name must not be more than 255 characters"
+        );
     }
 
     #[test]
