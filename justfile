@@ -82,7 +82,7 @@ e2e: fixture
     set -euo pipefail
     if [ "$(id -u)" -ne 0 ]; then echo "just e2e needs root (sudo just e2e)" >&2; exit 1; fi
     args=()
-    for f in tests/e2e_*.rs tests/network_*.rs; do args+=(--test "$(basename "$f" .rs)"); done
+    for f in tests/e2e_*.rs tests/network_*.rs tests/image_*.rs; do args+=(--test "$(basename "$f" .rs)"); done
     cargo test "${args[@]}"
 
 # Median time of `berth run --rm busybox true`, beside runc and Docker where installed
