@@ -11,6 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 
+# python3-docker: the e2e suite drives berth with Debian's Docker SDK too.
 packages=(build-essential pkg-config iptables iproute2 busybox-static runc util-linux
   ca-certificates curl python3 python3-pip python3-docker tmux procps psmisc)
 if [ "${BERTH_WITH_DOCKER:-0}" = 1 ]; then
@@ -39,20 +40,56 @@ as_user() { if [ "$user" = root ]; then bash -c "$1"; else su - "$user" -c "$1";
 if as_user 'command -v cargo >/dev/null || test -x "$HOME/.cargo/bin/cargo"'; then
   echo "provision: rust toolchain already present"
 else
-  echo "provision: installing the rust toolchain with rustup"
+  echo "provision: installing the rust toolchain with rustup for $user"
   as_user 'curl --proto "=https" --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt'
 fi
 
 if as_user 'export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"; command -v just >/dev/null'; then
   echo "provision: just already present"
 else
-  echo "provision: installing just"
-  if ! as_user 'pip install --user rust-just >/dev/null 2>&1 || pip install --user --break-system-packages rust-just >/dev/null 2>&1'; then
-    as_user '"$HOME/.cargo/bin/cargo" install just'
+  echo "provision: installing just (pip install rust-just) for $user"
+  # Debian 12's pip refuses --user installs into its own Python without the override.
+  pip_log=$(mktemp)
+  if ! as_user 'pip install --user rust-just || pip install --user --break-system-packages rust-just' >"$pip_log" 2>&1; then
+    tail -3 "$pip_log"
+    echo "provision: pip failed (above); cargo install just"
+    as_user 'PATH="$HOME/.cargo/bin:$PATH" cargo install just'
+  fi
+  rm -f "$pip_log"
+fi
+
+# In the VM the toolchain belongs to vagrant, but the e2e suite runs as `sudo just e2e`, and
+# sudo's secure_path holds /usr/local/bin, not ~vagrant/.cargo/bin. Link the toolchain's own
+# binaries (not rustup's proxies, which would look for root's ~/.rustup) and just there.
+if [ "$user" != root ]; then
+  toolchain=$(as_user 'PATH="$HOME/.cargo/bin:$PATH"; dirname "$(rustup which rustc 2>/dev/null || command -v rustc)"' || true)
+  just_bin=$(as_user 'PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"; command -v just' || true)
+  linked=()
+  for tool in cargo rustc rustdoc cargo-fmt rustfmt cargo-clippy clippy-driver; do
+    if [ -x "$toolchain/$tool" ] && [ "$(readlink "/usr/local/bin/$tool" || true)" != "$toolchain/$tool" ]; then
+      ln -sfn "$toolchain/$tool" "/usr/local/bin/$tool"
+      linked+=("$tool")
+    fi
+  done
+  if [ -n "$just_bin" ] && [ "$just_bin" != /usr/local/bin/just ] &&
+    [ "$(readlink /usr/local/bin/just || true)" != "$just_bin" ]; then
+    ln -sfn "$just_bin" /usr/local/bin/just
+    linked+=(just)
+  fi
+  if [ "${#linked[@]}" -gt 0 ]; then
+    echo "provision: linked ${linked[*]} into /usr/local/bin for sudo"
   fi
 fi
 
+loaded=()
 for m in overlay veth bridge; do
-  modprobe "$m" 2>/dev/null || true
+  # A module built into the kernel is not listed in /proc/modules, and modprobe may be absent
+  # or fail for it: what counts is that the feature works, which the tests check.
+  if ! grep -q "^$m " /proc/modules 2>/dev/null && modprobe "$m" 2>/dev/null; then
+    loaded+=("$m")
+  fi
 done
+if [ "${#loaded[@]}" -gt 0 ]; then
+  echo "provision: loaded kernel modules ${loaded[*]}"
+fi
 echo "provision: done (toolchain for $user in $home)"
