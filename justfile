@@ -16,10 +16,15 @@ demo:
     #!/usr/bin/env bash
     set -euo pipefail
     if [ "$(id -u)" -ne 0 ]; then echo "just demo needs root (sudo just demo)" >&2; exit 1; fi
-    command -v iptables >/dev/null && [ -x /bin/busybox ] && command -v cargo >/dev/null || bash vagrant/provision.sh
+    export PATH="$HOME/.cargo/bin:$PATH"
+    for tool in cargo cc iptables ip nsenter runc /bin/busybox; do
+        command -v "$tool" >/dev/null || { bash vagrant/provision.sh; break; }
+    done
     cargo build --release
     bash fixtures/busybox/build.sh {{fixture_tar}}
     berth=$PWD/target/release/berth
+    # A private daemon (own root, socket, bridge, chains, cgroup), so the demo neither meets
+    # nor leaves anything behind for a daemon already running on the default paths.
     demo=$(mktemp -d /tmp/berth-demo.XXXXXX)
     sock=unix://$demo/berth.sock
     "$berth" daemon --root "$demo/root" --exec-root "$demo/exec" -H "$sock" \
@@ -28,32 +33,35 @@ demo:
     cleanup() {
         kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true
         ip link del berthdemo0 2>/dev/null || true
-        for t in "nat POSTROUTING" "filter FORWARD"; do
-            set -- $t
-            iptables -w -t "$1" -D "$2" -j "BERTHDEMO-$2" 2>/dev/null || true
-            iptables -w -t "$1" -F "BERTHDEMO-$2" 2>/dev/null || true
-            iptables -w -t "$1" -X "BERTHDEMO-$2" 2>/dev/null || true
+        for hook in nat:POSTROUTING filter:FORWARD; do
+            table=${hook%%:*} chain=${hook#*:}
+            iptables -w -t "$table" -D "$chain" -j "BERTHDEMO-$chain" 2>/dev/null || true
+            iptables -w -t "$table" -F "BERTHDEMO-$chain" 2>/dev/null || true
+            iptables -w -t "$table" -X "BERTHDEMO-$chain" 2>/dev/null || true
         done
-        rmdir /sys/fs/cgroup/berth-demo /sys/fs/cgroup/*/berth-demo 2>/dev/null || true
+        find /sys/fs/cgroup/berth-demo /sys/fs/cgroup/*/berth-demo -depth -type d \
+            -exec rmdir {} + 2>/dev/null || true
         rm -rf "$demo"
     }
     trap cleanup EXIT
     export BERTH_HOST=$sock
     for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.1; done
+    "$berth" version >/dev/null || { echo "the daemon did not answer:"; cat "$demo/daemon.log"; exit 1; }
     show() { echo; echo "\$ berth $*"; "$berth" "$@"; }
     show load -i {{fixture_tar}}
     show images
     show run --rm busybox echo hello from berth
     show run --rm busybox hostname
-    show run --rm busybox ip -4 addr show eth0
+    show run --rm busybox ip addr show eth0
     show run -d --name demo-sleeper busybox sleep 30
     show ps -a
     show rm -f demo-sleeper
     echo
     echo "That was a private daemon in $demo; it is stopped and removed now."
-    echo "To go on: run 'sudo just daemon' in one terminal and, in another,"
-    echo "  sudo target/release/berth load -i {{fixture_tar}}"
-    echo "  sudo target/release/berth run --rm busybox echo hi"
+    echo "To go on: run 'just daemon' in one terminal (as root) and, in another,"
+    echo "  target/release/berth load -i {{fixture_tar}}"
+    echo "  target/release/berth run --rm busybox echo hi"
+    echo "  target/release/berth ps -a"
     echo "The course starts in chapters/README.md."
 
 # Run the daemon in the foreground with the default paths (for a second terminal)
@@ -67,13 +75,21 @@ daemon: build
 test: fixture
     #!/usr/bin/env bash
     set -euo pipefail
+    banner() {
+        echo "##########################################################################"
+        echo "# E2E SUITE SKIPPED: not root. Run 'sudo just e2e' or 'just vm-e2e' (Vagrant VM)."
+        echo "##########################################################################"
+    }
     if [ "$(id -u)" -ne 0 ]; then
-        echo "################################################################"
-        echo "# E2E SUITE SKIPPED: not root.                                 #"
-        echo "# Run 'sudo just e2e' here, or 'just vm-e2e' (the Vagrant VM). #"
-        echo "################################################################"
+        banner
+        # Said again at the end, where it is not scrolled away by cargo's output.
+        trap banner EXIT
     fi
-    cargo fmt --check
+    if cargo fmt --version >/dev/null 2>&1; then
+        cargo fmt --check
+    else
+        echo "rustfmt is not installed: formatting not checked (rustup component add rustfmt)"
+    fi
     cargo test
 
 # Only the end-to-end suite (needs root)
@@ -81,6 +97,7 @@ e2e: fixture
     #!/usr/bin/env bash
     set -euo pipefail
     if [ "$(id -u)" -ne 0 ]; then echo "just e2e needs root (sudo just e2e)" >&2; exit 1; fi
+    shopt -s nullglob
     args=()
     for f in tests/e2e_*.rs tests/network_*.rs tests/image_*.rs; do args+=(--test "$(basename "$f" .rs)"); done
     cargo test "${args[@]}"
@@ -89,9 +106,9 @@ e2e: fixture
 bench: fixture
     bash tests/bench/run.sh
 
-# Bring the Vagrant VM up and run the e2e suite inside it
+# Bring the Vagrant VM up (provisioned, project synced) and run the e2e suite inside it
 vm-e2e:
-    cd vagrant && vagrant up && vagrant ssh -c 'cd berth && sudo -E env "PATH=$PATH:$HOME/.cargo/bin:$HOME/.local/bin" just e2e'
+    cd vagrant && vagrant up --provision && vagrant rsync && vagrant ssh -c 'cd berth && sudo just e2e'
 
 # Formatting and clippy, warnings as errors
 lint:
