@@ -1,92 +1,165 @@
 #!/usr/bin/env bash
-# `just bench`: the median (and p90) wall time of `berth run --rm busybox true` against a
-# private daemon, beside `runc run` of the same rootfs and `docker run --rm` when a Docker
-# daemon answers (the one DOCKER_HOST names, if set); then the resident memory of the daemon and of one container's shim.
-# Runs as root; cleans up everything it made, also on failure.
-set -uo pipefail
-cd "$(dirname "$0")/../.." || exit 1
-if [ "$(id -u)" -ne 0 ]; then echo "bench: needs root" >&2; exit 1; fi
+# `just bench`: the median and p90 wall time of `berth run --rm busybox true` against a private
+# daemon, beside `runc run` of the same rootfs and `docker run --rm busybox true` when a Docker
+# daemon answers (the one DOCKER_HOST names, if set); then the resident memory of the daemon and
+# of one container's shim. BENCH_RUNS (default 30) runs each; hyperfine times them when installed.
+# Runs as root; removes everything it made (daemon, temp dirs, bridge, chains, cgroups), also on failure.
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/../.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench: needs root (sudo just bench)" >&2
+  exit 1
+fi
 runs=${BENCH_RUNS:-30}
+case "$runs" in '' | *[!0-9]* | 0)
+  echo "bench: BENCH_RUNS must be a positive number, not '$runs'" >&2
+  exit 1
+  ;;
+esac
+bridge=bbench0 prefix=BBENCH cgroup_parent=berth-bench
+fixture=target/fixtures/busybox.tar
+if ip link show "$bridge" >/dev/null 2>&1; then
+  echo "bench: $bridge exists: another bench runs, or one was killed (then: ip link del $bridge)" >&2
+  exit 1
+fi
 
 cargo build --release -q
-bash fixtures/busybox/build.sh target/fixtures/busybox.tar >/dev/null
+bash fixtures/busybox/build.sh "$fixture"
 berth=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-export BERTH_HOST=unix://$work/berth.sock
-"$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge bbench0 \
-  --iptables-prefix BBENCH --default-subnet-pool base=10.213.250.0/24,size=24 \
-  --cgroup-parent berth-bench > "$work/daemon.log" 2>&1 &
-daemon=$!
+daemon=""
+runc_id=berth-bench-$$
+
 cleanup() {
-  "$berth" rm -f bench-sleeper >/dev/null 2>&1 || true
-  kill "$daemon" 2>/dev/null || true
-  wait "$daemon" 2>/dev/null || true
-  runc delete -f "bench-runc-$$" >/dev/null 2>&1 || true
-  ip link del bbench0 2>/dev/null || true
-  for t in "nat POSTROUTING" "filter FORWARD"; do
-    # shellcheck disable=SC2086 # split "table hook" into two words
-    set -- $t
-    iptables -w -t "$1" -D "$2" -j "BBENCH-$2" 2>/dev/null || true
-    iptables -w -t "$1" -F "BBENCH-$2" 2>/dev/null || true
-    iptables -w -t "$1" -X "BBENCH-$2" 2>/dev/null || true
+  set +e
+  if [ -n "$daemon" ]; then
+    "$berth" rm -f bench-sleeper >/dev/null 2>&1
+    kill "$daemon" 2>/dev/null
+    wait "$daemon" 2>/dev/null
+  fi
+  runc delete -f "$runc_id" >/dev/null 2>&1
+  ip link del "$bridge" 2>/dev/null
+  for hook in nat:POSTROUTING filter:FORWARD; do
+    table=${hook%%:*} chain=${hook#*:}
+    iptables -w -t "$table" -D "$chain" -j "$prefix-$chain" 2>/dev/null
+    iptables -w -t "$table" -F "$prefix-$chain" 2>/dev/null
+    iptables -w -t "$table" -X "$prefix-$chain" 2>/dev/null
   done
-  rmdir /sys/fs/cgroup/berth-bench /sys/fs/cgroup/*/berth-bench 2>/dev/null || true
+  # cgroup v2: one directory at the top; v1: one per controller hierarchy. Children first.
+  find /sys/fs/cgroup/"$cgroup_parent" /sys/fs/cgroup/*/"$cgroup_parent" -depth -type d \
+    -exec rmdir {} + 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export BERTH_HOST=unix://$work/berth.sock
+"$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge "$bridge" \
+  --iptables-prefix "$prefix" --default-subnet-pool base=10.213.250.0/24,size=24 \
+  --cgroup-parent "$cgroup_parent" >"$work/daemon.log" 2>&1 &
+daemon=$!
 for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.1; done
-"$berth" load -i target/fixtures/busybox.tar >/dev/null || { cat "$work/daemon.log"; exit 1; }
-"$berth" run --rm busybox true || { echo "bench: berth run fails:"; tail -5 "$work/daemon.log"; exit 1; }
-
-# time_runs NAME CMD...: run CMD $runs times after 3 warm-ups; print "median p90" in ms.
-time_runs() {
-  local i t0 t1
-  for _ in 1 2 3; do "$@" >/dev/null 2>&1; done
-  : > "$work/times"
-  for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s%N)
-    "$@" >/dev/null 2>&1
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000)) >> "$work/times"
-  done
-  sort -n "$work/times" | awk -v n="$runs" '{a[NR]=$1} END {
-    m = (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2;
-    p = a[int(n*0.9 + 0.999)];
-    printf "%.1f %.1f\n", m/1000, p/1000 }'
+fail() {
+  echo "bench: $1; the daemon's log ends:" >&2
+  tail -20 "$work/daemon.log" >&2
+  exit 1
 }
+"$berth" version >/dev/null 2>&1 || fail "the daemon does not answer on $BERTH_HOST"
+"$berth" load -i "$fixture" >/dev/null || fail "berth load failed"
+"$berth" run --rm busybox true || fail "berth run --rm busybox true failed"
 
-printf '%-34s %10s %10s\n' "what ($runs runs)" "median ms" "p90 ms"
-read -r b_med b_p90 < <(time_runs "$berth" run --rm busybox true)
-printf '%-34s %10s %10s\n' "berth run --rm busybox true" "$b_med" "$b_p90"
+# time_runs CMD...: 3 warm-ups, then $runs timed runs; prints "median p90" in milliseconds.
+# A failing run fails the bench: a time for a command that did not work means nothing.
+if command -v hyperfine >/dev/null; then
+  timer="hyperfine"
+  time_runs() {
+    local json=$work/hyperfine.json
+    hyperfine --style none --warmup 3 --runs "$runs" -N --export-json "$json" "$(printf '%q ' "$@")" >/dev/null
+    python3 -c '
+import json, math, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+t = sorted(r["times"])
+print("%.1f %.1f" % (r["median"] * 1000, t[math.ceil(0.9 * len(t)) - 1] * 1000))' "$json"
+  }
+else
+  timer="a bash loop (date +%s%N)"
+  time_runs() {
+    local i t0 t1
+    for _ in 1 2 3; do "$@" >/dev/null 2>&1; done
+    : >"$work/times"
+    for ((i = 0; i < runs; i++)); do
+      t0=$(date +%s%N)
+      "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; return 1; }
+      t1=$(date +%s%N)
+      echo $(((t1 - t0) / 1000)) >>"$work/times"
+    done
+    sort -n "$work/times" | awk -v n="$runs" '{ a[NR] = $1 } END {
+      m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      p = int(0.9 * n); if (p < 0.9 * n) p++
+      printf "%.1f %.1f\n", m / 1000, a[p] / 1000 }'
+  }
+fi
+
+row() { printf '%-36s %10s %10s\n' "$@"; }
+echo "$runs runs each, timed by $timer"
+row "" "median ms" "p90 ms"
+times=$(time_runs "$berth" run --rm busybox true)
+read -r b_med b_p90 <<<"$times"
+row "berth run --rm busybox true" "$b_med" "$b_p90"
 
 r_med=""
 if command -v runc >/dev/null; then
+  # The same rootfs as berth's container: the fixture's layers unpacked in manifest order.
   bundle=$work/bundle
-  mkdir -p "$bundle/rootfs"
-  tar -xOf target/fixtures/busybox.tar --wildcards '*/layer.tar' | tar -x -C "$bundle/rootfs"
+  mkdir -p "$bundle/rootfs" "$work/image"
+  tar -xf "$fixture" -C "$work/image"
+  python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))[0]["Layers"]))' \
+    "$work/image/manifest.json" >"$work/layers"
+  while read -r layer; do tar -xf "$work/image/$layer" -C "$bundle/rootfs"; done <"$work/layers"
   (cd "$bundle" && runc spec)
-  sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$bundle/config.json"
-  read -r r_med r_p90 < <(time_runs runc run --bundle "$bundle" "bench-runc-$$")
-  printf '%-34s %10s %10s\n' "runc run (same rootfs, true)" "$r_med" "$r_p90"
+  python3 -c '
+import json, sys
+path = sys.argv[1]
+spec = json.load(open(path))
+spec["process"]["args"] = ["true"]
+spec["process"]["terminal"] = False
+json.dump(spec, open(path, "w"), indent=2)' "$bundle/config.json"
+  times=$(time_runs runc run --bundle "$bundle" "$runc_id")
+  read -r r_med r_p90 <<<"$times"
+  row "runc run (same rootfs, true)" "$r_med" "$r_p90"
 else
   echo "runc: not installed, skipped"
 fi
 
 d_med=""
-if command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker image inspect busybox >/dev/null 2>&1; then
-  read -r d_med d_p90 < <(time_runs docker run --rm busybox true)
-  printf '%-34s %10s %10s\n' "docker run --rm busybox true" "$d_med" "$d_p90"
+if ! command -v docker >/dev/null; then
+  echo "docker: no docker CLI, skipped"
+elif ! docker info >/dev/null 2>&1; then
+  echo "docker: no Docker daemon answers${DOCKER_HOST:+ at $DOCKER_HOST}, skipped"
+elif ! docker image inspect busybox >/dev/null 2>&1; then
+  echo "docker: the daemon has no busybox image, skipped (docker load -i $fixture adds it)"
 else
-  echo "docker: no Docker daemon with a busybox image answers here, skipped"
+  times=$(time_runs docker run --rm busybox true)
+  read -r d_med d_p90 <<<"$times"
+  row "docker run --rm busybox true" "$d_med" "$d_p90"
 fi
 
-echo
-[ -n "$r_med" ] && awk -v b="$b_med" -v r="$r_med" 'BEGIN { printf "berth / runc   = %.2f\n", b / r }'
-[ -n "$d_med" ] && awk -v b="$b_med" -v d="$d_med" 'BEGIN { printf "berth / docker = %.2f (goal: 0.10 or less)\n", b / d }'
-
+# Memory: the daemon after the runs above, and the shim of one running container.
 "$berth" run -d --name bench-sleeper busybox sleep 30 >/dev/null
-id=$("$berth" inspect bench-sleeper | grep -m1 '"Id"' | cut -d'"' -f4)
-shim_pid=$(cat "$work/exec/shims/$id/pid")
-rss() { awk '/VmRSS/ { print $2 " kB" }' "/proc/$1/status"; }
+id=$("$berth" inspect -f '{{.Id}}' bench-sleeper)
+pidfile=$work/exec/shims/$id/pid
+for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 echo
-echo "memory (VmRSS): daemon $(rss "$daemon"), one shim $(rss "$shim_pid")"
+printf '%-36s %10s\n' "resident memory (VmRSS)" "kB"
+printf '%-36s %10s\n' "berth daemon" "$(rss "$daemon")"
+printf '%-36s %10s\n' "one shim (busybox sleep 30)" "$(rss "$(cat "$pidfile")")"
+
+echo
+if [ -n "$r_med" ]; then
+  awk -v b="$b_med" -v r="$r_med" 'BEGIN { printf "berth / runc   = %.2f\n", b / r }'
+fi
+if [ -n "$d_med" ]; then
+  awk -v b="$b_med" -v d="$d_med" 'BEGIN { printf "berth / docker = %.2f\n", b / d }'
+fi
