@@ -205,11 +205,20 @@ impl Client {
     }
 
     /// `POST /containers/{id}/attach` with `Upgrade: tcp`: the hijacked connection.
-    pub async fn attach(&self, id: &str, stdin: bool) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
-        let path = format!(
+    pub async fn attach(
+        &self,
+        id: &str,
+        stdin: bool,
+        detach_keys: Option<&str>,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        let mut path = format!(
             "/v{API_VERSION}/containers/{id}/attach?stream=1&stdout=1&stderr=1{}",
             if stdin { "&stdin=1" } else { "" }
         );
+        if let Some(k) = detach_keys {
+            path.push_str("&detachKeys=");
+            path.extend(url::form_urlencoded::byte_serialize(k.as_bytes()));
+        }
         self.hijack(&path, "text/plain", empty_body()).await
     }
 

@@ -3,8 +3,8 @@
 //! status codes. `attach` hijacks the connection (101 UPGRADED, then raw frames both ways) and
 //! `wait` sends its headers at once and its body at exit, as the docker CLI requires.
 
-use crate::api::stream;
 use crate::api::types::*;
+use crate::api::{detach, stream};
 use crate::daemon::container::Output;
 use crate::daemon::{Daemon, DaemonError};
 use bytes::Bytes;
@@ -265,6 +265,26 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
         (&Method::POST, ["exec", id, "start"]) => {
             let id = id.to_string();
             exec_start(req, &id, d).await
+        }
+        (&Method::POST, ["containers", id, "resize"]) => {
+            let (rows, cols) = match size_query(&req) {
+                Ok(s) => s,
+                Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+            };
+            match d.resize(id, rows, cols).await {
+                Ok(()) => base(StatusCode::OK).body(empty()).unwrap(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["exec", id, "resize"]) => {
+            let (rows, cols) = match size_query(&req) {
+                Ok(s) => s,
+                Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+            };
+            match d.exec_resize(id, rows, cols) {
+                Ok(()) => base(StatusCode::OK).body(empty()).unwrap(),
+                Err(e) => from_daemon(e),
+            }
         }
         (&Method::GET, ["exec", id, "json"]) => match d.exec_get(id) {
             Ok(e) => json_response(StatusCode::OK, &e.inspect()),
@@ -581,6 +601,13 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
     let want_stdin = flag(&q, "stdin");
     let want_stdout = flag(&q, "stdout");
     let want_stderr = flag(&q, "stderr");
+    let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
+        Some(spec) => match detach::parse(spec) {
+            Ok(k) => k,
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+        },
+        None => detach::DEFAULT.to_vec(),
+    };
     let rec = c.snapshot();
     let tty = rec.config.tty;
     // Subscribe before answering, so output produced right after `start` is never missed.
@@ -650,7 +677,7 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
             let detached = detached.clone();
             Some(tokio::spawn(async move {
                 let mut buf = vec![0u8; 32 * 1024];
-                let mut keys = DetachKeys::default();
+                let mut keys = detach::DetachKeys::new(detach_keys);
                 loop {
                     match rd.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
@@ -708,7 +735,8 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
 }
 
 /// `POST /exec/{id}/start`: run the exec; unless detached, the connection is hijacked and
-/// carries its output (framed) and its stdin, and closes when the process ends.
+/// carries its output (framed, or raw with a terminal) and its stdin, and closes when the
+/// process ends or the client types the detach keys.
 async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Response<Body> {
     let exec = match d.exec_get(id) {
         Ok(e) => e,
@@ -721,132 +749,167 @@ async fn exec_start(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Res
         Err(e) => return error_response(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
     };
     let start: ExecStartConfig = serde_json::from_slice(&body).unwrap_or_default();
-    if start.tty {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "a TTY (-t) for exec is not supported by berth yet",
-        );
-    }
-    let mut child = match d.exec_spawn(&exec) {
-        Ok(c) => c,
+    let size = [&start.console_size, &exec.config.console_size]
+        .into_iter()
+        .flatten()
+        .find_map(|v| match v.as_slice() {
+            [r, c] if *r > 0 && *c > 0 => Some((
+                u16::try_from(*r).unwrap_or(u16::MAX),
+                u16::try_from(*c).unwrap_or(u16::MAX),
+            )),
+            _ => None,
+        });
+    let keys = detach::parse(&exec.config.detach_keys).unwrap_or_else(|_| detach::DEFAULT.to_vec());
+    let spawned = match d.exec_spawn(&exec, size).await {
+        Ok(s) => s,
         Err(e) => return from_daemon(e),
     };
-    if start.detach {
-        tokio::spawn(async move {
-            // Nobody reads a detached exec's output: drain it so the process never blocks.
-            let (tx, _rx) = tokio::sync::mpsc::channel::<Bytes>(1);
-            let (out, err) = (child.stdout.take(), child.stderr.take());
-            let (status, _, _) = tokio::join!(
-                child.wait(),
-                frame_pipe(out, stream::STDOUT, false, tx.clone()),
-                frame_pipe(err, stream::STDERR, false, tx)
+    let mut child = spawned.child;
+    // With a terminal, all output is the terminal's (plus nsexec's own errors), sent raw.
+    let (pty_out, pty_in) = match spawned.terminal.map(crate::runtime::console::AsyncPty::new) {
+        Some(Ok(pty)) => {
+            let (r, w) = tokio::io::split(pty);
+            (Some(r), Some(w))
+        }
+        Some(Err(e)) => {
+            let _ = child.kill().await;
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("relaying the exec's terminal: {e}"),
             );
-            if let Ok(st) = status {
-                d.exec_finished(&exec, st);
-            }
-        });
-        return base(StatusCode::OK).body(empty()).unwrap();
-    }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        }
+        None => (None, None),
+    };
+    let tty = pty_out.is_some();
+    let (out_stream, err_stream) = if tty {
+        (None, None)
+    } else {
+        (Some(stream::STDOUT), Some(stream::STDERR))
+    };
+    let stdin: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> =
+        match (pty_in, child.stdin.take()) {
+            (Some(w), _) if exec.config.attach_stdin => Some(Box::new(w)),
+            (None, Some(p)) => Some(Box::new(p)),
+            _ => None,
+        };
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let stdin = child.stdin.take();
-    let (want_out, want_err) = (exec.config.attach_stdout, exec.config.attach_stderr);
+    let (want_out, want_err) = if start.detach {
+        (false, false)
+    } else {
+        (exec.config.attach_stdout, exec.config.attach_stderr)
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     // Held until the exit is recorded: the client reads the exit code (GET /exec/{id}/json)
     // as soon as its stream ends, so the stream must not end before that.
     let tx_hold = tx.clone();
+    // Every output is read to its end, wanted or not, so the process never blocks on it.
     let forward = async move {
         tokio::join!(
-            frame_pipe(stdout, stream::STDOUT, want_out, tx.clone()),
-            frame_pipe(stderr, stream::STDERR, want_err, tx)
+            frame_pipe(pty_out, None, want_out, tx.clone()),
+            frame_pipe(stdout, out_stream, want_out, tx.clone()),
+            frame_pipe(stderr, err_stream, want_err, tx)
         );
     };
-    let exec2 = exec.clone();
-    let d2 = d.clone();
-    match on_upgrade {
-        None => {
-            tokio::spawn(async move {
-                drop(stdin);
-                let (_, status) = tokio::join!(forward, child.wait());
-                if let Ok(st) = status {
-                    d2.exec_finished(&exec2, st);
-                }
-                drop(tx_hold);
-            });
-            base(StatusCode::OK)
-                .header(CONTENT_TYPE, "application/vnd.docker.multiplexed-stream")
-                .body(channel_body(rx))
-                .unwrap()
+    let finish = {
+        let exec = exec.clone();
+        let d = d.clone();
+        async move {
+            let (_, status) = tokio::join!(forward, child.wait());
+            if let Ok(st) = status {
+                d.exec_finished(&exec, st);
+            }
+            drop(tx_hold);
         }
-        Some(on_upgrade) => {
+    };
+    if start.detach {
+        drop((rx, stdin));
+        tokio::spawn(finish);
+        return base(StatusCode::OK).body(empty()).unwrap();
+    }
+    let Some(on_upgrade) = on_upgrade else {
+        drop(stdin);
+        tokio::spawn(finish);
+        let content_type = if tty {
+            "application/vnd.docker.raw-stream"
+        } else {
+            "application/vnd.docker.multiplexed-stream"
+        };
+        return base(StatusCode::OK)
+            .header(CONTENT_TYPE, content_type)
+            .body(channel_body(rx))
+            .unwrap();
+    };
+    tokio::spawn(async move {
+        let finished = tokio::spawn(finish);
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("exec upgrade failed: {e}");
+                return;
+            }
+        };
+        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let detached = Arc::new(tokio::sync::Notify::new());
+        let stdin_task = {
+            let detached = detached.clone();
             tokio::spawn(async move {
-                let upgraded = match on_upgrade.await {
-                    Ok(u) => u,
-                    Err(e) => {
-                        tracing::debug!("exec upgrade failed: {e}");
-                        let _ = child.kill().await;
-                        return;
-                    }
-                };
-                let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
-                let stdin_task = tokio::spawn(async move {
-                    if let Some(mut sin) = stdin {
-                        let _ = tokio::io::copy(&mut rd, &mut sin).await;
-                    }
-                });
-                let writer = tokio::spawn(async move {
-                    let mut rx = rx;
-                    while let Some(b) = rx.recv().await {
-                        if wr.write_all(&b).await.is_err() {
-                            break;
+                let Some(mut sink) = stdin else { return };
+                let mut keys = detach::DetachKeys::new(keys);
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let (data, detach) = keys.scan(&buf[..n]);
+                            if !data.is_empty() && sink.write_all(&data).await.is_err() {
+                                break;
+                            }
+                            if detach {
+                                detached.notify_one();
+                                return;
+                            }
                         }
                     }
-                    let _ = wr.flush().await;
-                    let _ = wr.shutdown().await;
-                });
-                let (_, status) = tokio::join!(forward, child.wait());
-                stdin_task.abort();
-                if let Ok(st) = status {
-                    d2.exec_finished(&exec2, st);
                 }
-                drop(tx_hold);
-                let _ = writer.await;
-            });
-            upgraded_response()
-        }
-    }
-}
-
-/// Docker's default detach keys, ctrl-p ctrl-q, found in a client's stdin even when split
-/// across reads. A ctrl-p that is not followed by ctrl-q is passed on.
-#[derive(Default)]
-pub struct DetachKeys {
-    pending_ctrl_p: bool,
-}
-
-impl DetachKeys {
-    const CTRL_P: u8 = 0x10;
-    const CTRL_Q: u8 = 0x11;
-
-    /// The bytes to pass to the container, and whether the keys were typed.
-    pub fn scan(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(input.len() + 1);
-        for &b in input {
-            if self.pending_ctrl_p {
-                self.pending_ctrl_p = false;
-                if b == Self::CTRL_Q {
-                    return (out, true);
+                // End of the client's input: a pipe is closed, so the process sees EOF.
+                let _ = sink.shutdown().await;
+            })
+        };
+        let mut rx = rx;
+        loop {
+            let next = tokio::select! {
+                b = rx.recv() => b,
+                _ = detached.notified() => break,
+            };
+            match next {
+                Some(b) => {
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
                 }
-                out.push(Self::CTRL_P);
-            }
-            if b == Self::CTRL_P {
-                self.pending_ctrl_p = true;
-            } else {
-                out.push(b);
+                None => break,
             }
         }
-        (out, false)
-    }
+        drop(rx);
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+        stdin_task.abort();
+        // A detached exec runs on; its end is still recorded.
+        drop(finished);
+    });
+    upgraded_response()
+}
+
+/// `?h=<rows>&w=<columns>` of a resize request.
+fn size_query(req: &Request<Incoming>) -> Result<(u16, u16), String> {
+    let q = query(req);
+    let get = |k: &str, what: &str| -> Result<u16, String> {
+        let v = q.get(k).map(String::as_str).unwrap_or("");
+        v.parse()
+            .map_err(|_| format!("invalid {what} {v:?}: must be a number from 0 to 65535"))
+    };
+    Ok((get("h", "height")?, get("w", "width")?))
 }
 
 /// The request body as JSON, or the 400 answer to send instead.
@@ -880,12 +943,12 @@ fn upgraded_response() -> Response<Body> {
     resp
 }
 
-/// Copy a process's pipe into `tx` as frames of `stream`. It reads to the end even when the
+/// Copy a process's pipe into `tx` as frames of `stream` (raw bytes when None). It reads to the end even when the
 /// client did not ask for this stream (`wanted` false), so the process never blocks on a full
 /// pipe.
 async fn frame_pipe<R: tokio::io::AsyncRead + Unpin>(
     src: Option<R>,
-    stream: u8,
+    stream: Option<u8>,
     wanted: bool,
     tx: tokio::sync::mpsc::Sender<Bytes>,
 ) {
@@ -898,7 +961,10 @@ async fn frame_pipe<R: tokio::io::AsyncRead + Unpin>(
         }
         if forwarding
             && tx
-                .send(Bytes::from(stream::encode(stream, &buf[..n])))
+                .send(Bytes::from(match stream {
+                    Some(s) => stream::encode(s, &buf[..n]),
+                    None => buf[..n].to_vec(),
+                }))
                 .await
                 .is_err()
         {
@@ -1036,16 +1102,6 @@ fn info(d: &Arc<Daemon>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detach_keys_are_found_across_reads() {
-        let mut k = DetachKeys::default();
-        assert_eq!(k.scan(b"ab\x10"), (b"ab".to_vec(), false));
-        assert_eq!(k.scan(b"\x11rest"), (vec![], true));
-        let mut k = DetachKeys::default();
-        assert_eq!(k.scan(b"\x10x\x10"), (b"\x10x".to_vec(), false));
-        assert_eq!(k.scan(b"y"), (b"\x10y".to_vec(), false));
-    }
 
     #[test]
     fn version_prefix_is_optional() {

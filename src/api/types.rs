@@ -342,6 +342,9 @@ pub struct ExecConfig {
     pub privileged: bool,
     #[serde(default)]
     pub detach_keys: String,
+    /// `[rows, columns]` of the client's terminal, for `-t`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u64>>,
 }
 
 /// Body of `POST /exec/{id}/start`.
@@ -352,4 +355,6 @@ pub struct ExecStartConfig {
     pub detach: bool,
     #[serde(default)]
     pub tty: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u64>>,
 }

@@ -10,7 +10,7 @@ use crate::api::types::{
 use crate::util::human::human_duration;
 use clap::Args;
 use hyper::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[derive(Args, Debug, Clone)]
 #[command(disable_help_flag = true)]
@@ -39,9 +39,12 @@ pub struct RunArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet: refused by the daemon)
+    /// Allocate a pseudo-TTY
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -135,6 +138,9 @@ pub struct StartCmdArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -144,6 +150,9 @@ pub struct AttachArgs {
     /// Do not attach STDIN
     #[arg(long)]
     pub no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     pub container: String,
 }
 
@@ -239,9 +248,12 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet: refused by the daemon)
+    /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -377,6 +389,11 @@ fn create_request(a: &RunArgs) -> CreateRequest {
         host_extra.insert("CapDrop".into(), serde_json::json!(a.cap_drop));
     }
     host_extra.insert("RestartPolicy".into(), restart_policy(&a.restart));
+    if a.tty {
+        if let Some(size) = super::session::console_size() {
+            host_extra.insert("ConsoleSize".into(), size);
+        }
+    }
     CreateRequest {
         config: ContainerConfig {
             hostname: a.hostname.clone().unwrap_or_default(),
@@ -532,6 +549,12 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
     if let Err(e) = client.ping().await {
         return run_failure(&e);
     }
+    if !a.detach {
+        if let Err(e) = super::session::check_terminal(a.tty, a.interactive) {
+            eprintln!("berth: {e}");
+            return 1;
+        }
+    }
     let id = match create_container(client, &a).await {
         Ok(id) => id,
         Err(e) => return run_failure(&e),
@@ -546,7 +569,10 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
         };
     }
 
-    let conn = match client.attach(&id, a.interactive).await {
+    let conn = match client
+        .attach(&id, a.interactive, a.detach_keys.as_deref())
+        .await
+    {
         Ok(c) => c,
         Err(e) => return run_failure(&e),
     };
@@ -562,36 +588,32 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return run_failure(&e),
     };
+    let session = super::session::Session {
+        client,
+        stdin: a.interactive,
+        tty: a.tty,
+        resize_path: format!("/containers/{id}/resize"),
+    };
+    let raw = session.raw_mode();
     if let Err(e) = client.post_empty(&format!("/containers/{id}/start")).await {
+        drop(raw);
         return run_failure(&e);
     }
-
-    let (mut rd, mut wr) = tokio::io::split(conn);
-    let stdin_task = if a.interactive {
-        Some(tokio::spawn(async move {
-            let mut input = tokio::io::stdin();
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match input.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if wr.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = wr.shutdown().await;
-        }))
-    } else {
-        let _ = wr.shutdown().await;
-        None
-    };
-    if let Err(e) = copy_output(&mut rd, a.tty).await {
+    let pumped = session.pump(conn).await;
+    drop(raw);
+    if let Err(e) = pumped {
         eprintln!("berth: reading the container's output: {e}");
     }
-    if let Some(t) = stdin_task {
-        t.abort();
+    if a.interactive {
+        // Detached with the keys: the container runs on, and so does its wait.
+        if let Ok(v) = client
+            .get_json::<serde_json::Value>(&format!("/containers/{id}/json"))
+            .await
+        {
+            if v["State"]["Running"].as_bool().unwrap_or(false) {
+                return 0;
+            }
+        }
     }
     let body = match Client::read_body(wait_resp).await {
         Ok(b) => b,
@@ -611,46 +633,20 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
     }
 }
 
-/// Copy a hijacked stream to stdout and stderr, demultiplexing frames unless it is a TTY.
-async fn copy_output<R: tokio::io::AsyncRead + Unpin>(
-    rd: &mut R,
-    tty: bool,
-) -> std::io::Result<()> {
-    let mut out = tokio::io::stdout();
-    let mut err = tokio::io::stderr();
-    let mut dec = stream::Decoder::default();
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        let n = rd.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        if tty {
-            out.write_all(&buf[..n]).await?;
-            out.flush().await?;
-            continue;
-        }
-        dec.push(&buf[..n]);
-        while let Some((s, payload)) = dec.next_frame() {
-            if s == stream::STDERR {
-                err.write_all(&payload).await?;
-                err.flush().await?;
-            } else {
-                out.write_all(&payload).await?;
-                out.flush().await?;
-            }
-        }
-    }
-    Ok(())
-}
-
 pub async fn start(client: &Client, a: StartCmdArgs) -> i32 {
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
             eprintln!("berth: you cannot start and attach multiple containers at once");
             return 1;
         }
-        return attached_session(client, &a.containers[0], a.interactive, true).await;
+        return attached_session(
+            client,
+            &a.containers[0],
+            a.interactive,
+            true,
+            a.detach_keys.as_deref(),
+        )
+        .await;
     }
     let mut failed = Vec::new();
     for c in &a.containers {
@@ -671,13 +667,26 @@ pub async fn start(client: &Client, a: StartCmdArgs) -> i32 {
 }
 
 pub async fn attach(client: &Client, a: AttachArgs) -> i32 {
-    attached_session(client, &a.container, !a.no_stdin, false).await
+    attached_session(
+        client,
+        &a.container,
+        !a.no_stdin,
+        false,
+        a.detach_keys.as_deref(),
+    )
+    .await
 }
 
 /// Attach to a container (starting it first when `start`), copy its output, and feed it our
 /// stdin when `stdin` and the container keeps one open. Ends with the container's exit code,
 /// or 0 when the detach keys (ctrl-p ctrl-q) left it running.
-async fn attached_session(client: &Client, name: &str, stdin: bool, start: bool) -> i32 {
+async fn attached_session(
+    client: &Client,
+    name: &str,
+    stdin: bool,
+    start: bool,
+    detach_keys: Option<&str>,
+) -> i32 {
     let info: serde_json::Value = match client.get_json(&format!("/containers/{name}/json")).await {
         Ok(v) => v,
         Err(e) => return report(&e),
@@ -690,30 +699,31 @@ async fn attached_session(client: &Client, name: &str, stdin: bool, start: bool)
         return 1;
     }
     let stdin = stdin && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
-    let conn = match client.attach(&id, stdin).await {
+    if let Err(e) = super::session::check_terminal(tty, stdin) {
+        eprintln!("berth: {e}");
+        return 1;
+    }
+    let conn = match client.attach(&id, stdin, detach_keys).await {
         Ok(c) => c,
         Err(e) => return report(&e),
     };
+    let session = super::session::Session {
+        client,
+        stdin,
+        tty,
+        resize_path: format!("/containers/{id}/resize"),
+    };
+    let raw = session.raw_mode();
     if start {
         if let Err(e) = client.post_empty(&format!("/containers/{id}/start")).await {
+            drop(raw);
             return report(&e);
         }
     }
-    let (mut rd, mut wr) = tokio::io::split(conn);
-    let stdin_task = if stdin {
-        Some(tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut wr).await;
-            let _ = wr.shutdown().await;
-        }))
-    } else {
-        let _ = wr.shutdown().await;
-        None
-    };
-    if let Err(e) = copy_output(&mut rd, tty).await {
+    let pumped = session.pump(conn).await;
+    drop(raw);
+    if let Err(e) = pumped {
         eprintln!("berth: reading the container's output: {e}");
-    }
-    if let Some(t) = stdin_task {
-        t.abort();
     }
     let after: serde_json::Value = match client.get_json(&format!("/containers/{id}/json")).await {
         Ok(v) => v,
@@ -1067,8 +1077,15 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
         working_dir: a.workdir.clone().unwrap_or_default(),
         user: a.user.clone().unwrap_or_default(),
         privileged: a.privileged,
-        detach_keys: String::new(),
+        detach_keys: a.detach_keys.clone().unwrap_or_default(),
+        console_size: None,
     };
+    if !a.detach {
+        if let Err(e) = super::session::check_terminal(a.tty, a.interactive) {
+            eprintln!("berth: {e}");
+            return 1;
+        }
+    }
     let created: Result<serde_json::Value, _> = client
         .post_json(&format!("/containers/{}/exec", a.container), &config)
         .await;
@@ -1076,7 +1093,12 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
         Ok(v) => v["Id"].as_str().unwrap_or_default().to_string(),
         Err(e) => return report(&e),
     };
-    let start = serde_json::json!({ "Detach": a.detach, "Tty": a.tty });
+    let mut start = serde_json::json!({ "Detach": a.detach, "Tty": a.tty });
+    if a.tty {
+        if let Some(size) = super::session::console_size() {
+            start["ConsoleSize"] = size;
+        }
+    }
     if a.detach {
         let body = serde_json::to_vec(&start).unwrap_or_default();
         return match client
@@ -1094,21 +1116,17 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return report(&e),
     };
-    let (mut rd, mut wr) = tokio::io::split(conn);
-    let stdin_task = if a.interactive {
-        Some(tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut wr).await;
-            let _ = wr.shutdown().await;
-        }))
-    } else {
-        let _ = wr.shutdown().await;
-        None
+    let session = super::session::Session {
+        client,
+        stdin: a.interactive,
+        tty: a.tty,
+        resize_path: format!("/exec/{id}/resize"),
     };
-    if let Err(e) = copy_output(&mut rd, false).await {
+    let raw = session.raw_mode();
+    let pumped = session.pump(conn).await;
+    drop(raw);
+    if let Err(e) = pumped {
         eprintln!("berth: reading the exec's output: {e}");
-    }
-    if let Some(t) = stdin_task {
-        t.abort();
     }
     match client
         .get_json::<serde_json::Value>(&format!("/exec/{id}/json"))

@@ -5,6 +5,7 @@
 pub mod container;
 pub mod daemon_cmd;
 pub mod image;
+pub mod session;
 pub mod stats;
 pub mod system;
 pub mod table;

@@ -7,6 +7,7 @@ use super::lifecycle::merge_env;
 use super::Daemon;
 use crate::api::types::ExecConfig;
 use crate::runtime::nsexec::ExecSpec;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default, Clone)]
@@ -22,6 +23,14 @@ pub struct Exec {
     pub container_id: String,
     pub config: ExecConfig,
     pub state: Mutex<ExecState>,
+    /// With `-t`, the terminal's master end, for resizes.
+    pub console: Mutex<Option<OwnedFd>>,
+}
+
+/// A started exec: `berth nsexec`, and with `-t` the master end of its terminal.
+pub struct Spawned {
+    pub child: tokio::process::Child,
+    pub terminal: Option<OwnedFd>,
 }
 
 impl Exec {
@@ -70,10 +79,9 @@ impl Daemon {
                 "No exec command specified".into(),
             ));
         }
-        if config.tty {
-            return Err(DaemonError::InvalidParameter(
-                "a TTY (-t) for exec is not supported by berth yet".into(),
-            ));
+        if !config.detach_keys.is_empty() {
+            crate::api::detach::parse(&config.detach_keys)
+                .map_err(DaemonError::InvalidParameter)?;
         }
         let id = crate::util::id::random_id();
         let exec = Arc::new(Exec {
@@ -81,6 +89,7 @@ impl Daemon {
             container_id: c.id.clone(),
             config,
             state: Mutex::new(ExecState::default()),
+            console: Mutex::new(None),
         });
         self.execs.lock().unwrap().insert(id.clone(), exec);
         Ok(id)
@@ -102,8 +111,13 @@ impl Daemon {
         }
     }
 
-    /// Start the exec's process: `berth nsexec` with piped stdio (stdin only when attached).
-    pub fn exec_spawn(&self, exec: &Arc<Exec>) -> Result<tokio::process::Child> {
+    /// Start the exec's process: `berth nsexec` with piped stdio (stdin only when attached);
+    /// with `-t`, its terminal is made in the container and its master end comes back to us.
+    pub async fn exec_spawn(
+        &self,
+        exec: &Arc<Exec>,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<Spawned> {
         {
             let mut st = exec.state.lock().unwrap();
             if st.started {
@@ -134,6 +148,9 @@ impl Daemon {
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
             format!("HOSTNAME={}", rec.config.hostname),
         ];
+        if exec.config.tty {
+            env.push("TERM=xterm".into());
+        }
         env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
         env = merge_env(&env, exec.config.env.as_deref().unwrap_or(&[]));
         if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -155,26 +172,83 @@ impl Daemon {
             additional_gids: user.additional_gids,
             privileged: exec.config.privileged || rec.host_config.privileged,
             capabilities: super::lifecycle::container_caps(&rec.host_config).unwrap_or(None),
+            tty: exec.config.tty,
+            console_size,
         };
         let json = serde_json::to_string(&spec)
             .map_err(|e| DaemonError::system("encoding the exec", e))?;
         let piped = std::process::Stdio::piped;
-        let child = tokio::process::Command::new(&self.exe)
-            .arg("nsexec")
+        let mut cmd = tokio::process::Command::new(&self.exe);
+        cmd.arg("nsexec")
             .arg(json)
-            .stdin(if exec.config.attach_stdin {
+            .stdin(if exec.config.attach_stdin && !exec.config.tty {
                 piped()
             } else {
                 std::process::Stdio::null()
             })
             .stdout(piped())
-            .stderr(piped())
+            .stderr(piped());
+        let console = if exec.config.tty {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| DaemonError::system("creating the console socket", e))?;
+            let theirs_fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
+            // SAFETY: between fork and exec only dup2 runs, which is async-signal-safe; it
+            // puts the socket at the fd nsexec expects, without CLOEXEC.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(theirs_fd, crate::runtime::nsexec::CONSOLE_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            Some((ours, theirs))
+        } else {
+            None
+        };
+        let child = cmd
             .spawn()
             .map_err(|e| DaemonError::system("starting the exec", e))?;
+        let terminal = match console {
+            Some((ours, theirs)) => {
+                drop(theirs);
+                let got = tokio::task::spawn_blocking(move || {
+                    crate::runtime::console::recv_fd(ours.as_fd())
+                })
+                .await
+                .map_err(|e| DaemonError::system("receiving the exec's terminal", e))?
+                .map_err(|e| DaemonError::system("receiving the exec's terminal", e))?;
+                // No terminal means nsexec failed before making one; its stderr says why.
+                if let Some(m) = &got {
+                    let copy = m
+                        .try_clone()
+                        .map_err(|e| DaemonError::system("keeping the exec's terminal", e))?;
+                    *exec.console.lock().unwrap() = Some(copy);
+                }
+                got
+            }
+            None => None,
+        };
         let mut st = exec.state.lock().unwrap();
         st.running = true;
         st.pid = child.id().map(|p| p as i64).unwrap_or(0);
-        Ok(child)
+        Ok(Spawned { child, terminal })
+    }
+
+    /// `POST /exec/{id}/resize`.
+    pub fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        let exec = self.exec_get(id)?;
+        if !exec.state.lock().unwrap().running {
+            return Err(DaemonError::Conflict(format!(
+                "Exec {} is not running",
+                exec.id
+            )));
+        }
+        if let Some(m) = exec.console.lock().unwrap().as_ref() {
+            crate::runtime::console::set_size(m.as_fd(), rows, cols)
+                .map_err(|e| DaemonError::system("resizing the terminal", e))?;
+        }
+        Ok(())
     }
 
     /// Record an exec's end.
@@ -185,6 +259,7 @@ impl Daemon {
             .map(i64::from)
             .or(status.signal().map(|s| 128 + s as i64))
             .unwrap_or(255);
+        *exec.console.lock().unwrap() = None;
         let mut st = exec.state.lock().unwrap();
         st.running = false;
         st.exit_code = Some(code);

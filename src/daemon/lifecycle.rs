@@ -5,7 +5,7 @@
 use super::container::{Container, Lifecycle, Output, Record, ZERO_TIME};
 use super::error::{DaemonError, Result};
 use super::{names, Daemon};
-use crate::api::types::{ContainerConfig, CreateRequest, HostConfig, WaitError, WaitResponse};
+use crate::api::types::{CreateRequest, HostConfig, WaitError, WaitResponse};
 use crate::runtime::client::{self as shim, ShimEvent};
 use crate::runtime::spec::{BindMount, ExitStatus, ShimSpec};
 use std::path::{Path, PathBuf};
@@ -51,15 +51,12 @@ fn is_unset(v: &serde_json::Value) -> bool {
 }
 
 /// Refuse, with the flag's name, what berth cannot do yet.
-fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
+fn check_supported(hc: &HostConfig) -> Result<()> {
     let refuse = |what: &str| {
         Err(DaemonError::InvalidParameter(format!(
             "{what} is not supported by berth yet"
         )))
     };
-    if cfg.tty {
-        return refuse("a TTY (-t)");
-    }
     if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
         return refuse("volumes and bind mounts (-v)");
     }
@@ -98,6 +95,17 @@ fn check_supported(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A terminal size `[rows, columns]` the API sends (`ConsoleSize`); None when absent or zero.
+pub fn console_size(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Option<(u16, u16)> {
+    let v = fields.get(key)?.as_array()?;
+    let rows = u16::try_from(v.first()?.as_u64()?).ok()?;
+    let cols = u16::try_from(v.get(1)?.as_u64()?).ok()?;
+    (rows > 0 && cols > 0).then_some((rows, cols))
 }
 
 /// The resource limits a HostConfig asks for (zero and null mean "no limit", as in Docker).
@@ -179,7 +187,7 @@ impl Daemon {
     ) -> Result<String> {
         let mut cfg = req.config;
         let mut hc = req.host_config.unwrap_or_default();
-        check_supported(&cfg, &hc)?;
+        check_supported(&hc)?;
         // Docker records the log driver it chose; clients (the Python SDK) read it back.
         hc.extra.insert(
             "LogConfig".into(),
@@ -420,6 +428,9 @@ impl Daemon {
             DEFAULT_PATH.to_string(),
             format!("HOSTNAME={}", rec.config.hostname),
         ];
+        if rec.config.tty {
+            env.push("TERM=xterm".into());
+        }
         env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
         if !has_key(&env, "HOME") {
             env.push(format!("HOME={}", user.home));
@@ -471,6 +482,7 @@ impl Daemon {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
             privileged: rec.host_config.privileged,
+            console_size: console_size(&rec.host_config.extra, "ConsoleSize"),
         };
         acquired.shim_dir = Some(state_dir.clone());
         // The veth and the container's namespaces are independent until the process runs, so
@@ -737,6 +749,23 @@ impl Daemon {
 
     /// `POST /containers/{id}/pause` and `unpause`: the cgroup freezer stops every process of
     /// the container where it stands, and lets them go again.
+    /// `POST /containers/{id}/resize`: the container's terminal takes a new size.
+    pub async fn resize(&self, input: &str, rows: u16, cols: u16) -> Result<()> {
+        let c = self.lookup(input)?;
+        if !c.is_running() {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        if let Some(s) = c.stdin.lock().await.as_mut() {
+            s.resize(rows, cols)
+                .await
+                .map_err(|e| DaemonError::system("resizing the terminal", e))?;
+        }
+        Ok(())
+    }
+
     pub async fn set_paused(&self, input: &str, pause: bool) -> Result<()> {
         let c = self.lookup(input)?;
         let _op = c.op.lock().await;
@@ -1350,16 +1379,16 @@ mod tests {
         let mut hc = HostConfig::default();
         hc.extra.insert("Devices".into(), serde_json::json!([]));
         hc.extra.insert("ShmSize".into(), serde_json::json!(0));
-        assert!(check_supported(&ContainerConfig::default(), &hc).is_ok());
+        assert!(check_supported(&hc).is_ok());
         hc.extra.insert(
             "Devices".into(),
             serde_json::json!([{"PathOnHost": "/dev/fuse"}]),
         );
-        let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
+        let err = check_supported(&hc).unwrap_err();
         assert_eq!(err.to_string(), "--device is not supported by berth yet");
         hc.extra.insert("Devices".into(), serde_json::json!(null));
         hc.extra.insert("Memory".into(), serde_json::json!(1048576));
-        let err = check_supported(&ContainerConfig::default(), &hc).unwrap_err();
+        let err = check_supported(&hc).unwrap_err();
         assert_eq!(err.to_string(), "Minimum memory limit allowed is 6MB");
     }
 }

@@ -227,6 +227,15 @@ impl ShimStdin {
             .await
     }
 
+    /// Resize the container's terminal (ignored by the shim when it has none).
+    pub async fn resize(&mut self, rows: u16, cols: u16) -> std::io::Result<()> {
+        let mut size = rows.to_be_bytes().to_vec();
+        size.extend_from_slice(&cols.to_be_bytes());
+        self.wr
+            .write_all(&protocol::encode(protocol::RESIZE, &size))
+            .await
+    }
+
     pub async fn close(&mut self) -> std::io::Result<()> {
         self.wr
             .write_all(&protocol::encode(protocol::CLOSE_STDIN, &[]))

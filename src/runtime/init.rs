@@ -43,6 +43,8 @@ pub struct InitFds {
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// With `-t`: the socket init sends its terminal's master end over.
+    pub console: Option<OwnedFd>,
 }
 
 fn write_all(fd: &OwnedFd, data: &[u8]) {
@@ -107,9 +109,14 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
 
     let program = find_program(&spec.args, &spec.env)?;
 
-    for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
-        nix::unistd::dup2(from.as_raw_fd(), to)
-            .map_err(|e| InitError::setup("setting up stdio", e))?;
+    match &fds.console {
+        Some(sock) => setup_console(spec, sock)?,
+        None => {
+            for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
+                nix::unistd::dup2(from.as_raw_fd(), to)
+                    .map_err(|e| InitError::setup("setting up stdio", e))?;
+            }
+        }
     }
     drop_privileges(
         spec.uid,
@@ -127,6 +134,32 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
         return reap_as_pid1(spec, &program, &fds.report);
     }
     exec(spec, &program)
+}
+
+/// `-t`: a terminal from the container's own devpts becomes stdio, controlling terminal and
+/// /dev/console; its master end goes to the shim.
+fn setup_console(spec: &ShimSpec, sock: &OwnedFd) -> Result<(), InitError> {
+    use std::os::fd::AsFd;
+    let (master, slave, number) =
+        super::console::open_pty().map_err(|e| InitError::setup("creating the terminal", e))?;
+    let console = Path::new("/dev/console");
+    std::fs::write(console, b"").map_err(|e| InitError::setup("creating /dev/console", e))?;
+    mnt(
+        Some(&format!("/dev/pts/{number}")),
+        console,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )?;
+    if let Some((rows, cols)) = spec.console_size {
+        super::console::set_size(master.as_fd(), rows, cols)
+            .map_err(|e| InitError::setup("sizing the terminal", e))?;
+    }
+    super::console::send_fd(sock.as_fd(), master.as_fd())
+        .map_err(|e| InitError::setup("sending the terminal to the shim", e))?;
+    drop(master);
+    super::console::become_session_leader_on(&slave)
+        .map_err(|e| InitError::setup("taking the terminal", e))
 }
 
 /// `--init`: stay PID 1 as a tiny init (what docker-init, tini, does): fork the command, pass
@@ -600,6 +633,7 @@ mod tests {
             capabilities: None,
             init: false,
             privileged: false,
+            console_size: None,
         }
     }
 

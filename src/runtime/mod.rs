@@ -1,9 +1,10 @@
 //! The runtime (chapters 02 and 10): the per-container shim (`shim`), the init that finishes
 //! the container inside its new namespaces (`init`), the way `exec` enters one (`nsexec`), the shim's socket protocol (`protocol`),
 //! the daemon's client for it (`client`), the json-file log (`logfile`), `-u` resolution
-//! (`user`) and Docker's default security settings (`security`).
+//! (`user`), terminals (`console`) and Docker's default security settings (`security`).
 
 pub mod client;
+pub mod console;
 pub mod init;
 pub mod logfile;
 pub mod nsexec;

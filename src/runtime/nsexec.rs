@@ -25,7 +25,16 @@ pub struct ExecSpec {
     /// The container's capability set (`CAP_*` names); None means Docker's default.
     #[serde(default)]
     pub capabilities: Option<Vec<String>>,
+    /// `-t`: the child makes a terminal in the container and sends its master end over fd 3
+    /// (see `CONSOLE_FD`), then uses the slave as stdio and controlling terminal.
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
+
+/// The socket a `-t` exec's terminal is sent over: the daemon puts it at this fd.
+pub const CONSOLE_FD: i32 = 3;
 
 /// The order matters: mnt last, because after it /proc is the container's.
 const NAMESPACES: &[(&str, CloneFlags)] = &[
@@ -85,6 +94,11 @@ pub fn main(spec: &str) -> ! {
     match unsafe { nix::unistd::fork() } {
         Err(e) => fail(setup("fork", &e)),
         Ok(nix::unistd::ForkResult::Child) => {
+            if spec.tty {
+                if let Err(e) = take_terminal(&spec) {
+                    fail(setup("setting up the terminal", &e));
+                }
+            }
             let cwd = if spec.cwd.is_empty() {
                 "/"
             } else {
@@ -109,6 +123,10 @@ pub fn main(spec: &str) -> ! {
             }
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
+            // Only the child sends the terminal; the daemon learns of a failure from the EOF.
+            if spec.tty {
+                let _ = nix::unistd::close(CONSOLE_FD);
+            }
             let code = loop {
                 match nix::sys::wait::waitpid(child, None) {
                     Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break c,
@@ -120,4 +138,19 @@ pub fn main(spec: &str) -> ! {
             std::process::exit(code)
         }
     }
+}
+
+/// Inside the container's namespaces: a terminal from its devpts, master to the daemon.
+fn take_terminal(spec: &ExecSpec) -> std::io::Result<()> {
+    use std::os::fd::{AsFd, BorrowedFd};
+    let (master, slave, _) = super::console::open_pty()?;
+    if let Some((rows, cols)) = spec.console_size {
+        super::console::set_size(master.as_fd(), rows, cols)?;
+    }
+    // SAFETY: the daemon opened CONSOLE_FD for us and it stays open until we close it below.
+    let sock = unsafe { BorrowedFd::borrow_raw(CONSOLE_FD) };
+    super::console::send_fd(sock, master.as_fd())?;
+    drop(master);
+    let _ = nix::unistd::close(CONSOLE_FD);
+    super::console::become_session_leader_on(&slave)
 }

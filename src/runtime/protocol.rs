@@ -1,5 +1,5 @@
 //! The shim's socket protocol: frames of `[kind u8][len u32 big-endian][payload]`.
-//! The daemon sends START, STDIN and CLOSE_STDIN; the shim answers STARTED or START_FAILED,
+//! The daemon sends START, STDIN, CLOSE_STDIN and RESIZE (rows and columns, u16 big-endian); the shim answers STARTED or START_FAILED,
 //! then streams STDOUT and STDERR, and ends with EXITED.
 
 use std::io::{self, Read, Write};
@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 pub const START: u8 = 1;
 pub const STDIN: u8 = 2;
 pub const CLOSE_STDIN: u8 = 3;
+pub const RESIZE: u8 = 4;
 pub const STARTED: u8 = 10;
 pub const START_FAILED: u8 = 11;
 pub const STDOUT: u8 = 12;

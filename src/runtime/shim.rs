@@ -92,15 +92,22 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    if spec.tty {
-        report_to_daemon(&serde_json::to_string(&InitError {
-            message: "TTY mode is not supported yet".into(),
-            exit_code: 125,
-        })?);
-        return Ok(());
-    }
+    // With -t, init makes the terminal inside the container and sends us its master end.
+    let (console_r, console_w) = if spec.tty {
+        let (r, w) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .context("socketpair")?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
 
     let fds = InitFds {
+        console: console_w,
         netns,
         cgroup_done: cg_r,
         report: report_w,
@@ -148,6 +155,26 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         report_to_daemon(&serde_json::to_string(&err)?);
         return Ok(());
     }
+    let master = match &console_r {
+        Some(sock) => match super::console::recv_fd(sock.as_fd()) {
+            Ok(Some(m)) => Some(m),
+            other => {
+                let why = match other {
+                    Err(e) => e.to_string(),
+                    _ => "init sent none".into(),
+                };
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                report_to_daemon(&serde_json::to_string(&InitError {
+                    message: format!("receiving the container's terminal: {why}"),
+                    exit_code: 125,
+                })?);
+                return Ok(());
+            }
+        },
+        None => None,
+    };
+    drop(console_r);
     report_to_daemon(&format!("{{\"pid\":{}}}", child.as_raw()));
 
     // The daemon connects and says START; if it never does, the container never runs.
@@ -187,16 +214,36 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     );
 
     let mut log = JsonLog::open(&spec.log_path)?;
-    pump(
-        child,
-        state_dir,
-        &listener,
-        Some(conn),
-        stdout_r,
-        stderr_r,
-        stdin_w,
-        &mut log,
-    )
+    // A terminal has one output, the master, which also takes the input.
+    let io = match master {
+        Some(m) => {
+            drop((stdout_r, stderr_r, stdin_w));
+            let input = if spec.open_stdin {
+                Some(m.try_clone()?)
+            } else {
+                None
+            };
+            Stdio {
+                outputs: [Some(m.try_clone()?), None],
+                stdin: input,
+                console: Some(m),
+            }
+        }
+        None => Stdio {
+            outputs: [Some(stdout_r), Some(stderr_r)],
+            stdin: stdin_w,
+            console: None,
+        },
+    };
+    pump(child, state_dir, &listener, Some(conn), io, &mut log)
+}
+
+/// The container's side of the relay: its output pipes (or terminal), its stdin, and with a
+/// terminal the master end that resizes apply to.
+struct Stdio {
+    outputs: [Option<OwnedFd>; 2],
+    stdin: Option<OwnedFd>,
+    console: Option<OwnedFd>,
 }
 
 /// Read init's report: `R` means ready (or, after exec, EOF means success); `E` + JSON is an error.
@@ -267,21 +314,27 @@ fn set_cloexec_nonblock(fd: &OwnedFd) {
 }
 
 /// Relay output until the process exits, then drain, record the exit and tell the daemon.
-#[allow(clippy::too_many_arguments)]
 fn pump(
     child: Pid,
     state_dir: &Path,
     listener: &UnixListener,
     mut conn: Option<UnixStream>,
-    stdout_r: OwnedFd,
-    stderr_r: OwnedFd,
-    mut stdin_w: Option<OwnedFd>,
+    io: Stdio,
     log: &mut JsonLog,
 ) -> anyhow::Result<()> {
     let pidfd = pidfd_open(child)?;
-    set_cloexec_nonblock(&stdout_r);
-    set_cloexec_nonblock(&stderr_r);
-    let mut outputs: [Option<OwnedFd>; 2] = [Some(stdout_r), Some(stderr_r)];
+    let Stdio {
+        mut outputs,
+        stdin: mut stdin_w,
+        console,
+    } = io;
+    for fd in outputs.iter().chain(std::iter::once(&stdin_w)).flatten() {
+        set_cloexec_nonblock(fd);
+    }
+    // Input the container has not read yet: written as it makes room, never blocking the loop
+    // (a blocked write could wait on a container that is itself waiting for us to read).
+    let mut pending_in: Vec<u8> = Vec::new();
+    let mut close_in_when_written = false;
     let mut incoming = FrameBuffer::default();
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -300,6 +353,10 @@ fn pump(
         if exit.is_none() {
             pfds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
             kinds.push(10);
+        }
+        if let (Some(w), false) = (&stdin_w, pending_in.is_empty()) {
+            pfds.push(PollFd::new(w.as_fd(), PollFlags::POLLOUT));
+            kinds.push(13);
         }
         pfds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         kinds.push(11);
@@ -378,14 +435,17 @@ fn pump(
                             incoming.push(&buf[..n]);
                             while let Ok(Some((k, payload))) = incoming.next_frame() {
                                 match k {
-                                    protocol::STDIN => {
-                                        if let Some(w) = &stdin_w {
-                                            if nix::unistd::write(w, &payload).is_err() {
-                                                stdin_w = None;
-                                            }
+                                    protocol::STDIN if stdin_w.is_some() => {
+                                        pending_in.extend_from_slice(&payload);
+                                    }
+                                    protocol::CLOSE_STDIN => close_in_when_written = true,
+                                    protocol::RESIZE if payload.len() == 4 => {
+                                        if let Some(m) = &console {
+                                            let rows = u16::from_be_bytes([payload[0], payload[1]]);
+                                            let cols = u16::from_be_bytes([payload[2], payload[3]]);
+                                            let _ = super::console::set_size(m.as_fd(), rows, cols);
                                         }
                                     }
-                                    protocol::CLOSE_STDIN => stdin_w = None,
                                     _ => {}
                                 }
                             }
@@ -393,6 +453,25 @@ fn pump(
                     }
                 }
                 _ => {}
+            }
+        }
+        if let Some(w) = &stdin_w {
+            while !pending_in.is_empty() {
+                match nix::unistd::write(w, &pending_in) {
+                    Ok(n) => {
+                        pending_in.drain(..n);
+                    }
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(_) => {
+                        stdin_w = None;
+                        pending_in.clear();
+                        break;
+                    }
+                }
+            }
+            if close_in_when_written && pending_in.is_empty() {
+                stdin_w = None;
             }
         }
     }

@@ -49,6 +49,9 @@ pub struct ShimSpec {
     /// `--privileged`: every capability and device, writable /sys, nothing masked.
     #[serde(default)]
     pub privileged: bool,
+    /// `-t`: the terminal's first size (rows, columns), from the API's `ConsoleSize`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

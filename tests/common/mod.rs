@@ -405,3 +405,146 @@ pub fn text(out: &Output) -> (String, String, i32) {
         out.status.code().unwrap_or(-1),
     )
 }
+
+/// A command running on a pseudo-terminal that the test holds the master end of: what a
+/// person at a terminal sees and types.
+pub struct PtySession {
+    master: std::fs::File,
+    pub child: std::process::Child,
+    seen: Vec<u8>,
+}
+
+impl PtySession {
+    /// Start `cmd` as a session leader with the terminal (rows x cols) as its controlling
+    /// terminal and stdio.
+    pub fn spawn(mut cmd: Command, rows: u16, cols: u16) -> PtySession {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let ws = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+        let slave = std::fs::File::from(pty.slave);
+        cmd.stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawning on a pty");
+        let master = std::fs::File::from(pty.master);
+        let fl = unsafe { libc::fcntl(master.as_raw_fd(), libc::F_GETFL) };
+        unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) };
+        PtySession {
+            master,
+            child,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait until the command has put the terminal in raw mode (no ICANON), i.e. is ready to
+    /// pass keys on as typed. The master end reports the terminal's settings.
+    pub fn wait_raw(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let t = nix::sys::termios::tcgetattr(&self.master).expect("tcgetattr");
+            if !t
+                .local_flags
+                .contains(nix::sys::termios::LocalFlags::ICANON)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the terminal never went raw");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(data).unwrap();
+    }
+
+    /// Read until `needle` appears in what the terminal showed (since the last expect);
+    /// panics with everything seen after 15 s.
+    pub fn expect(&mut self, needle: &str) -> String {
+        use std::io::Read;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = String::from_utf8_lossy(&self.seen).into_owned();
+            if let Some(at) = text.find(needle) {
+                let upto = at + needle.len();
+                let shown = text[..upto].to_string();
+                self.seen.drain(..upto.min(self.seen.len()));
+                return shown;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} on the terminal; it showed:\n{text}"
+            );
+            let mut buf = [0u8; 4096];
+            match self.master.read(&mut buf) {
+                Ok(0) => std::thread::sleep(Duration::from_millis(10)),
+                Ok(n) => self.seen.extend_from_slice(&buf[..n]),
+                // EIO: the child side closed; nothing more will come.
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                    panic!("the terminal closed before {needle:?}; it showed:\n{text}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    /// Resize the terminal, as a terminal emulator does when its window changes; the
+    /// foreground process (berth) gets SIGWINCH.
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        use std::os::fd::AsRawFd;
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
+        assert_eq!(
+            unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
+            0
+        );
+    }
+
+    /// Wait for the command to end; its exit code.
+    pub fn wait(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the command on the terminal did not end; it showed:\n{}",
+                String::from_utf8_lossy(&self.seen)
+            );
+            // Keep draining, so the command never blocks writing to a full terminal.
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = std::io::Read::read(&mut self.master, &mut buf) {
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
