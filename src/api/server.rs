@@ -6,6 +6,7 @@
 use crate::api::types::*;
 use crate::api::{detach, stream};
 use crate::daemon::container::Output;
+use crate::daemon::events::{Event, EventFilter};
 use crate::daemon::{Daemon, DaemonError};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
@@ -184,6 +185,7 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             .unwrap(),
         (&Method::GET, ["version"]) => json_response(StatusCode::OK, &version_info()),
         (&Method::GET, ["info"]) => json_response(StatusCode::OK, &info(&d)),
+        (&Method::GET, ["events"]) => events(&req, &d),
         (&Method::POST, ["containers", "create"]) => create(req, d).await,
         (&Method::GET, ["containers", "json"]) => list_containers(&req, &d).await,
         (&Method::GET, ["containers", id, "json"]) => match d.lookup(id) {
@@ -570,6 +572,15 @@ async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
         let result = images.lock().unwrap().load(sync_reader, &mut progress);
         match result {
             Ok(lines) => {
+                for l in &lines {
+                    if let Some(name) = l
+                        .strip_prefix("Loaded image: ")
+                        .or_else(|| l.strip_prefix("Loaded image ID: "))
+                    {
+                        let attrs = [("name".to_string(), name.to_string())].into();
+                        d.events.emit(Event::new("image", "load", name, attrs));
+                    }
+                }
                 for l in lines {
                     send(JsonMessage {
                         stream: Some(format!("{l}\n")),
@@ -582,6 +593,92 @@ async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
                 error_detail: Some(serde_json::json!({ "message": e.to_string() })),
                 ..Default::default()
             }),
+        }
+    });
+    base(StatusCode::OK)
+        .header(CONTENT_TYPE, "application/json")
+        .body(channel_body(rx))
+        .unwrap()
+}
+
+/// A `since`/`until` of `GET /events`: unix seconds, with an optional fraction, as nanoseconds.
+fn unix_nanos(v: &str) -> Result<i64, String> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs
+        .parse()
+        .map_err(|_| format!("invalid timestamp {v:?}"))?;
+    let mut digits: String = frac.chars().take(9).collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("invalid timestamp {v:?}"));
+    }
+    while digits.len() < 9 {
+        digits.push('0');
+    }
+    Ok(secs * 1_000_000_000 + digits.parse::<i64>().unwrap_or(0))
+}
+
+/// `GET /events`: the kept events since `since` (if given), then new ones as they happen,
+/// until `until` (if given) passes; one JSON object a line.
+fn events(req: &Request<Incoming>, d: &Arc<Daemon>) -> Response<Body> {
+    let q = query(req);
+    let parse = |k: &str| {
+        q.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| unix_nanos(v))
+            .transpose()
+    };
+    let (since, until) = match (parse("since"), parse("until")) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return error_response(StatusCode::BAD_REQUEST, e),
+    };
+    let filter = match EventFilter::parse(q.get("filters").map(String::as_str).unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+    };
+    let (past, mut live) = d.events.subscribe();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let line = |e: &Event| {
+        let mut l = serde_json::to_vec(e).unwrap_or_default();
+        l.push(b'\n');
+        Bytes::from(l)
+    };
+    tokio::spawn(async move {
+        let in_window = |e: &Event| {
+            since.is_none_or(|s| e.time_nano >= s) && until.is_none_or(|u| e.time_nano <= u)
+        };
+        if since.is_some() {
+            for e in past.iter().filter(|e| in_window(e) && filter.matches(e)) {
+                if tx.send(line(e)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let deadline = until.map(|u| {
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+            tokio::time::Instant::now()
+                + std::time::Duration::from_nanos(u.saturating_sub(now).max(0) as u64)
+        });
+        loop {
+            let next = match deadline {
+                Some(at) => tokio::select! {
+                    e = live.recv() => e,
+                    _ = tokio::time::sleep_until(at) => return,
+                    _ = tx.closed() => return,
+                },
+                None => tokio::select! {
+                    e = live.recv() => e,
+                    _ = tx.closed() => return,
+                },
+            };
+            match next {
+                Ok(e) if in_window(&e) && filter.matches(&e) => {
+                    if tx.send(line(&e)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
         }
     });
     base(StatusCode::OK)
@@ -609,6 +706,7 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
         None => detach::DEFAULT.to_vec(),
     };
     let rec = c.snapshot();
+    d.container_event(&rec, "attach", &[]);
     let tty = rec.config.tty;
     // Subscribe before answering, so output produced right after `start` is never missed.
     let mut output = c.output.subscribe();

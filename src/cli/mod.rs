@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod daemon_cmd;
+pub mod events;
 pub mod image;
 pub mod session;
 pub mod stats;
@@ -75,6 +76,8 @@ pub enum Command {
     Update(container::UpdateArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -135,6 +138,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Top(args) => container::top(&client, args).await,
         Command::Update(args) => container::update(&client, args).await,
         Command::Stats(args) => stats::stats(&client, args).await,
+        Command::Events(args) => events::events(&client, args).await,
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await
         }

@@ -84,6 +84,11 @@ impl Daemon {
                 .map_err(DaemonError::InvalidParameter)?;
         }
         let id = crate::util::id::random_id();
+        self.container_event(
+            &c.snapshot(),
+            &format!("exec_create: {}", config.cmd.join(" ")),
+            &[("execID", id.clone())],
+        );
         let exec = Arc::new(Exec {
             id: id.clone(),
             container_id: c.id.clone(),
@@ -229,9 +234,16 @@ impl Daemon {
             }
             None => None,
         };
-        let mut st = exec.state.lock().unwrap();
-        st.running = true;
-        st.pid = child.id().map(|p| p as i64).unwrap_or(0);
+        {
+            let mut st = exec.state.lock().unwrap();
+            st.running = true;
+            st.pid = child.id().map(|p| p as i64).unwrap_or(0);
+        }
+        self.container_event(
+            &rec,
+            &format!("exec_start: {}", exec.config.cmd.join(" ")),
+            &[("execID", exec.id.clone())],
+        );
         Ok(Spawned { child, terminal })
     }
 
@@ -260,8 +272,17 @@ impl Daemon {
             .or(status.signal().map(|s| 128 + s as i64))
             .unwrap_or(255);
         *exec.console.lock().unwrap() = None;
-        let mut st = exec.state.lock().unwrap();
-        st.running = false;
-        st.exit_code = Some(code);
+        {
+            let mut st = exec.state.lock().unwrap();
+            st.running = false;
+            st.exit_code = Some(code);
+        }
+        if let Ok(c) = self.lookup(&exec.container_id) {
+            self.container_event(
+                &c.snapshot(),
+                "exec_die",
+                &[("execID", exec.id.clone()), ("exitCode", code.to_string())],
+            );
+        }
     }
 }

@@ -329,6 +329,7 @@ impl Daemon {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
         }
+        self.container_event(&container.snapshot(), "create", &[]);
         Ok(id)
     }
 
@@ -523,6 +524,7 @@ impl Daemon {
             r.rootfs = Some(rootfs.clone());
         });
         c.lifecycle.send_modify(|l| l.running = true);
+        self.container_event(&c.snapshot(), "start", &[]);
 
         self.monitor(c, events);
         Ok(())
@@ -626,6 +628,11 @@ impl Daemon {
             r.netns = None;
             r.rootfs = None;
         });
+        let after = c.snapshot();
+        if oom_killed {
+            self.container_event(&after, "oom", &[]);
+        }
+        self.container_event(&after, "die", &[("exitCode", code.to_string())]);
         let _ = c.output.send(Output::Closed);
         c.lifecycle.send_modify(|l| {
             l.running = false;
@@ -735,6 +742,7 @@ impl Daemon {
         }
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.state.pid as i32), sig)
             .map_err(|e| DaemonError::system(&format!("Cannot kill container: {input}"), e))?;
+        self.container_event(&rec, "kill", &[("signal", (sig as i32).to_string())]);
         if rec.state.paused {
             // A frozen process only acts on its signal once thawed.
             let cg = self.cgroups.open(&rec.id);
@@ -747,8 +755,6 @@ impl Daemon {
         Ok(())
     }
 
-    /// `POST /containers/{id}/pause` and `unpause`: the cgroup freezer stops every process of
-    /// the container where it stands, and lets them go again.
     /// `POST /containers/{id}/resize`: the container's terminal takes a new size.
     pub async fn resize(&self, input: &str, rows: u16, cols: u16) -> Result<()> {
         let c = self.lookup(input)?;
@@ -763,9 +769,16 @@ impl Daemon {
                 .await
                 .map_err(|e| DaemonError::system("resizing the terminal", e))?;
         }
+        self.container_event(
+            &c.snapshot(),
+            "resize",
+            &[("height", rows.to_string()), ("width", cols.to_string())],
+        );
         Ok(())
     }
 
+    /// `POST /containers/{id}/pause` and `unpause`: the cgroup freezer stops every process of
+    /// the container where it stands, and lets them go again.
     pub async fn set_paused(&self, input: &str, pause: bool) -> Result<()> {
         let c = self.lookup(input)?;
         let _op = c.op.lock().await;
@@ -792,7 +805,9 @@ impl Daemon {
             r.state.paused = pause;
             r.state.status = if pause { "paused" } else { "running" }.into();
         })
-        .map_err(|e| DaemonError::system("writing the container record", e))
+        .map_err(|e| DaemonError::system("writing the container record", e))?;
+        self.container_event(&rec, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
     }
 
     /// `GET /containers/{id}/top`: the host's `ps`, narrowed to the container's processes,
@@ -879,6 +894,7 @@ impl Daemon {
         }
         c.update(|r| r.host_config = hc)
             .map_err(|e| DaemonError::system("writing the container record", e))?;
+        self.container_event(&c.snapshot(), "update", &[]);
         Ok(vec![])
     }
 
@@ -947,9 +963,11 @@ impl Daemon {
                 return Err(e);
             }
         }
+        let stopped = || self.container_event(&c.snapshot(), "stop", &[]);
         if secs < 0 {
             // A negative timeout waits as long as it takes, as Docker's does.
             let _ = rx.wait_for(|l| !l.running).await;
+            stopped();
             return Ok(());
         }
         let grace = std::time::Duration::from_secs(secs as u64);
@@ -957,6 +975,7 @@ impl Daemon {
             .await
             .is_ok()
         {
+            stopped();
             return Ok(());
         }
         let _ = self.kill(&c.id, "KILL").await;
@@ -966,7 +985,7 @@ impl Daemon {
             rx.wait_for(|l| !l.running),
         )
         .await
-        .map(|_| ())
+        .map(|_| stopped())
         .map_err(|_| DaemonError::System(format!("container {} did not stop after SIGKILL", c.id)))
     }
 
@@ -981,7 +1000,11 @@ impl Daemon {
             Ok(()) | Err(DaemonError::NotModified(_)) => {}
             Err(e) => return Err(e),
         }
-        self.start(input).await
+        self.start(input).await?;
+        if let Ok(c) = self.lookup(input) {
+            self.container_event(&c.snapshot(), "restart", &[]);
+        }
+        Ok(())
     }
 
     /// `POST /containers/{id}/rename`.
@@ -1000,8 +1023,11 @@ impl Daemon {
                 other.id
             )));
         }
+        let old_name = c.name();
         c.update(|r| r.name = name.clone())
-            .map_err(|e| DaemonError::system("writing the container record", e))
+            .map_err(|e| DaemonError::system("writing the container record", e))?;
+        self.container_event(&c.snapshot(), "rename", &[("oldName", old_name)]);
+        Ok(())
     }
 
     /// `DELETE /containers/{id}`.
@@ -1046,6 +1072,7 @@ impl Daemon {
             .unwrap()
             .retain(|_, e| e.container_id != c.id);
         c.lifecycle.send_modify(|l| l.removed = true);
+        self.container_event(&c.snapshot(), "destroy", &[]);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod images;
@@ -43,6 +44,7 @@ pub struct Daemon {
     pub cgroups: CgroupManager,
     pub containers: Mutex<HashMap<String, Arc<Container>>>,
     pub execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
+    pub events: events::Events,
     /// Set once shutdown begins: exits after that do not trigger restart policies.
     pub shutting_down: std::sync::atomic::AtomicBool,
     /// The berth binary, re-executed as each container's shim.
@@ -83,12 +85,32 @@ impl Daemon {
             cgroups,
             containers: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
+            events: events::Events::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             exe,
             started: std::time::Instant::now(),
         });
         daemon.load_containers().await;
         Ok(daemon)
+    }
+
+    /// Record a container event, with Docker's attributes: the image as given, the name,
+    /// the container's labels, and `extra`.
+    pub fn container_event(&self, rec: &Record, action: &str, extra: &[(&str, String)]) {
+        let mut attrs: std::collections::BTreeMap<String, String> = rec
+            .config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        attrs.insert("image".into(), rec.config.image.clone());
+        attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events
+            .emit(events::Event::new("container", action, &rec.id, attrs));
     }
 
     fn containers_dir(&self) -> PathBuf {
