@@ -586,6 +586,75 @@ fn containers_outlive_a_daemon_killed_with_sigkill() {
     d.ok(&["rm", "survivor", "brief"]);
 }
 
+/// A crash in the middle of a start or a create leaves objects no record accounts for. Made
+/// here by killing the daemon, then the container's shim and process, and deleting its
+/// record: the restarted daemon must take the mount, netns, veth, address, cgroup and shim
+/// directory down, and keep what belongs to a container that still runs.
+#[test]
+fn a_restarted_daemon_sweeps_what_a_crash_left() {
+    let mut d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["run", "-d", "--name", "keeper", "busybox", "sleep", "300"]);
+    let id = d
+        .ok(&["run", "-d", "--name", "orphan", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "orphan"]);
+    let pid: i32 = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "orphan"])
+        .trim()
+        .parse()
+        .unwrap();
+    let shim_dir = d.exec_root.join("shims").join(&id);
+    let shim_pid: i32 = std::fs::read_to_string(shim_dir.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    d.kill9_and_restart_with(Duration::ZERO, |d| {
+        for p in [shim_pid, pid] {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        std::fs::remove_dir_all(d.root.join("containers").join(&id)).unwrap();
+    });
+
+    let veth = format!("veth{}", &id[..11]);
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains(&veth),
+        "the orphan's veth was deleted"
+    );
+    assert!(!d.exec_root.join("netns").join(&id).exists());
+    assert!(!shim_dir.exists());
+    let layers = d.root.join("image/overlay2/layerdb/mounts").join(&id);
+    assert!(!layers.exists(), "the orphan's layers are gone");
+    for dir in common::cgroup_parent_dirs(&d.cgroup_parent) {
+        assert!(!dir.join(&id).exists(), "cgroup {} swept", dir.display());
+    }
+    assert!(
+        d.log().contains("swept what a crash left behind"),
+        "{}",
+        d.log()
+    );
+    // The orphan's address is free again: the next container gets it.
+    d.ok(&["run", "-d", "--name", "next", "busybox", "sleep", "300"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "next"]),
+        ip
+    );
+    // The survivor was left alone.
+    assert_eq!(d.ok(&["exec", "keeper", "echo", "fine"]), "fine\n");
+    d.ok(&["rm", "-f", "keeper", "next"]);
+}
+
 #[test]
 fn restart_policies() {
     let mut d = daemon_or_skip!();

@@ -13,6 +13,7 @@ pub mod lock;
 pub mod logs;
 pub mod names;
 pub mod stats;
+mod sweep;
 pub mod views;
 
 use crate::cgroups::CgroupManager;
@@ -122,7 +123,8 @@ impl Daemon {
     }
 
     /// Read every record; reattach to the shims of containers that were running when the
-    /// previous daemon went away (live restore).
+    /// previous daemon went away (live restore); sweep what a crash left; apply the restart
+    /// policies that start containers with the daemon.
     async fn load_containers(self: &Arc<Self>) {
         let Ok(entries) = std::fs::read_dir(self.containers_dir()) else {
             return;
@@ -146,6 +148,7 @@ impl Daemon {
                 self.reattach(&c).await;
             }
         }
+        self.sweep().await;
         for c in self.all_containers() {
             if lifecycle::starts_at_boot(&c.snapshot()) {
                 if let Err(e) = self.start(&c.id).await {

@@ -384,6 +384,17 @@ impl LayerStore {
         Ok(())
     }
 
+    /// The containers that have layers here (one mount record each), for a crash sweep.
+    pub fn container_ids(&self) -> Vec<String> {
+        fs::read_dir(&self.mounts)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+
     /// Unmount and delete the container's two layers (idempotent).
     pub fn remove_container_layers(&self, container_id: &str) -> Result<(), LayerError> {
         self.unmount(container_id)?;

@@ -152,6 +152,16 @@ impl TestDaemon {
         self.start_again(pause);
     }
 
+    /// Like `kill9_and_restart`, doing `meanwhile` while no daemon runs.
+    pub fn kill9_and_restart_with(&mut self, pause: Duration, meanwhile: impl FnOnce(&Self)) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        meanwhile(self);
+        self.start_again(pause);
+    }
+
     /// Stop the daemon the polite way (SIGTERM: it stops its containers) and start it again.
     pub fn restart_daemon(&mut self) {
         self.stop();

@@ -1,0 +1,81 @@
+//! The crash sweep. A daemon killed at the wrong moment (in the middle of a start, or of a
+//! create) leaves objects that no record accounts for: an overlay mount, a pinned network
+//! namespace, a veth on the bridge and its address, a cgroup, a shim directory. At start,
+//! after the records are read and the running containers reattached, everything that does not
+//! belong to a running container is taken down, so a crash never leaks into the next run.
+
+use super::Daemon;
+use std::collections::HashMap;
+
+impl Daemon {
+    pub(super) async fn sweep(&self) {
+        let records: HashMap<String, super::container::Record> = self
+            .all_containers()
+            .iter()
+            .map(|c| (c.id.clone(), c.snapshot()))
+            .collect();
+        let live: Vec<(String, Option<crate::network::Endpoint>)> = records
+            .values()
+            .filter(|r| r.state.running)
+            .map(|r| (r.id.clone(), r.endpoint.clone()))
+            .collect();
+        let is_live = |id: &str| live.iter().any(|(l, _)| l == id);
+
+        let mut removed = self.network.sweep(&live).await;
+
+        {
+            let images = self.images.lock().unwrap();
+            let layers = images.layers();
+            for id in layers.container_ids() {
+                match records.get(&id) {
+                    None => match layers.remove_container_layers(&id) {
+                        Ok(()) => removed.push(format!("layers of {id}")),
+                        Err(e) => tracing::warn!("sweep: removing layers of {id}: {e}"),
+                    },
+                    Some(r) if !r.state.running && layers.is_mounted(&id) => {
+                        match layers.unmount(&id) {
+                            Ok(()) => removed.push(format!("mount of {id}")),
+                            Err(e) => tracing::warn!("sweep: unmounting {id}: {e}"),
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+
+        for id in self.cgroups.list() {
+            if is_live(&id) {
+                continue;
+            }
+            let cg = self.cgroups.open(&id);
+            // A process in the cgroup of a container that does not run was orphaned by the
+            // crash (a shim that never got to report): it has nobody to answer to.
+            for pid in cg.procs() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            match tokio::task::spawn_blocking(move || cg.remove()).await {
+                Ok(Ok(())) => removed.push(format!("cgroup {id}")),
+                Ok(Err(e)) => tracing::warn!("sweep: removing cgroup {id}: {e}"),
+                Err(e) => tracing::warn!("sweep: removing cgroup {id}: {e}"),
+            }
+        }
+
+        let shims = self.config.exec_root.join("shims");
+        for entry in std::fs::read_dir(&shims).into_iter().flatten().flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if is_live(&id) || crate::runtime::client::shim_alive(&entry.path()) {
+                continue;
+            }
+            if std::fs::remove_dir_all(entry.path()).is_ok() {
+                removed.push(format!("shim directory {id}"));
+            }
+        }
+
+        if !removed.is_empty() {
+            tracing::info!("swept what a crash left behind: {}", removed.join(", "));
+        }
+    }
+}
