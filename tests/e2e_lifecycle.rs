@@ -805,6 +805,138 @@ fn capabilities_can_be_added_and_dropped() {
 }
 
 #[test]
+fn seccomp_profiles_and_no_new_privileges() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let status = |args: &[&str]| {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[
+            "busybox",
+            "grep",
+            "-E",
+            "^(Seccomp|NoNewPrivs):",
+            "/proc/self/status",
+        ]);
+        d.ok(&all).split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    // Docker's default profile is a filter (mode 2); no_new_privs only when asked for.
+    assert_eq!(status(&[]), "NoNewPrivs: 0 Seccomp: 2");
+    assert_eq!(
+        status(&["--security-opt", "no-new-privileges"]),
+        "NoNewPrivs: 1 Seccomp: 2"
+    );
+    assert_eq!(
+        status(&["--security-opt", "seccomp=unconfined"]),
+        "NoNewPrivs: 0 Seccomp: 0"
+    );
+    assert_eq!(status(&["--privileged"]), "NoNewPrivs: 0 Seccomp: 0");
+
+    // A profile of one's own, in Docker's format, read from a file by the CLI.
+    let profile = d.dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "mkdir",
+        "/made",
+    ]);
+    let (_, err, code) = text(&out);
+    assert_eq!(code, 1);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            &opt,
+            "busybox",
+            "echo",
+            "other calls work"
+        ]),
+        "other calls work\n"
+    );
+    if let Some(mut docker) = d.docker() {
+        let out = docker
+            .args([
+                "run",
+                "--rm",
+                "--security-opt",
+                &opt,
+                "busybox",
+                "mkdir",
+                "/made",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "docker CLI with a profile file");
+    }
+
+    // An exec shares the container's confinement.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "confined",
+        "--security-opt",
+        "no-new-privileges:true",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let inside = d.ok(&[
+        "exec",
+        "confined",
+        "grep",
+        "-E",
+        "^(Seccomp|NoNewPrivs):",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        inside.split_whitespace().collect::<Vec<_>>().join(" "),
+        "NoNewPrivs: 1 Seccomp: 2"
+    );
+    d.ok(&["rm", "-f", "confined"]);
+
+    // Bad options and profiles are refused by name, before anything is made.
+    let bad = d.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"defaultAction":"SCMP_ACT_NOPE"}"#).unwrap();
+    let bad_opt = format!("seccomp={}", bad.display());
+    for (opt, says) in [
+        (bad_opt.as_str(), "unknown action \"SCMP_ACT_NOPE\""),
+        ("apparmor=docker-default", "invalid --security-opt"),
+        ("no-new-privileges=maybe", "invalid --security-opt"),
+    ] {
+        let out = d.berth(&["run", "--rm", "--security-opt", opt, "busybox", "true"]);
+        let (_, err, code) = text(&out);
+        assert_eq!(code, 125, "{opt}: {err}");
+        assert!(err.contains(says), "{opt}: {err}");
+    }
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=/no/such.json",
+        "busybox",
+        "true",
+    ]);
+    let (_, err, code) = text(&out);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("opening seccomp profile (/no/such.json) failed"),
+        "{err}"
+    );
+}
+
+#[test]
 fn resource_limits_are_set_enforced_and_visible_inside() {
     let d = daemon_or_skip!();
     d.load_busybox();

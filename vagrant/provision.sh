@@ -11,8 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 
-# python3-docker: the e2e suite drives berth with Debian's Docker SDK too.
-packages=(build-essential pkg-config iptables iproute2 busybox-static runc util-linux
+# python3-docker: the e2e suite drives berth with Debian's Docker SDK too. libseccomp-dev:
+# the seccomp crate links libseccomp (runtime: libseccomp2, on every Debian).
+packages=(build-essential pkg-config libseccomp-dev iptables iproute2 busybox-static runc util-linux
   ca-certificates curl python3 python3-pip python3-docker tmux procps psmisc)
 if [ "${BERTH_WITH_DOCKER:-0}" = 1 ]; then
   packages+=(docker.io)

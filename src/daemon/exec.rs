@@ -166,6 +166,7 @@ impl Daemon {
             .find(|w| !w.is_empty())
             .cloned()
             .unwrap_or_else(|| "/".into());
+        let security = super::lifecycle::security_opts(&rec.host_config)?;
         let spec = ExecSpec {
             pid: rec.state.pid as i32,
             cgroup_paths: self.cgroups.open(&rec.id).paths().to_vec(),
@@ -179,6 +180,8 @@ impl Daemon {
             capabilities: super::lifecycle::container_caps(&rec.host_config).unwrap_or(None),
             tty: exec.config.tty,
             console_size,
+            seccomp: security.seccomp,
+            no_new_privileges: security.no_new_privileges,
         };
         let json = serde_json::to_string(&spec)
             .map_err(|e| DaemonError::system("encoding the exec", e))?;

@@ -19,7 +19,6 @@ pub fn now_rfc3339() -> String {
 
 /// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
 const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
-    ("SecurityOpt", "--security-opt"),
     ("Dns", "--dns"),
     ("DnsSearch", "--dns-search"),
     ("DnsOptions", "--dns-option"),
@@ -78,6 +77,7 @@ fn check_supported(hc: &HostConfig) -> Result<()> {
         }
     }
     container_caps(hc)?;
+    security_opts(hc)?;
     resources(hc)
         .validate()
         .map_err(DaemonError::InvalidParameter)?;
@@ -95,6 +95,58 @@ fn check_supported(hc: &HostConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `--security-opt` asks for: the seccomp profile (None: unconfined) and
+/// no-new-privileges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityOpts {
+    pub seccomp: Option<crate::runtime::seccomp::Profile>,
+    pub no_new_privileges: bool,
+}
+
+/// Docker's `SecurityOpt` entries, `key=value` (or the old `key:value`): `seccomp=unconfined`,
+/// `seccomp=<profile JSON>` (the CLI sends a file's contents), `no-new-privileges[=bool]`;
+/// `apparmor=unconfined` and `label=disable` ask for what berth does anyway. A privileged
+/// container runs without seccomp, as in Docker.
+pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
+    let mut out = SecurityOpts {
+        seccomp: (!hc.privileged).then(crate::runtime::seccomp::default_profile),
+        no_new_privileges: false,
+    };
+    let opts: Vec<String> = hc
+        .extra
+        .get("SecurityOpt")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let bad = |o: &str| {
+        DaemonError::InvalidParameter(format!(
+            "invalid --security-opt: {o:?} (berth supports seccomp=unconfined|<profile>, no-new-privileges, apparmor=unconfined, label=disable)"
+        ))
+    };
+    for opt in &opts {
+        let (key, value) = match (opt.split_once('='), opt.split_once(':')) {
+            (Some((k, v)), Some((k2, _))) if k.len() < k2.len() => (k, Some(v)),
+            (_, Some((k, v))) => (k, Some(v)),
+            (Some((k, v)), None) => (k, Some(v)),
+            (None, None) => (opt.as_str(), None),
+        };
+        match (key, value) {
+            ("no-new-privileges", None) => out.no_new_privileges = true,
+            ("no-new-privileges", Some(v)) => {
+                out.no_new_privileges = v.parse().map_err(|_| bad(opt))?;
+            }
+            ("seccomp", Some("unconfined")) => out.seccomp = None,
+            ("seccomp", Some(json)) if json.trim_start().starts_with('{') => {
+                let p = crate::runtime::seccomp::parse(json.as_bytes())
+                    .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+                out.seccomp = Some(p);
+            }
+            ("apparmor", Some("unconfined")) | ("label", Some("disable")) => {}
+            _ => return Err(bad(opt)),
+        }
+    }
+    Ok(out)
 }
 
 /// A terminal size `[rows, columns]` the API sends (`ConsoleSize`); None when absent or zero.
@@ -445,6 +497,7 @@ impl Daemon {
         };
         let state_dir = self.shim_dir(&id);
         let _ = std::fs::remove_dir_all(&state_dir);
+        let security = security_opts(&rec.host_config).map_err(|e| (e, 125))?;
         let spec = ShimSpec {
             id: id.clone(),
             rootfs: rootfs.clone(),
@@ -484,6 +537,8 @@ impl Daemon {
                 .unwrap_or(false),
             privileged: rec.host_config.privileged,
             console_size: console_size(&rec.host_config.extra, "ConsoleSize"),
+            seccomp: security.seccomp.clone(),
+            no_new_privileges: security.no_new_privileges,
         };
         acquired.shim_dir = Some(state_dir.clone());
         // The veth and the container's namespaces are independent until the process runs, so

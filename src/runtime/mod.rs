@@ -1,7 +1,8 @@
 //! The runtime (chapters 02 and 10): the per-container shim (`shim`), the init that finishes
 //! the container inside its new namespaces (`init`), the way `exec` enters one (`nsexec`), the shim's socket protocol (`protocol`),
 //! the daemon's client for it (`client`), the json-file log (`logfile`), `-u` resolution
-//! (`user`), terminals (`console`) and Docker's default security settings (`security`).
+//! (`user`), terminals (`console`), Docker's default security settings (`security`) and its
+//! seccomp profile (`seccomp`).
 
 pub mod client;
 pub mod console;
@@ -9,6 +10,7 @@ pub mod init;
 pub mod logfile;
 pub mod nsexec;
 pub mod protocol;
+pub mod seccomp;
 pub mod security;
 pub mod shim;
 pub mod spec;

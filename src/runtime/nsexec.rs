@@ -31,6 +31,11 @@ pub struct ExecSpec {
     pub tty: bool,
     #[serde(default)]
     pub console_size: Option<(u16, u16)>,
+    /// The container's seccomp profile and no-new-privileges, which its execs share.
+    #[serde(default)]
+    pub seccomp: Option<super::seccomp::Profile>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 /// The socket a `-t` exec's terminal is sent over: the daemon puts it at this fd.
@@ -108,6 +113,15 @@ pub fn main(spec: &str) -> ! {
                 fail(setup(&format!("chdir to {cwd}"), &e));
             }
             let program = find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(e));
+            let security = super::init::Confinement {
+                seccomp: spec.seccomp.as_ref(),
+                no_new_privileges: spec.no_new_privileges,
+                capabilities: spec.capabilities.as_deref(),
+                privileged: spec.privileged,
+            };
+            if let Err(e) = security.before_dropping_privileges() {
+                fail(e);
+            }
             if let Err(e) = drop_privileges(
                 spec.uid,
                 spec.gid,
@@ -115,6 +129,9 @@ pub fn main(spec: &str) -> ! {
                 spec.privileged,
                 spec.capabilities.as_deref(),
             ) {
+                fail(e);
+            }
+            if let Err(e) = security.after_dropping_privileges() {
                 fail(e);
             }
             match execve(&program, &spec.args, &spec.env) {

@@ -52,6 +52,12 @@ pub struct ShimSpec {
     /// `-t`: the terminal's first size (rows, columns), from the API's `ConsoleSize`.
     #[serde(default)]
     pub console_size: Option<(u16, u16)>,
+    /// The seccomp profile to load before exec; None runs unconfined.
+    #[serde(default)]
+    pub seccomp: Option<super::seccomp::Profile>,
+    /// `--security-opt no-new-privileges`: setuid binaries and file capabilities stop working.
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
