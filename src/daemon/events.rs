@@ -1,14 +1,14 @@
 //! The event log behind `GET /events` and `berth events`: every change of a container's life
 //! (create, start, die, destroy, kill, stop, pause, rename, exec_*, oom, ...) and of images,
 //! as Docker reports them. Subscribers get new events as they happen; the most recent ones
-//! are kept in memory so `--since` can replay them (Docker keeps 256; so do we).
+//! are kept in memory so `--since` can replay them (the last 1024; Docker keeps 256).
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use tokio::sync::broadcast;
 
-const KEPT: usize = 256;
+const KEPT: usize = 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Actor {
