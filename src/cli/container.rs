@@ -77,6 +77,9 @@ pub struct RunArgs {
     /// Drop Linux capabilities
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
     /// Security Options (seccomp=unconfined|<profile.json>, no-new-privileges)
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
@@ -146,6 +149,13 @@ pub struct StartCmdArgs {
     pub detach_keys: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// The container's port, e.g. 80 or 53/udp
+    pub private_port: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -504,6 +514,20 @@ async fn create_container(client: &Client, a: &RunArgs) -> Result<String, Client
 async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError> {
     let limits = resource_fields(&a.resources).map_err(ClientError::Protocol)?;
     let security = security_opts(&a.security_opt).map_err(ClientError::Protocol)?;
+    let mut exposed = std::collections::BTreeMap::new();
+    let mut bindings: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+        Default::default();
+    for spec in &a.publish {
+        for (key, ip, port) in
+            crate::network::ports::parse_publish(spec).map_err(ClientError::Protocol)?
+        {
+            exposed.insert(key.clone(), serde_json::json!({}));
+            bindings
+                .entry(key)
+                .or_default()
+                .push(serde_json::json!({ "HostIp": ip, "HostPort": port }));
+        }
+    }
     let mut path = "/containers/create".to_string();
     if let Some(n) = &a.name {
         path.push_str(&format!(
@@ -512,7 +536,18 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         ));
     }
     let mut request = create_request(a);
+    if !exposed.is_empty() {
+        request.config.exposed_ports = Some(exposed);
+    }
     if let Some(hc) = request.host_config.as_mut() {
+        if !bindings.is_empty() {
+            hc.port_bindings = Some(
+                bindings
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::Array(v)))
+                    .collect(),
+            );
+        }
         hc.extra.extend(limits);
         if !security.is_empty() {
             hc.extra
@@ -821,7 +856,7 @@ pub fn ps_context(c: &ContainerSummary, no_trunc: bool, now: i64) -> serde_json:
         "Command": command_cell(&c.command, no_trunc),
         "CreatedAt": chrono::DateTime::from_timestamp(c.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
         "RunningFor": format!("{} ago", human_duration(created)),
-        "Ports": "",
+        "Ports": ports_cell(&c.ports),
         "State": c.state,
         "Status": c.status,
         "Size": size_cell(c),
@@ -830,6 +865,29 @@ pub fn ps_context(c: &ContainerSummary, no_trunc: bool, now: i64) -> serde_json:
         "Mounts": "",
         "Networks": "bridge",
     })
+}
+
+/// Docker's PORTS cell: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`.
+fn ports_cell(ports: &[serde_json::Value]) -> String {
+    let mut cells: Vec<String> = ports
+        .iter()
+        .map(|p| match p["PublicPort"].as_u64() {
+            Some(public) => format!(
+                "{}:{}->{}/{}",
+                p["IP"].as_str().unwrap_or("0.0.0.0"),
+                public,
+                p["PrivatePort"],
+                p["Type"].as_str().unwrap_or("tcp")
+            ),
+            None => format!(
+                "{}/{}",
+                p["PrivatePort"],
+                p["Type"].as_str().unwrap_or("tcp")
+            ),
+        })
+        .collect();
+    cells.sort();
+    cells.join(", ")
 }
 
 fn size_cell(c: &ContainerSummary) -> String {
@@ -1162,6 +1220,70 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
     {
         Ok(v) => v["ExitCode"].as_i64().unwrap_or(126) as i32,
         Err(e) => report(&e),
+    }
+}
+
+/// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports, from inspect.
+pub async fn port(client: &Client, a: PortArgs) -> i32 {
+    let info: serde_json::Value = match client
+        .get_json(&format!("/containers/{}/json", a.container))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    let ports = info["NetworkSettings"]["Ports"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let lines_of = |key: &str, with_key: bool| -> Vec<String> {
+        ports
+            .get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                let host = format!(
+                    "{}:{}",
+                    b["HostIp"].as_str().unwrap_or(""),
+                    b["HostPort"].as_str().unwrap_or("")
+                );
+                if with_key {
+                    format!("{key} -> {host}")
+                } else {
+                    host
+                }
+            })
+            .collect()
+    };
+    match &a.private_port {
+        None => {
+            for key in ports.keys() {
+                for line in lines_of(key, true) {
+                    println!("{line}");
+                }
+            }
+            0
+        }
+        Some(p) => {
+            let key = if p.contains('/') {
+                p.clone()
+            } else {
+                format!("{p}/tcp")
+            };
+            let lines = lines_of(&key, false);
+            if lines.is_empty() {
+                eprintln!(
+                    "Error: No public port '{key}' published for {}",
+                    a.container
+                );
+                return 1;
+            }
+            for line in lines {
+                println!("{line}");
+            }
+            0
+        }
     }
 }
 

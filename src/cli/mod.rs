@@ -76,6 +76,8 @@ pub enum Command {
     Update(container::UpdateArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::PortArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
     /// Manage containers
@@ -139,6 +141,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Update(args) => container::update(&client, args).await,
         Command::Stats(args) => stats::stats(&client, args).await,
         Command::Events(args) => events::events(&client, args).await,
+        Command::Port(args) => container::port(&client, args).await,
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await
         }

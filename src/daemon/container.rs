@@ -42,6 +42,9 @@ pub struct Record {
     /// Stopped or killed by a person: restart policies leave it alone.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The published ports, as bound (a requested port 0 is the port actually had).
+    #[serde(default)]
+    pub ports: Vec<crate::network::ports::PortMapping>,
 }
 
 impl Record {

@@ -95,6 +95,7 @@ mod tests {
             rootfs: None,
             restart_count: 0,
             manually_stopped: false,
+            ports: vec![],
         }
     }
 

@@ -59,8 +59,8 @@ fn check_supported(hc: &HostConfig) -> Result<()> {
     if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
         return refuse("volumes and bind mounts (-v)");
     }
-    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) {
-        return refuse("publishing ports (-p)");
+    if let Some(b) = &hc.port_bindings {
+        crate::network::ports::requested(b).map_err(DaemonError::InvalidParameter)?;
     }
     match hc.network_mode.as_str() {
         "" | "default" | "bridge" => {}
@@ -327,6 +327,7 @@ impl Daemon {
             rootfs: None,
             restart_count: 0,
             manually_stopped: false,
+            ports: Vec::new(),
         };
 
         // The name is reserved under the map's lock, so two creates cannot take the same one.
@@ -418,6 +419,7 @@ impl Daemon {
                     r.endpoint = None;
                     r.netns = None;
                     r.rootfs = None;
+                    r.ports.clear();
                 });
                 if c.snapshot().host_config.auto_remove {
                     drop(_op);
@@ -555,6 +557,25 @@ impl Daemon {
         };
         acquired.endpoint = Some(endpoint.clone());
         let mut shim = created.map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
+        let requested = match &rec.host_config.port_bindings {
+            Some(b) => crate::network::ports::requested(b)
+                .map_err(|e| (DaemonError::InvalidParameter(e), 125))?,
+            None => Vec::new(),
+        };
+        let ports = self
+            .network
+            .publish(&id, endpoint.ip, &requested)
+            .await
+            .map_err(|e| {
+                (
+                    DaemonError::System(format!(
+                        "driver failed programming external connectivity on endpoint {} ({id}): {e}",
+                        rec.name.trim_start_matches('/')
+                    )),
+                    125,
+                )
+            })?;
+        acquired.ports = ports.clone();
         step("network connected and container created");
         write_hosts(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
             .map_err(|e| sys("writing /etc/hosts", &e))?;
@@ -577,6 +598,7 @@ impl Daemon {
             r.endpoint = Some(endpoint.clone());
             r.netns = Some(netns.clone());
             r.rootfs = Some(rootfs.clone());
+            r.ports = ports.clone();
         });
         c.lifecycle.send_modify(|l| l.running = true);
         self.container_event(&c.snapshot(), "start", &[]);
@@ -640,6 +662,9 @@ impl Daemon {
             }
         });
         if let Some(ep) = &a.endpoint {
+            if !a.ports.is_empty() {
+                self.network.unpublish(id, ep.ip, &a.ports).await;
+            }
             if let Err(e) = self.network.disconnect(id, ep).await {
                 tracing::warn!("container {id}: disconnecting: {e}");
             }
@@ -663,6 +688,7 @@ impl Daemon {
             cgroup: true,
             netns: rec.netns.clone(),
             endpoint: rec.endpoint.clone(),
+            ports: rec.ports.clone(),
             shim_dir: Some(self.shim_dir(&c.id)),
         };
         *c.stdin.lock().await = None;
@@ -682,6 +708,7 @@ impl Daemon {
             r.endpoint = None;
             r.netns = None;
             r.rootfs = None;
+            r.ports.clear();
         });
         let after = c.snapshot();
         if oom_killed {
@@ -1254,6 +1281,7 @@ struct Acquired {
     cgroup: bool,
     netns: Option<PathBuf>,
     endpoint: Option<crate::network::Endpoint>,
+    ports: Vec<crate::network::ports::PortMapping>,
     shim_dir: Option<PathBuf>,
 }
 

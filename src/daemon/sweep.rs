@@ -1,6 +1,7 @@
 //! The crash sweep. A daemon killed at the wrong moment (in the middle of a start, or of a
 //! create) leaves objects that no record accounts for: an overlay mount, a pinned network
-//! namespace, a veth on the bridge and its address, a cgroup, a shim directory. At start,
+//! namespace, a veth on the bridge and its address, published-port rules and their proxy, a
+//! cgroup, a shim directory. At start,
 //! after the records are read and the running containers reattached, everything that does not
 //! belong to a running container is taken down, so a crash never leaks into the next run.
 
@@ -21,7 +22,21 @@ impl Daemon {
             .collect();
         let is_live = |id: &str| live.iter().any(|(l, _)| l == id);
 
-        let mut removed = self.network.sweep(&live).await;
+        let published: Vec<(
+            String,
+            std::net::Ipv4Addr,
+            Vec<crate::network::ports::PortMapping>,
+        )> = records
+            .values()
+            .filter(|r| r.state.running)
+            .filter_map(|r| {
+                r.endpoint
+                    .as_ref()
+                    .map(|e| (r.id.clone(), e.ip, r.ports.clone()))
+            })
+            .collect();
+        let mut removed = self.network.sweep_ports(&published).await;
+        removed.extend(self.network.sweep(&live).await);
 
         {
             let images = self.images.lock().unwrap();

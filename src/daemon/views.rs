@@ -90,7 +90,7 @@ pub fn network_view(rec: &Record, bridge: &str) -> NetworkSettings {
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        ports: BTreeMap::new(),
+        ports: ports_view(rec),
         endpoint_id: ep.endpoint_id.clone(),
         gateway: ep.gateway.clone(),
         ip_address: ep.ip_address.clone(),
@@ -98,6 +98,33 @@ pub fn network_view(rec: &Record, bridge: &str) -> NetworkSettings {
         mac_address: ep.mac_address.clone(),
         networks,
     }
+}
+
+/// NetworkSettings.Ports: every exposed or published port, with its host bindings while the
+/// container runs (null otherwise), as Docker shows them.
+fn ports_view(rec: &Record) -> BTreeMap<String, serde_json::Value> {
+    let mut out: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    if !rec.state.running {
+        return out;
+    }
+    for key in rec.config.exposed_ports.iter().flat_map(|p| p.keys()) {
+        out.insert(key.clone(), serde_json::Value::Null);
+    }
+    for m in &rec.ports {
+        let entry = out
+            .entry(m.key())
+            .or_insert_with(|| serde_json::Value::Array(vec![]));
+        if entry.is_null() {
+            *entry = serde_json::Value::Array(vec![]);
+        }
+        if let Some(list) = entry.as_array_mut() {
+            list.push(serde_json::json!({
+                "HostIp": m.host_ip.to_string(),
+                "HostPort": m.host_port.to_string(),
+            }));
+        }
+    }
+    out
 }
 
 pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
@@ -117,7 +144,21 @@ pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
         image_id: rec.image.clone(),
         command,
         created,
-        ports: vec![],
+        ports: if rec.state.running {
+            rec.ports
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "IP": m.host_ip.to_string(),
+                        "PrivatePort": m.container_port,
+                        "PublicPort": m.host_port,
+                        "Type": m.proto,
+                    })
+                })
+                .collect()
+        } else {
+            vec![]
+        },
         labels: rec.config.labels.clone().unwrap_or_default(),
         state: rec.state.status.clone(),
         status: status_text(rec, chrono::Utc::now()),
@@ -205,6 +246,7 @@ mod tests {
             rootfs: Some("/var/lib/berth/overlay2/abc/merged".into()),
             restart_count: 0,
             manually_stopped: false,
+            ports: vec![],
         }
     }
 

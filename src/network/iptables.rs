@@ -117,6 +117,7 @@ pub fn forward_chain(prefix: &str) -> String {
 pub fn bridge_chains(prefix: &str) -> Vec<(Table, String)> {
     vec![
         (Table::Nat, nat_chain(prefix)),
+        (Table::Nat, super::ports::dnat_chain(prefix)),
         (Table::Filter, forward_chain(prefix)),
     ]
 }
@@ -136,12 +137,43 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
             &["-j", &forward_chain(prefix)],
             Placement::Top,
         ),
+        // Published ports: packets for one of the host's own addresses, arriving from outside
+        // or sent by the host itself (but not to loopback, which the userland proxy serves).
+        Rule::new(
+            Table::Nat,
+            "PREROUTING",
+            &[
+                "-m",
+                "addrtype",
+                "--dst-type",
+                "LOCAL",
+                "-j",
+                &super::ports::dnat_chain(prefix),
+            ],
+            Placement::Top,
+        ),
+        Rule::new(
+            Table::Nat,
+            "OUTPUT",
+            &[
+                "!",
+                "-d",
+                "127.0.0.0/8",
+                "-m",
+                "addrtype",
+                "--dst-type",
+                "LOCAL",
+                "-j",
+                &super::ports::dnat_chain(prefix),
+            ],
+            Placement::Top,
+        ),
     ]
 }
 
 /// Every rule the default bridge needs: masquerade what leaves the subnet through another
 /// interface, let containers send anything out, and let replies (only) come back in.
-/// Port publishing will add DNAT rules and per-port ACCEPTs to this plan later.
+/// Published ports add their own rules per container ([`super::ports::plan_port_rules`]).
 pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Rule> {
     let subnet = subnet.trunc().to_string();
     let nat = nat_chain(prefix);
@@ -175,6 +207,13 @@ pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Ru
             Placement::Bottom,
         ),
     ];
+    // Packets from the bridge itself are never rewritten by the published-port rules.
+    rules.push(Rule::new(
+        Table::Nat,
+        &super::ports::dnat_chain(prefix),
+        &["-i", bridge, "-j", "RETURN"],
+        Placement::Bottom,
+    ));
     // Jumps last, so no packet enters a chain that is still being filled.
     rules.extend(plan_bridge_jumps(prefix));
     rules
@@ -196,15 +235,16 @@ pub fn render_save(rules: &[Rule]) -> String {
                 chains.push(&r.chain);
             }
         }
-        for c in chains {
+        for c in &chains {
             out.push_str(&format!(":{c} - [0:0]\n"));
         }
-        // Built-in chains first (as iptables-save orders them), then berth's; within a
-        // chain, Top rules are evaluated before Bottom ones.
+        // Built-in chains first (as iptables-save orders them), then berth's, one chain after
+        // the other; within a chain, Top rules are evaluated before Bottom ones.
         let mut ordered = in_table.clone();
         ordered.sort_by_key(|r| {
             (
                 !is_builtin_chain(&r.chain),
+                chains.iter().position(|c| *c == r.chain),
                 r.placement == Placement::Bottom,
             )
         });
@@ -292,6 +332,59 @@ pub async fn apply(rules: &[Rule]) -> Result<(), IptablesError> {
         }
     }
     Ok(())
+}
+
+/// The rules of one of berth's chains as `iptables -S` prints them (`-A CHAIN ...`), for the
+/// crash sweep.
+pub async fn list(table: Table, chain: &str) -> Result<Vec<String>, IptablesError> {
+    let args = strings(&["-w", "-t", table.as_str(), "-S", chain]);
+    let out = tokio::process::Command::new("iptables")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|source| IptablesError::Spawn {
+            args: args.join(" "),
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("-A "))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Delete a rule given as `iptables -S` printed it (`-A CHAIN spec...`).
+pub async fn delete_listed(table: Table, line: &str) -> Result<(), IptablesError> {
+    let mut args = strings(&["-t", table.as_str()]);
+    let mut words = shell_words(line);
+    if words.first().map(String::as_str) == Some("-A") {
+        words[0] = "-D".into();
+    }
+    args.extend(words);
+    run(&args, true).await.map(|_| ())
+}
+
+/// `iptables -S` quotes arguments with spaces; berth's rules have none, but comments might.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// Delete every copy of `rule`; absent rules (or chains) are fine.

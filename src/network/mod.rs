@@ -1,14 +1,16 @@
 //! Networking (chapter 07): the default bridge, IP allocation, network namespaces, veth pairs
 //! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, the rule
 //! planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply them to
-//! the kernel. Port publishing, user networks and DNS will join as `portalloc`, `portmap`,
-//! `proxy` and `dns`, extending the planner rather than the shell.
+//! the kernel. Published ports are `ports` (parsing, binding, the per-container rules) and
+//! `proxy` (the userland proxy process); user networks and DNS are still to come.
 
 pub mod bridge;
 pub mod ipam;
 pub mod iptables;
 mod netlink;
 mod netns;
+pub mod ports;
+pub mod proxy;
 pub mod subnet;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +38,10 @@ pub enum NetworkError {
         #[source]
         source: rtnetlink::Error,
     },
+    /// A published port could not be had; the message is Docker's (e.g. "Bind for
+    /// 0.0.0.0:8080 failed: port is already allocated").
+    #[error("{0}")]
+    Publish(String),
     #[error("network link {name} does not exist")]
     LinkNotFound { name: String },
     #[error(

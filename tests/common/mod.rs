@@ -294,6 +294,23 @@ impl TestDaemon {
                 "process {pid} still runs with {here} in its command line"
             ));
         }
+        for (table, chain) in [
+            ("nat", format!("{}-DNAT", self.prefix)),
+            ("nat", format!("{}-POSTROUTING", self.prefix)),
+            ("filter", format!("{}-FORWARD", self.prefix)),
+        ] {
+            if let Ok(out) = Command::new("iptables")
+                .args(["-w", "-t", table, "-S", &chain])
+                .output()
+            {
+                for line in String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| l.contains("--dport"))
+                {
+                    leaks.push(format!("published-port rule: {line}"));
+                }
+            }
+        }
         leaks
     }
 
@@ -377,11 +394,26 @@ impl Drop for TestDaemon {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
-        for (table, hook) in [("nat", "POSTROUTING"), ("filter", "FORWARD")] {
-            let chain = format!("{}-{hook}", self.prefix);
-            let _ = Command::new("iptables")
-                .args(["-w", "-t", table, "-D", hook, "-j", &chain])
-                .output();
+        let dnat = format!("{}-DNAT", self.prefix);
+        for (hook, extra) in [
+            ("PREROUTING", vec![]),
+            ("OUTPUT", vec!["!", "-d", "127.0.0.0/8"]),
+        ] {
+            let mut args = vec!["-w", "-t", "nat", "-D", hook];
+            args.extend(extra);
+            args.extend(["-m", "addrtype", "--dst-type", "LOCAL", "-j", &dnat]);
+            let _ = Command::new("iptables").args(&args).output();
+        }
+        for (table, hook, chain) in [
+            ("nat", "POSTROUTING", format!("{}-POSTROUTING", self.prefix)),
+            ("filter", "FORWARD", format!("{}-FORWARD", self.prefix)),
+            ("nat", "", dnat.clone()),
+        ] {
+            if !hook.is_empty() {
+                let _ = Command::new("iptables")
+                    .args(["-w", "-t", table, "-D", hook, "-j", &chain])
+                    .output();
+            }
             let _ = Command::new("iptables")
                 .args(["-w", "-t", table, "-F", &chain])
                 .output();

@@ -1,0 +1,373 @@
+//! Published ports (`-p`). Two paths lead to a published port, as in Docker:
+//! - from another machine (or another network namespace), the packet's destination is one of
+//!   the host's addresses: a DNAT rule in `<PREFIX>-DNAT` (reached from PREROUTING for
+//!   local destinations) rewrites it to the container's address and port;
+//! - from the host itself to 127.0.0.1, no DNAT applies (loopback is excluded, as Docker
+//!   excludes it), and a userland proxy (`berth proxy`, [`super::proxy`]) listening on the
+//!   host port copies the connection to the container.
+//!
+//! The daemon binds the host ports itself, so a port already in use fails the start at once
+//! with Docker's message, and a port 0 becomes a free port it can report; the bound sockets are
+//! then handed to the proxy.
+
+use super::iptables::{forward_chain, nat_chain, Placement, Rule, Table};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// One published port, resolved: the host port is never 0 here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// `tcp` or `udp`.
+    pub proto: String,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+impl PortMapping {
+    /// Docker's key for the container side: `80/tcp`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.container_port, self.proto)
+    }
+}
+
+/// A binding as asked for: host port 0 means "any free port".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    pub proto: String,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+fn parse_port(s: &str, what: &str) -> Result<u16, String> {
+    s.parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("invalid {what} port: {s:?}"))
+}
+
+fn parse_range(s: &str, what: &str) -> Result<(u16, u16), String> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (parse_port(a, what)?, parse_port(b, what)?);
+            if b < a {
+                return Err(format!("invalid {what} port range: {s:?}"));
+            }
+            Ok((a, b))
+        }
+        None => {
+            let p = parse_port(s, what)?;
+            Ok((p, p))
+        }
+    }
+}
+
+/// `-p` as the docker CLI reads it: `[ip:][hostPort:]containerPort[/proto]`, ports or equal
+/// ranges. Returns `(container key, host ip, host port)` triples as the API's PortBindings
+/// carry them (an empty host port: any).
+pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>, String> {
+    let (rest, proto) = match spec.rsplit_once('/') {
+        Some((r, p)) => (r, p.to_ascii_lowercase()),
+        None => (spec, "tcp".to_string()),
+    };
+    if proto != "tcp" && proto != "udp" {
+        return Err(format!("invalid proto: {proto}"));
+    }
+    if rest.contains('[') {
+        return Err(format!(
+            "invalid publish spec {spec:?}: berth publishes on IPv4 addresses only"
+        ));
+    }
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [c] => ("", "", *c),
+        [h, c] => ("", *h, *c),
+        [i, h, c] => (*i, *h, *c),
+        _ => return Err(format!("invalid publish spec: {spec:?}")),
+    };
+    if !ip.is_empty() {
+        ip.parse::<Ipv4Addr>()
+            .map_err(|_| format!("invalid IP address: {ip}"))?;
+    }
+    let (c0, c1) = parse_range(container, "container")?;
+    let count = c1 - c0;
+    let host_ports: Vec<String> = if host.is_empty() {
+        vec![String::new(); count as usize + 1]
+    } else if host == "0" {
+        // Port 0: any free port, as an empty host port.
+        vec![String::new(); count as usize + 1]
+    } else {
+        let (h0, h1) = parse_range(host, "host")?;
+        if h1 - h0 != count {
+            return Err(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ));
+        }
+        (h0..=h1).map(|p| p.to_string()).collect()
+    };
+    Ok((c0..=c1)
+        .zip(host_ports)
+        .map(|(c, h)| (format!("{c}/{proto}"), ip.to_string(), h))
+        .collect())
+}
+
+/// HostConfig.PortBindings → what to bind. Keys are `port/proto`; values lists of
+/// `{"HostIp": "", "HostPort": ""}`.
+pub fn requested(bindings: &BTreeMap<String, serde_json::Value>) -> Result<Vec<Requested>, String> {
+    let mut out = Vec::new();
+    for (key, list) in bindings {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let proto = proto.to_ascii_lowercase();
+        if proto != "tcp" && proto != "udp" {
+            return Err(format!(
+                "publishing {proto} ports is not supported by berth"
+            ));
+        }
+        let container_port = parse_port(port, "container")?;
+        for b in list.as_array().into_iter().flatten() {
+            let ip = b["HostIp"].as_str().unwrap_or("");
+            let host_ip = if ip.is_empty() {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                ip.parse()
+                    .map_err(|_| format!("invalid host IP {ip:?}: berth publishes on IPv4 only"))?
+            };
+            let hp = b["HostPort"].as_str().unwrap_or("");
+            let host_port = if hp.is_empty() {
+                0
+            } else {
+                hp.parse::<u16>()
+                    .map_err(|_| format!("invalid host port {hp:?}"))?
+            };
+            out.push(Requested {
+                proto: proto.clone(),
+                host_ip,
+                host_port,
+                container_port,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A bound host socket, to be handed to the proxy.
+pub enum Bound {
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
+}
+
+impl Bound {
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match self {
+            Bound::Tcp(l) => l.as_fd(),
+            Bound::Udp(s) => s.as_fd(),
+        }
+    }
+}
+
+/// Bind every requested host port; a port in use fails with Docker's words.
+pub fn bind(requests: &[Requested]) -> Result<Vec<(PortMapping, Bound)>, String> {
+    let mut out = Vec::new();
+    for r in requests {
+        let addr = std::net::SocketAddr::from((r.host_ip, r.host_port));
+        let in_use = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "Bind for {}:{} failed: port is already allocated",
+                    r.host_ip, r.host_port
+                )
+            } else {
+                format!("binding {}:{}/{}: {e}", r.host_ip, r.host_port, r.proto)
+            }
+        };
+        let (bound, port) = if r.proto == "udp" {
+            let s = std::net::UdpSocket::bind(addr).map_err(in_use)?;
+            let port = s.local_addr().map_err(in_use)?.port();
+            (Bound::Udp(s), port)
+        } else {
+            let l = std::net::TcpListener::bind(addr).map_err(in_use)?;
+            let port = l.local_addr().map_err(in_use)?.port();
+            (Bound::Tcp(l), port)
+        };
+        out.push((
+            PortMapping {
+                proto: r.proto.clone(),
+                host_ip: r.host_ip,
+                host_port: port,
+                container_port: r.container_port,
+            },
+            bound,
+        ));
+    }
+    Ok(out)
+}
+
+pub fn dnat_chain(prefix: &str) -> String {
+    format!("{prefix}-DNAT")
+}
+
+/// The rules of one container's published ports: the DNAT, the ACCEPT that lets the
+/// rewritten packet through FORWARD, and the MASQUERADE for a container reaching its own
+/// published port through the host (hairpin).
+pub fn plan_port_rules(
+    prefix: &str,
+    bridge: &str,
+    ip: Ipv4Addr,
+    maps: &[PortMapping],
+) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    let ip32 = format!("{ip}/32");
+    for m in maps {
+        let hp = m.host_port.to_string();
+        let cp = m.container_port.to_string();
+        let mut dnat = Vec::new();
+        if !m.host_ip.is_unspecified() {
+            dnat.extend(["-d".to_string(), format!("{}/32", m.host_ip)]);
+        }
+        dnat.extend(
+            [
+                "!",
+                "-i",
+                bridge,
+                "-p",
+                &m.proto,
+                "-m",
+                &m.proto,
+                "--dport",
+                &hp,
+                "-j",
+                "DNAT",
+                "--to-destination",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        dnat.push(format!("{ip}:{cp}"));
+        rules.push(Rule {
+            table: Table::Nat,
+            chain: dnat_chain(prefix),
+            spec: dnat,
+            placement: Placement::Bottom,
+        });
+        rules.push(Rule {
+            table: Table::Filter,
+            chain: forward_chain(prefix),
+            spec: [
+                "-d", &ip32, "!", "-i", bridge, "-o", bridge, "-p", &m.proto, "-m", &m.proto,
+                "--dport", &cp, "-j", "ACCEPT",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            placement: Placement::Bottom,
+        });
+        rules.push(Rule {
+            table: Table::Nat,
+            chain: nat_chain(prefix),
+            spec: [
+                "-s",
+                &ip32,
+                "-d",
+                &ip32,
+                "-p",
+                &m.proto,
+                "-m",
+                &m.proto,
+                "--dport",
+                &cp,
+                "-j",
+                "MASQUERADE",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            placement: Placement::Bottom,
+        });
+    }
+    rules
+}
+
+/// Docker's PORTS column and `port` lines: `0.0.0.0:8080->80/tcp`.
+pub fn describe(m: &PortMapping) -> String {
+    format!("{}:{}->{}", m.host_ip, m.host_port, m.key())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("80", Ok(vec![("80/tcp", "", "")]))]
+    #[case("8080:80", Ok(vec![("80/tcp", "", "8080")]))]
+    #[case("127.0.0.1:8080:80/udp", Ok(vec![("80/udp", "127.0.0.1", "8080")]))]
+    #[case("127.0.0.1::80", Ok(vec![("80/tcp", "127.0.0.1", "")]))]
+    #[case("8000-8001:80-81", Ok(vec![("80/tcp", "", "8000"), ("81/tcp", "", "8001")]))]
+    #[case(
+        "8000-8002:80-81",
+        Err("invalid ranges specified for container and host Ports: 80-81 and 8000-8002")
+    )]
+    #[case("80/sctp", Err("invalid proto: sctp"))]
+    #[case("0:80", Ok(vec![("80/tcp", "", "")]))]
+    #[case("x:80", Err("invalid host port: \"x\""))]
+    #[case("1.2.3:80:80", Err("invalid IP address: 1.2.3"))]
+    fn publish_specs_parse_like_dockers(
+        #[case] spec: &str,
+        #[case] want: Result<Vec<(&str, &str, &str)>, &str>,
+    ) {
+        let want = want
+            .map(|v| {
+                v.into_iter()
+                    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(str::to_string);
+        assert_eq!(parse_publish(spec), want);
+    }
+
+    proptest! {
+        #[test]
+        fn any_host_and_container_port_round_trip(h in 1u16.., c in 1u16.., udp: bool) {
+            let proto = if udp { "udp" } else { "tcp" };
+            let got = parse_publish(&format!("{h}:{c}/{proto}")).unwrap();
+            prop_assert_eq!(got, vec![(format!("{c}/{proto}"), String::new(), h.to_string())]);
+        }
+    }
+
+    #[test]
+    fn port_rules_snapshot() {
+        let maps = [
+            PortMapping {
+                proto: "tcp".into(),
+                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_port: 8080,
+                container_port: 80,
+            },
+            PortMapping {
+                proto: "udp".into(),
+                host_ip: Ipv4Addr::new(127, 0, 0, 1),
+                host_port: 5353,
+                container_port: 53,
+            },
+        ];
+        let rules = plan_port_rules("BERTH", "berth0", Ipv4Addr::new(172, 18, 0, 2), &maps);
+        insta::assert_snapshot!(super::super::iptables::render_save(&rules));
+    }
+
+    #[test]
+    fn bindings_from_the_api() {
+        let b: BTreeMap<String, serde_json::Value> = serde_json::from_str(
+            r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}],"53/udp":[{"HostIp":"127.0.0.1","HostPort":""}]}"#,
+        )
+        .unwrap();
+        let r = requested(&b).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].proto, "udp");
+        assert_eq!(r[0].host_port, 0);
+        assert_eq!(r[1].host_port, 8080);
+    }
+}
