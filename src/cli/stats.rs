@@ -18,7 +18,34 @@ pub struct StatsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Format output using a custom template ('table', 'table TEMPLATE', or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
     pub containers: Vec<String>,
+}
+
+/// The fields `stats --format` offers, as docker names them, from one table row.
+fn context(cells: &[String], asked_as: &str) -> Value {
+    let cell = |i: usize| cells.get(i).cloned().unwrap_or_default();
+    serde_json::json!({
+        "Container": asked_as,
+        "ID": cell(0),
+        "Name": cell(1),
+        "CPUPerc": cell(2),
+        "MemUsage": cell(3),
+        "MemPerc": cell(4),
+        "NetIO": cell(5),
+        "BlockIO": cell(6),
+        "PIDs": cell(7),
+    })
+}
+
+fn header() -> Value {
+    serde_json::json!({
+        "Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+        "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
+        "BlockIO": "BLOCK I/O", "PIDs": "PIDS",
+    })
 }
 
 const HEADERS: [&str; 8] = [
@@ -116,7 +143,12 @@ async fn names(client: &Client, a: &StatsArgs) -> Result<Vec<String>, i32> {
     }
 }
 
-async fn snapshot(client: &Client, names: &[String], no_trunc: bool) -> (String, i32) {
+async fn snapshot(
+    client: &Client,
+    names: &[String],
+    no_trunc: bool,
+    format: Option<&str>,
+) -> (String, i32) {
     let samples = futures::future::join_all(names.iter().map(|n| async move {
         client
             .get_json::<Value>(&format!("/containers/{n}/stats?stream=0"))
@@ -141,7 +173,19 @@ async fn snapshot(client: &Client, names: &[String], no_trunc: bool) -> (String,
             Err(e) => code = report(&e),
         }
     }
-    (table::render(&HEADERS, &rows), code)
+    match format.filter(|f| *f != "table") {
+        None => (table::render(&HEADERS, &rows), code),
+        Some(f) => {
+            let ctx: Vec<Value> = rows.iter().zip(names).map(|(r, n)| context(r, n)).collect();
+            match super::template::format_rows(f, &ctx, &header()) {
+                Ok(out) => (out, code),
+                Err(e) => (String::new(), {
+                    eprintln!("berth: {e}");
+                    1
+                }),
+            }
+        }
+    }
 }
 
 pub async fn stats(client: &Client, a: StatsArgs) -> i32 {
@@ -150,7 +194,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> i32 {
             Ok(n) => n,
             Err(code) => return code,
         };
-        let (out, code) = snapshot(client, &names, a.no_trunc).await;
+        let (out, code) = snapshot(client, &names, a.no_trunc, a.format.as_deref()).await;
         print!("{out}");
         return code;
     }
@@ -160,7 +204,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> i32 {
             Ok(n) => n,
             Err(code) => return code,
         };
-        let (out, _) = snapshot(client, &names, a.no_trunc).await;
+        let (out, _) = snapshot(client, &names, a.no_trunc, a.format.as_deref()).await;
         print!("\x1b[2J\x1b[H{out}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
