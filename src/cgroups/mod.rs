@@ -2,6 +2,7 @@
 //! (`berth` by default), on cgroup v1 (a directory in each controller's hierarchy) or v2 (one
 //! directory in the unified tree). Which one is decided at runtime by what /sys/fs/cgroup is.
 
+pub mod devices;
 pub mod resources;
 mod v1;
 mod v2;
@@ -278,33 +279,26 @@ impl Cgroup {
 
     /// Docker's device rules: a container may create any node (`m`) but read and write only
     /// the standard ones (null, zero, full, random, urandom, tty, console, ptmx, pts). On v1
-    /// that is the devices controller; v2 needs an eBPF program, which berth does not load
-    /// yet, so there the capability set and the missing nodes are what keeps devices out.
+    /// that is the devices controller; on v2 an eBPF program ([`devices`]).
     pub fn restrict_devices(&self) -> Result<(), CgroupError> {
         if self.version != CgroupVersion::V1 {
-            return Ok(());
+            // v2: an eBPF program attached to the container's one directory.
+            let Some(dir) = self.paths.first() else {
+                return Ok(());
+            };
+            return devices::attach(dir, &devices::default_rules()).map_err(io_ctx(format!(
+                "restricting the devices of {}",
+                dir.display()
+            )));
         }
         let Some(dir) = self.dir_for("devices") else {
             return Ok(());
         };
-        let rules = [
-            "c *:* m",
-            "b *:* m",
-            "c 1:3 rwm",
-            "c 1:5 rwm",
-            "c 1:7 rwm",
-            "c 1:8 rwm",
-            "c 1:9 rwm",
-            "c 5:0 rwm",
-            "c 5:1 rwm",
-            "c 5:2 rwm",
-            "c 136:* rwm",
-        ];
         std::fs::write(dir.join("devices.deny"), "a").map_err(io_ctx(format!(
             "writing {}",
             dir.join("devices.deny").display()
         )))?;
-        for r in rules {
+        for r in devices::DEFAULT_ALLOW {
             std::fs::write(dir.join("devices.allow"), r)
                 .map_err(io_ctx(format!("allowing {r}")))?;
         }
