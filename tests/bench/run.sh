@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `just bench`: the median and p90 wall time of `berth run --rm busybox true` against a private
 # daemon, beside `runc run` of the same rootfs and `docker run --rm busybox true` when a Docker
-# daemon answers (the one DOCKER_HOST names, if set); then the resident memory of the daemon and
-# of one container's shim. BENCH_RUNS (default 30) runs each; hyperfine times them when installed.
+# daemon answers (the one DOCKER_HOST names, if set); then the memory of the daemon (idle and after
+# the runs) and of one container's shim, and the time for 20 containers started at once. BENCH_RUNS (default 30) runs each; hyperfine times them when installed.
 # Runs as root; removes everything it made (daemon, temp dirs, bridge, chains, cgroups), also on failure.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -34,7 +34,8 @@ runc_id=berth-bench-$$
 cleanup() {
   set +e
   if [ -n "$daemon" ]; then
-    "$berth" rm -f bench-sleeper >/dev/null 2>&1
+    # shellcheck disable=SC2046 # one argument per id
+    "$berth" rm -f $("$berth" ps -aq) >/dev/null 2>&1
     kill "$daemon" 2>/dev/null
     wait "$daemon" 2>/dev/null
   fi
@@ -46,6 +47,10 @@ cleanup() {
     iptables -w -t "$table" -F "$prefix-$chain" 2>/dev/null
     iptables -w -t "$table" -X "$prefix-$chain" 2>/dev/null
   done
+  iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
+  iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
+  iptables -w -t nat -F "$prefix-DNAT" 2>/dev/null
+  iptables -w -t nat -X "$prefix-DNAT" 2>/dev/null
   # cgroup v2: one directory at the top; v1: one per controller hierarchy. Children first.
   find /sys/fs/cgroup/"$cgroup_parent" /sys/fs/cgroup/*/"$cgroup_parent" -depth -type d \
     -exec rmdir {} + 2>/dev/null
@@ -68,6 +73,8 @@ fail() {
 "$berth" version >/dev/null 2>&1 || fail "the daemon does not answer on $BERTH_HOST"
 "$berth" load -i "$fixture" >/dev/null || fail "berth load failed"
 "$berth" run --rm busybox true || fail "berth run --rm busybox true failed"
+idle_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon/status")
+idle_private=$(awk '/^Private_(Clean|Dirty)/ { k += $2 } END { print k }' "/proc/$daemon/smaps_rollup")
 
 # time_runs CMD...: 3 warm-ups, then $runs timed runs; prints "median p90" in milliseconds.
 # A failing run fails the bench: a time for a command that did not work means nothing.
@@ -151,10 +158,34 @@ id=$("$berth" inspect -f '{{.Id}}' bench-sleeper)
 pidfile=$work/exec/shims/$id/pid
 for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# What a process costs on its own: its private pages (Pss counts shared ones in part).
+private() { awk '/^Private_(Clean|Dirty)/ { k += $2 } END { print k }' "/proc/$1/smaps_rollup"; }
+shim=$(cat "$pidfile")
 echo
-printf '%-36s %10s\n' "resident memory (VmRSS)" "kB"
-printf '%-36s %10s\n' "berth daemon" "$(rss "$daemon")"
-printf '%-36s %10s\n' "one shim (busybox sleep 30)" "$(rss "$(cat "$pidfile")")"
+printf '%-36s %10s %10s\n' "memory" "RSS kB" "private kB"
+printf '%-36s %10s %10s\n' "berth daemon, idle (before the runs)" "$idle_rss" "$idle_private"
+printf '%-36s %10s %10s\n' "berth daemon, after the runs" "$(rss "$daemon")" "$(private "$daemon")"
+printf '%-36s %10s %10s\n' "one shim (busybox sleep 30)" "$(rss "$shim")" "$(private "$shim")"
+"$berth" rm -f bench-sleeper >/dev/null
+
+# 20 containers started at once (run -d, all in parallel), three times; the median wall time.
+burst() {
+  local cli=$1 t0 t1 i
+  t0=$(date +%s%N)
+  for i in $(seq 20); do "$cli" run -d --label berth-bench=1 busybox sleep 60 >/dev/null & done
+  wait
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000000))
+  # shellcheck disable=SC2046
+  "$cli" rm -f $("$cli" ps -q --filter label=berth-bench=1) >/dev/null
+}
+median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+echo
+printf '%-36s %10s\n' "20 containers started concurrently" "ms"
+printf '%-36s %10s\n' "berth" "$(median3 "$(burst "$berth")" "$(burst "$berth")" "$(burst "$berth")")"
+if [ -n "$d_med" ]; then
+  printf '%-36s %10s\n' "docker" "$(median3 "$(burst docker)" "$(burst docker)" "$(burst docker)")"
+fi
 
 echo
 if [ -n "$r_med" ]; then
