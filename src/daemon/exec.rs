@@ -180,7 +180,7 @@ impl Daemon {
             capabilities: super::lifecycle::container_caps(&rec.host_config).unwrap_or(None),
             tty: exec.config.tty,
             console_size,
-            seccomp: security.seccomp,
+            seccomp_filter: self.seccomp_filter(&security, &rec.host_config)?,
             no_new_privileges: security.no_new_privileges,
         };
         let json = serde_json::to_string(&spec)

@@ -101,8 +101,16 @@ fn check_supported(hc: &HostConfig) -> Result<()> {
 /// no-new-privileges.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityOpts {
-    pub seccomp: Option<crate::runtime::seccomp::Profile>,
+    pub seccomp: Option<Seccomp>,
     pub no_new_privileges: bool,
+}
+
+/// A seccomp profile, and the text that names it in the filter cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seccomp {
+    pub profile: crate::runtime::seccomp::Profile,
+    /// "default", or the profile's JSON as given.
+    pub source: String,
 }
 
 /// Docker's `SecurityOpt` entries, `key=value` (or the old `key:value`): `seccomp=unconfined`,
@@ -111,7 +119,10 @@ pub struct SecurityOpts {
 /// container runs without seccomp, as in Docker.
 pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
     let mut out = SecurityOpts {
-        seccomp: (!hc.privileged).then(crate::runtime::seccomp::default_profile),
+        seccomp: (!hc.privileged).then(|| Seccomp {
+            profile: crate::runtime::seccomp::default_profile(),
+            source: "default".into(),
+        }),
         no_new_privileges: false,
     };
     let opts: Vec<String> = hc
@@ -140,7 +151,10 @@ pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
             ("seccomp", Some(json)) if json.trim_start().starts_with('{') => {
                 let p = crate::runtime::seccomp::parse(json.as_bytes())
                     .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
-                out.seccomp = Some(p);
+                out.seccomp = Some(Seccomp {
+                    profile: p,
+                    source: json.to_string(),
+                });
             }
             ("apparmor", Some("unconfined")) | ("label", Some("disable")) => {}
             _ => return Err(bad(opt)),
@@ -500,6 +514,9 @@ impl Daemon {
         let state_dir = self.shim_dir(&id);
         let _ = std::fs::remove_dir_all(&state_dir);
         let security = security_opts(&rec.host_config).map_err(|e| (e, 125))?;
+        let seccomp_filter = self
+            .seccomp_filter(&security, &rec.host_config)
+            .map_err(|e| (e, 125))?;
         let spec = ShimSpec {
             id: id.clone(),
             rootfs: rootfs.clone(),
@@ -539,7 +556,7 @@ impl Daemon {
                 .unwrap_or(false),
             privileged: rec.host_config.privileged,
             console_size: console_size(&rec.host_config.extra, "ConsoleSize"),
-            seccomp: security.seccomp.clone(),
+            seccomp_filter,
             no_new_privileges: security.no_new_privileges,
         };
         acquired.shim_dir = Some(state_dir.clone());
@@ -835,6 +852,41 @@ impl Daemon {
             });
         }
         Ok(())
+    }
+
+    /// The compiled seccomp program for a container, as a file under
+    /// `<exec root>/seccomp/`: compiled by libseccomp once per profile, capability set and
+    /// berth version, then shared by every container (and exec) that needs the same one.
+    pub fn seccomp_filter(&self, sec: &SecurityOpts, hc: &HostConfig) -> Result<Option<PathBuf>> {
+        use sha2::Digest;
+        let Some(seccomp) = &sec.seccomp else {
+            return Ok(None);
+        };
+        let caps = crate::runtime::security::container_cap_names(
+            hc.privileged,
+            container_caps(hc)?.as_deref(),
+        );
+        let mut key = sha2::Sha256::new();
+        key.update(env!("CARGO_PKG_VERSION"));
+        key.update(&seccomp.source);
+        for c in &caps {
+            key.update(c);
+        }
+        let name = hex::encode(&key.finalize()[..12]);
+        let path = self
+            .config
+            .exec_root
+            .join("seccomp")
+            .join(format!("{name}.bpf"));
+        if path.exists() {
+            return Ok(Some(path));
+        }
+        let bpf = crate::runtime::seccomp::to_bpf(&seccomp.profile, &caps)
+            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        super::ensure_dir(path.parent().expect("a parent"))?;
+        crate::util::fsutil::write_atomic(&path, &bpf)
+            .map_err(|e| DaemonError::system("writing the seccomp filter", e))?;
+        Ok(Some(path))
     }
 
     /// `POST /containers/{id}/resize`: the container's terminal takes a new size.

@@ -70,8 +70,8 @@ fn read_byte(fd: &OwnedFd) -> bool {
 }
 
 /// The body of the cloned child. Never returns on success (execve replaces it).
-pub fn run(spec: &ShimSpec, fds: &InitFds) -> isize {
-    let err = match prepare_and_exec(spec, fds) {
+pub fn run(spec: &ShimSpec, fds: &InitFds, filter: Option<&[u8]>) -> isize {
+    let err = match prepare_and_exec(spec, fds, filter) {
         Ok(()) => return 0,
         Err(e) => e,
     };
@@ -81,7 +81,11 @@ pub fn run(spec: &ShimSpec, fds: &InitFds) -> isize {
     err.exit_code as isize
 }
 
-fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
+fn prepare_and_exec(
+    spec: &ShimSpec,
+    fds: &InitFds,
+    filter: Option<&[u8]>,
+) -> Result<(), InitError> {
     if let Some(ns) = &fds.netns {
         nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(|e| InitError::setup("joining the network namespace", e))?;
@@ -119,10 +123,8 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
         }
     }
     let security = Confinement {
-        seccomp: spec.seccomp.as_ref(),
+        seccomp: filter,
         no_new_privileges: spec.no_new_privileges,
-        capabilities: spec.capabilities.as_deref(),
-        privileged: spec.privileged,
     };
     security.before_dropping_privileges()?;
     drop_privileges(
@@ -149,26 +151,15 @@ fn prepare_and_exec(spec: &ShimSpec, fds: &InitFds) -> Result<(), InitError> {
 /// in before the capabilities are dropped; with it, as late as possible, so that fewer of our
 /// own calls have to pass it. Docker's profile allows everything init does after either point.
 pub struct Confinement<'a> {
-    pub seccomp: Option<&'a super::seccomp::Profile>,
+    /// The compiled seccomp program (`seccomp::to_bpf`); None runs unconfined.
+    pub seccomp: Option<&'a [u8]>,
     pub no_new_privileges: bool,
-    /// The container's capability set (None: Docker's default); decides which of the
-    /// profile's capability-gated rules apply.
-    pub capabilities: Option<&'a [String]>,
-    pub privileged: bool,
 }
 
 impl Confinement<'_> {
-    fn caps(&self) -> Vec<String> {
-        match (self.privileged, self.capabilities) {
-            (true, _) => caps::all().iter().map(|c| c.to_string()).collect(),
-            (false, Some(c)) => c.to_vec(),
-            (false, None) => DEFAULT_CAPS.iter().map(|c| c.to_string()).collect(),
-        }
-    }
-
     fn load(&self) -> Result<(), InitError> {
-        if let Some(profile) = self.seccomp {
-            super::seccomp::load(profile, &self.caps())
+        if let Some(bpf) = self.seccomp {
+            super::seccomp::install(bpf)
                 .map_err(|e| InitError::setup("loading the seccomp profile", e))?;
         }
         Ok(())
@@ -694,7 +685,7 @@ mod tests {
             init: false,
             privileged: false,
             console_size: None,
-            seccomp: None,
+            seccomp_filter: None,
             no_new_privileges: false,
         }
     }

@@ -31,9 +31,9 @@ pub struct ExecSpec {
     pub tty: bool,
     #[serde(default)]
     pub console_size: Option<(u16, u16)>,
-    /// The container's seccomp profile and no-new-privileges, which its execs share.
+    /// The container's compiled seccomp program and no-new-privileges, which its execs share.
     #[serde(default)]
-    pub seccomp: Option<super::seccomp::Profile>,
+    pub seccomp_filter: Option<PathBuf>,
     #[serde(default)]
     pub no_new_privileges: bool,
 }
@@ -67,6 +67,17 @@ pub fn main(spec: &str) -> ! {
     let setup = |what: &str, e: &dyn std::fmt::Display| InitError {
         message: format!("{what}: {e}"),
         exit_code: 126,
+    };
+    // Read on the host's side of the mount namespace; installed just before exec.
+    let filter = match &spec.seccomp_filter {
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => fail(setup(
+                &format!("reading the seccomp filter {}", p.display()),
+                &e,
+            )),
+        },
+        None => None,
     };
     // Open every namespace file before entering any: after mnt, /proc/<pid> means something else.
     let mut fds: Vec<(OwnedFd, CloneFlags)> = Vec::new();
@@ -114,10 +125,8 @@ pub fn main(spec: &str) -> ! {
             }
             let program = find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(e));
             let security = super::init::Confinement {
-                seccomp: spec.seccomp.as_ref(),
+                seccomp: filter.as_deref(),
                 no_new_privileges: spec.no_new_privileges,
-                capabilities: spec.capabilities.as_deref(),
-                privileged: spec.privileged,
             };
             if let Err(e) = security.before_dropping_privileges() {
                 fail(e);

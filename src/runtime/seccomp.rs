@@ -314,11 +314,51 @@ pub fn compile(profile: &Profile, caps: &[String]) -> Result<ScmpFilterContext, 
     Ok(ctx)
 }
 
-/// Compile and load into the calling thread (inherited across fork and exec).
-pub fn load(profile: &Profile, caps: &[String]) -> Result<(), SeccompError> {
-    compile(profile, caps)?
-        .load()
-        .map_err(lib("loading the filter"))
+/// Compile to the BPF program the kernel takes (`struct sock_filter`s), for a process
+/// holding `caps`. The daemon does this once per profile and capability set, and the
+/// container's init only installs the result ([`install`]).
+pub fn to_bpf(profile: &Profile, caps: &[String]) -> Result<Vec<u8>, SeccompError> {
+    use std::io::{Read, Seek};
+    let ctx = compile(profile, caps)?;
+    let io =
+        |what: &'static str| move |e: std::io::Error| SeccompError::Invalid(format!("{what}: {e}"));
+    let mut file = tempfile::tempfile().map_err(io("a buffer for the filter"))?;
+    ctx.export_bpf(&file).map_err(lib("exporting the filter"))?;
+    let mut bpf = Vec::new();
+    file.rewind().map_err(io("reading the filter back"))?;
+    file.read_to_end(&mut bpf)
+        .map_err(io("reading the filter back"))?;
+    Ok(bpf)
+}
+
+/// Install a BPF program made by [`to_bpf`] on the calling thread; it is inherited across
+/// fork and exec. Needs no_new_privs, or CAP_SYS_ADMIN.
+pub fn install(bpf: &[u8]) -> std::io::Result<()> {
+    let len = bpf.len() / std::mem::size_of::<libc::sock_filter>();
+    if len == 0 || len > u16::MAX as usize {
+        return Err(std::io::Error::other(format!(
+            "a seccomp filter of {} bytes",
+            bpf.len()
+        )));
+    }
+    // The kernel copies the program during the call; it only reads through this pointer.
+    let prog = libc::sock_fprog {
+        len: len as u16,
+        filter: bpf.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: PR_SET_SECCOMP with SECCOMP_MODE_FILTER reads `prog`, which points at `bpf`;
+    // both live across the call.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The `Seccomp:` mode of this process from /proc/self/status: 0 none, 2 filter.
@@ -406,41 +446,21 @@ mod tests {
         assert!(err.contains("SCMP_CMP_SOMETIMES"), "{err}");
     }
 
-    /// In a child process: the filter is loaded and denies what Docker denies. The BPF is
+    /// In a child process: the filter is installed and denies what Docker denies. The BPF is
     /// made before the fork, so the child (of a multi-threaded test) never allocates.
     #[test]
-    fn a_loaded_filter_denies_keyctl_and_unshare_but_not_getpid() {
-        let mut file = tempfile::tempfile().unwrap();
-        compile(&default_profile(), &default_caps())
-            .unwrap()
-            .export_bpf(&file)
-            .unwrap();
-        let mut bpf = Vec::new();
-        use std::io::{Read, Seek};
-        file.rewind().unwrap();
-        file.read_to_end(&mut bpf).unwrap();
-        let prog = libc::sock_fprog {
-            len: (bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
-            filter: bpf.as_ptr() as *mut libc::sock_filter,
-        };
+    fn an_installed_filter_denies_keyctl_and_unshare_but_not_getpid() {
+        let bpf = to_bpf(&default_profile(), &default_caps()).unwrap();
         // SAFETY: the child only makes raw system calls and exits with _exit.
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {
                 let code = (|| {
-                    // SAFETY: prctl with constant arguments, then with a filter program that
-                    // lives until _exit.
-                    unsafe {
-                        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                            return 10;
-                        }
-                        if libc::prctl(
-                            libc::PR_SET_SECCOMP,
-                            libc::SECCOMP_MODE_FILTER,
-                            &prog as *const libc::sock_fprog,
-                        ) != 0
-                        {
-                            return 11;
-                        }
+                    // SAFETY: prctl with constant arguments.
+                    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                        return 10;
+                    }
+                    if install(&bpf).is_err() {
+                        return 11;
                     }
                     // SAFETY: raw system calls with harmless arguments.
                     unsafe {

@@ -85,6 +85,16 @@ pub fn mask(list: &[Capability]) -> u64 {
     list.iter().fold(0, |m, c| m | (1u64 << c.index()))
 }
 
+/// The capability names a container's processes hold (as root): every one with
+/// `--privileged`, the container's own set, or Docker's default. Seccomp rules are chosen by it.
+pub fn container_cap_names(privileged: bool, caps: Option<&[String]>) -> Vec<String> {
+    match (privileged, caps) {
+        (true, _) => caps::all().iter().map(|c| c.to_string()).collect(),
+        (false, Some(c)) => c.to_vec(),
+        (false, None) => DEFAULT_CAPS.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

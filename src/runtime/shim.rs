@@ -123,19 +123,28 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     if spec.netns.is_none() {
         flags |= nix::sched::CloneFlags::CLONE_NEWNET;
     }
+    let filter = match &spec.seccomp_filter {
+        Some(p) => Some(
+            std::fs::read(p)
+                .with_context(|| format!("reading the seccomp filter {}", p.display()))?,
+        ),
+        None => None,
+    };
     let mut stack = vec![0u8; 1 << 20];
     // SAFETY: the child runs in its own copy of the address space (no CLONE_VM), like fork,
     // and only touches `spec` and `fds`, which live until the clone returns in the parent.
     let child = unsafe {
         nix::sched::clone(
-            Box::new(|| init::run(&spec, &fds)),
+            Box::new(|| init::run(&spec, &fds, filter.as_deref())),
             &mut stack,
             flags,
             Some(libc::SIGCHLD),
         )
     }
     .context("clone")?;
-    drop(fds);
+    // The child has its own copies; the shim lives on for the whole container, so it keeps
+    // nothing it no longer needs.
+    drop((fds, stack, filter));
 
     if let Err(e) = crate::cgroups::add_to_all(&spec.cgroup_paths, child.as_raw()) {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);

@@ -52,9 +52,10 @@ pub struct ShimSpec {
     /// `-t`: the terminal's first size (rows, columns), from the API's `ConsoleSize`.
     #[serde(default)]
     pub console_size: Option<(u16, u16)>,
-    /// The seccomp profile to load before exec; None runs unconfined.
+    /// The compiled seccomp program to install before exec (the daemon compiles each profile
+    /// once per capability set, under `<exec root>/seccomp/`); None runs unconfined.
     #[serde(default)]
-    pub seccomp: Option<super::seccomp::Profile>,
+    pub seccomp_filter: Option<PathBuf>,
     /// `--security-opt no-new-privileges`: setuid binaries and file capabilities stop working.
     #[serde(default)]
     pub no_new_privileges: bool,
