@@ -575,8 +575,22 @@ fn containers_outlive_a_daemon_killed_with_sigkill() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // attach too: live output from the reattached shim, and the exit code at the end.
+    let mut attached = d
+        .cmd()
+        .args(["attach", "--no-stdin", "survivor"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    // Kept open to the end: a CLI whose stdout is gone stops reading the stream.
+    let mut attached_out = std::io::BufReader::new(attached.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut attached_out, &mut line).unwrap();
+    assert!(line.starts_with("tick"), "attach after a restart: {line:?}");
     std::thread::sleep(Duration::from_millis(500));
     d.ok(&["stop", "-t", "1", "survivor"]);
+    assert_eq!(attached.wait().unwrap().code(), Some(137));
+    drop(attached_out);
     let out = follow.wait_with_output().unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("tick"),

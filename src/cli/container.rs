@@ -1088,6 +1088,12 @@ pub async fn top(client: &Client, a: TopArgs) -> i32 {
         Ok(v) => v,
         Err(e) => return report(&e),
     };
+    print!("{}", top_table(&v));
+    0
+}
+
+/// `top`'s table from the API's `{"Titles": [...], "Processes": [[...], ...]}`.
+pub fn top_table(v: &serde_json::Value) -> String {
     let titles: Vec<&str> = v["Titles"]
         .as_array()
         .into_iter()
@@ -1106,8 +1112,7 @@ pub async fn top(client: &Client, a: TopArgs) -> i32 {
                 .collect()
         })
         .collect();
-    print!("{}", table::render(&titles, &rows));
-    0
+    table::render(&titles, &rows)
 }
 
 pub async fn prune(client: &Client, a: PruneArgs) -> i32 {
@@ -1497,6 +1502,16 @@ mod tests {
             command_cell("sh -c 'echo started; sleep 100'", true),
             "\"sh -c 'echo started; sleep 100'\""
         );
+    }
+
+    #[test]
+    fn top_table_snapshot() {
+        let ps = "UID          PID    PPID  C STIME TTY          TIME CMD\n\
+                  root      4242    4200  0 09:16 ?        00:00:00 sleep 100\n\
+                  root      4300    4242  0 09:16 ?        00:00:00 sh -c echo hi; sleep 5\n\
+                  root       999       1  0 08:00 ?        00:00:01 /usr/sbin/sshd -D\n";
+        let v = crate::daemon::lifecycle::parse_ps(ps, &[4242, 4300]).unwrap();
+        insta::assert_snapshot!(top_table(&v));
     }
 
     #[test]
