@@ -348,11 +348,60 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
                 Err(e) => from_daemon(e),
             }
         }
-        (&Method::GET, ["images", "json"]) => match d.image_list().await {
-            Ok(list) => json_response(StatusCode::OK, &list),
-            Err(e) => from_daemon(e),
-        },
+        (&Method::GET, ["images", "json"]) => {
+            let q = query(&req);
+            let filter = match crate::daemon::images::ImageFilter::parse(
+                q.get("filters").map(String::as_str).unwrap_or(""),
+            ) {
+                Ok(f) => f,
+                Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+            };
+            match d.image_list().await {
+                Ok(list) => {
+                    let list: Vec<_> = list.into_iter().filter_map(|i| filter.apply(i)).collect();
+                    json_response(StatusCode::OK, &list)
+                }
+                Err(e) => from_daemon(e),
+            }
+        }
         (&Method::POST, ["images", "load"]) => load(req, d).await,
+        (&Method::POST, ["images", "prune"]) => {
+            let q = query(&req);
+            // `dangling=false` (`image prune -a`): every unused image, tagged or not.
+            let all = q
+                .get("filters")
+                .is_some_and(|f| f.contains("\"dangling\"") && f.contains("false"));
+            match d.image_prune(all).await {
+                Ok((items, bytes)) => json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({ "ImagesDeleted": items, "SpaceReclaimed": bytes }),
+                ),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["images", rest @ .., "tag"]) if !rest.is_empty() => {
+            let q = query(&req);
+            let name = rest.join("/");
+            let repo = q.get("repo").cloned().unwrap_or_default();
+            let tag = q.get("tag").cloned().unwrap_or_default();
+            match d.image_tag(&name, &repo, &tag).await {
+                Ok(()) => base(StatusCode::CREATED).body(empty()).unwrap(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::GET, ["images", rest @ .., "history"]) if !rest.is_empty() => {
+            match d.image_history(&rest.join("/")).await {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::DELETE, ["images", rest @ ..]) if !rest.is_empty() => {
+            let q = query(&req);
+            match d.image_remove(&rest.join("/"), flag(&q, "force")).await {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => from_daemon(e),
+            }
+        }
         (&Method::GET, ["images", rest @ .., "json"]) if !rest.is_empty() => {
             let name = rest.join("/");
             match d.image_inspect(&name).await {

@@ -89,6 +89,15 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Load an image from a tar archive or STDIN
     Load(image::LoadArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(image::TagArgs),
+    /// Remove one or more images
+    Rmi(image::RmiArgs),
+    /// Show the history of an image
+    History(image::HistoryArgs),
     /// Show the berth version information
     Version,
     /// Display system-wide information
@@ -148,6 +157,18 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Inspect(args) => container::inspect(&client, args).await,
         Command::Images(args) => image::images(&client, args).await,
         Command::Load(args) => image::load(&client, args).await,
+        Command::Tag(args) => image::tag(&client, args).await,
+        Command::Rmi(args) => image::rmi(&client, args).await,
+        Command::History(args) => image::history(&client, args).await,
+        Command::Image(cmd) => match cmd {
+            image::ImageCommand::Ls(args) => image::images(&client, args).await,
+            image::ImageCommand::Inspect(args) => image::inspect(&client, args).await,
+            image::ImageCommand::Rm(args) => image::rmi(&client, args).await,
+            image::ImageCommand::Tag(args) => image::tag(&client, args).await,
+            image::ImageCommand::Prune(args) => image::prune(&client, args).await,
+            image::ImageCommand::History(args) => image::history(&client, args).await,
+            image::ImageCommand::Load(args) => image::load(&client, args).await,
+        },
         Command::Version => system::version(&client).await,
         Command::Info => system::info(&client).await,
     }

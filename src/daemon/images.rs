@@ -84,3 +84,385 @@ impl Daemon {
         }))
     }
 }
+
+/// One line of `rmi`'s answer: `{"Untagged": ...}` or `{"Deleted": ...}`.
+pub type DeleteItem = Value;
+
+fn short(id: &str) -> &str {
+    crate::util::id::short(id)
+}
+
+impl Daemon {
+    /// Run `f` on the image store off the async threads.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&crate::image::ImageStore) -> std::result::Result<T, crate::image::ImageError>
+            + Send
+            + 'static,
+    ) -> Result<T> {
+        let images = self.images.clone();
+        tokio::task::spawn_blocking(move || f(&images.lock().unwrap()))
+            .await
+            .map_err(|e| DaemonError::system(what, e))?
+            .map_err(|e| match e {
+                crate::image::ImageError::NotFound(m) => {
+                    DaemonError::NotFound(format!("No such image: {m}"))
+                }
+                crate::image::ImageError::Reference(r) => {
+                    DaemonError::InvalidParameter(r.to_string())
+                }
+                other => DaemonError::system(what, other),
+            })
+    }
+
+    /// `POST /images/{name}/tag?repo=&tag=`.
+    pub async fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<()> {
+        let img = self.image_get(name).await?;
+        if repo.is_empty() {
+            return Err(DaemonError::InvalidParameter(
+                "repository name must have at least one component".into(),
+            ));
+        }
+        let reference = if tag.is_empty() {
+            repo.to_string()
+        } else {
+            format!("{repo}:{tag}")
+        };
+        crate::image::reference::Reference::parse(&reference)
+            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        let id = img.id.clone();
+        self.with_store("tagging", move |s| s.tag(&reference, &id).map(|_| ()))
+            .await?;
+        self.events.emit(super::events::Event::new(
+            "image",
+            "tag",
+            &img.id,
+            [(
+                "name".to_string(),
+                format!(
+                    "{repo}{}",
+                    if tag.is_empty() {
+                        String::new()
+                    } else {
+                        format!(":{tag}")
+                    }
+                ),
+            )]
+            .into(),
+        ));
+        Ok(())
+    }
+
+    /// Containers created from `image_id`: (short id, running).
+    fn containers_using(&self, image_id: &str) -> Vec<(String, bool)> {
+        self.all_containers()
+            .iter()
+            .map(|c| c.snapshot())
+            .filter(|r| r.image == image_id)
+            .map(|r| (r.id[..12].to_string(), r.state.running))
+            .collect()
+    }
+
+    /// `DELETE /images/{name}?force=&noprune=`, by Docker's rules: a reference is untagged,
+    /// and the image goes when its last reference does; an id deletes the image (with `force`
+    /// even when several references name it). An image a container uses stays (with
+    /// `force` its references are removed, the image itself is kept while the container is).
+    pub async fn image_remove(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
+        let img = self.image_get(name).await?;
+        let by_id = img
+            .id
+            .trim_start_matches("sha256:")
+            .starts_with(name.trim_start_matches("sha256:"))
+            && !img
+                .repo_tags
+                .iter()
+                .any(|t| t == name || t.strip_suffix(":latest") == Some(name));
+        let users = self.containers_using(&img.id);
+        let mut out = Vec::new();
+        if !by_id {
+            let reference = crate::image::reference::Reference::parse(name)
+                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?
+                .tagged();
+            let last = img.repo_tags.len() <= 1;
+            if last && !force {
+                if let Some((c, _)) = users.first() {
+                    return Err(DaemonError::Conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {c} is using its referenced image {}",
+                        short(&img.id)
+                    )));
+                }
+            }
+            out.extend(self.untag_all(&img.id, vec![reference]).await?);
+            if !last || !users.is_empty() {
+                return Ok(out);
+            }
+        } else {
+            if let Some((c, _)) = users.iter().find(|(_, running)| *running) {
+                return Err(DaemonError::Conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {c}",
+                    short(&img.id)
+                )));
+            }
+            if !force {
+                if let Some((c, _)) = users.first() {
+                    return Err(DaemonError::Conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is being used by stopped container {c}",
+                        short(&img.id)
+                    )));
+                }
+                if img.repo_tags.len() > 1 {
+                    return Err(DaemonError::Conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                        short(&img.id)
+                    )));
+                }
+            }
+            out.extend(self.untag_all(&img.id, img.repo_tags.clone()).await?);
+            if !users.is_empty() {
+                return Ok(out);
+            }
+        }
+        let id = img.id.clone();
+        let released = self
+            .with_store("deleting the image", move |s| s.delete(&id))
+            .await?;
+        out.push(json!({ "Deleted": img.id }));
+        for chain in released {
+            out.push(json!({ "Deleted": chain }));
+        }
+        self.events.emit(super::events::Event::new(
+            "image",
+            "delete",
+            &img.id,
+            [("name".to_string(), img.id.clone())].into(),
+        ));
+        Ok(out)
+    }
+
+    async fn untag_all(&self, image_id: &str, tags: Vec<String>) -> Result<Vec<DeleteItem>> {
+        let mut items = Vec::new();
+        for t in tags {
+            let t2 = t.clone();
+            let shown = self.with_store("untagging", move |s| s.untag(&t2)).await?;
+            items.push(json!({ "Untagged": shown }));
+            self.events.emit(super::events::Event::new(
+                "image",
+                "untag",
+                image_id,
+                [("name".to_string(), t)].into(),
+            ));
+        }
+        Ok(items)
+    }
+
+    /// `POST /images/prune`: untagged images no container uses (with `all`, every image no
+    /// container uses).
+    pub async fn image_prune(&self, all: bool) -> Result<(Vec<DeleteItem>, i64)> {
+        let list = self.with_store("listing images", |s| s.list()).await?;
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0;
+        for img in list {
+            if (!all && !img.repo_tags.is_empty()) || !self.containers_using(&img.id).is_empty() {
+                continue;
+            }
+            let size = img.size;
+            match self.image_remove(&img.id, true).await {
+                Ok(items) => {
+                    if items.iter().any(|i| i.get("Deleted").is_some()) {
+                        reclaimed += size;
+                    }
+                    deleted.extend(items);
+                }
+                Err(e) => tracing::warn!("prune: {}: {e}", img.id),
+            }
+        }
+        Ok((deleted, reclaimed))
+    }
+
+    /// `GET /images/{name}/history`: newest first; the image's id on the top entry only, the
+    /// size of each layer on the entry that made it.
+    pub async fn image_history(&self, name: &str) -> Result<Vec<Value>> {
+        let img = self.image_get(name).await?;
+        let chains = crate::image::ImageStore::chains(&img);
+        let sizes: Vec<u64> = {
+            let c = chains.clone();
+            self.with_store("reading layer sizes", move |s| {
+                Ok(c.iter().map(|ch| s.layers().layer_size(ch)).collect())
+            })
+            .await?
+        };
+        let mut layer = 0;
+        let mut rows = Vec::new();
+        let history = img.config.history.clone().unwrap_or_default();
+        let entries: Vec<(String, String, String, bool)> = if history.is_empty() {
+            sizes
+                .iter()
+                .map(|_| (img.created.clone(), String::new(), String::new(), false))
+                .collect()
+        } else {
+            history
+                .iter()
+                .map(|h| {
+                    (
+                        h.created.clone().unwrap_or_default(),
+                        h.created_by.clone().unwrap_or_default(),
+                        h.comment.clone().unwrap_or_default(),
+                        h.empty_layer.unwrap_or(false),
+                    )
+                })
+                .collect()
+        };
+        for (created, by, comment, empty) in entries {
+            let size = if empty {
+                0
+            } else {
+                let s = sizes.get(layer).copied().unwrap_or(0);
+                layer += 1;
+                s
+            };
+            rows.push(json!({
+                "Id": "<missing>",
+                "Created": created_unix(&created),
+                "CreatedBy": by,
+                "Tags": Value::Null,
+                "Size": size,
+                "Comment": comment,
+            }));
+        }
+        rows.reverse();
+        if let Some(top) = rows.first_mut() {
+            top["Id"] = json!(img.id);
+            top["Tags"] = json!(img.repo_tags);
+        }
+        Ok(rows)
+    }
+}
+
+/// `filters` of `GET /images/json`: `dangling=true|false`, `reference=<glob>`,
+/// `label=<key>[=<value>]`; values of one key are alternatives, keys must all match.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImageFilter {
+    by_key: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ImageFilter {
+    pub fn parse(json: &str) -> std::result::Result<ImageFilter, String> {
+        if json.trim().is_empty() {
+            return Ok(ImageFilter::default());
+        }
+        let map: std::collections::BTreeMap<String, Value> =
+            serde_json::from_str(json).map_err(|e| format!("invalid filter {json:?}: {e}"))?;
+        let mut by_key = std::collections::BTreeMap::new();
+        for (k, v) in map {
+            if !["dangling", "reference", "label"].contains(&k.as_str()) {
+                return Err(format!("invalid filter '{k}'"));
+            }
+            let values: Vec<String> = match v {
+                Value::Array(a) => a
+                    .into_iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
+                Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
+                _ => return Err(format!("invalid filter {json:?}")),
+            };
+            if k == "dangling" {
+                for v in &values {
+                    if v != "true" && v != "false" && v != "1" && v != "0" {
+                        return Err(format!("Invalid filter 'dangling={v}'"));
+                    }
+                }
+            }
+            by_key.insert(k, values);
+        }
+        Ok(ImageFilter { by_key })
+    }
+
+    /// The image as the filtered list shows it: with a `reference` filter only the matching
+    /// tags stay (and an image with none goes), as Docker lists it.
+    pub fn apply(&self, mut img: ImageSummary) -> Option<ImageSummary> {
+        if !self.matches(&img) {
+            return None;
+        }
+        if let Some(patterns) = self.by_key.get("reference") {
+            img.repo_tags.retain(|t| {
+                let name = t.rsplit_once(':').map(|(n, _)| n).unwrap_or(t);
+                patterns.iter().any(|p| glob(p, t) || glob(p, name))
+            });
+        }
+        Some(img)
+    }
+
+    pub fn matches(&self, img: &ImageSummary) -> bool {
+        self.by_key.iter().all(|(k, values)| {
+            values.iter().any(|v| match k.as_str() {
+                "dangling" => (v == "true" || v == "1") == img.repo_tags.is_empty(),
+                "reference" => img.repo_tags.iter().any(|t| {
+                    let name = t.rsplit_once(':').map(|(n, _)| n).unwrap_or(t);
+                    glob(v, t) || glob(v, name)
+                }),
+                "label" => {
+                    let labels = img.labels.clone().unwrap_or_default();
+                    match v.split_once('=') {
+                        Some((key, val)) => labels.get(key).map(String::as_str) == Some(val),
+                        None => labels.contains_key(v.as_str()),
+                    }
+                }
+                _ => false,
+            })
+        })
+    }
+}
+
+/// `*` (any run of characters but `/`) and `?`, as Go's path.Match, which Docker uses.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some((b'*', rest)) => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| go(rest, &t[i..])),
+            Some((b'?', rest)) => !t.is_empty() && t[0] != b'/' && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn img(tags: &[&str]) -> ImageSummary {
+        ImageSummary {
+            repo_tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn image_filters_select_like_dockers() {
+        let f = |j: &str, tags: &[&str]| ImageFilter::parse(j).unwrap().matches(&img(tags));
+        assert!(f(r#"{"dangling":["true"]}"#, &[]));
+        assert!(!f(r#"{"dangling":["true"]}"#, &["busybox:latest"]));
+        assert!(f(r#"{"reference":["busy*"]}"#, &["busybox:latest"]));
+        assert!(f(r#"{"reference":["busybox:lat*"]}"#, &["busybox:latest"]));
+        assert!(!f(r#"{"reference":["busy"]}"#, &["busybox:latest"]));
+        assert!(!f(r#"{"reference":["*"]}"#, &["localhost:5000/bb:v1"]));
+        assert!(f(
+            r#"{"reference":["localhost:5000/*"]}"#,
+            &["localhost:5000/bb:v1"]
+        ));
+        assert!(ImageFilter::parse(r#"{"dangling":["maybe"]}"#).is_err());
+        assert!(ImageFilter::parse(r#"{"colour":["x"]}"#).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn a_pattern_without_wildcards_matches_only_itself(a in "[a-z0-9/:.]{0,12}", b in "[a-z0-9/:.]{0,12}") {
+            prop_assert_eq!(glob(&a, &b), a == b);
+            prop_assert_eq!(glob("*", &a), !a.contains('/'));
+        }
+    }
+}

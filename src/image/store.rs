@@ -219,6 +219,75 @@ impl ImageStore {
 }
 
 impl ImageStore {
+    /// Remove one tag (`name:tag`, the tag defaulting to latest); the tag as Docker prints it.
+    pub fn untag(&self, reference: &str) -> Result<String, ImageError> {
+        let r = Reference::parse(reference)?;
+        let mut repos = self.read_repositories()?;
+        let tagged = r.tagged();
+        let name = r.familiar_name();
+        let removed = repos
+            .repos
+            .get_mut(&name)
+            .and_then(|tags| tags.remove(&tagged));
+        if removed.is_none() {
+            return Err(ImageError::NotFound(tagged));
+        }
+        if repos.repos.get(&name).is_some_and(|t| t.is_empty()) {
+            repos.repos.remove(&name);
+        }
+        self.write_repositories(&repos)?;
+        Ok(r.familiar())
+    }
+
+    /// The chain ids of an image's layers, bottom first.
+    pub fn chains(record: &ImageRecord) -> Vec<String> {
+        let mut chain: Option<String> = None;
+        record
+            .config
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|d| {
+                let c = chain_id(chain.as_deref(), d);
+                chain = Some(c.clone());
+                c
+            })
+            .collect()
+    }
+
+    /// Delete an untagged image: its config, then its layers from the top down for as long as
+    /// no other image and no container stands on them. Returns the layers removed.
+    pub fn delete(&self, id: &str) -> Result<Vec<String>, ImageError> {
+        let record = self.get(id)?;
+        if !record.repo_tags.is_empty() {
+            return Err(ImageError::Archive(format!(
+                "image {} is still tagged as {}",
+                record.id,
+                record.repo_tags.join(", ")
+            )));
+        }
+        let others: Vec<String> = self
+            .list()?
+            .iter()
+            .filter(|r| r.id != record.id)
+            .flat_map(Self::chains)
+            .collect();
+        self.remove_config(&record.id)?;
+        let mut released = Vec::new();
+        for chain in Self::chains(&record).iter().rev() {
+            if others.contains(chain) {
+                break;
+            }
+            match self.layers.release_layer(chain) {
+                Ok(()) => released.push(chain.clone()),
+                // A layer something still stands on stays, and so does everything below it.
+                Err(LayerError::InUse { .. }) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(released)
+    }
+
     pub(crate) fn has_config(&self, raw: &[u8]) -> bool {
         use sha2::Digest;
         self.imagedb
