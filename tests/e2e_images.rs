@@ -141,3 +141,117 @@ fn tag_rmi_history_prune_and_filters() {
         assert_eq!(out.trim(), id);
     }
 }
+
+#[test]
+fn diff_commit_and_export_a_container() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "work",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /tmp/new; rm /bin/ls; mkdir -p /srv/app; echo x > /srv/app/f; echo extra >> /etc/passwd",
+    ]);
+    // Docker's list: sorted, C for what existed below, A for what is new, D for whiteouts.
+    assert_eq!(
+        d.ok(&["diff", "work"]),
+        "C /bin\nD /bin/ls\nC /etc\nC /etc/passwd\nA /srv\nA /srv/app\nA /srv/app/f\nC /tmp\nA /tmp/new\n"
+    );
+    if let Some(mut docker) = d.docker() {
+        let out = docker.args(["diff", "work"]).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            d.ok(&["diff", "work"])
+        );
+    }
+
+    // commit: a new layer on the image's, the changes applied to the config.
+    let id = d
+        .ok(&[
+            "commit",
+            "-m",
+            "with a note",
+            "-a",
+            "someone",
+            "-c",
+            "CMD [\"cat\", \"/tmp/new\"]",
+            "-c",
+            "ENV GREETING=hello",
+            "-c",
+            "LABEL team=blue",
+            "work",
+            "mine:v1",
+        ])
+        .trim()
+        .to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    assert_eq!(d.ok(&["run", "--rm", "mine:v1"]), "hi\n");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "mine:v1",
+            "sh",
+            "-c",
+            "test -e /bin/ls || echo no-ls; echo $GREETING; tail -1 /etc/passwd; cat /srv/app/f"
+        ]),
+        "no-ls\nhello\nextra\nx\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}|{{len .RootFS.Layers}}|{{.Config.Labels.team}}",
+            "mine:v1"
+        ]),
+        "someone|with a note|2|blue\n"
+    );
+    let history = d.ok(&["history", "--format", "{{.Comment}}", "mine:v1"]);
+    assert_eq!(history.lines().next(), Some("with a note"));
+    let (_, err, code) = text(&d.berth(&["commit", "-c", "RUN true", "work", "bad:v1"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("RUN is not a valid change command"), "{err}");
+
+    // export: the whole root filesystem, the container's view of it.
+    let out = d.dir.path().join("work.tar");
+    d.ok(&["export", "-o", out.to_str().unwrap(), "work"]);
+    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&out).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "tmp/new"));
+    assert!(names.iter().any(|n| n == "bin/busybox"));
+    assert!(
+        !names.iter().any(|n| n == "bin/ls"),
+        "deleted files are not exported"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains(".wh.")),
+        "no whiteouts in an export"
+    );
+
+    // The docker CLI commits too; an image in use by a container cannot go without -f.
+    if let Some(mut docker) = d.docker() {
+        let out = docker
+            .args(["commit", "work", "bydocker:1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            d.ok(&["run", "--rm", "bydocker:1", "cat", "/tmp/new"]),
+            "hi\n"
+        );
+        d.ok(&["rmi", "bydocker:1"]);
+    }
+    d.ok(&["rm", "work"]);
+    d.ok(&["rmi", "mine:v1"]);
+}

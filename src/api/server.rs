@@ -365,6 +365,58 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             }
         }
         (&Method::POST, ["images", "load"]) => load(req, d).await,
+        (&Method::GET, ["containers", id, "changes"]) => match d.container_changes(id).await {
+            Ok(v) => json_response(StatusCode::OK, &v),
+            Err(e) => from_daemon(e),
+        },
+        (&Method::GET, ["containers", id, "export"]) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+            match d.container_export(id, tx).await {
+                Ok(()) => base(StatusCode::OK)
+                    .header(CONTENT_TYPE, "application/x-tar")
+                    .body(channel_body(rx))
+                    .unwrap(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["commit"]) => {
+            let pairs: Vec<(String, String)> =
+                url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let repo = get("repo");
+            let tag = get("tag");
+            let request = crate::daemon::commit::CommitRequest {
+                container: get("container"),
+                reference: (!repo.is_empty()).then(|| {
+                    if tag.is_empty() {
+                        repo.clone()
+                    } else {
+                        format!("{repo}:{tag}")
+                    }
+                }),
+                comment: get("comment"),
+                author: get("author"),
+                pause: !matches!(get("pause").as_str(), "0" | "false" | "False"),
+                changes: pairs
+                    .iter()
+                    .filter(|(n, _)| n == "changes")
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+            };
+            match d.commit(request).await {
+                Ok(id) => json_response(StatusCode::CREATED, &serde_json::json!({ "Id": id })),
+                Err(e) => from_daemon(e),
+            }
+        }
         (&Method::POST, ["images", "prune"]) => {
             let q = query(&req);
             // `dangling=false` (`image prune -a`): every unused image, tagged or not.

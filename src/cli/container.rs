@@ -1228,6 +1228,151 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
     }
 }
 
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    pub changes: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    pub container: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<std::path::PathBuf>,
+    pub container: String,
+}
+
+/// `diff`: Docker's A/C/D lines.
+pub async fn diff(client: &Client, a: DiffArgs) -> i32 {
+    let v: Vec<serde_json::Value> = match client
+        .get_json(&format!("/containers/{}/changes", a.container))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    for c in v {
+        let kind = match c["Kind"].as_u64() {
+            Some(0) => "C",
+            Some(1) => "A",
+            _ => "D",
+        };
+        println!("{kind} {}", c["Path"].as_str().unwrap_or(""));
+    }
+    0
+}
+
+pub async fn commit(client: &Client, a: CommitArgs) -> i32 {
+    let mut q: Vec<(String, String)> = vec![
+        ("container".into(), a.container.clone()),
+        ("pause".into(), a.pause.to_string()),
+    ];
+    if let Some(r) = &a.reference {
+        match crate::image::reference::Reference::parse(r) {
+            Ok(parsed) => {
+                q.push(("repo".into(), parsed.familiar_name()));
+                q.push(("tag".into(), parsed.tag().unwrap_or("latest").to_string()));
+            }
+            Err(e) => {
+                eprintln!("berth: invalid reference format: {r}: {e}");
+                return 125;
+            }
+        }
+    }
+    if let Some(m) = &a.message {
+        q.push(("comment".into(), m.clone()));
+    }
+    if let Some(au) = &a.author {
+        q.push(("author".into(), au.clone()));
+    }
+    for c in &a.changes {
+        q.push(("changes".into(), c.clone()));
+    }
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(q)
+        .finish();
+    let r: Result<serde_json::Value, _> = client
+        .post_json(&format!("/commit?{query}"), &serde_json::json!({}))
+        .await;
+    match r {
+        Ok(v) => {
+            println!("{}", v["Id"].as_str().unwrap_or(""));
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn export(client: &Client, a: ExportArgs) -> i32 {
+    use http_body_util::BodyExt;
+    use std::io::IsTerminal;
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        eprintln!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        return 1;
+    }
+    let resp = match client
+        .request(
+            Method::GET,
+            &format!("/containers/{}/export", a.container),
+            None,
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &a.output {
+        // Written aside and renamed in, so a failed export leaves no half a tar.
+        Some(p) => match tokio::fs::File::create(p.with_extension("berth-part")).await {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("berth: {}: {e}", p.display());
+                return 1;
+            }
+        },
+        None => Box::new(tokio::io::stdout()),
+    };
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            eprintln!("berth: the export stream broke off");
+            return 1;
+        };
+        if let Some(d) = frame.data_ref() {
+            if let Err(e) = out.write_all(d).await {
+                eprintln!("berth: writing the export: {e}");
+                return 1;
+            }
+        }
+    }
+    let _ = out.flush().await;
+    if let Some(p) = &a.output {
+        if let Err(e) = std::fs::rename(p.with_extension("berth-part"), p) {
+            eprintln!("berth: {}: {e}", p.display());
+            return 1;
+        }
+    }
+    0
+}
+
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports, from inspect.
 pub async fn port(client: &Client, a: PortArgs) -> i32 {
     let info: serde_json::Value = match client

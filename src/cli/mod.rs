@@ -76,6 +76,12 @@ pub enum Command {
     Update(container::UpdateArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(container::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(container::CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container::ExportArgs),
     /// List port mappings or a specific mapping for the container
     Port(container::PortArgs),
     /// Get real time events from the server
@@ -151,6 +157,9 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Stats(args) => stats::stats(&client, args).await,
         Command::Events(args) => events::events(&client, args).await,
         Command::Port(args) => container::port(&client, args).await,
+        Command::Diff(args) => container::diff(&client, args).await,
+        Command::Commit(args) => container::commit(&client, args).await,
+        Command::Export(args) => container::export(&client, args).await,
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await
         }

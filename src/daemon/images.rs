@@ -79,7 +79,7 @@ impl Daemon {
             "Size": img.size,
             "VirtualSize": img.size,
             "GraphDriver": {"Name": "overlay2", "Data": null},
-            "RootFS": cfg.get("rootfs").cloned().unwrap_or(Value::Null),
+            "RootFS": {"Type": img.config.rootfs.kind, "Layers": img.config.rootfs.diff_ids},
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
         }))
     }

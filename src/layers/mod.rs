@@ -3,6 +3,7 @@
 //! `-init` layer and a read-write layer mounted together as one overlay filesystem.
 
 mod overlay2;
+pub mod pack;
 mod unpack;
 
 pub use overlay2::{is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, MountPlan};

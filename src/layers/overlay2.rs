@@ -323,6 +323,22 @@ impl LayerStore {
         Ok(self.overlay.join(self.mount_id(container_id)?).join("diff"))
     }
 
+    /// The container's lower layers, top first: its `-init` layer, then the image's.
+    pub fn lower_dirs(&self, container_id: &str) -> Result<Vec<PathBuf>, LayerError> {
+        let mount = self.overlay.join(self.mount_id(container_id)?);
+        let lower = Self::read_meta(&mount, "lower").unwrap_or_default();
+        Ok(lower
+            .split(':')
+            .filter(|l| !l.is_empty())
+            .map(|l| self.overlay.join(l))
+            .collect())
+    }
+
+    /// The chain id of the image layer a container stands on.
+    pub fn container_parent(&self, container_id: &str) -> Option<String> {
+        Self::read_meta(&self.mounts.join(container_id), "parent")
+    }
+
     pub fn is_mounted(&self, container_id: &str) -> bool {
         match self.merged_dir(container_id) {
             Ok(m) => is_mountpoint(&m),

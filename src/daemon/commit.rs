@@ -1,0 +1,342 @@
+//! A container's filesystem as data: `diff` (what its read-write layer changed, as Docker's
+//! A/C/D list), `export` (its whole root as a tar) and `commit` (its read-write layer packed
+//! into a new layer on top of its image, with a new config: a new image).
+
+use super::error::{DaemonError, Result};
+use super::Daemon;
+use crate::image::config::{History, ImageConfig};
+use crate::layers::pack::{self, Entry};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Kinds of `GET /containers/{id}/changes`: 0 modified, 1 added, 2 deleted.
+pub fn changes_in(
+    upper: &std::path::Path,
+    lowers: &[PathBuf],
+) -> std::io::Result<Vec<(String, u8)>> {
+    let mut out = Vec::new();
+    for e in pack::walk(upper)? {
+        let (rel, kind) = match e {
+            Entry::Deleted(p) => (p, 2),
+            Entry::Present(p) => {
+                let below = lowers
+                    .iter()
+                    .any(|l| std::fs::symlink_metadata(l.join(&p)).is_ok());
+                (p, if below { 0 } else { 1 })
+            }
+            Entry::Opaque(_) => continue,
+        };
+        out.push((format!("/{}", rel.display()), kind));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// One `--change`/`-c` of `commit`: a Dockerfile instruction applied to the new config.
+pub fn apply_change(
+    cfg: &mut crate::image::config::ContainerConfig,
+    change: &str,
+) -> std::result::Result<(), String> {
+    let change = change.trim();
+    let (instr, rest) = change
+        .split_once(char::is_whitespace)
+        .map(|(a, b)| (a, b.trim()))
+        .unwrap_or((change, ""));
+    // The exec form (a JSON list) as is; the shell form through /bin/sh -c.
+    let command = |rest: &str| -> Vec<String> {
+        match serde_json::from_str::<Vec<String>>(rest) {
+            Ok(list) => list,
+            Err(_) => vec!["/bin/sh".into(), "-c".into(), rest.to_string()],
+        }
+    };
+    let pairs = |rest: &str| -> std::result::Result<Vec<(String, String)>, String> {
+        if rest.contains('=') {
+            rest.split_whitespace()
+                .map(|kv| {
+                    let (k, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| format!("{instr} {rest}: expected KEY=VALUE"))?;
+                    Ok((k.to_string(), v.trim_matches('"').to_string()))
+                })
+                .collect()
+        } else {
+            let (k, v) = rest
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| format!("{instr} {rest}: expected KEY VALUE"))?;
+            Ok(vec![(k.to_string(), v.trim().to_string())])
+        }
+    };
+    match instr.to_ascii_uppercase().as_str() {
+        "CMD" => cfg.cmd = Some(command(rest)),
+        "ENTRYPOINT" => cfg.entrypoint = Some(command(rest)),
+        "WORKDIR" => cfg.working_dir = Some(rest.to_string()),
+        "USER" => cfg.user = Some(rest.to_string()),
+        "STOPSIGNAL" => cfg.stop_signal = Some(rest.to_string()),
+        "ENV" => {
+            let mut env = cfg.env.clone().unwrap_or_default();
+            for (k, v) in pairs(rest)? {
+                env.retain(|e| e.split('=').next() != Some(k.as_str()));
+                env.push(format!("{k}={v}"));
+            }
+            cfg.env = Some(env);
+        }
+        "LABEL" => {
+            let mut labels = cfg.labels.clone().unwrap_or_default();
+            for (k, v) in pairs(rest)? {
+                labels.insert(k, v);
+            }
+            cfg.labels = Some(labels);
+        }
+        "EXPOSE" => {
+            let mut ports = cfg.exposed_ports.clone().unwrap_or_default();
+            for p in rest.split_whitespace() {
+                let key = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                ports.insert(key, json!({}));
+            }
+            cfg.exposed_ports = Some(ports);
+        }
+        "VOLUME" => {
+            let mut vols = cfg.volumes.clone().unwrap_or_default();
+            let list = serde_json::from_str::<Vec<String>>(rest)
+                .unwrap_or_else(|_| rest.split_whitespace().map(String::from).collect());
+            for v in list {
+                vols.insert(v, json!({}));
+            }
+            cfg.volumes = Some(vols);
+        }
+        other => {
+            return Err(format!(
+                "{other} is not a valid change command (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)"
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// What `POST /commit` asks for.
+#[derive(Debug, Default, Clone)]
+pub struct CommitRequest {
+    pub container: String,
+    pub reference: Option<String>,
+    pub comment: String,
+    pub author: String,
+    pub pause: bool,
+    pub changes: Vec<String>,
+}
+
+impl Daemon {
+    /// `GET /containers/{id}/changes`.
+    pub async fn container_changes(&self, input: &str) -> Result<Vec<Value>> {
+        let c = self.lookup(input)?;
+        let id = c.id.clone();
+        let images = self.images.clone();
+        let list = tokio::task::spawn_blocking(move || {
+            let store = images.lock().unwrap();
+            let upper = store.layers().upper_dir(&id)?;
+            let lowers = store.layers().lower_dirs(&id)?;
+            changes_in(&upper, &lowers).map_err(|e| crate::layers::LayerError::Io {
+                context: "reading the container's changes".into(),
+                source: e,
+            })
+        })
+        .await
+        .map_err(|e| DaemonError::system("diff", e))?
+        .map_err(|e| DaemonError::system("diff", e))?;
+        Ok(list
+            .into_iter()
+            .map(|(path, kind)| json!({ "Path": path, "Kind": kind }))
+            .collect())
+    }
+
+    /// `GET /containers/{id}/export`: the container's root filesystem as a tar, written to
+    /// `out` (the response body) as it is read. A stopped container is mounted for the time.
+    pub async fn container_export(
+        &self,
+        input: &str,
+        out: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<()> {
+        let c = self.lookup(input)?;
+        let id = c.id.clone();
+        let images = self.images.clone();
+        let (merged, mounted_here) = {
+            let store = images.lock().unwrap();
+            let layers = store.layers();
+            let was = layers.is_mounted(&id);
+            let merged = layers
+                .mount(&id)
+                .map_err(|e| DaemonError::system("mounting the container", e))?;
+            (merged, !was)
+        };
+        tokio::task::spawn_blocking(move || {
+            let writer = ChannelWriter { tx: out };
+            let result = pack::pack_tree(&merged, writer);
+            if mounted_here && !c.is_running() {
+                let _ = images.lock().unwrap().layers().unmount(&id);
+            }
+            if let Err(e) = result {
+                tracing::warn!("export of {id}: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    /// `POST /commit`: the container's read-write layer becomes a new layer on its image's,
+    /// with the container's config (and the changes) as the new image's config.
+    pub async fn commit(&self, req: CommitRequest) -> Result<String> {
+        let c = self.lookup(&req.container)?;
+        let rec = c.snapshot();
+        let mut cfg: crate::image::config::ContainerConfig =
+            serde_json::from_value(serde_json::to_value(&rec.config).unwrap_or(Value::Null))
+                .unwrap_or_default();
+        // What only a running container has is not part of an image.
+        for k in [
+            "AttachStdin",
+            "AttachStdout",
+            "AttachStderr",
+            "Tty",
+            "OpenStdin",
+            "StdinOnce",
+            "Image",
+            "Hostname",
+        ] {
+            cfg.extra.remove(k);
+        }
+        cfg.hostname = None;
+        for ch in &req.changes {
+            for line in ch.lines().filter(|l| !l.trim().is_empty()) {
+                apply_change(&mut cfg, line).map_err(DaemonError::InvalidParameter)?;
+            }
+        }
+        if let Some(r) = &req.reference {
+            crate::image::reference::Reference::parse(r)
+                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        }
+        let freeze = req.pause && rec.state.running && !rec.state.paused;
+        let cg = self.cgroups.open(&rec.id);
+        if freeze {
+            let cg = cg.clone();
+            tokio::task::spawn_blocking(move || cg.set_frozen(true))
+                .await
+                .map_err(|e| DaemonError::system("pausing", e))?
+                .map_err(|e| DaemonError::system("pausing", e))?;
+        }
+        let images = self.images.clone();
+        let id = rec.id.clone();
+        let now = super::lifecycle::now_rfc3339();
+        let created_by = std::iter::once(rec.path.clone())
+            .chain(rec.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let image_id = rec.image.clone();
+        let (comment, author, reference) = (
+            req.comment.clone(),
+            req.author.clone(),
+            req.reference.clone(),
+        );
+        let made = tokio::task::spawn_blocking(move || -> std::result::Result<String, String> {
+            let store = images.lock().unwrap();
+            let base = store.get(&image_id).map_err(|e| e.to_string())?;
+            let layers = store.layers();
+            let upper = layers.upper_dir(&id).map_err(|e| e.to_string())?;
+            let mut tmp = tempfile::tempfile_in(store.tmp_dir()).map_err(|e| e.to_string())?;
+            let (diff_id, _) = pack::pack_layer(&upper, &mut tmp)
+                .map_err(|e| format!("packing the layer: {e}"))?;
+            use std::io::Seek;
+            tmp.rewind().map_err(|e| e.to_string())?;
+            let parent = layers.container_parent(&id);
+            layers
+                .apply_layer(parent.as_deref(), &diff_id, &mut tmp)
+                .map_err(|e| e.to_string())?;
+            let mut config: ImageConfig = base.config.clone();
+            config.created = Some(now.clone());
+            config.author = (!author.is_empty()).then(|| author.clone());
+            config.comment = (!comment.is_empty()).then(|| comment.clone());
+            config.config = Some(cfg);
+            config.extra.insert("container".into(), json!(id));
+            config.rootfs.kind = "layers".into();
+            config.rootfs.diff_ids.push(diff_id);
+            let mut history = config.history.clone().unwrap_or_default();
+            history.push(History {
+                created: Some(now),
+                created_by: Some(created_by),
+                author: (!author.is_empty()).then(|| author.clone()),
+                comment: (!comment.is_empty()).then(|| comment.clone()),
+                empty_layer: None,
+                extra: Default::default(),
+            });
+            config.history = Some(history);
+            let raw = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
+            let new_id = store.put_config(&raw).map_err(|e| e.to_string())?;
+            if let Some(r) = &reference {
+                store.tag(r, &new_id).map_err(|e| e.to_string())?;
+            }
+            Ok(new_id)
+        })
+        .await
+        .map_err(|e| DaemonError::system("commit", e));
+        if freeze {
+            let _ = tokio::task::spawn_blocking(move || cg.set_frozen(false)).await;
+        }
+        let new_id =
+            made?.map_err(|e| DaemonError::System(format!("committing {}: {e}", rec.id)))?;
+        self.container_event(&rec, "commit", &[("comment", req.comment.clone())]);
+        Ok(new_id)
+    }
+}
+
+/// A blocking writer into the response body's channel.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(bytes::Bytes::copy_from_slice(buf))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(
+        "CMD [\"sh\", \"-c\", \"echo hi\"]",
+        r#"{"Cmd":["sh","-c","echo hi"]}"#
+    )]
+    #[case("CMD echo hi", r#"{"Cmd":["/bin/sh","-c","echo hi"]}"#)]
+    #[case("ENV A=1 B=2", r#"{"Env":["A=1","B=2"]}"#)]
+    #[case("ENV A one", r#"{"Env":["A=one"]}"#)]
+    #[case("EXPOSE 80 53/udp", r#"{"ExposedPorts":{"53/udp":{},"80/tcp":{}}}"#)]
+    #[case("WORKDIR /srv", r#"{"WorkingDir":"/srv"}"#)]
+    #[case("USER nobody", r#"{"User":"nobody"}"#)]
+    #[case("LABEL team=blue", r#"{"Labels":{"team":"blue"}}"#)]
+    #[case("ENTRYPOINT [\"/bin/true\"]", r#"{"Entrypoint":["/bin/true"]}"#)]
+    fn changes_apply_like_dockerfile_instructions(#[case] change: &str, #[case] want: &str) {
+        let mut cfg = crate::image::config::ContainerConfig::default();
+        apply_change(&mut cfg, change).unwrap();
+        assert_eq!(
+            serde_json::to_value(&cfg).unwrap(),
+            serde_json::from_str::<Value>(want).unwrap()
+        );
+    }
+
+    #[test]
+    fn unknown_changes_are_refused_by_name() {
+        let mut cfg = crate::image::config::ContainerConfig::default();
+        let err = apply_change(&mut cfg, "RUN rm -rf /").unwrap_err();
+        assert!(
+            err.starts_with("RUN is not a valid change command"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! The other direction of `unpack`: a directory of a layer (a container's read-write layer, for
+//! `commit`) becomes a layer tar, overlay whiteouts becoming Docker's: a 0/0 character device
+//! is written as an empty `.wh.<name>` file, and a directory with `trusted.overlay.opaque=y`
+//! gets a `.wh..wh..opq` entry. Entries go in sorted order, so the same directory always gives
+//! the same bytes; the tar is hashed as it is written (its diff id). `diff` reads the same
+//! walk as a list of changes.
+
+use sha2::{Digest, Sha256};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// A writer that hashes everything written through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// "sha256:<hex>" of everything written, and how many bytes.
+    pub fn finish(self) -> (String, u64, W) {
+        (
+            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            self.written,
+            self.inner,
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// What a layer directory says about one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A file, directory, link or device that the layer holds.
+    Present(PathBuf),
+    /// A whiteout: the path is deleted by this layer.
+    Deleted(PathBuf),
+    /// An opaque directory: nothing below it in lower layers shows through.
+    Opaque(PathBuf),
+}
+
+fn is_whiteout(md: &std::fs::Metadata) -> bool {
+    md.file_type().is_char_device() && md.rdev() == 0
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut buf = [0u8; 4];
+    // SAFETY: lgetxattr reads a NUL-terminated path and name and writes at most buf.len()
+    // bytes into buf, which lives across the call.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    n == 1 && buf[0] == b'y'
+}
+
+/// Every path of a layer directory, sorted, relative to it (without a leading slash).
+pub fn walk(root: &Path) -> io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(root.join(&rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        let mut subdirs = Vec::new();
+        for name in names {
+            let path = rel.join(&name);
+            let md = std::fs::symlink_metadata(root.join(&path))?;
+            if is_whiteout(&md) {
+                out.push(Entry::Deleted(path));
+                continue;
+            }
+            out.push(Entry::Present(path.clone()));
+            if md.is_dir() {
+                if is_opaque(&root.join(&path)) {
+                    out.push(Entry::Opaque(path.clone()));
+                }
+                subdirs.push(path);
+            }
+        }
+        // Depth-first, in name order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    // A stable order that puts each directory before what it holds.
+    out.sort_by_key(key);
+    Ok(out)
+}
+
+fn key(e: &Entry) -> (PathBuf, u8) {
+    match e {
+        Entry::Present(p) => (p.clone(), 0),
+        Entry::Opaque(p) => (p.join(".wh..wh..opq"), 1),
+        Entry::Deleted(p) => (p.clone(), 2),
+    }
+}
+
+fn empty_file_header(name: &Path) -> io::Result<tar::Header> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_path(name)?;
+    h.set_cksum();
+    Ok(h)
+}
+
+/// Write the layer tar of `root` to `out`; returns the diff id and the tar's size.
+pub fn pack_layer<W: Write>(root: &Path, out: W) -> io::Result<(String, u64)> {
+    let mut builder = tar::Builder::new(HashingWriter::new(out));
+    builder.follow_symlinks(false);
+    builder.mode(tar::HeaderMode::Complete);
+    for entry in walk(root)? {
+        match entry {
+            Entry::Present(rel) => builder.append_path_with_name(root.join(&rel), &rel)?,
+            Entry::Deleted(rel) => {
+                let name = rel.file_name().unwrap_or_default().to_string_lossy();
+                let wh = rel.with_file_name(format!(".wh.{name}"));
+                let h = empty_file_header(&wh)?;
+                builder.append(&h, io::empty())?;
+            }
+            Entry::Opaque(rel) => {
+                let h = empty_file_header(&rel.join(".wh..wh..opq"))?;
+                builder.append(&h, io::empty())?;
+            }
+        }
+    }
+    let hashing = builder.into_inner()?;
+    let (digest, size, mut inner) = hashing.finish();
+    inner.flush()?;
+    Ok((digest, size))
+}
+
+/// Write a whole filesystem tree (a container's merged root, for `export`) as a tar.
+pub fn pack_tree<W: Write>(root: &Path, out: W) -> io::Result<W> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    builder.mode(tar::HeaderMode::Complete);
+    for entry in walk(root)? {
+        if let Entry::Present(rel) = entry {
+            builder.append_path_with_name(root.join(&rel), &rel)?;
+        }
+    }
+    builder.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiteouts_become_dockers_files_and_the_bytes_are_stable() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: mknod of a whiteout needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/motd"), b"hello\n").unwrap();
+        std::os::unix::fs::symlink("motd", root.join("etc/motd.link")).unwrap();
+        nix::sys::stat::mknod(
+            &root.join("etc/gone"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .unwrap();
+        let mut a = Vec::new();
+        let (digest, size) = pack_layer(root, &mut a).unwrap();
+        assert_eq!(size as usize, a.len());
+        let mut b = Vec::new();
+        assert_eq!(pack_layer(root, &mut b).unwrap().0, digest, "stable bytes");
+        assert_eq!(a, b);
+        let names: Vec<String> = tar::Archive::new(&a[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["etc", "etc/.wh.gone", "etc/motd", "etc/motd.link"]);
+    }
+}
