@@ -417,6 +417,17 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
                 Err(e) => from_daemon(e),
             }
         }
+        (&Method::GET, ["images", "get"]) => {
+            let names: Vec<String> =
+                url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    .filter(|(k, _)| k == "names")
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+            save(&d, names).await
+        }
+        (&Method::GET, ["images", rest @ .., "get"]) if !rest.is_empty() => {
+            save(&d, vec![rest.join("/")]).await
+        }
         (&Method::POST, ["images", "prune"]) => {
             let q = query(&req);
             // `dangling=false` (`image prune -a`): every unused image, tagged or not.
@@ -700,6 +711,18 @@ async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
         .header(CONTENT_TYPE, "application/json")
         .body(channel_body(rx))
         .unwrap()
+}
+
+/// `GET /images/get` and `/images/{name}/get`: a tar stream.
+async fn save(d: &Arc<Daemon>, names: Vec<String>) -> Response<Body> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    match d.image_save(names, tx).await {
+        Ok(()) => base(StatusCode::OK)
+            .header(CONTENT_TYPE, "application/x-tar")
+            .body(channel_body(rx))
+            .unwrap(),
+        Err(e) => from_daemon(e),
+    }
 }
 
 /// A `since`/`until` of `GET /events`: unix seconds, with an optional fraction, as nanoseconds.

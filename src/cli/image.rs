@@ -49,6 +49,17 @@ pub enum ImageCommand {
     History(HistoryArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<std::path::PathBuf>,
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -249,6 +260,71 @@ pub async fn images(client: &Client, a: ImagesArgs) -> i32 {
             1
         }
     }
+}
+
+pub async fn save(client: &Client, a: SaveArgs) -> i32 {
+    use std::io::IsTerminal;
+    use tokio::io::AsyncWriteExt;
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        eprintln!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        return 1;
+    }
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(a.images.iter().map(|i| ("names", i.as_str())))
+        .finish();
+    let resp = match client
+        .request(hyper::Method::GET, &format!("/images/get?{q}"), None)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    let part = a.output.as_ref().map(|p| p.with_extension("berth-part"));
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &part {
+        // Written aside and renamed in: a failed save leaves no half an archive.
+        Some(p) => match tokio::fs::File::create(p).await {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("berth: {}: {e}", p.display());
+                return 1;
+            }
+        },
+        None => Box::new(tokio::io::stdout()),
+    };
+    let mut body = resp.into_body();
+    // The last KiB seen: a whole tar ends with two zero blocks; a save the daemon could not
+    // finish stops short of them.
+    let mut tail: Vec<u8> = Vec::with_capacity(2048);
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Some(d) = frame.data_ref() {
+            if let Err(e) = out.write_all(d).await {
+                eprintln!("berth: writing the archive: {e}");
+                return 1;
+            }
+            tail.extend_from_slice(d);
+            if tail.len() > 1024 {
+                tail.drain(..tail.len() - 1024);
+            }
+        }
+    }
+    let _ = out.flush().await;
+    drop(out);
+    let whole = tail.len() == 1024 && tail.iter().all(|b| *b == 0);
+    if !whole {
+        if let Some(p) = &part {
+            let _ = std::fs::remove_file(p);
+        }
+        eprintln!("berth: the daemon could not write the whole archive (see its log)");
+        return 1;
+    }
+    if let (Some(p), Some(final_path)) = (&part, &a.output) {
+        if let Err(e) = std::fs::rename(p, final_path) {
+            eprintln!("berth: {}: {e}", final_path.display());
+            return 1;
+        }
+    }
+    0
 }
 
 /// `image inspect`: images only (plain `inspect` tries containers first).

@@ -104,6 +104,8 @@ pub enum Command {
     Rmi(image::RmiArgs),
     /// Show the history of an image
     History(image::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image::SaveArgs),
     /// Show the berth version information
     Version,
     /// Display system-wide information
@@ -169,6 +171,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Tag(args) => image::tag(&client, args).await,
         Command::Rmi(args) => image::rmi(&client, args).await,
         Command::History(args) => image::history(&client, args).await,
+        Command::Save(args) => image::save(&client, args).await,
         Command::Image(cmd) => match cmd {
             image::ImageCommand::Ls(args) => image::images(&client, args).await,
             image::ImageCommand::Inspect(args) => image::inspect(&client, args).await,
@@ -177,6 +180,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
             image::ImageCommand::Prune(args) => image::prune(&client, args).await,
             image::ImageCommand::History(args) => image::history(&client, args).await,
             image::ImageCommand::Load(args) => image::load(&client, args).await,
+            image::ImageCommand::Save(args) => image::save(&client, args).await,
         },
         Command::Version => system::version(&client).await,
         Command::Info => system::info(&client).await,

@@ -285,8 +285,8 @@ impl Daemon {
 }
 
 /// A blocking writer into the response body's channel.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+pub(crate) struct ChannelWriter {
+    pub(crate) tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
 }
 
 impl std::io::Write for ChannelWriter {

@@ -339,6 +339,32 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// `GET /images/get?names=...`: the archive of `names`, streamed into `out`. The names are
+    /// resolved before the first byte, so an unknown one is a 404, not a broken archive.
+    pub async fn image_save(
+        &self,
+        names: Vec<String>,
+        out: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<()> {
+        if names.is_empty() {
+            return Err(DaemonError::InvalidParameter("no images named".into()));
+        }
+        for n in &names {
+            self.image_get(n).await?;
+        }
+        let images = self.images.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = images.lock().unwrap();
+            let writer = super::commit::ChannelWriter { tx: out };
+            if let Err(e) = crate::image::save::save(&store, &names, writer) {
+                tracing::warn!("save of {names:?}: {e}");
+            }
+        });
+        Ok(())
+    }
+}
+
 /// `filters` of `GET /images/json`: `dangling=true|false`, `reference=<glob>`,
 /// `label=<key>[=<value>]`; values of one key are alternatives, keys must all match.
 #[derive(Debug, Default, Clone, PartialEq)]

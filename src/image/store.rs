@@ -288,6 +288,12 @@ impl ImageStore {
         Ok(released)
     }
 
+    /// The config's bytes as stored (their sha256 is the image id).
+    pub fn raw_config(&self, id: &str) -> Result<Vec<u8>, ImageError> {
+        fs::read(self.imagedb.join(id.trim_start_matches("sha256:")))
+            .map_err(io_ctx(format!("reading image {id}")))
+    }
+
     pub(crate) fn has_config(&self, raw: &[u8]) -> bool {
         use sha2::Digest;
         self.imagedb

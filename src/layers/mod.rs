@@ -6,5 +6,7 @@ mod overlay2;
 pub mod pack;
 mod unpack;
 
-pub use overlay2::{is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, MountPlan};
-pub use unpack::{chain_id, clean_entry_path, dir_size};
+pub use overlay2::{
+    is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, LayerTarReader, MountPlan,
+};
+pub use unpack::{chain_id, clean_entry_path, dir_size, Segment};

@@ -3,7 +3,7 @@
 //! `image/overlay2/layerdb/sha256/<chain id>/{diff,cache-id,size,parent}` and
 //! `image/overlay2/layerdb/mounts/<container id>/{init-id,mount-id,parent}`.
 
-use super::unpack::{chain_id, dir_size, unpack_layer};
+use super::unpack::{chain_id, dir_size, rebuild_layer, rebuilt_size, unpack_layer_split, Segment};
 use crate::util::fsutil::write_atomic;
 use rand::Rng;
 use std::fs;
@@ -29,6 +29,16 @@ pub enum LayerError {
     InUse { chain: String, user: String },
     #[error("cannot mount the layers of {id}: the mount options take {len} bytes, more than a page even with relative paths")]
     OptionsTooLong { id: String, len: usize },
+}
+
+/// The segments as gzip'd JSON lines, written atomically.
+fn write_split(path: &Path, segments: &[Segment]) -> io::Result<()> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for s in segments {
+        serde_json::to_writer(&mut gz, s)?;
+        io::Write::write_all(&mut gz, b"\n")?;
+    }
+    write_atomic(path, &gz.finish()?)
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> LayerError {
@@ -162,7 +172,7 @@ impl LayerStore {
         let cache = crate::util::id::random_id();
         let result = (|| {
             let dir = self.new_layer_dir(&cache, lower.as_deref())?;
-            let actual = unpack_layer(tar, &dir.join("diff"))
+            let (actual, segments) = unpack_layer_split(tar, &dir.join("diff"))
                 .map_err(io_ctx(format!("unpacking layer {diff_id}")))?;
             if actual != diff_id {
                 return Err(LayerError::DigestMismatch {
@@ -179,6 +189,8 @@ impl LayerStore {
                 .map_err(io_ctx("writing size"))?;
             write_atomic(&tmp.join("cache-id"), cache.as_bytes())
                 .map_err(io_ctx("writing cache-id"))?;
+            write_split(&tmp.join("tar-split.json.gz"), &segments)
+                .map_err(io_ctx("writing tar-split"))?;
             if let Some(p) = parent {
                 write_atomic(&tmp.join("parent"), p.as_bytes())
                     .map_err(io_ctx("writing parent"))?;
@@ -199,6 +211,44 @@ impl LayerStore {
                 Err(e)
             }
         }
+    }
+
+    /// How to rebuild the layer's tar, kept when it was applied.
+    fn split_of(&self, chain: &str) -> Result<Vec<Segment>, LayerError> {
+        let path = self.layerdb.join(hex_of(chain)).join("tar-split.json.gz");
+        let f = fs::File::open(&path).map_err(io_ctx(format!(
+            "layer {chain} has no tar-split (stored by an older berth: load or pull the image again)"
+        )))?;
+        let mut out = Vec::new();
+        for line in io::BufRead::lines(io::BufReader::new(flate2::read::GzDecoder::new(f))) {
+            let line = line.map_err(io_ctx("reading tar-split"))?;
+            out.push(serde_json::from_str(&line).map_err(|e| LayerError::Io {
+                context: format!("tar-split of {chain}"),
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The size of the layer's tar, for a header written before its bytes.
+    pub fn layer_tar_size(&self, chain: &str) -> Result<u64, LayerError> {
+        Ok(rebuilt_size(&self.split_of(chain)?))
+    }
+
+    /// Write the layer's tar exactly as it came (its sha256 is its diff id).
+    pub fn write_layer_tar(&self, chain: &str, out: &mut impl io::Write) -> Result<(), LayerError> {
+        let segments = self.split_of(chain)?;
+        let dir = self.overlay.join(self.cache_of(chain)?).join("diff");
+        rebuild_layer(&segments, &dir, out).map_err(io_ctx(format!("rebuilding layer {chain}")))
+    }
+
+    /// A reader of the layer's tar exactly as it came, for streaming it into an archive.
+    pub fn layer_tar_reader(&self, chain: &str) -> Result<LayerTarReader, LayerError> {
+        Ok(LayerTarReader {
+            segments: self.split_of(chain)?.into_iter(),
+            dir: self.overlay.join(self.cache_of(chain)?).join("diff"),
+            current: None,
+        })
     }
 
     /// Size of a layer's own files, as recorded when it was applied.
@@ -559,6 +609,36 @@ fn mount_from(dir: &Path, target: &Path, data: &str) -> Result<(), nix::Error> {
             Ok(_) => return Err(nix::Error::ECHILD),
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads a layer's tar from its segments, opening each file as its turn comes.
+pub struct LayerTarReader {
+    segments: std::vec::IntoIter<Segment>,
+    dir: PathBuf,
+    current: Option<Box<dyn Read + Send>>,
+}
+
+impl Read for LayerTarReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(cur) = self.current.as_mut() {
+                let n = cur.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.current = None;
+            }
+            match self.segments.next() {
+                None => return Ok(0),
+                Some(Segment::Raw(bytes)) => self.current = Some(Box::new(io::Cursor::new(bytes))),
+                Some(Segment::File { path, size }) => {
+                    let rel = super::clean_entry_path(Path::new(&path))?;
+                    let f = fs::File::open(self.dir.join(rel))?;
+                    self.current = Some(Box::new(f.take(size)));
+                }
+            }
         }
     }
 }

@@ -100,11 +100,83 @@ fn dir_in_layer(dest: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(cur)
 }
 
+/// How to rebuild a layer's tar byte for byte from its unpacked files (Docker keeps the same,
+/// as "tar-split"): the tar's own bytes (headers, padding, the end) kept as they came, and
+/// for each file's content a reference to the unpacked file. `save` and `push` need the
+/// exact bytes, because the layer's digest (its diff id) is the digest of those bytes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Segment {
+    #[serde(rename = "raw")]
+    Raw(#[serde(with = "hex_bytes")] Vec<u8>),
+    #[serde(rename = "file")]
+    File { path: String, size: u64 },
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Default)]
+struct SplitState {
+    pos: u64,
+    skip: Option<(u64, u64)>,
+    raw: Vec<u8>,
+    segments: Vec<Segment>,
+}
+
+impl SplitState {
+    fn flush_raw(&mut self) {
+        if !self.raw.is_empty() {
+            self.segments
+                .push(Segment::Raw(std::mem::take(&mut self.raw)));
+        }
+    }
+}
+
+/// A reader that keeps every byte it passes on except file contents (see [`Segment`]).
+struct Recorder<R> {
+    inner: R,
+    state: std::rc::Rc<std::cell::RefCell<SplitState>>,
+}
+
+impl<R: Read> Read for Recorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut st = self.state.borrow_mut();
+        let (start, end) = (st.pos, st.pos + n as u64);
+        // Keep what lies outside the skipped window [from, to), in two slices at most.
+        let (from, to) = st.skip.unwrap_or((end, end));
+        let cut = |at: u64| (at.clamp(start, end) - start) as usize;
+        let (a, b) = (cut(from), cut(to));
+        st.raw.extend_from_slice(&buf[..a]);
+        st.raw.extend_from_slice(&buf[b.max(a)..n]);
+        st.pos = end;
+        Ok(n)
+    }
+}
+
 /// Unpack `tar` into `dest` (a fresh layer's `diff/`), returning the stream's diff id.
+#[cfg(test)]
 pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> io::Result<String> {
+    unpack_layer_split(tar, dest).map(|(d, _)| d)
+}
+
+/// `unpack_layer`, also returning how to rebuild the tar from what was unpacked.
+pub fn unpack_layer_split<R: Read>(tar: R, dest: &Path) -> io::Result<(String, Vec<Segment>)> {
     let mut hashing = HashingReader::new(tar);
+    let state = std::rc::Rc::new(std::cell::RefCell::new(SplitState::default()));
     {
-        let mut archive = tar::Archive::new(&mut hashing);
+        let mut recorder = Recorder {
+            inner: &mut hashing,
+            state: state.clone(),
+        };
+        let mut archive = tar::Archive::new(&mut recorder);
         archive.set_preserve_permissions(true);
         archive.set_preserve_ownerships(true);
         archive.set_unpack_xattrs(true);
@@ -150,6 +222,23 @@ pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> io::Result<String> {
                 }
                 continue;
             }
+            let size = entry.size();
+            if size > 0 && entry.header().entry_type().is_file() {
+                let file_pos = entry.raw_file_position();
+                let mut st = state.borrow_mut();
+                if st.pos != file_pos {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("layer entry {}: unexpected stream position", raw.display()),
+                    ));
+                }
+                st.flush_raw();
+                st.segments.push(Segment::File {
+                    path: rel.to_string_lossy().into_owned(),
+                    size,
+                });
+                st.skip = Some((file_pos, file_pos + size));
+            }
             // unpack_in refuses entries (and hard link targets) that would land outside `dest`,
             // including through symlinks unpacked earlier.
             if !entry.unpack_in(dest)? {
@@ -159,8 +248,49 @@ pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> io::Result<String> {
                 ));
             }
         }
+        // The end of the archive (zero blocks, padding) belongs to the bytes too.
+        io::copy(&mut recorder, &mut io::sink())?;
     }
-    hashing.finish()
+    let digest = hashing.finish()?;
+    let mut st = state.borrow_mut();
+    st.flush_raw();
+    Ok((digest, std::mem::take(&mut st.segments)))
+}
+
+/// Write a layer's tar again from its segments and its unpacked `diff/` dir.
+pub fn rebuild_layer<W: io::Write>(
+    segments: &[Segment],
+    dir: &Path,
+    out: &mut W,
+) -> io::Result<()> {
+    for s in segments {
+        match s {
+            Segment::Raw(b) => out.write_all(b)?,
+            Segment::File { path, size } => {
+                let rel = clean_entry_path(Path::new(path))?;
+                let f = std::fs::File::open(dir.join(rel))?;
+                let copied = io::copy(&mut f.take(*size), out)?;
+                if copied != *size {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{path} is shorter than the layer says ({copied} of {size} bytes)"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The length of the tar `rebuild_layer` writes.
+pub fn rebuilt_size(segments: &[Segment]) -> u64 {
+    segments
+        .iter()
+        .map(|s| match s {
+            Segment::Raw(b) => b.len() as u64,
+            Segment::File { size, .. } => *size,
+        })
+        .sum()
 }
 
 /// Bytes used by a layer's files (what Docker reports as a layer's size).
@@ -367,5 +497,43 @@ mod hostile_layer_tests {
         let (_t, dest, _) = setup();
         let data = Tar::new().file("big", &[7u8; 4096]).bytes();
         assert!(unpack_layer(&data[..1024], &dest).is_err());
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    /// Any tar unpacked and rebuilt from its split is the same bytes, so the same digest.
+    #[test]
+    fn a_layer_rebuilds_byte_for_byte() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o640);
+            h.set_mtime(1_700_000_000);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        add("a.txt", b"hello\n");
+        add(
+            &format!("deep/{}/long-name.bin", "x".repeat(120)),
+            &vec![7u8; 3000],
+        );
+        add("empty", b"");
+        let original = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (digest, segments) = unpack_layer_split(&original[..], dir.path()).unwrap();
+        assert_eq!(rebuilt_size(&segments), original.len() as u64);
+        let mut again = Vec::new();
+        rebuild_layer(&segments, dir.path(), &mut again).unwrap();
+        assert_eq!(again, original);
+        assert_eq!(
+            digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(&again)))
+        );
     }
 }

@@ -1,0 +1,167 @@
+//! `save`: images into one archive that `docker load` reads and that is an OCI image layout
+//! too, as Docker 25+ writes it: every blob (configs, layer tars, manifests) under
+//! `blobs/sha256/<hex>`, an OCI `index.json` and `oci-layout`, and Docker's `manifest.json`.
+//! Layers are written exactly as they were loaded or committed (rebuilt from their tar-split),
+//! so their digests are the diff ids of the configs, and each is checked as it is written.
+
+use super::reference::Reference;
+use super::store::{io_ctx, ImageError, ImageRecord, ImageStore};
+use serde_json::json;
+use std::io::{Read, Write};
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+fn hex(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", ::hex::encode(sha2::Sha256::digest(data)))
+}
+
+/// A reader that hashes what passes, to check a layer against its diff id as it is written.
+struct Checked<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn append(
+    tar: &mut tar::Builder<impl Write>,
+    path: &str,
+    size: u64,
+    data: impl Read,
+) -> Result<(), ImageError> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    tar.append_data(&mut h, path, data)
+        .map_err(io_ctx(format!("writing {path}")))
+}
+
+/// Write the archive of `names` (references or ids) to `out`.
+pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<(), ImageError> {
+    // Resolve everything first: a name that does not exist fails before a byte is written.
+    let mut images: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
+    for name in names {
+        let record = store.get(name)?;
+        let by_ref = Reference::parse(name)
+            .ok()
+            .filter(|r| record.repo_tags.contains(&r.tagged()));
+        match images.iter_mut().find(|(r, _)| r.id == record.id) {
+            Some((_, refs)) => refs.extend(by_ref),
+            None => images.push((record, by_ref.into_iter().collect())),
+        }
+    }
+    let mut tar = tar::Builder::new(out);
+    let mut written = std::collections::HashSet::new();
+    let mut index = Vec::new();
+    let mut docker_manifest = Vec::new();
+    for (img, refs) in &images {
+        let chains = ImageStore::chains(img);
+        let mut layer_descs = Vec::new();
+        for (chain, diff_id) in chains.iter().zip(&img.config.rootfs.diff_ids) {
+            let size = store.layers().layer_tar_size(chain)?;
+            if written.insert(diff_id.clone()) {
+                use sha2::Digest;
+                let mut reader = Checked {
+                    inner: store.layers().layer_tar_reader(chain)?,
+                    hasher: sha2::Sha256::new(),
+                };
+                append(
+                    &mut tar,
+                    &format!("blobs/sha256/{}", hex(diff_id)),
+                    size,
+                    &mut reader,
+                )?;
+                let actual = format!("sha256:{}", ::hex::encode(reader.hasher.finalize()));
+                if &actual != diff_id {
+                    return Err(ImageError::Archive(format!(
+                        "layer {diff_id} of {} reads back as {actual}: its files changed on disk",
+                        img.id
+                    )));
+                }
+            }
+            layer_descs.push(json!({ "mediaType": LAYER, "digest": diff_id, "size": size }));
+        }
+        let config = store.raw_config(&img.id)?;
+        if written.insert(img.id.clone()) {
+            append(
+                &mut tar,
+                &format!("blobs/sha256/{}", hex(&img.id)),
+                config.len() as u64,
+                &config[..],
+            )?;
+        }
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": { "mediaType": CONFIG, "digest": img.id, "size": config.len() },
+            "layers": layer_descs,
+        }))
+        .map_err(|e| ImageError::Archive(e.to_string()))?;
+        let manifest_digest = sha256(&manifest);
+        if written.insert(manifest_digest.clone()) {
+            append(
+                &mut tar,
+                &format!("blobs/sha256/{}", hex(&manifest_digest)),
+                manifest.len() as u64,
+                &manifest[..],
+            )?;
+        }
+        let descriptor = |annotations: serde_json::Value| {
+            let mut d =
+                json!({ "mediaType": MANIFEST, "digest": manifest_digest, "size": manifest.len() });
+            if !annotations.is_null() {
+                d["annotations"] = annotations;
+            }
+            d
+        };
+        if refs.is_empty() {
+            index.push(descriptor(serde_json::Value::Null));
+        }
+        for r in refs {
+            index.push(descriptor(json!({
+                "io.containerd.image.name": format!("{}/{}:{}", r.domain(), r.path(), r.tag().unwrap_or("latest")),
+                "org.opencontainers.image.ref.name": r.tag().unwrap_or("latest"),
+            })));
+        }
+        docker_manifest.push(json!({
+            "Config": format!("blobs/sha256/{}", hex(&img.id)),
+            "RepoTags": if refs.is_empty() { serde_json::Value::Null } else { json!(refs.iter().map(|r| r.tagged()).collect::<Vec<_>>()) },
+            "Layers": img.config.rootfs.diff_ids.iter().map(|d| format!("blobs/sha256/{}", hex(d))).collect::<Vec<_>>(),
+        }));
+    }
+    let index =
+        serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": index }))
+            .map_err(|e| ImageError::Archive(e.to_string()))?;
+    append(&mut tar, "index.json", index.len() as u64, &index[..])?;
+    let manifest =
+        serde_json::to_vec(&docker_manifest).map_err(|e| ImageError::Archive(e.to_string()))?;
+    append(
+        &mut tar,
+        "manifest.json",
+        manifest.len() as u64,
+        &manifest[..],
+    )?;
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+    append(&mut tar, "oci-layout", layout.len() as u64, &layout[..])?;
+    tar.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(io_ctx("finishing the archive"))
+}
