@@ -1322,7 +1322,6 @@ pub async fn commit(client: &Client, a: CommitArgs) -> i32 {
 }
 
 pub async fn export(client: &Client, a: ExportArgs) -> i32 {
-    use http_body_util::BodyExt;
     use std::io::IsTerminal;
     if a.output.is_none() && std::io::stdout().is_terminal() {
         eprintln!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
@@ -1339,38 +1338,7 @@ pub async fn export(client: &Client, a: ExportArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return report(&e),
     };
-    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &a.output {
-        // Written aside and renamed in, so a failed export leaves no half a tar.
-        Some(p) => match tokio::fs::File::create(p.with_extension("berth-part")).await {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("berth: {}: {e}", p.display());
-                return 1;
-            }
-        },
-        None => Box::new(tokio::io::stdout()),
-    };
-    let mut body = resp.into_body();
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            eprintln!("berth: the export stream broke off");
-            return 1;
-        };
-        if let Some(d) = frame.data_ref() {
-            if let Err(e) = out.write_all(d).await {
-                eprintln!("berth: writing the export: {e}");
-                return 1;
-            }
-        }
-    }
-    let _ = out.flush().await;
-    if let Some(p) = &a.output {
-        if let Err(e) = std::fs::rename(p.with_extension("berth-part"), p) {
-            eprintln!("berth: {}: {e}", p.display());
-            return 1;
-        }
-    }
-    0
+    super::download::tar_to(resp, a.output.as_deref()).await
 }
 
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports, from inspect.

@@ -126,37 +126,15 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 }
 
 pub fn images_table(rows: &[ImageSummary], no_trunc: bool, now: i64) -> String {
-    let mut cells = Vec::new();
-    for img in rows {
-        let created = format!(
-            "{} ago",
-            human_duration(std::time::Duration::from_secs(
-                (now - img.created).max(0) as u64
-            ))
-        );
-        let tags: Vec<(String, String)> = if img.repo_tags.is_empty() {
-            vec![("<none>".into(), "<none>".into())]
-        } else {
-            img.repo_tags
+    let cells: Vec<Vec<String>> = image_rows(rows, no_trunc, now)
+        .iter()
+        .map(|r| {
+            ["Repository", "Tag", "ID", "CreatedSince", "Size"]
                 .iter()
-                .map(|t| match t.rfind(':') {
-                    Some(i) if !t[i..].contains('/') => {
-                        (t[..i].to_string(), t[i + 1..].to_string())
-                    }
-                    _ => (t.clone(), "<none>".into()),
-                })
+                .map(|k| r[k].as_str().unwrap_or("").to_string())
                 .collect()
-        };
-        for (repo, tag) in tags {
-            cells.push(vec![
-                repo,
-                tag,
-                short_id(&img.id, no_trunc),
-                created.clone(),
-                human_size(img.size),
-            ]);
-        }
-    }
+        })
+        .collect();
     table::render(
         &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
         &cells,
@@ -264,7 +242,6 @@ pub async fn images(client: &Client, a: ImagesArgs) -> i32 {
 
 pub async fn save(client: &Client, a: SaveArgs) -> i32 {
     use std::io::IsTerminal;
-    use tokio::io::AsyncWriteExt;
     if a.output.is_none() && std::io::stdout().is_terminal() {
         eprintln!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
         return 1;
@@ -279,52 +256,7 @@ pub async fn save(client: &Client, a: SaveArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return report(&e),
     };
-    let part = a.output.as_ref().map(|p| p.with_extension("berth-part"));
-    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &part {
-        // Written aside and renamed in: a failed save leaves no half an archive.
-        Some(p) => match tokio::fs::File::create(p).await {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("berth: {}: {e}", p.display());
-                return 1;
-            }
-        },
-        None => Box::new(tokio::io::stdout()),
-    };
-    let mut body = resp.into_body();
-    // The last KiB seen: a whole tar ends with two zero blocks; a save the daemon could not
-    // finish stops short of them.
-    let mut tail: Vec<u8> = Vec::with_capacity(2048);
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
-        if let Some(d) = frame.data_ref() {
-            if let Err(e) = out.write_all(d).await {
-                eprintln!("berth: writing the archive: {e}");
-                return 1;
-            }
-            tail.extend_from_slice(d);
-            if tail.len() > 1024 {
-                tail.drain(..tail.len() - 1024);
-            }
-        }
-    }
-    let _ = out.flush().await;
-    drop(out);
-    let whole = tail.len() == 1024 && tail.iter().all(|b| *b == 0);
-    if !whole {
-        if let Some(p) = &part {
-            let _ = std::fs::remove_file(p);
-        }
-        eprintln!("berth: the daemon could not write the whole archive (see its log)");
-        return 1;
-    }
-    if let (Some(p), Some(final_path)) = (&part, &a.output) {
-        if let Err(e) = std::fs::rename(p, final_path) {
-            eprintln!("berth: {}: {e}", final_path.display());
-            return 1;
-        }
-    }
-    0
+    super::download::tar_to(resp, a.output.as_deref()).await
 }
 
 /// `image inspect`: images only (plain `inspect` tries containers first).

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod daemon_cmd;
+mod download;
 pub mod events;
 pub mod image;
 pub mod session;
