@@ -344,3 +344,108 @@ fn save_and_load_round_trip() {
         );
     }
 }
+
+#[test]
+fn import_from_a_file_and_from_stdin_with_changes() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["create", "--name", "src", "busybox", "true"]);
+    let fs_tar = d.dir.path().join("fs.tar");
+    d.ok(&["export", "-o", fs_tar.to_str().unwrap(), "src"]);
+
+    let out = d.ok(&[
+        "import",
+        "-c",
+        "CMD [\"/bin/echo\", \"imported\"]",
+        "-c",
+        "ENV GREETING=hello",
+        "-m",
+        "from an export",
+        fs_tar.to_str().unwrap(),
+        "imp:1",
+    ]);
+    let id = out.trim().to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+    assert_eq!(d.ok(&["run", "--rm", "imp:1"]), "imported\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "imp:1", "sh", "-c", "echo $GREETING"]),
+        "hello\n"
+    );
+    assert_eq!(
+        d.ok(&["history", "--format", "{{.Comment}}", "imp:1"]),
+        "from an export\n"
+    );
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", "imp:1"])
+            .trim(),
+        "1"
+    );
+
+    // From stdin, gzip-compressed, without a name: untagged, and the same layer reused.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &std::fs::read(&fs_tar).unwrap()).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut child = d
+        .cmd()
+        .args(["import", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &gz).unwrap();
+    let (stdout, stderr, code) = text(&child.wait_with_output().unwrap());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("sha256:"), "{stdout}");
+    assert_eq!(
+        d.ok(&["history", "--format", "{{.Comment}}", stdout.trim()]),
+        "Imported from -\n"
+    );
+
+    // Bad input: named, non-zero, nothing registered.
+    let before = d.ok(&["images", "-q"]);
+    let (_, err, code) = text(&d.berth(&["import", "/nonexistent.tar"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent.tar"), "{err}");
+    let junk = d.dir.path().join("junk.tar");
+    std::fs::write(&junk, vec![7u8; 5000]).unwrap();
+    let (_, err, code) = text(&d.berth(&["import", junk.to_str().unwrap(), "junk:1"]));
+    assert_eq!(code, 1, "{err}");
+    let (_, err, code) = text(&d.berth(&["import", "-c", "BOGUS x", fs_tar.to_str().unwrap()]));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(d.ok(&["images", "-q"]), before);
+    assert!(d.berth(&["image", "inspect", "junk:1"]).status.code() != Some(0));
+
+    if let Some(mut docker) = d.docker() {
+        let out = docker
+            .args([
+                "import",
+                "-c",
+                "CMD [\"/bin/echo\", \"via docker\"]",
+                fs_tar.to_str().unwrap(),
+                "imp:docker",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(d.ok(&["run", "--rm", "imp:docker"]), "via docker\n");
+    }
+}
+
+#[test]
+fn a_zstd_compressed_archive_loads() {
+    let d = daemon_or_skip!();
+    let raw = std::fs::read(common::busybox_archive()).unwrap();
+    let packed = zstd::encode_all(&raw[..], 3).unwrap();
+    let path = d.dir.path().join("busybox.tar.zst");
+    std::fs::write(&path, packed).unwrap();
+    assert_eq!(
+        d.ok(&["load", "-i", path.to_str().unwrap()]),
+        "Loaded image: busybox:latest\n"
+    );
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "zstd"]), "zstd\n");
+}

@@ -151,6 +151,31 @@ impl Client {
         self.send(req).await
     }
 
+    /// A request with a body of `content_type` (if any) and extra headers, such as
+    /// `X-Registry-Auth` on pull and push.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&'static str>,
+        headers: &[(&'static str, String)],
+    ) -> Result<Response<Incoming>> {
+        let mut req = self.build(method, path, body, false);
+        if let Some(ct) = content_type {
+            req.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(ct),
+            );
+        }
+        for (k, v) in headers {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(v) {
+                req.headers_mut().insert(*k, v);
+            }
+        }
+        self.send(req).await
+    }
+
     pub async fn read_body(resp: Response<Incoming>) -> Result<Bytes> {
         resp.into_body()
             .collect()

@@ -97,6 +97,7 @@ fn from_daemon(err: DaemonError) -> Response<Body> {
         DaemonError::NotModified(_) => {
             return base(StatusCode::NOT_MODIFIED).body(empty()).unwrap()
         }
+        DaemonError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         DaemonError::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error_response(status, err.to_string())
@@ -365,6 +366,51 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             }
         }
         (&Method::POST, ["images", "load"]) => load(req, d).await,
+        (&Method::POST, ["images", "create"]) => {
+            let q = query(&req);
+            let auth = registry_auth(&req);
+            match (q.get("fromImage"), q.get("fromSrc")) {
+                (Some(image), _) if !image.is_empty() => {
+                    let rx = d.image_pull(image, q.get("tag").map(String::as_str).unwrap_or(""), auth);
+                    progress_response(rx).await
+                }
+                (_, Some(src)) if src == "-" => import(req, q, d).await,
+                (_, Some(src)) => error_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("importing from {src}: berth imports only from the request body (fromSrc=-)"),
+                ),
+                _ => error_response(StatusCode::BAD_REQUEST, "fromImage or fromSrc is required"),
+            }
+        }
+        (&Method::POST, ["images", rest @ .., "push"]) if !rest.is_empty() => {
+            let q = query(&req);
+            let auth = registry_auth(&req);
+            let rx = d.image_push(
+                &rest.join("/"),
+                q.get("tag").map(String::as_str).unwrap_or(""),
+                auth,
+            );
+            progress_response(rx).await
+        }
+        (&Method::GET, ["images", "search"]) => {
+            let q = query(&req);
+            let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
+            let term = q.get("term").cloned().unwrap_or_default();
+            match d.search(&term, limit, registry_auth(&req)).await {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::POST, ["auth"]) => {
+            let auth: crate::image::registry::AuthConfig = match json_body(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            match d.auth(auth).await {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => from_daemon(e),
+            }
+        }
         (&Method::GET, ["containers", id, "changes"]) => match d.container_changes(id).await {
             Ok(v) => json_response(StatusCode::OK, &v),
             Err(e) => from_daemon(e),
@@ -710,6 +756,104 @@ async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
     base(StatusCode::OK)
         .header(CONTENT_TYPE, "application/json")
         .body(channel_body(rx))
+        .unwrap()
+}
+
+/// `POST /images/create?fromSrc=-&repo=&tag=&message=&changes=…`: `import` of the body.
+async fn import(
+    req: Request<Incoming>,
+    q: HashMap<String, String>,
+    d: Arc<Daemon>,
+) -> Response<Body> {
+    use futures::TryStreamExt;
+    // `changes` repeats, one instruction each, which the map of `query` would fold into one.
+    let changes: Vec<String> = req
+        .uri()
+        .query()
+        .map(|raw| {
+            url::form_urlencoded::parse(raw.as_bytes())
+                .filter(|(k, _)| k == "changes")
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let repo = q.get("repo").cloned().unwrap_or_default();
+    let reference = match (repo.is_empty(), q.get("tag").filter(|t| !t.is_empty())) {
+        (true, _) => None,
+        (false, Some(t)) => Some(format!("{repo}:{t}")),
+        (false, None) => Some(repo),
+    };
+    let platform_os = q
+        .get("platform")
+        .and_then(|p| p.split('/').next())
+        .filter(|o| !o.is_empty())
+        .unwrap_or("linux")
+        .to_string();
+    let body = http_body_util::BodyStream::new(req.into_body())
+        .map_ok(|f| f.into_data().unwrap_or_default())
+        .map_err(std::io::Error::other);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
+    let request = crate::daemon::commit::ImportRequest {
+        reference,
+        message: q.get("message").cloned().unwrap_or_default(),
+        changes,
+        platform_os,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::task::spawn_blocking(move || {
+        let item = d
+            .import_blocking(reader, request)
+            .map(|id| serde_json::json!({ "status": id }));
+        let _ = tx.blocking_send(item);
+    });
+    progress_response(rx).await
+}
+
+/// The credentials in `X-Registry-Auth`, if the client sent any.
+fn registry_auth(req: &Request<Incoming>) -> Option<crate::image::registry::AuthConfig> {
+    req.headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::image::registry::AuthConfig::from_header)
+}
+
+/// A JSON progress stream (pull, push, import). An error before the first message is the
+/// response's status; a later one is the stream's last object, `{"errorDetail":…}`.
+async fn progress_response(mut rx: crate::daemon::distribution::ProgressRx) -> Response<Body> {
+    let line = |v: &serde_json::Value| {
+        let mut b = serde_json::to_vec(v).unwrap_or_default();
+        b.push(b'\n');
+        Bytes::from(b)
+    };
+    let first = match rx.recv().await {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return from_daemon(e),
+        None => {
+            return from_daemon(DaemonError::System(
+                "the operation ended without a word".into(),
+            ))
+        }
+    };
+    let (tx, body_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        if tx.send(line(&first)).await.is_err() {
+            return;
+        }
+        while let Some(item) = rx.recv().await {
+            let v = match item {
+                Ok(v) => v,
+                Err(e) => {
+                    serde_json::json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})
+                }
+            };
+            if tx.send(line(&v)).await.is_err() {
+                return;
+            }
+        }
+    });
+    base(StatusCode::OK)
+        .header(CONTENT_TYPE, "application/json")
+        .body(channel_body(body_rx))
         .unwrap()
 }
 

@@ -18,6 +18,9 @@ pub struct RunArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing", value_parser = ["always", "missing", "never"])]
+    pub pull: String,
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
@@ -554,18 +557,22 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
                 .insert("SecurityOpt".into(), serde_json::json!(security));
         }
     }
+    if a.pull == "always" {
+        super::registry::pull_image(client, &a.image, false, true).await?;
+    }
     let resp: Result<CreateResponse, _> = client.post_json(&path, &request).await;
     match resp {
         Ok(r) => Ok(r.id),
         Err(ClientError::Api {
             status: 404,
             message,
-        }) if message.starts_with("No such image") => {
+        }) if message.starts_with("No such image") && a.pull == "missing" => {
+            // Docker's order: say so, pull (progress on stderr, stdout is the container's),
+            // then create again.
             eprintln!("Unable to find image '{}' locally", familiar(&a.image));
-            Err(ClientError::Api {
-                status: 404,
-                message: format!("{message} (berth cannot pull images yet: load one with `berth load -i <archive>`)"),
-            })
+            super::registry::pull_image(client, &a.image, false, true).await?;
+            let r: CreateResponse = client.post_json(&path, &request).await?;
+            Ok(r.id)
         }
         Err(e) => Err(e),
     }

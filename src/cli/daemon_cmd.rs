@@ -36,6 +36,12 @@ pub struct DaemonArgs {
     /// Enable debug logging
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// A registry (host:port) to speak plain http to; loopback registries always are
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// A registry (host:port) that serves Docker Hub's references (busybox, docker.io/...)
+    #[arg(long = "registry-mirror")]
+    pub registry_mirror: Option<String>,
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
@@ -70,6 +76,13 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         },
         cgroup_parent: args.cgroup_parent,
         debug: args.debug,
+        insecure_registries: args.insecure_registries,
+        registry_mirror: args.registry_mirror.map(|m| {
+            m.trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .trim_end_matches('/')
+                .to_string()
+        }),
     };
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("creating {}", config.exec_root.display()))?;

@@ -51,6 +51,29 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(SaveArgs),
+    /// Download an image from a registry
+    Pull(super::registry::PullArgs),
+    /// Upload an image to a registry
+    Push(super::registry::PushArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    pub changes: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A tar file of a root filesystem, or - for STDIN (plain, gzip or zstd)
+    pub file: String,
+    /// The repository (and tag) to give the image
+    pub reference: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -472,30 +495,99 @@ pub async fn history(client: &Client, a: HistoryArgs) -> i32 {
     }
 }
 
-pub async fn load(client: &Client, a: LoadArgs) -> i32 {
+/// A request body streamed from a file, or from stdin when there is none.
+async fn upload_body(
+    input: Option<&std::path::Path>,
+    what: &str,
+) -> Result<crate::api::client::ReqBody, i32> {
     use futures::TryStreamExt;
     type ByteStream =
         std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>;
-    let body = match &a.input {
+    let body = match input {
         Some(path) => match tokio::fs::File::open(path).await {
             Ok(f) => Box::pin(tokio_util::io::ReaderStream::new(f)) as ByteStream,
             Err(e) => {
                 eprintln!("open {}: {e}", path.display());
-                return 1;
+                return Err(1);
             }
         },
         None => {
             use std::io::IsTerminal;
             if std::io::stdin().is_terminal() {
-                eprintln!("requested load from stdin, but stdin is empty");
-                return 1;
+                eprintln!("requested {what} from stdin, but stdin is empty");
+                return Err(1);
             }
             Box::pin(tokio_util::io::ReaderStream::new(tokio::io::stdin())) as ByteStream
         }
     };
-    let body = BodyExt::boxed(http_body_util::StreamBody::new(
+    Ok(BodyExt::boxed(http_body_util::StreamBody::new(
         body.map_ok(hyper::body::Frame::data),
-    ));
+    )))
+}
+
+pub async fn import(client: &Client, a: ImportArgs) -> i32 {
+    let input = (a.file != "-").then(|| std::path::Path::new(&a.file));
+    if let Some(p) = input {
+        if a.file.contains("://") {
+            eprintln!("berth: importing from a URL is not supported: {}", a.file);
+            return 1;
+        }
+        if !p.exists() {
+            eprintln!("open {}: no such file or directory", p.display());
+            return 1;
+        }
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("fromSrc", "-");
+    if let Some(r) = &a.reference {
+        match crate::image::reference::Reference::parse(r) {
+            Ok(parsed) => {
+                q.append_pair("repo", &parsed.familiar_name());
+                q.append_pair("tag", parsed.tag().unwrap_or("latest"));
+            }
+            Err(e) => {
+                eprintln!("invalid reference format: {r}: {e}");
+                return 1;
+            }
+        }
+    }
+    if let Some(m) = &a.message {
+        q.append_pair("message", m);
+    }
+    if let Some(p) = &a.platform {
+        q.append_pair("platform", p);
+    }
+    for c in &a.changes {
+        q.append_pair("changes", c);
+    }
+    let body = match upload_body(input, "import").await {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let resp = match client
+        .request_with(
+            hyper::Method::POST,
+            &format!("/images/create?{}", q.finish()),
+            body,
+            Some("application/x-tar"),
+            &[],
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    match super::progress::render(resp, false, false).await {
+        Ok(_) => 0,
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn load(client: &Client, a: LoadArgs) -> i32 {
+    let body = match upload_body(a.input.as_deref(), "load").await {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let path = format!("/images/load?quiet={}", if a.quiet { 1 } else { 0 });
     let resp = match client
         .request_stream(hyper::Method::POST, &path, body)

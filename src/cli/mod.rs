@@ -7,6 +7,8 @@ pub mod daemon_cmd;
 mod download;
 pub mod events;
 pub mod image;
+pub mod progress;
+pub mod registry;
 pub mod session;
 pub mod stats;
 pub mod system;
@@ -107,6 +109,18 @@ pub enum Command {
     History(image::HistoryArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(image::SaveArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
+    /// Search a registry's catalog for images
+    Search(registry::SearchArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::ImportArgs),
     /// Show the berth version information
     Version,
     /// Display system-wide information
@@ -182,7 +196,16 @@ pub async fn dispatch(cli: Cli) -> i32 {
             image::ImageCommand::History(args) => image::history(&client, args).await,
             image::ImageCommand::Load(args) => image::load(&client, args).await,
             image::ImageCommand::Save(args) => image::save(&client, args).await,
+            image::ImageCommand::Pull(args) => registry::pull(&client, args).await,
+            image::ImageCommand::Push(args) => registry::push(&client, args).await,
+            image::ImageCommand::Import(args) => image::import(&client, args).await,
         },
+        Command::Pull(args) => registry::pull(&client, args).await,
+        Command::Push(args) => registry::push(&client, args).await,
+        Command::Login(args) => registry::login(&client, args).await,
+        Command::Logout(args) => registry::logout(args).await,
+        Command::Search(args) => registry::search(&client, args).await,
+        Command::Import(args) => image::import(&client, args).await,
         Command::Version => system::version(&client).await,
         Command::Info => system::info(&client).await,
     }

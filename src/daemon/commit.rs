@@ -303,6 +303,103 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
+/// What `POST /images/create?fromSrc=-` asks for, besides the tar in the body.
+pub struct ImportRequest {
+    pub reference: Option<String>,
+    pub message: String,
+    pub changes: Vec<String>,
+    pub platform_os: String,
+}
+
+impl Daemon {
+    /// `import`: a root filesystem tar (plain, gzip or zstd) becomes a one-layer image whose
+    /// config holds only the changes (`-c`) and whose history says where it came from.
+    pub(crate) fn import_blocking(
+        &self,
+        tar: impl std::io::Read,
+        req: ImportRequest,
+    ) -> Result<String> {
+        let mut cfg = crate::image::config::ContainerConfig::default();
+        for ch in &req.changes {
+            for line in ch.lines().filter(|l| !l.trim().is_empty()) {
+                apply_change(&mut cfg, line).map_err(DaemonError::InvalidParameter)?;
+            }
+        }
+        if let Some(r) = &req.reference {
+            crate::image::reference::Reference::parse(r)
+                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        }
+        let tmp_dir = self.config.root.join("tmp");
+        // The diff id is the digest of the decompressed tar, known only at its end: spool it
+        // (hashing as it is written), then unpack it as any layer, checked against that digest.
+        let mut tmp = tempfile::tempfile_in(&tmp_dir)
+            .map_err(|e| DaemonError::system("creating a spool file", e))?;
+        let mut input = crate::image::archive::decompress(tar)
+            .map_err(|e| DaemonError::InvalidParameter(format!("reading the archive: {e}")))?;
+        let mut hashing = pack::HashingWriter::new(&mut tmp);
+        std::io::copy(&mut input, &mut hashing)
+            .map_err(|e| DaemonError::InvalidParameter(format!("reading the archive: {e}")))?;
+        let (diff_id, size, _) = hashing.finish();
+        if size == 0 {
+            return Err(DaemonError::InvalidParameter(
+                "the archive is empty: import needs a tar of a root filesystem".into(),
+            ));
+        }
+        use std::io::Seek;
+        tmp.rewind()
+            .map_err(|e| DaemonError::system("rewinding the spool file", e))?;
+        let now = super::lifecycle::now_rfc3339();
+        let comment = if req.message.is_empty() {
+            "Imported from -".to_string()
+        } else {
+            req.message.clone()
+        };
+        let store = self.images.lock().unwrap();
+        let existed = store
+            .layers()
+            .exists(&crate::layers::chain_id(None, &diff_id));
+        store
+            .layers()
+            .apply_layer(None, &diff_id, &mut tmp)
+            .map_err(|e| {
+                DaemonError::InvalidParameter(format!("the archive is not a valid tar: {e}"))
+            })?;
+        let config = json!({
+            "architecture": crate::image::archive::host_arch(),
+            "os": req.platform_os,
+            "created": now,
+            "config": cfg,
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created": now, "comment": comment}],
+        });
+        let raw = serde_json::to_vec(&config).expect("a config serializes");
+        let undo = |store: &crate::image::ImageStore| {
+            if !existed {
+                let _ = store
+                    .layers()
+                    .release_layer(&crate::layers::chain_id(None, &diff_id));
+            }
+        };
+        let id = match store.put_config(&raw) {
+            Ok(id) => id,
+            Err(e) => {
+                undo(&store);
+                return Err(DaemonError::system("storing the config", e));
+            }
+        };
+        if let Some(r) = &req.reference {
+            store
+                .tag(r, &id)
+                .map_err(|e| DaemonError::system("tagging", e))?;
+        }
+        drop(store);
+        let attrs = [("name".to_string(), id.clone())].into();
+        self.events
+            .emit(super::events::Event::new("image", "import", &id, attrs));
+        Ok(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,9 @@ pub enum DaemonError {
     /// 304: start of a running container, kill of nothing, and the like.
     #[error("{0}")]
     NotModified(String),
+    /// 401: a registry refused the credentials (`POST /auth`).
+    #[error("{0}")]
+    Unauthorized(String),
     /// 500
     #[error("{0}")]
     System(String),

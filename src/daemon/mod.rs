@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod container;
+pub mod distribution;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -37,6 +38,10 @@ pub struct DaemonConfig {
     pub pools: Vec<SubnetPool>,
     pub cgroup_parent: String,
     pub debug: bool,
+    /// Registries spoken to over plain http (loopback ones always are).
+    pub insecure_registries: Vec<String>,
+    /// Where references to Docker Hub (`busybox`, `docker.io/…`) are pulled from instead.
+    pub registry_mirror: Option<String>,
 }
 
 pub struct Daemon {
@@ -52,6 +57,8 @@ pub struct Daemon {
     /// The berth binary, re-executed as each container's shim.
     pub exe: PathBuf,
     pub started: std::time::Instant,
+    /// One lock per layer chain being pulled, so concurrent pulls unpack it once.
+    pub layer_locks: crate::image::distribution::LayerLocks,
 }
 
 impl Daemon {
@@ -91,6 +98,7 @@ impl Daemon {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             exe,
             started: std::time::Instant::now(),
+            layer_locks: Default::default(),
         });
         daemon.load_containers().await;
         Ok(daemon)

@@ -25,40 +25,42 @@ pub struct ManifestEntry {
 
 /// An OCI descriptor, as found in `index.json` and in manifests.
 #[derive(Debug, Deserialize)]
-struct Descriptor {
+pub(crate) struct Descriptor {
     #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: String,
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
     #[serde(default)]
-    platform: Option<Platform>,
+    pub(crate) size: u64,
     #[serde(default)]
-    annotations: BTreeMap<String, String>,
+    pub(crate) platform: Option<Platform>,
+    #[serde(default)]
+    pub(crate) annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Platform {
+pub(crate) struct Platform {
     #[serde(default)]
-    architecture: String,
+    pub(crate) architecture: String,
     #[serde(default)]
-    os: String,
+    pub(crate) os: String,
 }
 
 /// An OCI index (or Docker manifest list) and an OCI (or Docker v2) image manifest share one
 /// shape for what berth reads: `manifests` in the first, `config` and `layers` in the second.
 #[derive(Debug, Deserialize)]
-struct OciDoc {
+pub(crate) struct OciDoc {
     #[serde(rename = "mediaType", default)]
-    media_type: String,
+    pub(crate) media_type: String,
     #[serde(default)]
-    manifests: Vec<Descriptor>,
+    pub(crate) manifests: Vec<Descriptor>,
     #[serde(default)]
-    config: Option<Descriptor>,
+    pub(crate) config: Option<Descriptor>,
     #[serde(default)]
-    layers: Vec<Descriptor>,
+    pub(crate) layers: Vec<Descriptor>,
 }
 
 /// The platform berth runs images for, in OCI's words.
-fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -93,7 +95,7 @@ fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>, ImageError> {
     Ok(data)
 }
 
-const INDEX_TYPES: [&str; 2] = [
+pub(crate) const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
@@ -149,12 +151,6 @@ pub fn entries_from_oci(dir: &Path) -> Result<Vec<ManifestEntry>, ImageError> {
         })?;
         let mut layers = Vec::new();
         for l in &doc.layers {
-            if l.media_type.contains("zstd") {
-                return Err(ImageError::Archive(format!(
-                    "layer {} is zstd-compressed, which berth does not read yet",
-                    l.digest
-                )));
-            }
             layers.push(blob_path(&l.digest)?);
         }
         // Checked here so a bad config blob is reported as such, not as a bad image.
@@ -175,12 +171,15 @@ pub fn entries_from_oci(dir: &Path) -> Result<Vec<ManifestEntry>, ImageError> {
     Ok(out)
 }
 
-/// Wrap `r` in a gzip decoder when its first bytes are gzip's magic.
-pub fn maybe_gunzip<'a, R: Read + 'a>(r: R) -> std::io::Result<Box<dyn Read + 'a>> {
+/// Wrap `r` in a decoder chosen by its first bytes: gzip (`1f 8b`), zstd (`28 b5 2f fd`), or
+/// none. Docker detects compression the same way, whatever a media type or file name says.
+pub fn decompress<'a, R: Read + 'a>(r: R) -> std::io::Result<Box<dyn Read + 'a>> {
     let mut br = BufReader::new(r);
     let head = br.fill_buf()?;
-    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+    if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::GzDecoder::new(br)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Box::new(zstd::stream::read::Decoder::with_buffer(br)?))
     } else {
         Ok(Box::new(br))
     }
@@ -225,7 +224,7 @@ impl ImageStore {
             .tempdir_in(self.tmp_dir())
             .map_err(io_ctx("creating a temp dir for the archive"))?;
         let mut outer =
-            tar::Archive::new(maybe_gunzip(archive).map_err(io_ctx("reading the archive"))?);
+            tar::Archive::new(decompress(archive).map_err(io_ctx("reading the archive"))?);
         for entry in outer.entries().map_err(io_ctx("reading the archive"))? {
             let mut entry = entry.map_err(|e| {
                 ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
@@ -316,7 +315,7 @@ impl ImageStore {
                         ImageError::Archive(format!("the archive lacks the layer {layer}: {e}"))
                     })?;
                     let reader =
-                        maybe_gunzip(file).map_err(io_ctx(format!("reading layer {layer}")))?;
+                        decompress(file).map_err(io_ctx(format!("reading layer {layer}")))?;
                     self.layers()
                         .apply_layer(parent.as_deref(), diff_id, reader)?;
                     created_layers.push(chain.clone());

@@ -4,7 +4,9 @@
 
 pub mod archive;
 pub mod config;
+pub mod distribution;
 pub mod reference;
+pub mod registry;
 pub mod save;
 pub mod store;
 

@@ -23,6 +23,8 @@ pub enum ImageError {
     Layer(#[from] LayerError),
     #[error("{0}")]
     Archive(String),
+    #[error(transparent)]
+    Registry(#[from] super::registry::RegistryError),
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
 }
@@ -153,20 +155,22 @@ impl ImageStore {
             size += self.layers.layer_size(&c) as i64;
             chain = Some(c);
         }
-        let mut repo_tags: Vec<String> = repos
+        // Docker keeps digest references (`name@sha256:…`) beside the tags in one map.
+        let (mut repo_digests, mut repo_tags): (Vec<String>, Vec<String>) = repos
             .repos
             .values()
             .flat_map(|tags| tags.iter())
             .filter(|(_, v)| **v == id)
             .map(|(k, _)| k.clone())
-            .collect();
+            .partition(|k| k.contains('@'));
         repo_tags.sort();
+        repo_digests.sort();
         Ok(ImageRecord {
             created: config.created.clone().unwrap_or_default(),
             id,
             config,
             repo_tags,
-            repo_digests: vec![],
+            repo_digests,
             size,
             top_layer: chain,
         })
@@ -184,7 +188,16 @@ impl ImageStore {
     pub fn get(&self, name: &str) -> Result<ImageRecord, ImageError> {
         let repos = self.read_repositories()?;
         if let Ok(r) = Reference::parse(name) {
-            if r.digest().is_none() {
+            if let Some(d) = r.digest() {
+                let key = format!("{}@{d}", r.familiar_name());
+                if let Some(id) = repos
+                    .repos
+                    .get(&r.familiar_name())
+                    .and_then(|t| t.get(&key))
+                {
+                    return self.record(id.trim_start_matches("sha256:"), &repos);
+                }
+            } else {
                 let tagged = r.tagged();
                 if let Some(id) = repos
                     .repos
@@ -223,7 +236,10 @@ impl ImageStore {
     pub fn untag(&self, reference: &str) -> Result<String, ImageError> {
         let r = Reference::parse(reference)?;
         let mut repos = self.read_repositories()?;
-        let tagged = r.tagged();
+        let tagged = match r.digest() {
+            Some(d) => format!("{}@{d}", r.familiar_name()),
+            None => r.tagged(),
+        };
         let name = r.familiar_name();
         let removed = repos
             .repos
@@ -236,7 +252,22 @@ impl ImageStore {
             repos.repos.remove(&name);
         }
         self.write_repositories(&repos)?;
-        Ok(r.familiar())
+        Ok(match r.digest() {
+            Some(_) => tagged,
+            None => r.familiar(),
+        })
+    }
+
+    /// Record that `name@digest` (a manifest digest from a pull or a push) names image `id`.
+    pub fn add_digest(&self, name: &Reference, digest: &str, id: &str) -> Result<(), ImageError> {
+        let mut repos = self.read_repositories()?;
+        let family = name.familiar_name();
+        repos
+            .repos
+            .entry(family.clone())
+            .or_default()
+            .insert(format!("{family}@{digest}"), id.to_string());
+        self.write_repositories(&repos)
     }
 
     /// The chain ids of an image's layers, bottom first.
@@ -272,6 +303,15 @@ impl ImageStore {
             .filter(|r| r.id != record.id)
             .flat_map(Self::chains)
             .collect();
+        let mut repos = self.read_repositories()?;
+        let before = repos.repos.len();
+        for refs in repos.repos.values_mut() {
+            refs.retain(|_, v| *v != record.id);
+        }
+        repos.repos.retain(|_, refs| !refs.is_empty());
+        if !record.repo_digests.is_empty() || repos.repos.len() != before {
+            self.write_repositories(&repos)?;
+        }
         self.remove_config(&record.id)?;
         let mut released = Vec::new();
         for chain in Self::chains(&record).iter().rev() {

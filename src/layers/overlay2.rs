@@ -15,6 +15,8 @@ use thiserror::Error;
 pub enum LayerError {
     #[error("layer {diff_id}: the content's digest is {actual}, not {diff_id}")]
     DigestMismatch { diff_id: String, actual: String },
+    #[error("blob {digest} is corrupt: its content's digest is {actual}")]
+    BlobDigest { digest: String, actual: String },
     #[error("no such layer: {0}")]
     NoSuchLayer(String),
     #[error("no layers for container {0}")]
@@ -153,6 +155,19 @@ impl LayerStore {
         diff_id: &str,
         tar: impl Read,
     ) -> Result<LayerInfo, LayerError> {
+        self.apply_layer_verified(parent, diff_id, tar, || Ok(()))
+    }
+
+    /// `apply_layer`, with one more check between unpacking and registering: a pull passes
+    /// the check of the compressed blob's digest, which is known only once the whole blob
+    /// has streamed through. A failed check registers nothing, as a wrong diff id does.
+    pub fn apply_layer_verified(
+        &self,
+        parent: Option<&str>,
+        diff_id: &str,
+        tar: impl Read,
+        verify: impl FnOnce() -> Result<(), LayerError>,
+    ) -> Result<LayerInfo, LayerError> {
         let chain = chain_id(parent, diff_id);
         let db = self.layerdb.join(hex_of(&chain));
         if self.exists(&chain) {
@@ -180,6 +195,7 @@ impl LayerStore {
                     actual,
                 });
             }
+            verify()?;
             let size = dir_size(&dir.join("diff"));
             let tmp = self.layerdb.join(format!("{}.tmp", hex_of(&chain)));
             let _ = fs::remove_dir_all(&tmp);

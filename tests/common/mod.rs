@@ -4,6 +4,8 @@
 //! fails the test if the daemon left anything behind.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -211,6 +213,8 @@ impl TestDaemon {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(berth_bin());
         c.env("BERTH_HOST", self.host());
+        // Registry credentials (`login`) stay in the test's dir, never in ~/.berth.
+        c.env("BERTH_CONFIG", self.dir.path().join("berth-config"));
         c
     }
 

@@ -1,0 +1,438 @@
+//! `pull`, `push`, `login`, `logout`, `search`: the CLI's side of registries. Credentials are
+//! the CLI's, not the daemon's: `login` has the daemon check them (`POST /auth`), then keeps
+//! them in `~/.berth/config.json` (mode 0600, Docker's `auths` format), and every pull or
+//! push sends them along in `X-Registry-Auth`.
+
+use super::{progress, report};
+use crate::api::client::{empty_body, Client, ClientError};
+use crate::image::reference::Reference;
+use base64::Engine;
+use clap::Args;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// The key under which a registry's credentials are kept.
+fn server_key(server: &str) -> String {
+    let s = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    if s.is_empty() || s == "index.docker.io/v1" || s == "registry-1.docker.io" {
+        "docker.io".into()
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn config_path() -> PathBuf {
+    let dir = std::env::var_os("BERTH_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+            PathBuf::from(home).join(".berth")
+        });
+    dir.join("config.json")
+}
+
+fn read_config() -> Value {
+    std::fs::read(config_path())
+        .ok()
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+/// Write the config aside with mode 0600, then rename it in: credentials are never readable
+/// by others, not even for a moment.
+fn write_config(cfg: &Value) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = config_path();
+    let dir = path.parent().expect("config.json has a parent");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(".config.json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(cfg).expect("json serializes"))?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// The `X-Registry-Auth` value for a registry, from the stored credentials.
+pub fn auth_header(domain: &str) -> Option<String> {
+    let cfg = read_config();
+    let key = server_key(domain);
+    let encoded = cfg.get("auths")?.get(&key)?.get("auth")?.as_str()?;
+    let pair = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let pair = String::from_utf8(pair).ok()?;
+    let (user, pass) = pair.split_once(':')?;
+    let json = json!({"username": user, "password": pass, "serveraddress": key});
+    Some(base64::engine::general_purpose::URL_SAFE.encode(json.to_string()))
+}
+
+fn auth_headers(domain: &str) -> Vec<(&'static str, String)> {
+    auth_header(domain)
+        .map(|h| vec![("X-Registry-Auth", h)])
+        .unwrap_or_default()
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Download all tagged images in the repository (not supported)
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    pub image: String,
+}
+
+/// Pull `image`, showing progress on stdout (or stderr, as `run` does). The reference pulled.
+pub async fn pull_image(
+    client: &Client,
+    image: &str,
+    quiet: bool,
+    to_stderr: bool,
+) -> Result<Reference, ClientError> {
+    let r = Reference::parse(image)
+        .map_err(|e| ClientError::Protocol(format!("invalid reference format: {image}: {e}")))?;
+    let (from, tag) = match (r.tag(), r.digest()) {
+        (_, Some(d)) => (format!("{}/{}", r.domain(), r.path()), d.to_string()),
+        (Some(t), None) => (format!("{}/{}", r.domain(), r.path()), t.to_string()),
+        (None, None) => (format!("{}/{}", r.domain(), r.path()), "latest".to_string()),
+    };
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("fromImage", &from)
+        .append_pair("tag", &tag)
+        .finish();
+    let resp = client
+        .request_with(
+            hyper::Method::POST,
+            &format!("/images/create?{q}"),
+            empty_body(),
+            None,
+            &auth_headers(r.domain()),
+        )
+        .await?;
+    progress::render(resp, quiet, to_stderr).await?;
+    Ok(r)
+}
+
+/// The full name Docker prints last: `docker.io/library/busybox:latest`.
+fn canonical(r: &Reference) -> String {
+    let base = format!("{}/{}", r.domain(), r.path());
+    match (r.tag(), r.digest()) {
+        (_, Some(d)) => format!("{base}@{d}"),
+        (Some(t), None) => format!("{base}:{t}"),
+        (None, None) => format!("{base}:latest"),
+    }
+}
+
+pub async fn pull(client: &Client, a: PullArgs) -> i32 {
+    if a.all_tags {
+        eprintln!("berth: pull --all-tags is not supported; name the tag to pull");
+        return 1;
+    }
+    if let Some(p) = &a.platform {
+        let host = format!("linux/{}", crate::image::archive::host_arch());
+        if p != &host {
+            eprintln!("berth: --platform {p}: berth pulls images for {host} only");
+            return 1;
+        }
+    }
+    let untagged = Reference::parse(&a.image)
+        .map(|r| r.tag().is_none() && r.digest().is_none())
+        .unwrap_or(false);
+    if untagged && !a.quiet {
+        println!("Using default tag: latest");
+    }
+    match pull_image(client, &a.image, a.quiet, false).await {
+        Ok(r) => {
+            println!("{}", canonical(&r));
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository (not supported)
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    pub image: String,
+}
+
+pub async fn push(client: &Client, a: PushArgs) -> i32 {
+    if a.all_tags {
+        eprintln!("berth: push --all-tags is not supported; push each tag");
+        return 1;
+    }
+    let r = match Reference::parse(&a.image) {
+        Ok(r) if r.digest().is_none() => r,
+        Ok(_) => {
+            eprintln!("berth: cannot push a digest reference: {}", a.image);
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("invalid reference format: {}: {e}", a.image);
+            return 1;
+        }
+    };
+    let tag = match r.tag() {
+        Some(t) => t.to_string(),
+        None => {
+            if !a.quiet {
+                println!("Using default tag: latest");
+            }
+            "latest".into()
+        }
+    };
+    let name = format!("{}/{}", r.domain(), r.path());
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("tag", &tag)
+        .finish();
+    let resp = match client
+        .request_with(
+            hyper::Method::POST,
+            &format!("/images/{name}/push?{q}"),
+            empty_body(),
+            None,
+            &auth_headers(r.domain()),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    match progress::render(resp, a.quiet, false).await {
+        Ok(_) => {
+            if a.quiet {
+                println!("{}", r.familiar());
+            }
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// The registry (host:port); Docker Hub's mirror when absent
+    pub server: Option<String>,
+}
+
+/// Read a line from the terminal, echoing it or not.
+fn prompt(label: &str, echo: bool) -> std::io::Result<String> {
+    use std::io::{BufRead, Write};
+    eprint!("{label}");
+    std::io::stderr().flush()?;
+    let stdin = std::io::stdin();
+    let saved = if echo {
+        None
+    } else {
+        nix::sys::termios::tcgetattr(&stdin).ok()
+    };
+    if let Some(t) = &saved {
+        let mut quiet = t.clone();
+        quiet
+            .local_flags
+            .remove(nix::sys::termios::LocalFlags::ECHO);
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &quiet);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if let Some(t) = &saved {
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, t);
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub async fn login(client: &Client, a: LoginArgs) -> i32 {
+    use std::io::{IsTerminal, Read};
+    let server = server_key(a.server.as_deref().unwrap_or(""));
+    if a.password.is_some() && a.password_stdin {
+        eprintln!("berth: --password and --password-stdin are mutually exclusive");
+        return 1;
+    }
+    let username = match a.username {
+        Some(u) => u,
+        None if std::io::stdin().is_terminal() => match prompt("Username: ", true) {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("berth: reading the username: {e}");
+                return 1;
+            }
+        },
+        None => {
+            eprintln!("berth: login needs --username when stdin is not a terminal");
+            return 1;
+        }
+    };
+    let password = if a.password_stdin {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            eprintln!("berth: reading the password from stdin: {e}");
+            return 1;
+        }
+        s.trim_end_matches(['\r', '\n']).to_string()
+    } else if let Some(p) = a.password {
+        eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+        p
+    } else if std::io::stdin().is_terminal() {
+        match prompt("Password: ", false) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("berth: reading the password: {e}");
+                return 1;
+            }
+        }
+    } else {
+        eprintln!("berth: login needs --password-stdin when stdin is not a terminal");
+        return 1;
+    };
+    if username.is_empty() || password.is_empty() {
+        eprintln!("Error: Username and password are required");
+        return 1;
+    }
+    let body = json!({"username": username, "password": password, "serveraddress": server});
+    let answer: Value = match client.post_json("/auth", &body).await {
+        Ok(v) => v,
+        Err(e) => return report(&e),
+    };
+    let mut cfg = read_config();
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    cfg["auths"][&server] = json!({ "auth": pair });
+    if let Err(e) = write_config(&cfg) {
+        eprintln!(
+            "berth: storing the credentials in {}: {e}",
+            config_path().display()
+        );
+        return 1;
+    }
+    println!(
+        "{}",
+        answer
+            .get("Status")
+            .and_then(|s| s.as_str())
+            .unwrap_or("Login Succeeded")
+    );
+    0
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    pub server: Option<String>,
+}
+
+pub async fn logout(a: LogoutArgs) -> i32 {
+    let server = server_key(a.server.as_deref().unwrap_or(""));
+    let mut cfg = read_config();
+    let removed = cfg
+        .get_mut("auths")
+        .and_then(|a| a.as_object_mut())
+        .and_then(|a| a.remove(&server))
+        .is_some();
+    if !removed {
+        println!("Not logged in to {server}");
+        return 0;
+    }
+    println!("Removing login credentials for {server}");
+    if let Err(e) = write_config(&cfg) {
+        eprintln!("berth: {}: {e}", config_path().display());
+        return 1;
+    }
+    0
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Max number of search results
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// The term, with the registry first: 127.0.0.1:5000/busy
+    pub term: String,
+}
+
+pub async fn search(client: &Client, a: SearchArgs) -> i32 {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("term", &a.term)
+        .append_pair("limit", &a.limit.to_string())
+        .finish();
+    let domain = a
+        .term
+        .split_once('/')
+        .map(|(h, _)| h)
+        .filter(|h| h.contains('.') || h.contains(':') || *h == "localhost")
+        .unwrap_or("docker.io");
+    let resp = match client
+        .request_with(
+            hyper::Method::GET,
+            &format!("/images/search?{q}"),
+            empty_body(),
+            None,
+            &auth_headers(domain),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    let body = match Client::read_body(resp).await {
+        Ok(b) => b,
+        Err(e) => return report(&e),
+    };
+    let results: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+    let mut rows = Vec::new();
+    for r in results {
+        let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let mut desc = s("description");
+        if !a.no_trunc && desc.chars().count() > 45 {
+            desc = desc.chars().take(42).collect::<String>() + "...";
+        }
+        let official = if r.get("is_official").and_then(|v| v.as_bool()) == Some(true) {
+            "[OK]"
+        } else {
+            ""
+        };
+        rows.push(vec![
+            s("name"),
+            desc,
+            r.get("star_count")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+                .to_string(),
+            official.into(),
+        ]);
+    }
+    print!(
+        "{}",
+        super::table::render(&["NAME", "DESCRIPTION", "STARS", "OFFICIAL"], &rows)
+    );
+    0
+}

@@ -1,0 +1,353 @@
+//! e2e: pull, push, login, logout, search and run's pull of a missing image, against a real
+//! registry (Debian's docker-registry on 127.0.0.1), through berth's CLI and the docker CLI;
+//! a corrupted blob registers nothing; concurrent pulls of one layer unpack it once.
+
+mod common;
+
+use common::registry::TestRegistry;
+use common::text;
+use std::path::Path;
+
+fn image_id(d: &common::TestDaemon, name: &str) -> String {
+    d.ok(&["image", "inspect", "-f", "{{.Id}}", name])
+        .trim()
+        .to_string()
+}
+
+/// Layer dirs in overlay2/ (not the `l/` links), and layer chains in layerdb.
+fn layer_counts(d: &common::TestDaemon) -> (usize, usize) {
+    let count = |p: &Path, skip: &[&str]| {
+        std::fs::read_dir(p)
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| !skip.contains(&e.file_name().to_str().unwrap_or("")))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    (
+        count(&d.root.join("overlay2"), &["l"]),
+        count(&d.root.join("image/overlay2/layerdb/sha256"), &[]),
+    )
+}
+
+#[test]
+fn push_and_pull_round_trip_through_a_real_registry() {
+    let d = daemon_or_skip!();
+    let Some(reg) = TestRegistry::start(None) else {
+        return;
+    };
+    d.load_busybox();
+    let id = image_id(&d, "busybox");
+    let h = &reg.host;
+    let tools = format!("{h}/tools/busybox:1.0");
+    let other = format!("{h}/other/bb:2");
+
+    d.ok(&["tag", "busybox", &tools]);
+    let out = d.ok(&["push", &tools]);
+    assert!(
+        out.starts_with(&format!(
+            "The push refers to repository [{h}/tools/busybox]\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(": Pushed\n"), "{out}");
+    let digest_line = out.lines().last().unwrap().to_string();
+    assert!(digest_line.starts_with("1.0: digest: sha256:"), "{out}");
+    let digest = digest_line.split_whitespace().nth(2).unwrap().to_string();
+
+    // Again: the registry has the layer. Into another repository: mounted, not uploaded.
+    assert!(d.ok(&["push", &tools]).contains(": Layer already exists\n"));
+    d.ok(&["tag", "busybox", &other]);
+    let out = d.ok(&["push", &other]);
+    assert!(out.contains(": Mounted from tools/busybox\n"), "{out}");
+
+    // The manifest in the registry is Docker's schema 2, and its digest is what push said.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        ])
+        .arg(format!("http://{h}/v2/tools/busybox/manifests/1.0"))
+        .output();
+    if let Ok(out) = out {
+        if out.status.success() {
+            let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(m["schemaVersion"], 2);
+            assert_eq!(m["config"]["digest"].as_str(), Some(id.as_str()));
+            use sha2::Digest;
+            assert_eq!(
+                format!("sha256:{}", hex::encode(sha2::Sha256::digest(&out.stdout))),
+                digest
+            );
+        }
+    }
+
+    // Gone locally, then pulled back: the same image id, content addressed end to end.
+    d.ok(&["rmi", "busybox", &tools, &other]);
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    assert_eq!(layer_counts(&d), (0, 0));
+    let out = d.ok(&["pull", &tools]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1.0: Pulling from tools/busybox", "{out}");
+    assert!(out.contains(": Pull complete\n"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}\n")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {tools}\n")),
+        "{out}"
+    );
+    assert_eq!(lines.last().copied(), Some(tools.as_str()));
+    assert_eq!(image_id(&d, &tools), id);
+    let out = d.ok(&["pull", &tools]);
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {tools}")),
+        "{out}"
+    );
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &tools])
+            .trim(),
+        format!("[\"{h}/tools/busybox@{digest}\"]")
+    );
+    assert!(d.ok(&["images", "--digests"]).contains(&digest));
+    // By digest too.
+    let by_digest = format!("{h}/tools/busybox@{digest}");
+    assert_eq!(d.ok(&["pull", "-q", &by_digest]).trim(), by_digest);
+
+    // run of an image that is not here pulls it first, progress on stderr.
+    let out = d.berth(&["run", "--rm", &other, "echo", "pulled and ran"]);
+    let (stdout, stderr, code) = text(&out);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "pulled and ran\n");
+    assert!(
+        stderr.contains(&format!("Unable to find image '{other}' locally")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2: Pulling from other/bb"), "{stderr}");
+    let (_, stderr, code) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        &format!("{h}/other/nope:1"),
+        "true",
+    ]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("No such image"), "{stderr}");
+
+    // A name the registry does not know: Docker's error, exit 1, nothing registered.
+    let (_, stderr, code) = text(&d.berth(&["pull", &format!("{h}/nothere")]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!(
+            "Error response from daemon: manifest for {h}/nothere:latest not found"
+        )),
+        "{stderr}"
+    );
+
+    let out = d.ok(&["search", &format!("{h}/b")]);
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(out.contains(&format!("{h}/other/bb")), "{out}");
+    assert!(out.contains(&format!("{h}/tools/busybox")), "{out}");
+
+    // The docker CLI drives the same endpoints.
+    if let Some(mut docker) = d.docker() {
+        let shared = format!("{h}/from/docker:3");
+        let out = docker.args(["tag", &tools, &shared]).output().unwrap();
+        assert!(out.status.success());
+        let out = d
+            .docker()
+            .unwrap()
+            .args(["push", &shared])
+            .output()
+            .unwrap();
+        let (stdout, stderr, code) = text(&out);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("3: digest: sha256:"), "{stdout}");
+        d.ok(&["rmi", &shared]);
+        let out = d
+            .docker()
+            .unwrap()
+            .args(["pull", &shared])
+            .output()
+            .unwrap();
+        let (stdout, stderr, code) = text(&out);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("Status: Downloaded newer image"),
+            "{stdout}"
+        );
+        let out = d
+            .docker()
+            .unwrap()
+            .args(["pull", &format!("{h}/nothere")])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+    } else {
+        eprintln!("SKIPPED (part): the docker CLI is not installed");
+    }
+}
+
+#[test]
+fn basic_auth_login_and_logout() {
+    let d = daemon_or_skip!();
+    let Some(reg) = TestRegistry::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    d.load_busybox();
+    let h = &reg.host;
+    let name = format!("{h}/private/bb:1");
+    d.ok(&["tag", "busybox", &name]);
+
+    let (_, stderr, code) = text(&d.berth(&["push", &name]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no basic auth credentials"), "{stderr}");
+
+    let login = |password: &str| {
+        use std::io::Write;
+        let mut child = d
+            .cmd()
+            .args(["login", "-u", "alice", "--password-stdin", h])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        text(&child.wait_with_output().unwrap())
+    };
+    let (_, stderr, code) = login("wrong");
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("incorrect username or password"),
+        "{stderr}"
+    );
+    let config = d.dir.path().join("berth-config/config.json");
+    assert!(!config.exists(), "a failed login stores nothing");
+
+    let (stdout, stderr, code) = login("s3cret");
+    assert_eq!(
+        (stdout.as_str(), code),
+        ("Login Succeeded\n", 0),
+        "{stderr}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    assert!(d.ok(&["push", &name]).contains(": Pushed\n"));
+    d.ok(&["rmi", &name]);
+    assert!(d.ok(&["pull", &name]).contains("Status: "));
+
+    assert_eq!(
+        d.ok(&["logout", h]),
+        format!("Removing login credentials for {h}\n")
+    );
+    assert_eq!(d.ok(&["logout", h]), format!("Not logged in to {h}\n"));
+    d.ok(&["rmi", &name]);
+    let (_, stderr, code) = text(&d.berth(&["pull", &name]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no basic auth credentials"), "{stderr}");
+
+    // The docker CLI logs in through the daemon (POST /auth) and keeps its own credentials.
+    if let Some(mut docker) = d.docker() {
+        use std::io::Write;
+        let mut child = docker
+            .args(["login", "-u", "alice", "--password-stdin", h])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+        let (stdout, stderr, code) = text(&child.wait_with_output().unwrap());
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("Login Succeeded"), "{stdout}");
+        let out = d.docker().unwrap().args(["pull", &name]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_blob_registers_nothing_and_concurrent_pulls_unpack_once() {
+    let d = daemon_or_skip!();
+    let Some(reg) = TestRegistry::start(None) else {
+        return;
+    };
+    d.load_busybox();
+    let h = &reg.host;
+    let a = format!("{h}/lib/bb:a");
+    let b = format!("{h}/lib/bb:b");
+    d.ok(&["tag", "busybox", &a]);
+    d.ok(&["tag", "busybox", &b]);
+    d.ok(&["push", &a]);
+    d.ok(&["push", &b]);
+    d.ok(&["rmi", "busybox", &a, &b]);
+    assert_eq!(layer_counts(&d), (0, 0));
+
+    // The biggest blob is the layer. Flip one byte in its middle.
+    let blobs = reg.dir.path().join("data/docker/registry/v2/blobs/sha256");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for prefix in std::fs::read_dir(&blobs).unwrap().flatten() {
+        for blob in std::fs::read_dir(prefix.path()).unwrap().flatten() {
+            files.push(blob.path().join("data"));
+        }
+    }
+    files.sort_by_key(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0));
+    let layer = files.last().unwrap().clone();
+    let good = std::fs::read(&layer).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    std::fs::write(&layer, &bad).unwrap();
+    let (_, stderr, code) = text(&d.berth(&["pull", &a]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("is corrupt: its content's digest is sha256:"),
+        "{stderr}"
+    );
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    assert_eq!(layer_counts(&d), (0, 0), "a failed pull leaves no layer");
+    assert_eq!(
+        std::fs::read_dir(d.root.join("overlay2/l"))
+            .unwrap()
+            .count(),
+        0,
+        "nor a short link"
+    );
+
+    // Truncated: the same.
+    std::fs::write(&layer, &good[..good.len() / 3]).unwrap();
+    let (_, _, code) = text(&d.berth(&["pull", &a]));
+    assert_eq!(code, 1);
+    assert_eq!(layer_counts(&d), (0, 0));
+
+    // Whole again; two pulls at once of two tags of the image share one unpack.
+    std::fs::write(&layer, &good).unwrap();
+    let spawn = |name: &str| {
+        d.cmd()
+            .args(["pull", name])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (pa, pb) = (spawn(&a), spawn(&b));
+    for p in [pa, pb] {
+        let (stdout, stderr, code) = text(&p.wait_with_output().unwrap());
+        assert_eq!(code, 0, "{stdout}{stderr}\n{}", d.log());
+    }
+    assert_eq!(layer_counts(&d), (1, 1));
+    assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1);
+    assert_eq!(d.ok(&["run", "--rm", &b, "echo", "ok"]), "ok\n");
+}
