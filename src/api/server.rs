@@ -411,6 +411,53 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
                 Err(e) => from_daemon(e),
             }
         }
+        (&Method::HEAD, ["containers", id, "archive"]) => {
+            let q = query(&req);
+            match d
+                .archive_stat(id, q.get("path").map(String::as_str).unwrap_or(""))
+                .await
+            {
+                Ok(stat) => base(StatusCode::OK)
+                    .header("X-Docker-Container-Path-Stat", stat)
+                    .body(empty())
+                    .unwrap(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::GET, ["containers", id, "archive"]) => {
+            let q = query(&req);
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+            match d
+                .archive_get(id, q.get("path").map(String::as_str).unwrap_or(""), tx)
+                .await
+            {
+                Ok(stat) => base(StatusCode::OK)
+                    .header(CONTENT_TYPE, "application/x-tar")
+                    .header("X-Docker-Container-Path-Stat", stat)
+                    .body(channel_body(rx))
+                    .unwrap(),
+                Err(e) => from_daemon(e),
+            }
+        }
+        (&Method::PUT, ["containers", id, "archive"]) => {
+            use futures::TryStreamExt;
+            let id = id.to_string();
+            let q = query(&req);
+            let path = q.get("path").cloned().unwrap_or_default();
+            let no_overwrite = flag(&q, "noOverwriteDirNonDir");
+            let copy_uid_gid = flag(&q, "copyUIDGID");
+            let body = http_body_util::BodyStream::new(req.into_body())
+                .map_ok(|f| f.into_data().unwrap_or_default())
+                .map_err(std::io::Error::other);
+            let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
+            match d
+                .archive_put(&id, &path, reader, no_overwrite, copy_uid_gid)
+                .await
+            {
+                Ok(()) => base(StatusCode::OK).body(empty()).unwrap(),
+                Err(e) => from_daemon(e),
+            }
+        }
         (&Method::GET, ["containers", id, "changes"]) => match d.container_changes(id).await {
             Ok(v) => json_response(StatusCode::OK, &v),
             Err(e) => from_daemon(e),

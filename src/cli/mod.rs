@@ -3,6 +3,7 @@
 //! command cannot be invoked or found, the container's own code otherwise.
 
 pub mod container;
+pub mod cp;
 pub mod daemon_cmd;
 mod download;
 pub mod events;
@@ -109,6 +110,8 @@ pub enum Command {
     History(image::HistoryArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(image::SaveArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
     /// Download an image from a registry
     Pull(registry::PullArgs),
     /// Upload an image to a registry
@@ -200,6 +203,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
             image::ImageCommand::Push(args) => registry::push(&client, args).await,
             image::ImageCommand::Import(args) => image::import(&client, args).await,
         },
+        Command::Cp(args) => cp::cp(&client, args).await,
         Command::Pull(args) => registry::pull(&client, args).await,
         Command::Push(args) => registry::push(&client, args).await,
         Command::Login(args) => registry::login(&client, args).await,

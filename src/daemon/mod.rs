@@ -2,6 +2,7 @@
 //! records, and carries out what the Engine API asks. It knows nothing of HTTP: `api::server`
 //! turns requests into calls here, and `DaemonError` back into Docker's status codes.
 
+pub mod archive;
 pub mod commit;
 pub mod container;
 pub mod distribution;
