@@ -351,3 +351,33 @@ fn a_corrupted_blob_registers_nothing_and_concurrent_pulls_unpack_once() {
     assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1);
     assert_eq!(d.ok(&["run", "--rm", &b, "echo", "ok"]), "ok\n");
 }
+
+#[test]
+fn a_registry_mirror_serves_docker_hub_names() {
+    let d = daemon_or_skip!();
+    let Some(reg) = TestRegistry::start(None) else {
+        return;
+    };
+    d.load_busybox();
+    let h = &reg.host;
+    // Docker Hub keeps official images under library/.
+    d.ok(&["tag", "busybox", &format!("{h}/library/busybox:latest")]);
+    d.ok(&["push", &format!("{h}/library/busybox:latest")]);
+    drop(d);
+
+    let m = common::TestDaemon::start_with(&["--registry-mirror", h]).unwrap();
+    let out = m.ok(&["pull", "busybox"]);
+    assert!(
+        out.starts_with("Using default tag: latest\nlatest: Pulling from library/busybox\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("docker.io/library/busybox:latest\n"), "{out}");
+    assert_eq!(
+        m.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "busybox:latest\n"
+    );
+    assert_eq!(
+        m.ok(&["run", "--rm", "busybox", "echo", "mirrored"]),
+        "mirrored\n"
+    );
+}

@@ -95,4 +95,25 @@ done
 if [ "${#loaded[@]}" -gt 0 ]; then
   echo "provision: loaded kernel modules ${loaded[*]}"
 fi
+# Chapter 05's registry: Debian's service, on 127.0.0.1:5000 without auth (the package's own
+# config asks for an htpasswd file it does not ship). Only where systemd runs (the VM), and
+# only once; the e2e suite starts registries of its own and does not need this one.
+if [ -d /run/systemd/system ] && [ ! -e /etc/systemd/system/docker-registry.service.d/berth.conf ]; then
+  mkdir -p /etc/berth /etc/systemd/system/docker-registry.service.d
+  cat > /etc/berth/registry.yml <<'YAML'
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: /var/lib/docker-registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+YAML
+  printf '[Service]\nExecStart=\nExecStart=/usr/bin/docker-registry serve /etc/berth/registry.yml\n' \
+    > /etc/systemd/system/docker-registry.service.d/berth.conf
+  systemctl daemon-reload
+  systemctl enable --now docker-registry >/dev/null 2>&1 && systemctl restart docker-registry \
+    && echo "provision: docker-registry serves 127.0.0.1:5000 (chapter 05)"
+fi
 echo "provision: done (toolchain for $user in $home)"

@@ -181,10 +181,31 @@ impl Daemon {
         let users = self.containers_using(&img.id);
         let mut out = Vec::new();
         if !by_id {
-            let reference = crate::image::reference::Reference::parse(name)
-                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?
-                .tagged();
-            let last = img.repo_tags.len() <= 1;
+            use crate::image::reference::Reference;
+            let r =
+                Reference::parse(name).map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+            let repo = r.familiar_name();
+            let same_repo = |t: &String| {
+                Reference::parse(t)
+                    .map(|x| x.familiar_name() == repo)
+                    .unwrap_or(false)
+            };
+            let mut refs = Vec::new();
+            if r.digest().is_some() {
+                refs.push(r.familiar());
+            } else {
+                refs.push(r.tagged());
+                // The last tag of a repository takes the repository's digest references
+                // with it, as in Docker.
+                if !img
+                    .repo_tags
+                    .iter()
+                    .any(|t| *t != r.tagged() && same_repo(t))
+                {
+                    refs.extend(img.repo_digests.iter().filter(|d| same_repo(d)).cloned());
+                }
+            }
+            let last = img.repo_tags.len() + img.repo_digests.len() <= refs.len();
             if last && !force {
                 if let Some((c, _)) = users.first() {
                     return Err(DaemonError::Conflict(format!(
@@ -193,7 +214,7 @@ impl Daemon {
                     )));
                 }
             }
-            out.extend(self.untag_all(&img.id, vec![reference]).await?);
+            out.extend(self.untag_all(&img.id, refs).await?);
             if !last || !users.is_empty() {
                 return Ok(out);
             }
@@ -218,7 +239,13 @@ impl Daemon {
                     )));
                 }
             }
-            out.extend(self.untag_all(&img.id, img.repo_tags.clone()).await?);
+            let all = img
+                .repo_tags
+                .iter()
+                .chain(&img.repo_digests)
+                .cloned()
+                .collect();
+            out.extend(self.untag_all(&img.id, all).await?);
             if !users.is_empty() {
                 return Ok(out);
             }

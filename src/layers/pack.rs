@@ -140,7 +140,7 @@ pub fn pack_layer<W: Write>(root: &Path, out: W) -> io::Result<(String, u64)> {
     builder.mode(tar::HeaderMode::Complete);
     for entry in walk(root)? {
         match entry {
-            Entry::Present(rel) => builder.append_path_with_name(root.join(&rel), &rel)?,
+            Entry::Present(rel) => append_present(&mut builder, root, &rel)?,
             Entry::Deleted(rel) => {
                 let name = rel.file_name().unwrap_or_default().to_string_lossy();
                 let wh = rel.with_file_name(format!(".wh.{name}"));
@@ -159,6 +159,21 @@ pub fn pack_layer<W: Write>(root: &Path, out: W) -> io::Result<(String, u64)> {
     Ok((digest, size))
 }
 
+/// One file, link or directory as it is on disk; a directory's name ends in `/`, as in the
+/// tars Docker (Go's archive/tar) writes.
+fn append_present<W: Write>(
+    builder: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &Path,
+) -> io::Result<()> {
+    let path = root.join(rel);
+    if std::fs::symlink_metadata(&path)?.is_dir() {
+        builder.append_path_with_name(&path, rel.join(""))
+    } else {
+        builder.append_path_with_name(&path, rel)
+    }
+}
+
 /// Write a whole filesystem tree (a container's merged root, for `export`) as a tar.
 pub fn pack_tree<W: Write>(root: &Path, out: W) -> io::Result<W> {
     let mut builder = tar::Builder::new(out);
@@ -166,7 +181,7 @@ pub fn pack_tree<W: Write>(root: &Path, out: W) -> io::Result<W> {
     builder.mode(tar::HeaderMode::Complete);
     for entry in walk(root)? {
         if let Entry::Present(rel) = entry {
-            builder.append_path_with_name(root.join(&rel), &rel)?;
+            append_present(&mut builder, root, &rel)?;
         }
     }
     builder.into_inner()

@@ -81,11 +81,17 @@ pub struct TestDaemon {
     pub prefix: String,
     pub subnet: String,
     pub cgroup_parent: String,
+    pub extra_args: Vec<String>,
     child: Option<Child>,
 }
 
 impl TestDaemon {
     pub fn start() -> Option<TestDaemon> {
+        Self::start_with(&[])
+    }
+
+    /// A daemon with more flags of its own (`--registry-mirror`, ...).
+    pub fn start_with(extra: &[&str]) -> Option<TestDaemon> {
         if !is_root() {
             return None;
         }
@@ -102,6 +108,7 @@ impl TestDaemon {
             prefix: format!("BT{}", tag.to_uppercase()),
             subnet: next_subnet(),
             cgroup_parent: format!("berth-test-{tag}"),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
             tag,
             root,
             exec_root,
@@ -140,7 +147,8 @@ impl TestDaemon {
             .arg(format!("base={},size=24", self.subnet))
             .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
-            .arg("--debug");
+            .arg("--debug")
+            .args(&self.extra_args);
         c
     }
 
