@@ -449,3 +449,77 @@ fn a_zstd_compressed_archive_loads() {
     );
     assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "zstd"]), "zstd\n");
 }
+
+/// `save`'s OCI layout as other tools read it: skopeo (both transports) and umoci, which
+/// unpacks the image into a runtime bundle.
+#[test]
+fn saved_archives_pass_skopeo_and_umoci() {
+    let d = daemon_or_skip!();
+    let have = |t: &str| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if !have("skopeo") || !have("umoci") {
+        eprintln!("SKIPPED: needs Debian's skopeo and umoci packages");
+        return;
+    }
+    d.load_busybox();
+    let dir = d.dir.path();
+    let archive = dir.join("bb.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    let diff_id = d
+        .ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .RootFS.Layers 0}}",
+            "busybox",
+        ])
+        .trim()
+        .to_string();
+    for transport in ["oci-archive", "docker-archive"] {
+        let out = std::process::Command::new("skopeo")
+            .args(["inspect", &format!("{transport}:{}", archive.display())])
+            .output()
+            .unwrap();
+        let (stdout, stderr, code) = text(&out);
+        assert_eq!(code, 0, "skopeo inspect {transport}: {stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["Os"], "linux");
+        assert_eq!(v["Layers"][0].as_str(), Some(diff_id.as_str()), "{stdout}");
+    }
+    let layout = dir.join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&layout)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::process::Command::new("umoci")
+        .args(["ls", "--layout"])
+        .arg(&layout)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out).0, "latest\n");
+    let bundle = dir.join("bundle");
+    let out = std::process::Command::new("umoci")
+        .arg("unpack")
+        .arg("--image")
+        .arg(format!("{}:latest", layout.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(bundle.join("rootfs/bin/busybox").is_file());
+    assert!(bundle.join("config.json").is_file());
+}

@@ -247,24 +247,18 @@ impl Daemon {
             layers
                 .apply_layer(parent.as_deref(), &diff_id, &mut tmp)
                 .map_err(|e| e.to_string())?;
-            let mut config: ImageConfig = base.config.clone();
-            config.created = Some(now.clone());
-            config.author = (!author.is_empty()).then(|| author.clone());
-            config.comment = (!comment.is_empty()).then(|| comment.clone());
-            config.config = Some(cfg);
-            config.extra.insert("container".into(), json!(id));
-            config.rootfs.kind = "layers".into();
-            config.rootfs.diff_ids.push(diff_id);
-            let mut history = config.history.clone().unwrap_or_default();
-            history.push(History {
-                created: Some(now),
-                created_by: Some(created_by),
-                author: (!author.is_empty()).then(|| author.clone()),
-                comment: (!comment.is_empty()).then(|| comment.clone()),
-                empty_layer: None,
-                extra: Default::default(),
-            });
-            config.history = Some(history);
+            let config = committed_config(
+                &base.config,
+                cfg,
+                &CommitStep {
+                    now: &now,
+                    author: &author,
+                    comment: &comment,
+                    created_by: &created_by,
+                    container: &id,
+                    diff_id: &diff_id,
+                },
+            );
             let raw = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
             let new_id = store.put_config(&raw).map_err(|e| e.to_string())?;
             if let Some(r) = &reference {
@@ -282,6 +276,47 @@ impl Daemon {
         self.container_event(&rec, "commit", &[("comment", req.comment.clone())]);
         Ok(new_id)
     }
+}
+
+/// What one `commit` adds to its image's config.
+pub struct CommitStep<'a> {
+    pub now: &'a str,
+    pub author: &'a str,
+    pub comment: &'a str,
+    pub created_by: &'a str,
+    pub container: &'a str,
+    pub diff_id: &'a str,
+}
+
+/// The new image's config: the base's, with the container's config, one more diff id and one
+/// more history entry, as Docker writes them.
+pub fn committed_config(
+    base: &ImageConfig,
+    cfg: crate::image::config::ContainerConfig,
+    step: &CommitStep,
+) -> ImageConfig {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let mut config = base.clone();
+    config.created = Some(step.now.to_string());
+    config.author = some(step.author);
+    config.comment = some(step.comment);
+    config.config = Some(cfg);
+    config
+        .extra
+        .insert("container".into(), json!(step.container));
+    config.rootfs.kind = "layers".into();
+    config.rootfs.diff_ids.push(step.diff_id.to_string());
+    let mut history = config.history.clone().unwrap_or_default();
+    history.push(History {
+        created: Some(step.now.to_string()),
+        created_by: Some(step.created_by.to_string()),
+        author: some(step.author),
+        comment: some(step.comment),
+        empty_layer: None,
+        extra: Default::default(),
+    });
+    config.history = Some(history);
+    config
 }
 
 /// A blocking writer into the response body's channel.
@@ -435,5 +470,37 @@ mod tests {
             err.starts_with("RUN is not a valid change command"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn committed_config_snapshot() {
+        let base: ImageConfig = serde_json::from_str(
+            r#"{"architecture":"amd64","os":"linux","created":"2024-01-01T00:00:00Z",
+                "config":{"Cmd":["sh"],"Env":["PATH=/bin"]},
+                "rootfs":{"type":"layers","diff_ids":["sha256:1111111111111111111111111111111111111111111111111111111111111111"]},
+                "history":[{"created":"2024-01-01T00:00:00Z","created_by":"busybox-static"}]}"#,
+        )
+        .unwrap();
+        let mut cfg: crate::image::config::ContainerConfig =
+            serde_json::from_str(r#"{"Cmd":["sleep","300"],"Env":["PATH=/bin"]}"#).unwrap();
+        apply_change(&mut cfg, r#"CMD ["cat", "/data/f"]"#).unwrap();
+        apply_change(&mut cfg, "ENV GREETING=hello").unwrap();
+        apply_change(&mut cfg, "EXPOSE 8080/tcp").unwrap();
+        apply_change(&mut cfg, "LABEL course=berth").unwrap();
+        apply_change(&mut cfg, "WORKDIR /data").unwrap();
+        apply_change(&mut cfg, "USER nobody").unwrap();
+        let config = committed_config(
+            &base,
+            cfg,
+            &CommitStep {
+                now: "2026-11-24T12:00:00Z",
+                author: "A Learner",
+                comment: "add data",
+                created_by: "sleep 300",
+                container: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                diff_id: "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+            },
+        );
+        insta::assert_snapshot!(serde_json::to_string_pretty(&config).unwrap());
     }
 }

@@ -323,6 +323,44 @@ pub fn pull(
     })
 }
 
+/// A descriptor as manifests write it, fields in Docker's order.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerDescriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: &'static str,
+    pub size: u64,
+    pub digest: String,
+}
+
+#[derive(Serialize)]
+struct Schema2<'a> {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: &'static str,
+    config: LayerDescriptor,
+    layers: &'a [LayerDescriptor],
+}
+
+/// A Docker schema 2 manifest of a config and gzip'd layers.
+pub fn schema2_manifest(
+    config_size: usize,
+    config_digest: &str,
+    layers: &[LayerDescriptor],
+) -> Vec<u8> {
+    let manifest = Schema2 {
+        schema_version: 2,
+        media_type: registry::DOCKER_MANIFEST,
+        config: LayerDescriptor {
+            media_type: registry::DOCKER_CONFIG,
+            size: config_size as u64,
+            digest: config_digest.to_string(),
+        },
+        layers,
+    };
+    serde_json::to_vec_pretty(&manifest).expect("a manifest serializes")
+}
+
 /// What a push reports at its end: Docker's `<tag>: digest: <d> size: <n>`.
 pub struct Pushed {
     pub digest: String,
@@ -399,28 +437,51 @@ pub fn push(
             })?;
         }
         meta.record(diff_id, &digest, &key);
-        descriptors.push(json!({
-            "mediaType": registry::DOCKER_LAYER_GZIP,
-            "size": size,
-            "digest": digest,
-        }));
+        descriptors.push(LayerDescriptor {
+            media_type: registry::DOCKER_LAYER_GZIP,
+            size,
+            digest,
+        });
     }
     let config_digest = reg.upload_bytes(&name, raw_config)?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": registry::DOCKER_MANIFEST,
-        "config": {
-            "mediaType": registry::DOCKER_CONFIG,
-            "size": raw_config.len(),
-            "digest": config_digest,
-        },
-        "layers": descriptors,
-    });
-    let raw = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    let raw = schema2_manifest(raw_config.len(), &config_digest, &descriptors);
     let tag = r.tag().unwrap_or("latest");
     reg.put_manifest(&name, tag, registry::DOCKER_MANIFEST, &raw)?;
     Ok(Pushed {
         digest: registry::sha256_digest(&raw),
         size: raw.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushed_manifest_snapshot() {
+        let layer = LayerDescriptor {
+            media_type: registry::DOCKER_LAYER_GZIP,
+            size: 1036521,
+            digest: "sha256:5108c1713a08c9e646deb7784f4015c9c5bffe14dbcf458b8aa168906ead9481"
+                .into(),
+        };
+        let raw = schema2_manifest(
+            413,
+            "sha256:a2f2f1840415d9dfd03fb189e6219a4340399354ce205492da0151e0ebf5fa6b",
+            &[layer],
+        );
+        insta::assert_snapshot!(String::from_utf8(raw).unwrap());
+    }
+
+    #[test]
+    fn progress_messages_have_dockers_shape() {
+        assert_eq!(
+            status(Some("5108c1713a08"), "Pull complete").to_string(),
+            r#"{"id":"5108c1713a08","progressDetail":{},"status":"Pull complete"}"#
+        );
+        assert_eq!(
+            bytes_msg("5108c1713a08", "Downloading", 512, Some(1024)).to_string(),
+            r#"{"id":"5108c1713a08","progressDetail":{"current":512,"total":1024},"status":"Downloading"}"#
+        );
+    }
 }

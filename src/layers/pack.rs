@@ -220,6 +220,90 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["etc", "etc/.wh.gone", "etc/motd", "etc/motd.link"]);
+        assert_eq!(names, ["etc/", "etc/.wh.gone", "etc/motd", "etc/motd.link"]);
+    }
+
+    use proptest::prelude::*;
+
+    /// What a layer directory holds, compared through `walk` and the files' bytes.
+    fn listing(root: &Path) -> Vec<(Entry, Option<Vec<u8>>)> {
+        walk(root)
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let bytes = match &e {
+                    Entry::Present(p) if root.join(p).is_file() => {
+                        Some(std::fs::read(root.join(p)).unwrap())
+                    }
+                    _ => None,
+                };
+                (e, bytes)
+            })
+            .collect()
+    }
+
+    fn whiteout(path: &Path) {
+        nix::sys::stat::mknod(
+            path,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Overlay whiteouts and opaque dirs become `.wh.` entries in the tar and come back
+        /// as the same whiteouts and opaque dirs when the tar is unpacked.
+        #[test]
+        fn whiteouts_round_trip_through_a_layer_tar(
+            top in prop::collection::btree_map("[a-e]{1,3}", 0u8..4, 1..8),
+            inner in prop::collection::btree_map("[f-h]{1,2}", 0u8..3, 0..4),
+        ) {
+            if !nix::unistd::geteuid().is_root() {
+                return Ok(());
+            }
+            let src = tempfile::tempdir().unwrap();
+            let (mut whiteouts, mut opaques) = (0, 0);
+            for (name, kind) in &top {
+                let p = src.path().join(name);
+                match kind {
+                    0 => std::fs::write(&p, name.as_bytes()).unwrap(),
+                    2 => { whiteout(&p); whiteouts += 1; }
+                    _ => {
+                        std::fs::create_dir(&p).unwrap();
+                        if *kind == 3 {
+                            super::super::unpack::set_opaque(&p).unwrap();
+                            opaques += 1;
+                        }
+                        for (n, k) in &inner {
+                            let q = p.join(n);
+                            match k {
+                                0 => std::fs::write(&q, n.as_bytes()).unwrap(),
+                                1 => { whiteout(&q); whiteouts += 1; }
+                                _ => std::fs::create_dir(&q).unwrap(),
+                            }
+                        }
+                    }
+                }
+            }
+            let mut tar = Vec::new();
+            let (digest, _) = pack_layer(src.path(), &mut tar).unwrap();
+            let names: Vec<String> = tar::Archive::new(&tar[..])
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+                .collect();
+            prop_assert_eq!(names.iter().filter(|n| n.ends_with("/.wh..wh..opq")).count(), opaques);
+            prop_assert_eq!(
+                names.iter().filter(|n| n.contains(".wh.") && !n.ends_with(".wh..wh..opq")).count(),
+                whiteouts
+            );
+            let dst = tempfile::tempdir().unwrap();
+            let unpacked = super::super::unpack::unpack_layer(&tar[..], dst.path()).unwrap();
+            prop_assert_eq!(unpacked, digest);
+            prop_assert_eq!(listing(dst.path()), listing(src.path()));
+        }
     }
 }

@@ -64,7 +64,7 @@ pub fn clean_entry_path(p: &Path) -> io::Result<PathBuf> {
     Ok(out)
 }
 
-fn set_opaque(dir: &Path) -> io::Result<()> {
+pub(crate) fn set_opaque(dir: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
     let name = c"trusted.overlay.opaque";
