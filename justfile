@@ -105,6 +105,7 @@ e2e: fixture
 # Median time of `berth run --rm busybox true`, beside runc and Docker where installed
 bench: fixture
     bash tests/bench/run.sh
+    bash tests/bench/images.sh
 
 # Bring the Vagrant VM up (provisioned, project synced) and run the e2e suite inside it
 vm-e2e:

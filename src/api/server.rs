@@ -440,16 +440,12 @@ async fn route_request(req: Request<Incoming>, route: &str, d: Arc<Daemon>) -> R
             }
         }
         (&Method::PUT, ["containers", id, "archive"]) => {
-            use futures::TryStreamExt;
             let id = id.to_string();
             let q = query(&req);
             let path = q.get("path").cloned().unwrap_or_default();
             let no_overwrite = flag(&q, "noOverwriteDirNonDir");
             let copy_uid_gid = flag(&q, "copyUIDGID");
-            let body = http_body_util::BodyStream::new(req.into_body())
-                .map_ok(|f| f.into_data().unwrap_or_default())
-                .map_err(std::io::Error::other);
-            let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
+            let reader = body_reader(req.into_body());
             match d
                 .archive_put(&id, &path, reader, no_overwrite, copy_uid_gid)
                 .await
@@ -754,12 +750,7 @@ async fn stats(d: &Arc<Daemon>, id: &str, stream: bool, one_shot: bool) -> Respo
 }
 
 async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
-    use futures::TryStreamExt;
-    let body = http_body_util::BodyStream::new(req.into_body())
-        .map_ok(|f| f.into_data().unwrap_or_default())
-        .map_err(std::io::Error::other);
-    let reader = tokio_util::io::StreamReader::new(body);
-    let sync_reader = tokio_util::io::SyncIoBridge::new(reader);
+    let sync_reader = body_reader(req.into_body());
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let images = d.images.clone();
     tokio::task::spawn_blocking(move || {
@@ -812,7 +803,6 @@ async fn import(
     q: HashMap<String, String>,
     d: Arc<Daemon>,
 ) -> Response<Body> {
-    use futures::TryStreamExt;
     // `changes` repeats, one instruction each, which the map of `query` would fold into one.
     let changes: Vec<String> = req
         .uri()
@@ -836,10 +826,7 @@ async fn import(
         .filter(|o| !o.is_empty())
         .unwrap_or("linux")
         .to_string();
-    let body = http_body_util::BodyStream::new(req.into_body())
-        .map_ok(|f| f.into_data().unwrap_or_default())
-        .map_err(std::io::Error::other);
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(body));
+    let reader = body_reader(req.into_body());
     let request = crate::daemon::commit::ImportRequest {
         reference,
         message: q.get("message").cloned().unwrap_or_default(),
@@ -854,6 +841,41 @@ async fn import(
         let _ = tx.blocking_send(item);
     });
     progress_response(rx).await
+}
+
+/// The request body as a blocking reader, fed by a task that gathers the body's frames into
+/// chunks of about a MiB (see `util::chanio`).
+fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
+    use crate::util::chanio::{ChannelReader, CHUNK};
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut chunk = bytes::BytesMut::with_capacity(CHUNK);
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    if let Ok(d) = f.into_data() {
+                        chunk.extend_from_slice(&d);
+                    }
+                    if chunk.len() >= CHUNK {
+                        let full =
+                            std::mem::replace(&mut chunk, bytes::BytesMut::with_capacity(CHUNK));
+                        if tx.send(Ok(full.freeze())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(Ok(chunk.freeze())).await;
+        }
+    });
+    ChannelReader::new(rx)
 }
 
 /// The credentials in `X-Registry-Auth`, if the client sent any.

@@ -505,7 +505,9 @@ async fn upload_body(
         std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>;
     let body = match input {
         Some(path) => match tokio::fs::File::open(path).await {
-            Ok(f) => Box::pin(tokio_util::io::ReaderStream::new(f)) as ByteStream,
+            Ok(f) => {
+                Box::pin(tokio_util::io::ReaderStream::with_capacity(f, 1 << 20)) as ByteStream
+            }
             Err(e) => {
                 eprintln!("open {}: {e}", path.display());
                 return Err(1);
@@ -517,7 +519,10 @@ async fn upload_body(
                 eprintln!("requested {what} from stdin, but stdin is empty");
                 return Err(1);
             }
-            Box::pin(tokio_util::io::ReaderStream::new(tokio::io::stdin())) as ByteStream
+            Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                tokio::io::stdin(),
+                1 << 20,
+            )) as ByteStream
         }
     };
     Ok(BodyExt::boxed(http_body_util::StreamBody::new(

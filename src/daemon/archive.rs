@@ -280,7 +280,7 @@ impl Daemon {
                     .unwrap_or_else(|| ".".into())
             };
             let _ = tx.send(stat);
-            let writer = super::commit::ChannelWriter { tx: out };
+            let writer = super::commit::ChannelWriter::new(out);
             if let Err(e) = tar_path(&host, &name, writer) {
                 tracing::warn!("archive of {path}: {e}");
             }

@@ -168,7 +168,7 @@ impl Daemon {
             (merged, !was)
         };
         tokio::task::spawn_blocking(move || {
-            let writer = ChannelWriter { tx: out };
+            let writer = ChannelWriter::new(out);
             let result = pack::pack_tree(&merged, writer);
             if mounted_here && !c.is_running() {
                 let _ = images.lock().unwrap().layers().unmount(&id);
@@ -319,24 +319,7 @@ pub fn committed_config(
     config
 }
 
-/// A blocking writer into the response body's channel.
-pub(crate) struct ChannelWriter {
-    pub(crate) tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(bytes::Bytes::copy_from_slice(buf))
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-            })?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub(crate) use crate::util::chanio::ChannelWriter;
 
 /// What `POST /images/create?fromSrc=-` asks for, besides the tar in the body.
 pub struct ImportRequest {

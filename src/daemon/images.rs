@@ -383,7 +383,7 @@ impl Daemon {
         let images = self.images.clone();
         tokio::task::spawn_blocking(move || {
             let store = images.lock().unwrap();
-            let writer = super::commit::ChannelWriter { tx: out };
+            let writer = super::commit::ChannelWriter::new(out);
             if let Err(e) = crate::image::save::save(&store, &names, writer) {
                 tracing::warn!("save of {names:?}: {e}");
             }

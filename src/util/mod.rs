@@ -1,5 +1,6 @@
 //! Small helpers shared by every subsystem: atomic state files and Docker-style ids.
 
+pub mod chanio;
 pub mod fsutil;
 pub mod human;
 pub mod id;
