@@ -381,3 +381,84 @@ fn a_registry_mirror_serves_docker_hub_names() {
         "mirrored\n"
     );
 }
+
+#[test]
+fn an_index_is_followed_to_the_hosts_platform() {
+    let d = daemon_or_skip!();
+    let Some(reg) = TestRegistry::start(None) else {
+        return;
+    };
+    d.load_busybox();
+    let h = &reg.host;
+    // Two images in one repository: busybox (for amd64) and a commit of it (posing as arm64).
+    d.ok(&["create", "--name", "other", "busybox", "touch", "/arm"]);
+    d.ok(&["commit", "other", "other:1"]);
+    let manifest_of = |name: &str| {
+        let out = d.ok(&["push", name]);
+        out.lines()
+            .last()
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .to_string()
+    };
+    d.ok(&["tag", "busybox", &format!("{h}/multi/bb:amd64")]);
+    d.ok(&["tag", "other:1", &format!("{h}/multi/bb:arm64")]);
+    let amd64 = manifest_of(&format!("{h}/multi/bb:amd64"));
+    let arm64 = manifest_of(&format!("{h}/multi/bb:arm64"));
+    let size = |digest: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sf",
+                "-H",
+                "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            ])
+            .arg(format!("http://{h}/v2/multi/bb/manifests/{digest}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout.len()
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": arm64,
+             "size": size(&arm64), "platform": {"architecture": "arm64", "os": "linux"}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": amd64,
+             "size": size(&amd64), "platform": {"architecture": "amd64", "os": "linux"}},
+        ],
+    });
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.index.v1+json",
+        ])
+        .arg("--data-binary")
+        .arg(index.to_string())
+        .arg(format!("http://{h}/v2/multi/bb/manifests/multi"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let busybox_id = image_id(&d, "busybox");
+    d.ok(&["rm", "other"]);
+    d.ok(&[
+        "rmi",
+        "-f",
+        "other:1",
+        &format!("{h}/multi/bb:amd64"),
+        &format!("{h}/multi/bb:arm64"),
+        "busybox",
+    ]);
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    d.ok(&["pull", &format!("{h}/multi/bb:multi")]);
+    assert_eq!(image_id(&d, &format!("{h}/multi/bb:multi")), busybox_id);
+}

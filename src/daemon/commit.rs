@@ -32,6 +32,25 @@ pub fn changes_in(
     Ok(out)
 }
 
+/// Every `-c` of `commit` or `import` (each may hold several lines), and a check of the name
+/// the new image will get, both before anything is written.
+fn apply_changes(
+    cfg: &mut crate::image::config::ContainerConfig,
+    changes: &[String],
+    reference: Option<&str>,
+) -> Result<()> {
+    for ch in changes {
+        for line in ch.lines().filter(|l| !l.trim().is_empty()) {
+            apply_change(cfg, line).map_err(DaemonError::InvalidParameter)?;
+        }
+    }
+    if let Some(r) = reference {
+        crate::image::reference::Reference::parse(r)
+            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// One `--change`/`-c` of `commit`: a Dockerfile instruction applied to the new config.
 pub fn apply_change(
     cfg: &mut crate::image::config::ContainerConfig,
@@ -202,15 +221,7 @@ impl Daemon {
             cfg.extra.remove(k);
         }
         cfg.hostname = None;
-        for ch in &req.changes {
-            for line in ch.lines().filter(|l| !l.trim().is_empty()) {
-                apply_change(&mut cfg, line).map_err(DaemonError::InvalidParameter)?;
-            }
-        }
-        if let Some(r) = &req.reference {
-            crate::image::reference::Reference::parse(r)
-                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
-        }
+        apply_changes(&mut cfg, &req.changes, req.reference.as_deref())?;
         let freeze = req.pause && rec.state.running && !rec.state.paused;
         let cg = self.cgroups.open(&rec.id);
         if freeze {
@@ -338,15 +349,7 @@ impl Daemon {
         req: ImportRequest,
     ) -> Result<String> {
         let mut cfg = crate::image::config::ContainerConfig::default();
-        for ch in &req.changes {
-            for line in ch.lines().filter(|l| !l.trim().is_empty()) {
-                apply_change(&mut cfg, line).map_err(DaemonError::InvalidParameter)?;
-            }
-        }
-        if let Some(r) = &req.reference {
-            crate::image::reference::Reference::parse(r)
-                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
-        }
+        apply_changes(&mut cfg, &req.changes, req.reference.as_deref())?;
         let tmp_dir = self.config.root.join("tmp");
         // The diff id is the digest of the decompressed tar, known only at its end: spool it
         // (hashing as it is written), then unpack it as any layer, checked against that digest.

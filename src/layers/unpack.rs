@@ -100,6 +100,27 @@ fn dir_in_layer(dest: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(cur)
 }
 
+/// A later entry replaces an earlier one of another kind, as in Docker: a file where a
+/// directory was removes the directory (and what it held), a directory where a file was
+/// removes the file. Only when every parent is a real directory: a path through a symlink is
+/// left to the tar crate, which refuses it if it leads out.
+fn make_room(dest: &Path, rel: &Path, entry_is_dir: bool) -> io::Result<()> {
+    let mut cur = dest.to_path_buf();
+    for c in rel.parent().unwrap_or(Path::new("")).components() {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(md) if md.is_dir() => {}
+            _ => return Ok(()),
+        }
+    }
+    let target = dest.join(rel);
+    match std::fs::symlink_metadata(&target) {
+        Ok(md) if md.is_dir() && !entry_is_dir => std::fs::remove_dir_all(&target),
+        Ok(md) if !md.is_dir() && entry_is_dir => std::fs::remove_file(&target),
+        _ => Ok(()),
+    }
+}
+
 /// How to rebuild a layer's tar byte for byte from its unpacked files (Docker keeps the same,
 /// as "tar-split"): the tar's own bytes (headers, padding, the end) kept as they came, and
 /// for each file's content a reference to the unpacked file. `save` and `push` need the
@@ -239,6 +260,7 @@ pub fn unpack_layer_split<R: Read>(tar: R, dest: &Path) -> io::Result<(String, V
                 });
                 st.skip = Some((file_pos, file_pos + size));
             }
+            make_room(dest, &rel, entry.header().entry_type().is_dir())?;
             // unpack_in refuses entries (and hard link targets) that would land outside `dest`,
             // including through symlinks unpacked earlier.
             if !entry.unpack_in(dest)? {
@@ -471,6 +493,23 @@ mod hostile_layer_tests {
             .unwrap()
             .file_type()
             .is_symlink());
+    }
+
+    #[test]
+    fn a_file_replaces_a_directory_and_a_directory_a_file() {
+        let (_t, dest, outside) = setup();
+        let data = Tar::new()
+            .raw("d/", tar::EntryType::Directory, None, b"")
+            .file("d/x", b"inner")
+            .file("d", b"now a file")
+            .file("e", b"a file first")
+            .raw("e/", tar::EntryType::Directory, None, b"")
+            .file("e/y", b"then a dir")
+            .bytes();
+        unpack_layer(&data[..], &dest).unwrap();
+        assert_eq!(fs::read(dest.join("d")).unwrap(), b"now a file");
+        assert_eq!(fs::read(dest.join("e/y")).unwrap(), b"then a dir");
+        assert_eq!(fs::read(outside.join("victim")).unwrap(), b"keep");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/bench/lib.sh
+source tests/bench/lib.sh
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench: needs root (sudo just bench)" >&2
   exit 1
@@ -40,20 +42,7 @@ cleanup() {
     wait "$daemon" 2>/dev/null
   fi
   runc delete -f "$runc_id" >/dev/null 2>&1
-  ip link del "$bridge" 2>/dev/null
-  for hook in nat:POSTROUTING filter:FORWARD; do
-    table=${hook%%:*} chain=${hook#*:}
-    iptables -w -t "$table" -D "$chain" -j "$prefix-$chain" 2>/dev/null
-    iptables -w -t "$table" -F "$prefix-$chain" 2>/dev/null
-    iptables -w -t "$table" -X "$prefix-$chain" 2>/dev/null
-  done
-  iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
-  iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
-  iptables -w -t nat -F "$prefix-DNAT" 2>/dev/null
-  iptables -w -t nat -X "$prefix-DNAT" 2>/dev/null
-  # cgroup v2: one directory at the top; v1: one per controller hierarchy. Children first.
-  find /sys/fs/cgroup/"$cgroup_parent" /sys/fs/cgroup/*/"$cgroup_parent" -depth -type d \
-    -exec rmdir {} + 2>/dev/null
+  remove_daemon_traces "$bridge" "$prefix" "$cgroup_parent"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -1,0 +1,20 @@
+# Shared by the bench scripts (sourced): remove what a private berth daemon made on the host,
+# given its bridge, iptables prefix and cgroup parent. Every step may find nothing to do.
+remove_daemon_traces() {
+  local bridge=$1 prefix=$2 cgroup_parent=$3 hook table chain
+  ip link del "$bridge" 2>/dev/null
+  for hook in nat:POSTROUTING filter:FORWARD; do
+    table=${hook%%:*} chain=${hook#*:}
+    iptables -w -t "$table" -D "$chain" -j "$prefix-$chain" 2>/dev/null
+    iptables -w -t "$table" -F "$prefix-$chain" 2>/dev/null
+    iptables -w -t "$table" -X "$prefix-$chain" 2>/dev/null
+  done
+  iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
+  iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
+  iptables -w -t nat -F "$prefix-DNAT" 2>/dev/null
+  iptables -w -t nat -X "$prefix-DNAT" 2>/dev/null
+  # cgroup v2: one directory at the top; v1: one per controller hierarchy. Children first.
+  find /sys/fs/cgroup/"$cgroup_parent" /sys/fs/cgroup/*/"$cgroup_parent" -depth -type d \
+    -exec rmdir {} + 2>/dev/null
+  return 0
+}
