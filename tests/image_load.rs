@@ -57,6 +57,19 @@ fn untar(data: &[u8]) -> Vec<(String, Vec<u8>)> {
 fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
+        // "link -> target" entries are symlinks, as Docker's older archives have them.
+        if let Some(target) = std::str::from_utf8(data)
+            .ok()
+            .and_then(|d| d.strip_prefix("symlink:"))
+        {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            h.set_mode(0o777);
+            h.set_mtime(0);
+            b.append_link(&mut h, name, target).unwrap();
+            continue;
+        }
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
@@ -401,4 +414,85 @@ fn an_oci_layout_with_a_gzipped_layer_loads_under_the_same_id() {
         format!("sha256:{}", sha(&config))
     );
     assert!(root.names("tmp").is_empty());
+}
+
+/// One layer file of an archive used by two images on different parents: it streams by once,
+/// is placed for the first image and rebuilt for the second.
+#[test]
+fn one_layer_under_two_parents_in_one_archive() {
+    root_or_skip!();
+    let root = Root::new();
+    let files = untar(fixture());
+    let layer_name = files
+        .iter()
+        .find(|(n, _)| n.ends_with("/layer.tar"))
+        .unwrap()
+        .0
+        .clone();
+    let layer = file(&files, "/layer.tar").clone();
+    let diff = format!("sha256:{}", sha(&layer));
+    // A second layer of its own, to sit under the shared one in image B.
+    let base = tar_of(&[("base.txt".to_string(), b"base\n".to_vec())]);
+    let base_diff = format!("sha256:{}", sha(&base));
+    // Configs over 1 KiB: big enough to be looked at as a possible layer, and spooled.
+    let config = |diffs: &[&str], tag: &str| {
+        let tag = format!("{tag}{}", "-".repeat(1200));
+        format!(
+            r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"],"Labels":{{"t":"{tag}"}}}},"rootfs":{{"type":"layers","diff_ids":[{}]}}}}"#,
+            diffs
+                .iter()
+                .map(|d| format!("\"{d}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    let a = config(&[&diff], "a");
+    let b = config(&[&base_diff, &diff], "b");
+    let (a_id, b_id) = (sha(a.as_bytes()), sha(b.as_bytes()));
+    let manifest = format!(
+        r#"[{{"Config":"{a_id}.json","RepoTags":["a:1"],"Layers":["{layer_name}"]}},{{"Config":"{b_id}.json","RepoTags":["b:1"],"Layers":["base/layer.tar","alias/layer.tar"]}}]"#
+    );
+    let archive = tar_of(&[
+        (layer_name.clone(), layer),
+        (
+            "alias/layer.tar".to_string(),
+            format!("symlink:../{layer_name}").into_bytes(),
+        ),
+        ("base/layer.tar".to_string(), base),
+        (format!("{a_id}.json"), a.into_bytes()),
+        (format!("{b_id}.json"), b.into_bytes()),
+        ("manifest.json".to_string(), manifest.into_bytes()),
+    ]);
+    assert_eq!(
+        root.load(&archive).unwrap(),
+        ["Loaded image: a:1", "Loaded image: b:1"]
+    );
+    // Three chains: the shared layer alone, the base, and the shared layer on the base.
+    assert_eq!(root.names("image/overlay2/layerdb/sha256").len(), 3);
+    assert_eq!(root.names("overlay2").len(), 4, "three layer dirs and l/");
+    let b = root.store.get("b:1").unwrap();
+    let top = b.top_layer.unwrap();
+    let mut rebuilt = Vec::new();
+    root.store
+        .layers()
+        .write_layer_tar(&top, &mut rebuilt)
+        .unwrap();
+    assert_eq!(format!("sha256:{}", sha(&rebuilt)), diff);
+}
+
+/// A link in the archive, then a big file through it: the spool never follows the link.
+#[test]
+fn a_file_through_a_planted_link_is_refused() {
+    root_or_skip!();
+    let root = Root::new();
+    let outside = tempfile::tempdir().unwrap();
+    let archive = tar_of(&[
+        (
+            "x".to_string(),
+            format!("symlink:{}", outside.path().display()).into_bytes(),
+        ),
+        ("x/evil".to_string(), vec![b'{'; 2000]),
+    ]);
+    assert!(root.load(&archive).is_err());
+    assert!(!outside.path().join("evil").exists());
 }

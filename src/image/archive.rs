@@ -171,6 +171,90 @@ pub fn entries_from_oci(dir: &Path) -> Result<Vec<ManifestEntry>, ImageError> {
     Ok(out)
 }
 
+/// Layers unpacked while the archive streamed by, by their path in it, and the archive's
+/// links between paths.
+#[derive(Default)]
+struct Staged {
+    by_path: BTreeMap<String, crate::layers::StagedLayer>,
+    aliases: BTreeMap<String, String>,
+}
+
+impl Staged {
+    /// The staged layer at `path` (through links), which only its first user gets.
+    fn take(&mut self, path: &str) -> Option<crate::layers::StagedLayer> {
+        let mut key = path.to_string();
+        for _ in 0..8 {
+            match self.aliases.get(&key) {
+                Some(k) => key = k.clone(),
+                None => break,
+            }
+        }
+        self.by_path.remove(&key)
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Write a spooled file: its first bytes (already read) and the rest. Its directories are
+/// made without following any link an earlier entry planted, and the file itself is created
+/// new, never through a link.
+fn spool_file(spool: &Path, rel: &str, head: &[u8], rest: &mut impl Read) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let rel = Path::new(rel);
+    let mut at = spool.to_path_buf();
+    for part in rel.parent().unwrap_or(Path::new("")).components() {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory",
+                    at.display()
+                )))
+            }
+            Err(_) => fs::create_dir(&at)?,
+        }
+    }
+    let path = spool.join(rel);
+    let _ = fs::remove_file(&path);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    f.write_all(head)?;
+    std::io::copy(rest, &mut f)?;
+    Ok(())
+}
+
+/// Whether an archive entry's first bytes are a layer's: compressed (gzip, zstd), or a tar
+/// (`ustar` at offset 257). Configs and manifests are JSON and never match.
+fn looks_like_layer(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || head.get(257..262) == Some(b"ustar")
+}
+
+/// A layer that does not hash to its diff id is a corrupt archive, in the archive's words.
+fn layer_error(path: &str, e: crate::layers::LayerError) -> ImageError {
+    match e {
+        crate::layers::LayerError::DigestMismatch { diff_id, actual } => ImageError::Archive(
+            format!("the archive's layer {path} is corrupt: its digest is {actual}, not {diff_id}"),
+        ),
+        other => other.into(),
+    }
+}
+
 /// Wrap `r` in a decoder chosen by its first bytes: gzip (`1f 8b`), zstd (`28 b5 2f fd`), or
 /// none. Docker detects compression the same way, whatever a media type or file name says.
 pub fn decompress<'a, R: Read + 'a>(r: R) -> std::io::Result<Box<dyn Read + 'a>> {
@@ -225,36 +309,115 @@ impl ImageStore {
             .map_err(io_ctx("creating a temp dir for the archive"))?;
         let mut outer =
             tar::Archive::new(decompress(archive).map_err(io_ctx("reading the archive"))?);
-        for entry in outer.entries().map_err(io_ctx("reading the archive"))? {
-            let mut entry = entry.map_err(|e| {
-                ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
-            })?;
-            let name = entry
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            // The tar crate names the spool path and hides the cause one level down; the
-            // learner wants the entry's name and the cause.
-            let ok = entry.unpack_in(spool.path()).map_err(|e| {
-                let mut cause: &dyn std::error::Error = &e;
-                while let Some(inner) = cause.source() {
-                    cause = inner;
+        // Layers are unpacked as they stream by, into staged dirs, before the manifest that
+        // places them has been read (in Docker's archives it comes last); everything else is
+        // small and is spooled. A layer is written once, not spooled and then unpacked.
+        let mut staged = Staged::default();
+        let spooled = (|| -> Result<(), ImageError> {
+            for entry in outer.entries().map_err(io_ctx("reading the archive"))? {
+                let entry = entry.map_err(|e| {
+                    ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
+                })?;
+                let name = entry
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let clean = crate::layers::clean_entry_path(Path::new(&name))
+                    .map_err(|e| ImageError::Archive(e.to_string()))?
+                    .display()
+                    .to_string();
+                let mut entry = entry;
+                let kind = entry.header().entry_type();
+                if kind.is_symlink() {
+                    // Docker's older archives link a layer used twice to its first copy.
+                    if let Ok(Some(target)) = entry.link_name() {
+                        let joined = Path::new(&clean)
+                            .parent()
+                            .unwrap_or(Path::new(""))
+                            .join(target);
+                        if let Ok(t) = crate::layers::clean_entry_path(&joined) {
+                            staged
+                                .aliases
+                                .insert(clean.clone(), t.display().to_string());
+                        }
+                    }
                 }
-                ImageError::Archive(format!(
-                    "the archive is truncated or corrupt: reading {name}: {cause}"
-                ))
-            })?;
-            if !ok {
-                return Err(ImageError::Archive(
-                    "the archive holds a path outside itself".into(),
-                ));
+                if kind.is_file() && entry.size() >= 1024 {
+                    let corrupt = |e: std::io::Error| {
+                        ImageError::Archive(format!(
+                            "the archive is truncated or corrupt: reading {name}: {e}"
+                        ))
+                    };
+                    let mut head = vec![0u8; 512];
+                    let n = read_full(&mut entry, &mut head).map_err(corrupt)?;
+                    head.truncate(n);
+                    if looks_like_layer(&head) {
+                        let stream = std::io::Cursor::new(head).chain(&mut entry);
+                        let layer =
+                            decompress(stream).map_err(io_ctx(format!("reading layer {name}")))?;
+                        let s = self.layers().stage_layer(layer).map_err(|e| {
+                            ImageError::Archive(format!(
+                                "the archive is truncated or corrupt: layer {name}: {e}"
+                            ))
+                        })?;
+                        // What follows the layer in the entry (a compressed layer's trailer,
+                        // padding) is not the layer's; drain it so the next entry starts
+                        // where it should.
+                        std::io::copy(&mut entry, &mut std::io::sink()).map_err(corrupt)?;
+                        if let Some(old) = staged.by_path.insert(clean, s) {
+                            self.layers().discard_staged(old);
+                        }
+                    } else {
+                        spool_file(spool.path(), &clean, &head, &mut entry).map_err(corrupt)?;
+                    }
+                    continue;
+                }
+                // The tar crate names the spool path and hides the cause one level down; the
+                // learner wants the entry's name and the cause.
+                let ok = entry.unpack_in(spool.path()).map_err(|e| {
+                    let mut cause: &dyn std::error::Error = &e;
+                    while let Some(inner) = cause.source() {
+                        cause = inner;
+                    }
+                    ImageError::Archive(format!(
+                        "the archive is truncated or corrupt: reading {name}: {cause}"
+                    ))
+                })?;
+                if !ok {
+                    return Err(ImageError::Archive(
+                        "the archive holds a path outside itself".into(),
+                    ));
+                }
             }
+            Ok(())
+        })();
+        let discard_all = |staged: Staged| {
+            for (_, s) in staged.by_path {
+                self.layers().discard_staged(s);
+            }
+        };
+        if let Err(e) = spooled {
+            discard_all(staged);
+            return Err(e);
         }
         let manifest_path = spool.path().join("manifest.json");
         let manifest: Vec<ManifestEntry> = match fs::read(&manifest_path) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map_err(|e| ImageError::Archive(format!("manifest.json is not valid: {e}")))?,
-            Err(_) => entries_from_oci(spool.path())?,
+            Ok(data) => match serde_json::from_slice(&data) {
+                Ok(m) => m,
+                Err(e) => {
+                    discard_all(staged);
+                    return Err(ImageError::Archive(format!(
+                        "manifest.json is not valid: {e}"
+                    )));
+                }
+            },
+            Err(_) => match entries_from_oci(spool.path()) {
+                Ok(m) => m,
+                Err(e) => {
+                    discard_all(staged);
+                    return Err(e);
+                }
+            },
         };
 
         let mut created_layers: Vec<String> = Vec::new();
@@ -262,10 +425,12 @@ impl ImageStore {
         let result = self.load_entries(
             spool.path(),
             &manifest,
+            &mut staged,
             progress,
             &mut created_layers,
             &mut created_configs,
         );
+        discard_all(staged);
         if result.is_err() {
             // Undo this load's new layers, newest first, and its new configs.
             for chain in created_layers.iter().rev() {
@@ -278,10 +443,19 @@ impl ImageStore {
         result
     }
 
+    /// A chain placed earlier in this load that holds `diff_id`.
+    fn source_of(&self, diff_id: &str, created: &[String]) -> Option<String> {
+        created
+            .iter()
+            .find(|c| self.layers().diff_of(c).as_deref() == Some(diff_id))
+            .cloned()
+    }
+
     fn load_entries(
         &self,
         dir: &Path,
         manifest: &[ManifestEntry],
+        staged: &mut Staged,
         progress: &mut dyn FnMut(&str),
         created_layers: &mut Vec<String>,
         created_configs: &mut Vec<String>,
@@ -311,13 +485,30 @@ impl ImageStore {
                     progress(&format!("{short}: Layer already exists"));
                 } else {
                     progress(&format!("{short}: Loading layer"));
-                    let file = fs::File::open(inside(dir, layer)?).map_err(|e| {
-                        ImageError::Archive(format!("the archive lacks the layer {layer}: {e}"))
-                    })?;
-                    let reader =
-                        decompress(file).map_err(io_ctx(format!("reading layer {layer}")))?;
-                    self.layers()
-                        .apply_layer(parent.as_deref(), diff_id, reader)?;
+                    let key = crate::layers::clean_entry_path(Path::new(layer))
+                        .map_err(|e| ImageError::Archive(e.to_string()))?
+                        .display()
+                        .to_string();
+                    if let Some(s) = staged.take(&key) {
+                        self.layers()
+                            .register_staged(s, parent.as_deref(), diff_id)
+                            .map_err(|e| layer_error(layer, e))?;
+                    } else if let Some(source) = self.source_of(diff_id, created_layers) {
+                        // The same layer under another parent: rebuilt from the copy placed
+                        // earlier in this load.
+                        let reader = self.layers().layer_tar_reader(&source)?;
+                        self.layers()
+                            .apply_layer(parent.as_deref(), diff_id, reader)?;
+                    } else {
+                        let file = fs::File::open(inside(dir, layer)?).map_err(|e| {
+                            ImageError::Archive(format!("the archive lacks the layer {layer}: {e}"))
+                        })?;
+                        let reader =
+                            decompress(file).map_err(io_ctx(format!("reading layer {layer}")))?;
+                        self.layers()
+                            .apply_layer(parent.as_deref(), diff_id, reader)
+                            .map_err(|e| layer_error(layer, e))?;
+                    }
                     created_layers.push(chain.clone());
                 }
                 parent = Some(chain);

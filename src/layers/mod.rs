@@ -8,5 +8,6 @@ mod unpack;
 
 pub use overlay2::{
     is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, LayerTarReader, MountPlan,
+    StagedLayer,
 };
 pub use unpack::{chain_id, clean_entry_path, dir_size, Segment};

@@ -56,6 +56,13 @@ pub struct LayerInfo {
     pub size: u64,
 }
 
+/// A layer unpacked into a dir of its own, not yet placed on a parent nor recorded.
+pub struct StagedLayer {
+    cache: String,
+    pub diff_id: String,
+    segments: Vec<Segment>,
+}
+
 pub struct LayerStore {
     overlay: PathBuf,
     layerdb: PathBuf,
@@ -98,6 +105,11 @@ impl LayerStore {
             .map(|s| s.trim().to_string())
     }
 
+    /// The diff id of a stored chain.
+    pub fn diff_of(&self, chain: &str) -> Option<String> {
+        Self::read_meta(&self.layerdb.join(hex_of(chain)), "diff")
+    }
+
     pub fn exists(&self, chain: &str) -> bool {
         self.layerdb.join(hex_of(chain)).join("cache-id").exists()
     }
@@ -120,10 +132,23 @@ impl LayerStore {
 
     /// Create an empty layer dir with its link; `lower` names what it sits on.
     fn new_layer_dir(&self, cache: &str, lower: Option<&str>) -> Result<PathBuf, LayerError> {
+        let dir = self.bare_layer_dir(cache)?;
+        self.link_layer_dir(cache, lower)?;
+        Ok(dir)
+    }
+
+    /// `diff/` and `work/` of a layer dir, not yet linked into the store.
+    fn bare_layer_dir(&self, cache: &str) -> Result<PathBuf, LayerError> {
         let dir = self.overlay.join(cache);
         fs::create_dir_all(dir.join("diff"))
             .map_err(io_ctx(format!("creating {}", dir.display())))?;
         fs::create_dir_all(dir.join("work")).map_err(io_ctx("creating work dir"))?;
+        Ok(dir)
+    }
+
+    /// The short link in `l/`, the `link` file, and `lower` (what the layer sits on).
+    fn link_layer_dir(&self, cache: &str, lower: Option<&str>) -> Result<(), LayerError> {
+        let dir = self.overlay.join(cache);
         let link = short_link();
         std::os::unix::fs::symlink(
             format!("../{cache}/diff"),
@@ -134,7 +159,117 @@ impl LayerStore {
         if let Some(l) = lower {
             fs::write(dir.join("lower"), l).map_err(io_ctx("writing lower"))?;
         }
-        Ok(dir)
+        Ok(())
+    }
+
+    /// The layerdb entry of a chain, written aside and renamed in: from then on the layer is
+    /// part of the store.
+    fn record_layer(
+        &self,
+        chain: &str,
+        cache: &str,
+        diff_id: &str,
+        segments: &[Segment],
+        parent: Option<&str>,
+    ) -> Result<u64, LayerError> {
+        let size = dir_size(&self.overlay.join(cache).join("diff"));
+        let tmp = self.layerdb.join(format!("{}.tmp", hex_of(chain)));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).map_err(io_ctx("creating layerdb entry"))?;
+        write_atomic(&tmp.join("diff"), diff_id.as_bytes()).map_err(io_ctx("writing diff"))?;
+        write_atomic(&tmp.join("size"), size.to_string().as_bytes())
+            .map_err(io_ctx("writing size"))?;
+        write_atomic(&tmp.join("cache-id"), cache.as_bytes())
+            .map_err(io_ctx("writing cache-id"))?;
+        write_split(&tmp.join("tar-split.json.gz"), segments)
+            .map_err(io_ctx("writing tar-split"))?;
+        if let Some(p) = parent {
+            write_atomic(&tmp.join("parent"), p.as_bytes()).map_err(io_ctx("writing parent"))?;
+        }
+        fs::rename(&tmp, self.layerdb.join(hex_of(chain)))
+            .map_err(io_ctx("registering the layer"))?;
+        Ok(size)
+    }
+
+    fn existing(&self, chain: &str, diff_id: &str) -> Result<LayerInfo, LayerError> {
+        let db = self.layerdb.join(hex_of(chain));
+        Ok(LayerInfo {
+            cache_id: self.cache_of(chain)?,
+            size: Self::read_meta(&db, "size")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            chain_id: chain.to_string(),
+            diff_id: diff_id.to_string(),
+        })
+    }
+
+    /// Unpack a layer before it is known where it goes (`load` streams layers before the
+    /// manifest that places them). Its diff id is what the stream hashed to.
+    pub fn stage_layer(&self, tar: impl Read) -> Result<StagedLayer, LayerError> {
+        let cache = crate::util::id::random_id();
+        let result = self.bare_layer_dir(&cache).and_then(|dir| {
+            unpack_layer_split(tar, &dir.join("diff"))
+                .map_err(io_ctx("unpacking a layer of the archive"))
+        });
+        match result {
+            Ok((diff_id, segments)) => Ok(StagedLayer {
+                cache,
+                diff_id,
+                segments,
+            }),
+            Err(e) => {
+                self.remove_layer_dir(&cache);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn discard_staged(&self, staged: StagedLayer) {
+        self.remove_layer_dir(&staged.cache);
+    }
+
+    /// Place a staged layer on `parent`, if its content is `diff_id`. A chain already stored
+    /// is kept and the staged copy dropped.
+    pub fn register_staged(
+        &self,
+        staged: StagedLayer,
+        parent: Option<&str>,
+        diff_id: &str,
+    ) -> Result<LayerInfo, LayerError> {
+        if staged.diff_id != diff_id {
+            let actual = staged.diff_id.clone();
+            self.discard_staged(staged);
+            return Err(LayerError::DigestMismatch {
+                diff_id: diff_id.to_string(),
+                actual,
+            });
+        }
+        let chain = chain_id(parent, diff_id);
+        if self.exists(&chain) {
+            self.discard_staged(staged);
+            return self.existing(&chain, diff_id);
+        }
+        let result = (|| {
+            let lower = match parent {
+                Some(p) => Some(self.lower_above(&self.cache_of(p)?)),
+                None => None,
+            };
+            self.link_layer_dir(&staged.cache, lower.as_deref())?;
+            self.record_layer(&chain, &staged.cache, diff_id, &staged.segments, parent)
+        })();
+        match result {
+            Ok(size) => Ok(LayerInfo {
+                chain_id: chain,
+                diff_id: diff_id.to_string(),
+                cache_id: staged.cache,
+                size,
+            }),
+            Err(e) => {
+                self.remove_layer_dir(&staged.cache);
+                let _ = fs::remove_dir_all(self.layerdb.join(format!("{}.tmp", hex_of(&chain))));
+                Err(e)
+            }
+        }
     }
 
     fn remove_layer_dir(&self, cache: &str) {
@@ -169,16 +304,8 @@ impl LayerStore {
         verify: impl FnOnce() -> Result<(), LayerError>,
     ) -> Result<LayerInfo, LayerError> {
         let chain = chain_id(parent, diff_id);
-        let db = self.layerdb.join(hex_of(&chain));
         if self.exists(&chain) {
-            return Ok(LayerInfo {
-                cache_id: self.cache_of(&chain)?,
-                size: Self::read_meta(&db, "size")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-                chain_id: chain,
-                diff_id: diff_id.to_string(),
-            });
+            return self.existing(&chain, diff_id);
         }
         let lower = match parent {
             Some(p) => Some(self.lower_above(&self.cache_of(p)?)),
@@ -196,23 +323,7 @@ impl LayerStore {
                 });
             }
             verify()?;
-            let size = dir_size(&dir.join("diff"));
-            let tmp = self.layerdb.join(format!("{}.tmp", hex_of(&chain)));
-            let _ = fs::remove_dir_all(&tmp);
-            fs::create_dir_all(&tmp).map_err(io_ctx("creating layerdb entry"))?;
-            write_atomic(&tmp.join("diff"), diff_id.as_bytes()).map_err(io_ctx("writing diff"))?;
-            write_atomic(&tmp.join("size"), size.to_string().as_bytes())
-                .map_err(io_ctx("writing size"))?;
-            write_atomic(&tmp.join("cache-id"), cache.as_bytes())
-                .map_err(io_ctx("writing cache-id"))?;
-            write_split(&tmp.join("tar-split.json.gz"), &segments)
-                .map_err(io_ctx("writing tar-split"))?;
-            if let Some(p) = parent {
-                write_atomic(&tmp.join("parent"), p.as_bytes())
-                    .map_err(io_ctx("writing parent"))?;
-            }
-            fs::rename(&tmp, &db).map_err(io_ctx("registering the layer"))?;
-            Ok(size)
+            self.record_layer(&chain, &cache, diff_id, &segments, parent)
         })();
         match result {
             Ok(size) => Ok(LayerInfo {

@@ -2,9 +2,8 @@
 # `just bench` (second part): `load` and `save` throughput of a large multi-layer image, beside
 # `docker load`/`docker save` of the same archive when a Docker daemon answers, and the
 # machine's limits: sequential disk writes (dd with fdatasync) and sha256 (openssl speed).
-# Measured here (2 cores, ext4 on virtio, 322 MB archive): save 452 MB/s, load 190 MB/s (it
-# writes every byte twice: the archive is spooled, because manifest.json may come last), Docker
-# 20.10 116/115 MB/s, dd 724 MB/s, sha256 1578 MB/s. The image is busybox plus BENCH_LAYERS layers of random bytes
+# Layers are unpacked as the archive streams in (configs and manifests are spooled), so load
+# reads and writes each byte once. The image is busybox plus BENCH_LAYERS layers of random bytes
 # (BENCH_IMAGE_MB in all, default 320), made by `commit`, so it compresses no better on disk
 # than real data. Runs as root; removes what it made, also on failure.
 set -euo pipefail
@@ -99,6 +98,13 @@ t0=$(now_ms)
 dd if=/dev/zero of="$work/dd" bs=1M count=$((bytes / 1048576)) conv=fdatasync status=none
 t1=$(now_ms)
 disk_ms=$((t1 - t0))
+# Reading the archive back from a cold cache: what load must do before it writes anything.
+sync
+echo 3 >/proc/sys/vm/drop_caches
+t0=$(now_ms)
+dd if="$archive" of=/dev/null bs=1M status=none
+t1=$(now_ms)
+read_ms=$((t1 - t0))
 # sha256 as fast as this CPU does it: OpenSSL uses the SHA extensions where the CPU has them,
 # as the sha2 crate does; coreutils' sha256sum does not, so it is the fallback only.
 if command -v openssl >/dev/null; then
@@ -120,7 +126,10 @@ row "" "ms" "MB/s" ""
 row "berth save -o (then sync)" "$save_ms" "$(mbps "$bytes" "$save_ms")" ""
 row "berth load -i (cold cache, then sync)" "$load_ms" "$(mbps "$bytes" "$load_ms")" ""
 row "disk: dd of the same size, fdatasync" "$disk_ms" "$(mbps "$bytes" "$disk_ms")" ""
+row "disk: dd reading the archive, cold cache" "$read_ms" "$(mbps "$bytes" "$read_ms")" ""
 row "$sha_what" "$sha_ms" "$(mbps "$bytes" "$sha_ms")" ""
+awk -v l="$load_ms" -v r="$read_ms" -v w="$disk_ms" -v s="$save_ms" 'BEGIN {
+  printf "load / (cold read + write) = %.2f   save / write = %.2f\n", l / (r + w), s / w }' 
 
 if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
   echo "docker: no Docker daemon answers${DOCKER_HOST:+ at $DOCKER_HOST}, skipped"
