@@ -157,10 +157,18 @@ fn the_fixture_loads_laid_out_as_docker_lays_it_out() {
     let mut progress = Vec::new();
     let lines = root
         .store
-        .load(fixture(), &mut |l| progress.push(l.to_string()))
+        .load(fixture(), &mut |v| progress.push(v))
         .unwrap();
     assert_eq!(lines, ["Loaded image: busybox:latest"]);
-    assert_eq!(progress, [format!("{}: Loading layer", &diff_id[7..19])]);
+    let last = progress.last().unwrap();
+    assert_eq!(last["status"], "Loading layer");
+    assert_eq!(last["id"].as_str(), Some(&diff_id[7..19]));
+    // Bytes as they streamed, up to the whole layer.
+    let bytes: Vec<u64> = progress
+        .iter()
+        .filter_map(|v| v["progressDetail"]["current"].as_u64())
+        .collect();
+    assert_eq!(bytes.last().copied(), Some(layer.len() as u64));
 
     let p = root.path();
     assert_eq!(
@@ -240,12 +248,11 @@ fn the_fixture_loads_laid_out_as_docker_lays_it_out() {
     // Loading again stores nothing twice.
     let mut progress = Vec::new();
     root.store
-        .load(fixture(), &mut |l| progress.push(l.to_string()))
+        .load(fixture(), &mut |v| progress.push(v))
         .unwrap();
-    assert_eq!(
-        progress,
-        [format!("{}: Layer already exists", &diff_id[7..19])]
-    );
+    let last = progress.last().unwrap();
+    assert_eq!(last["status"], "Layer already exists");
+    assert_eq!(last["id"].as_str(), Some(&diff_id[7..19]));
     assert_eq!(root.names("overlay2").len(), 2, "one layer dir and l/");
 }
 

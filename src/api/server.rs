@@ -750,6 +750,7 @@ async fn stats(d: &Arc<Daemon>, id: &str, stream: bool, one_shot: bool) -> Respo
 }
 
 async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
+    let quiet = flag(&query(&req), "quiet");
     let sync_reader = body_reader(req.into_body());
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let images = d.images.clone();
@@ -759,11 +760,14 @@ async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
             line.push(b'\n');
             let _ = tx.blocking_send(Bytes::from(line));
         };
-        let mut progress = |s: &str| {
-            send(JsonMessage {
-                status: Some(s.to_string()),
-                ..Default::default()
-            })
+        // Clients get the byte counts (docker draws them as bars on a terminal and prints
+        // nothing of them elsewhere); the per-layer notes are for the store's own callers.
+        let mut progress = |v: serde_json::Value| {
+            if !quiet && v["progressDetail"]["current"].is_number() {
+                let mut line = serde_json::to_vec(&v).unwrap_or_default();
+                line.push(b'\n');
+                let _ = tx.blocking_send(Bytes::from(line));
+            }
         };
         let result = images.lock().unwrap().load(sync_reader, &mut progress);
         match result {

@@ -2,7 +2,7 @@
 
 use super::{report, table};
 use crate::api::client::{Client, ClientError};
-use crate::api::types::{ImageSummary, JsonMessage};
+use crate::api::types::ImageSummary;
 use crate::util::human::{human_duration, human_size};
 use clap::Args;
 use http_body_util::BodyExt;
@@ -601,29 +601,10 @@ pub async fn load(client: &Client, a: LoadArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return report(&e),
     };
-    let mut body = resp.into_body();
-    let mut pending = Vec::new();
-    let mut code = 0;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            eprintln!("berth: the daemon closed the load stream early");
-            return 1;
-        };
-        if let Some(d) = frame.data_ref() {
-            pending.extend_from_slice(d);
-        }
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            if let Ok(m) = serde_json::from_slice::<JsonMessage>(&line) {
-                if let Some(err) = m.error {
-                    code = report(&ClientError::Protocol(err));
-                } else if let Some(s) = m.stream {
-                    print!("{s}");
-                }
-            }
-        }
+    match super::progress::render(resp, a.quiet, false).await {
+        Ok(_) => 0,
+        Err(e) => report(&e),
     }
-    code
 }
 
 #[cfg(test)]

@@ -112,6 +112,16 @@ impl Screen {
         }
     }
 
+    fn text(&mut self, text: &str, to_stderr: bool) {
+        match self {
+            Screen::Bars { multi, .. } => {
+                let _ = multi.println(text.trim_end_matches('\n'));
+            }
+            _ if to_stderr => eprint!("{text}"),
+            _ => print!("{text}"),
+        }
+    }
+
     fn finish(self) {
         if let Screen::Bars { bars, .. } = self {
             for b in bars.values() {
@@ -146,6 +156,11 @@ pub async fn render(
             };
             if let Some(err) = m.get("error").and_then(|e| e.as_str()) {
                 failure = Some(err.to_string());
+                continue;
+            }
+            // `load` says what it loaded as text lines, whatever the screen.
+            if let Some(text) = m.get("stream").and_then(|s| s.as_str()) {
+                screen.text(text, to_stderr);
                 continue;
             }
             if let Some(aux) = m.get("aux") {

@@ -171,6 +171,36 @@ pub fn entries_from_oci(dir: &Path) -> Result<Vec<ManifestEntry>, ImageError> {
     Ok(out)
 }
 
+/// The id a layer's progress goes by: 12 hex digits of its path (`blobs/sha256/<hex>`,
+/// `<hex>/layer.tar`), as Docker shows them.
+fn progress_id(path: &str) -> String {
+    path.split('/')
+        .find(|p| p.len() >= 12 && p.bytes().all(|c| c.is_ascii_hexdigit()))
+        .map(|p| p[..12].to_string())
+        .unwrap_or_else(|| path.chars().take(12).collect())
+}
+
+/// Counts what is read through it and reports every 4 MiB (the 512 bytes read ahead to
+/// recognize a layer are not counted).
+struct Counting<'a, R> {
+    inner: R,
+    read: u64,
+    reported: u64,
+    report: &'a mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.reported >= 4 << 20 || (n == 0 && self.read != self.reported) {
+            self.reported = self.read;
+            (self.report)(self.read + 512);
+        }
+        Ok(n)
+    }
+}
+
 /// Layers unpacked while the archive streamed by, by their path in it, and the archive's
 /// links between paths.
 #[derive(Default)]
@@ -301,7 +331,7 @@ impl ImageStore {
     pub fn load(
         &self,
         archive: impl Read,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(serde_json::Value),
     ) -> Result<Vec<String>, ImageError> {
         let spool = tempfile::Builder::new()
             .prefix("load-")
@@ -352,7 +382,22 @@ impl ImageStore {
                     let n = read_full(&mut entry, &mut head).map_err(corrupt)?;
                     head.truncate(n);
                     if looks_like_layer(&head) {
-                        let stream = std::io::Cursor::new(head).chain(&mut entry);
+                        let total = entry.size();
+                        let id = progress_id(&clean);
+                        let mut report = |current: u64| {
+                            progress(serde_json::json!({
+                                "status": "Loading layer",
+                                "id": id,
+                                "progressDetail": {"current": current, "total": total},
+                            }))
+                        };
+                        let counted = Counting {
+                            inner: &mut entry,
+                            read: 0,
+                            reported: 0,
+                            report: &mut report,
+                        };
+                        let stream = std::io::Cursor::new(head).chain(counted);
                         let layer =
                             decompress(stream).map_err(io_ctx(format!("reading layer {name}")))?;
                         let s = self.layers().stage_layer(layer).map_err(|e| {
@@ -456,7 +501,7 @@ impl ImageStore {
         dir: &Path,
         manifest: &[ManifestEntry],
         staged: &mut Staged,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(serde_json::Value),
         created_layers: &mut Vec<String>,
         created_configs: &mut Vec<String>,
     ) -> Result<Vec<String>, ImageError> {
@@ -482,9 +527,9 @@ impl ImageStore {
                 let chain = crate::layers::chain_id(parent.as_deref(), diff_id);
                 let short = crate::util::id::short(diff_id).to_string();
                 if self.layers().exists(&chain) {
-                    progress(&format!("{short}: Layer already exists"));
+                    progress(serde_json::json!({"status": "Layer already exists", "id": short}));
                 } else {
-                    progress(&format!("{short}: Loading layer"));
+                    progress(serde_json::json!({"status": "Loading layer", "id": short}));
                     let key = crate::layers::clean_entry_path(Path::new(layer))
                         .map_err(|e| ImageError::Archive(e.to_string()))?
                         .display()
