@@ -187,12 +187,39 @@ fn image_rows(rows: &[ImageSummary], no_trunc: bool, now: i64) -> Vec<serde_json
                 })
                 .collect()
         };
+        // A row's digest is the one recorded for its repository; a repository known only by
+        // digest (pulled by digest, or its tags gone) gets a row of its own, as in docker.
+        let digests: Vec<(String, String)> = img
+            .repo_digests
+            .iter()
+            .filter_map(|d| d.split_once('@'))
+            .map(|(r, d)| (r.to_string(), d.to_string()))
+            .collect();
+        let mut tags = tags;
+        for (repo, _) in &digests {
+            if !tags.iter().any(|(r, _)| r == repo) {
+                tags.push((repo.clone(), "<none>".into()));
+            }
+        }
+        if tags.len() > 1 {
+            tags.retain(|(r, _)| r != "<none>");
+        }
         for (repo, tag) in tags {
+            let digest = digests
+                .iter()
+                .find(|(r, _)| *r == repo)
+                .or(if repo == "<none>" {
+                    digests.first()
+                } else {
+                    None
+                })
+                .map(|(_, d)| d.clone())
+                .unwrap_or_else(|| "<none>".into());
             out.push(serde_json::json!({
                 "Repository": repo,
                 "Tag": tag,
                 "ID": short_id(&img.id, no_trunc),
-                "Digest": img.repo_digests.first().and_then(|d| d.split_once('@')).map(|(_, d)| d.to_string()).unwrap_or_else(|| "<none>".into()),
+                "Digest": digest,
                 "CreatedSince": created,
                 "CreatedAt": chrono::DateTime::from_timestamp(img.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
                 "Size": human_size(img.size),
@@ -637,5 +664,35 @@ mod tests {
             &header
         )
         .unwrap());
+    }
+
+    #[test]
+    fn digests_go_with_their_repository() {
+        let img = |tags: &[&str], digests: &[&str]| ImageSummary {
+            id: "sha256:26ef77768ffa48d1630993a7f0edf6e1533792f0c8513f350d29aa466b407104".into(),
+            repo_tags: tags.iter().map(|s| s.to_string()).collect(),
+            repo_digests: digests.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let rows = |i: ImageSummary| -> Vec<String> {
+            image_rows(&[i], false, 0)
+                .iter()
+                .map(|r| {
+                    format!("{} {} {}", r["Repository"], r["Tag"], r["Digest"]).replace('"', "")
+                })
+                .collect()
+        };
+        assert_eq!(
+            rows(img(
+                &["busybox:latest", "r:5000/bb:1"],
+                &["r:5000/bb@sha256:aa"]
+            )),
+            ["busybox latest <none>", "r:5000/bb 1 sha256:aa"]
+        );
+        assert_eq!(
+            rows(img(&[], &["r:5000/bb@sha256:aa"])),
+            ["r:5000/bb <none> sha256:aa"]
+        );
+        assert_eq!(rows(img(&[], &[])), ["<none> <none> <none>"]);
     }
 }
