@@ -462,3 +462,172 @@ fn an_index_is_followed_to_the_hosts_platform() {
     d.ok(&["pull", &format!("{h}/multi/bb:multi")]);
     assert_eq!(image_id(&d, &format!("{h}/multi/bb:multi")), busybox_id);
 }
+
+/// A registry that wants Bearer tokens, played by a small Python server (the distribution
+/// registry's token auth needs a token service with signed JWTs): `/v2/` answers 401 with a
+/// Bearer challenge, `/token` hands out a token for Basic credentials, and the image's
+/// manifest and blobs are served to whoever shows the token.
+const TOKEN_REGISTRY: &str = r#"
+import base64, http.server, json, os, sys
+port, root, user, password, token = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+log = open(os.path.join(root, "requests.log"), "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def send(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    def do_HEAD(self):
+        self.do_GET()
+    def do_GET(self):
+        log.write(self.path + "\n"); log.flush()
+        if self.path.startswith("/token"):
+            want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if self.headers.get("Authorization") != want:
+                return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+            return self.send(200, json.dumps({"token": token}).encode())
+        if self.headers.get("Authorization") != "Bearer " + token:
+            challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="fake-registry"'
+            return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}',
+                             [("WWW-Authenticate", challenge)])
+        if self.path == "/v2/":
+            return self.send(200, b"{}")
+        name = self.path.split("/")[-1]
+        path = os.path.join(root, "blobs", name.replace("sha256:", ""))
+        if "/manifests/" in self.path:
+            path = os.path.join(root, "manifest.json")
+        if not os.path.exists(path):
+            return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
+        data = open(path, "rb").read()
+        ctype = "application/vnd.docker.distribution.manifest.v2+json" if "/manifests/" in self.path else "application/octet-stream"
+        return self.send(200, data, [("Content-Type", ctype)])
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+#[test]
+fn bearer_token_auth_against_a_token_server() {
+    let d = daemon_or_skip!();
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: needs python3");
+        return;
+    }
+    d.load_busybox();
+    use sha2::Digest;
+    let digest = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    // The image as a registry holds it: config and gzipped layer as blobs, a schema 2 manifest.
+    let mut config = Vec::new();
+    let mut layer = Vec::new();
+    {
+        let out = d.berth(&["save", "busybox"]);
+        let mut ar = tar::Archive::new(&out.stdout[..]);
+        let mut files = std::collections::BTreeMap::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            files.insert(name, data);
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        config.extend_from_slice(&files[manifest[0]["Config"].as_str().unwrap()]);
+        layer.extend_from_slice(&files[manifest[0]["Layers"][0].as_str().unwrap()]);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &layer).unwrap();
+    let layer_gz = gz.finish().unwrap();
+    let root = d.dir.path().join("token-registry");
+    std::fs::create_dir_all(root.join("blobs")).unwrap();
+    for blob in [&config, &layer_gz] {
+        std::fs::write(root.join("blobs").join(&digest(blob)[7..]), blob).unwrap();
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": digest(&config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer_gz.len(), "digest": digest(&layer_gz)}],
+    });
+    std::fs::write(root.join("manifest.json"), manifest.to_string()).unwrap();
+    std::fs::write(root.join("server.py"), TOKEN_REGISTRY).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = format!("tok-{}", d.tag);
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Server(
+        std::process::Command::new("python3")
+            .arg(root.join("server.py"))
+            .args([
+                &port.to_string(),
+                root.to_str().unwrap(),
+                "alice",
+                "s3cret",
+                &token,
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let host = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&host).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // Without credentials the token server refuses; with them, login and pull work.
+    let image = format!("{host}/lib/bb:1");
+    let (_, stderr, code) = text(&d.berth(&["pull", &image]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("bad credentials"), "{stderr}");
+    let login = |password: &str| {
+        use std::io::Write;
+        let mut child = d
+            .cmd()
+            .args(["login", "-u", "alice", "--password-stdin", &host])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        text(&child.wait_with_output().unwrap())
+    };
+    let (_, stderr, code) = login("wrong");
+    assert_eq!(code, 1, "{stderr}");
+    let (stdout, stderr, code) = login("s3cret");
+    assert_eq!(
+        (stdout.as_str(), code),
+        ("Login Succeeded\n", 0),
+        "{stderr}"
+    );
+    let id = image_id(&d, "busybox");
+    d.ok(&["rmi", "busybox"]);
+    let out = d.ok(&["pull", &image]);
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    assert_eq!(image_id(&d, &image), id);
+    // The token was asked for the repository and the action.
+    let log = std::fs::read_to_string(root.join("requests.log")).unwrap();
+    assert!(log.contains("scope=repository%3Alib%2Fbb%3Apull"), "{log}");
+}
