@@ -21,6 +21,20 @@ pub async fn tar_to(
         },
         None => Box::new(tokio::io::stdout()),
     };
+    // Into a file, with a terminal on stderr: the bytes written so far, as they grow.
+    let bar = {
+        use std::io::IsTerminal;
+        (output.is_some() && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bytes} written ({bytes_per_sec})",
+                )
+                .expect("a valid template"),
+            );
+            b
+        })
+    };
     let mut body = resp.into_body();
     let mut tail: Vec<u8> = Vec::with_capacity(2048);
     while let Some(frame) = body.frame().await {
@@ -33,6 +47,9 @@ pub async fn tar_to(
                 }
                 return 1;
             }
+            if let Some(b) = &bar {
+                b.inc(d.len() as u64);
+            }
             tail.extend_from_slice(d);
             if tail.len() > 1024 {
                 tail.drain(..tail.len() - 1024);
@@ -41,6 +58,9 @@ pub async fn tar_to(
     }
     let _ = out.flush().await;
     drop(out);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     // The rename below must not publish an archive whose bytes are still in the page cache
     // only: a crash right after it would leave a whole-looking but empty file.
     if let Some(p) = &part {
