@@ -631,3 +631,34 @@ fn bearer_token_auth_against_a_token_server() {
     let log = std::fs::read_to_string(root.join("requests.log")).unwrap();
     assert!(log.contains("scope=repository%3Alib%2Fbb%3Apull"), "{log}");
 }
+
+#[test]
+fn all_tags_push_and_pull() {
+    let d = daemon_or_skip!();
+    let Some(reg) = TestRegistry::start(None) else {
+        return;
+    };
+    d.load_busybox();
+    let h = &reg.host;
+    let repo = format!("{h}/every/bb");
+    d.ok(&["tag", "busybox", &format!("{repo}:a")]);
+    d.ok(&["tag", "busybox", &format!("{repo}:b")]);
+    let (_, err, code) = text(&d.berth(&["push", "-a", &format!("{repo}:a")]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("tag can't be used with --all-tags/-a"),
+        "{err}"
+    );
+    let out = d.ok(&["push", "--all-tags", &repo]);
+    assert!(out.contains("a: digest: sha256:"), "{out}");
+    assert!(out.contains("b: digest: sha256:"), "{out}");
+    d.ok(&["rmi", &format!("{repo}:a"), &format!("{repo}:b")]);
+    let out = d.ok(&["pull", "-a", &repo]);
+    assert!(out.contains("a: Pulling from every/bb"), "{out}");
+    assert!(out.contains("b: Pulling from every/bb"), "{out}");
+    assert_eq!(out.lines().last(), Some(repo.as_str()));
+    assert_eq!(
+        d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", &repo]),
+        format!("{repo}:a\n{repo}:b\n")
+    );
+}

@@ -86,7 +86,7 @@ pub struct PullArgs {
     /// Suppress verbose output
     #[arg(short, long)]
     pub quiet: bool,
-    /// Download all tagged images in the repository (not supported)
+    /// Download all tagged images in the repository
     #[arg(short = 'a', long = "all-tags")]
     pub all_tags: bool,
     /// Set platform if server is multi-platform capable
@@ -102,17 +102,33 @@ pub async fn pull_image(
     quiet: bool,
     to_stderr: bool,
 ) -> Result<Reference, ClientError> {
+    pull_tags(client, image, false, quiet, to_stderr).await
+}
+
+/// Pull `image`, or with `all_tags` every tag of its repository (the request then names no
+/// tag, which is how the API asks for all of them).
+async fn pull_tags(
+    client: &Client,
+    image: &str,
+    all_tags: bool,
+    quiet: bool,
+    to_stderr: bool,
+) -> Result<Reference, ClientError> {
     let r = Reference::parse(image)
         .map_err(|e| ClientError::Protocol(format!("invalid reference format: {image}: {e}")))?;
-    let (from, tag) = match (r.tag(), r.digest()) {
-        (_, Some(d)) => (format!("{}/{}", r.domain(), r.path()), d.to_string()),
-        (Some(t), None) => (format!("{}/{}", r.domain(), r.path()), t.to_string()),
-        (None, None) => (format!("{}/{}", r.domain(), r.path()), "latest".to_string()),
+    let from = format!("{}/{}", r.domain(), r.path());
+    let tag = match (r.tag(), r.digest()) {
+        (_, Some(d)) => Some(d.to_string()),
+        (Some(t), None) => Some(t.to_string()),
+        (None, None) if all_tags => None,
+        (None, None) => Some("latest".to_string()),
     };
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("fromImage", &from)
-        .append_pair("tag", &tag)
-        .finish();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("fromImage", &from);
+    if let Some(t) = &tag {
+        q.append_pair("tag", t);
+    }
+    let q = q.finish();
     let resp = client
         .request_with(
             hyper::Method::POST,
@@ -137,10 +153,6 @@ fn canonical(r: &Reference) -> String {
 }
 
 pub async fn pull(client: &Client, a: PullArgs) -> i32 {
-    if a.all_tags {
-        eprintln!("berth: pull --all-tags is not supported; name the tag to pull");
-        return 1;
-    }
     if let Some(p) = &a.platform {
         let host = format!("linux/{}", crate::image::archive::host_arch());
         if p != &host {
@@ -151,10 +163,18 @@ pub async fn pull(client: &Client, a: PullArgs) -> i32 {
     let untagged = Reference::parse(&a.image)
         .map(|r| r.tag().is_none() && r.digest().is_none())
         .unwrap_or(false);
-    if untagged && !a.quiet {
+    if a.all_tags && !untagged {
+        eprintln!("berth: tag can't be used with --all-tags/-a");
+        return 1;
+    }
+    if untagged && !a.all_tags && !a.quiet {
         println!("Using default tag: latest");
     }
-    match pull_image(client, &a.image, a.quiet, false).await {
+    match pull_tags(client, &a.image, a.all_tags, a.quiet, false).await {
+        Ok(r) if a.all_tags => {
+            println!("{}/{}", r.domain(), r.path());
+            0
+        }
         Ok(r) => {
             println!("{}", canonical(&r));
             0
@@ -165,7 +185,7 @@ pub async fn pull(client: &Client, a: PullArgs) -> i32 {
 
 #[derive(Args, Debug)]
 pub struct PushArgs {
-    /// Push all tags of an image to the repository (not supported)
+    /// Push all tags of an image to the repository
     #[arg(short = 'a', long = "all-tags")]
     pub all_tags: bool,
     /// Suppress verbose output
@@ -175,10 +195,6 @@ pub struct PushArgs {
 }
 
 pub async fn push(client: &Client, a: PushArgs) -> i32 {
-    if a.all_tags {
-        eprintln!("berth: push --all-tags is not supported; push each tag");
-        return 1;
-    }
     let r = match Reference::parse(&a.image) {
         Ok(r) if r.digest().is_none() => r,
         Ok(_) => {
@@ -190,9 +206,15 @@ pub async fn push(client: &Client, a: PushArgs) -> i32 {
             return 1;
         }
     };
-    let tag = match r.tag() {
-        Some(t) => t.to_string(),
-        None => {
+    // With --all-tags the request names no tag, which is how the API asks for all of them.
+    let tag = match (r.tag(), a.all_tags) {
+        (Some(_), true) => {
+            eprintln!("berth: tag can't be used with --all-tags/-a");
+            return 1;
+        }
+        (Some(t), false) => t.to_string(),
+        (None, true) => String::new(),
+        (None, false) => {
             if !a.quiet {
                 println!("Using default tag: latest");
             }

@@ -79,7 +79,32 @@ impl Daemon {
             (false, true) => format!("{image}@{tag}"),
             (false, false) => format!("{image}:{tag}"),
         };
-        self.progress_task(move |d, progress| d.pull_blocking(&wanted, auth.as_ref(), progress))
+        // No tag in the name nor in `tag`: every tag of the repository (`pull --all-tags`).
+        let all = tag.is_empty()
+            && Reference::parse(image)
+                .map(|r| r.tag().is_none() && r.digest().is_none())
+                .unwrap_or(false);
+        self.progress_task(move |d, progress| {
+            if !all {
+                return d.pull_blocking(&wanted, auth.as_ref(), progress);
+            }
+            let r = Reference::parse(&wanted)
+                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+            let name = distribution::remote_name(&r);
+            let reg = Registry::connect(d.endpoint(r.domain()), auth.as_ref(), Some(&name), "pull")
+                .map_err(registry_error)?;
+            let tags = reg.tags(&name).map_err(registry_error)?;
+            if tags.is_empty() {
+                return Err(DaemonError::NotFound(format!(
+                    "repository {} has no tags",
+                    r.familiar_name()
+                )));
+            }
+            for t in tags {
+                d.pull_blocking(&format!("{wanted}:{t}"), auth.as_ref(), progress)?;
+            }
+            Ok(())
+        })
     }
 
     pub(crate) fn pull_blocking(
@@ -158,7 +183,43 @@ impl Daemon {
         } else {
             format!("{name}:{tag}")
         };
-        self.progress_task(move |d, progress| d.push_blocking(&wanted, auth.as_ref(), progress))
+        let all = tag.is_empty()
+            && Reference::parse(name)
+                .map(|r| r.tag().is_none())
+                .unwrap_or(false);
+        self.progress_task(move |d, progress| {
+            if !all {
+                return d.push_blocking(&wanted, auth.as_ref(), progress);
+            }
+            // No tag: every local tag of the repository (`push --all-tags`).
+            let r = Reference::parse(&wanted)
+                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+            let family = r.familiar_name();
+            let mut tags: Vec<String> = d
+                .images
+                .lock()
+                .unwrap()
+                .list()
+                .map_err(image_error)?
+                .into_iter()
+                .flat_map(|i| i.repo_tags)
+                .filter(|t| {
+                    Reference::parse(t)
+                        .map(|x| x.familiar_name() == family)
+                        .unwrap_or(false)
+                })
+                .collect();
+            tags.sort();
+            if tags.is_empty() {
+                return Err(DaemonError::NotFound(format!(
+                    "An image does not exist locally with the tag: {family}"
+                )));
+            }
+            for t in tags {
+                d.push_blocking(&t, auth.as_ref(), progress)?;
+            }
+            Ok(())
+        })
     }
 
     fn push_blocking(

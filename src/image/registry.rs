@@ -497,6 +497,29 @@ impl Registry {
         Ok(())
     }
 
+    /// The tags of a repository (`/v2/<name>/tags/list`).
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>> {
+        let url = self.url(&format!("/v2/{repo}/tags/list"));
+        let resp = self
+            .request("GET", &url)
+            .call()
+            .map_err(|e| transport(&url, e))?;
+        let body: serde_json::Value = resp
+            .into_json()
+            .map_err(|e| RegistryError::Protocol(format!("the tag list of {repo}: {e}")))?;
+        let mut tags: Vec<String> = body
+            .get("tags")
+            .and_then(|t| t.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tags.sort();
+        Ok(tags)
+    }
+
     /// Every repository the registry lists in `/v2/_catalog`, following its pages.
     pub fn catalog(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
