@@ -442,6 +442,12 @@ impl ImageFilter {
                 let name = t.rsplit_once(':').map(|(n, _)| n).unwrap_or(t);
                 patterns.iter().any(|p| glob(p, t) || glob(p, name))
             });
+            // Digest references by their repository, so the rows a client draws from them
+            // are the matching ones only.
+            img.repo_digests.retain(|d| {
+                let name = d.split_once('@').map(|(n, _)| n).unwrap_or(d);
+                patterns.iter().any(|p| glob(p, d) || glob(p, name))
+            });
         }
         Some(img)
     }
@@ -492,6 +498,16 @@ mod tests {
             repo_tags: tags.iter().map(|t| t.to_string()).collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_reference_filter_keeps_only_the_matching_tags_and_digests() {
+        let f = ImageFilter::parse(r#"{"reference":["r:5000/a/*"]}"#).unwrap();
+        let mut i = img(&["busybox:latest", "r:5000/a/x:1"]);
+        i.repo_digests = vec!["r:5000/a/x@sha256:aa".into(), "r:5000/b@sha256:bb".into()];
+        let kept = f.apply(i).unwrap();
+        assert_eq!(kept.repo_tags, ["r:5000/a/x:1"]);
+        assert_eq!(kept.repo_digests, ["r:5000/a/x@sha256:aa"]);
     }
 
     #[test]
