@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::text;
+use common::{output_with_stdin, run_ok, text};
 use std::path::Path;
 
 fn files(dir: &Path) -> Vec<String> {
@@ -171,15 +171,11 @@ fn cp_in_and_out_by_dockers_rules() {
     b.append_data(&mut hdr, "piped.txt", &b"piped\n"[..])
         .unwrap();
     let tarball = b.into_inner().unwrap();
-    let mut child = d
-        .cmd()
-        .args(["cp", "-", "box:/data"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &tarball).unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    assert!(
+        output_with_stdin(d.cmd().args(["cp", "-", "box:/data"]), &tarball)
+            .status
+            .success()
+    );
     assert_eq!(d.ok(&["exec", "box", "cat", "/data/piped.txt"]), "piped\n");
 
     // A stopped container too (its root is mounted for the copy, then not).
@@ -194,26 +190,12 @@ fn cp_in_and_out_by_dockers_rules() {
     assert_eq!(d.ok(&["exec", "box", "cat", "/stopped.txt"]), "up\n");
 
     if let Some(mut docker) = d.docker() {
-        let out = docker
-            .args(["cp", "box:/data", &h("by-docker")])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(docker.args(["cp", "box:/data", &h("by-docker")]));
         assert!(host.join("by-docker/sub/b").is_file());
-        let out = d
-            .docker()
-            .unwrap()
-            .args(["cp", &h("up.txt"), "box:/from-docker.txt"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            d.docker()
+                .unwrap()
+                .args(["cp", &h("up.txt"), "box:/from-docker.txt"]),
         );
         assert_eq!(d.ok(&["exec", "box", "cat", "/from-docker.txt"]), "up\n");
     }

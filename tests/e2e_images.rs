@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::text;
+use common::{output_with_stdin, run_ok, text};
 
 #[test]
 fn tag_rmi_history_prune_and_filters() {
@@ -385,16 +385,7 @@ fn import_from_a_file_and_from_stdin_with_changes() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &std::fs::read(&fs_tar).unwrap()).unwrap();
     let gz = gz.finish().unwrap();
-    let mut child = d
-        .cmd()
-        .args(["import", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &gz).unwrap();
-    let (stdout, stderr, code) = text(&child.wait_with_output().unwrap());
+    let (stdout, stderr, code) = text(&output_with_stdin(d.cmd().args(["import", "-"]), &gz));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("sha256:"), "{stdout}");
     assert_eq!(
@@ -417,21 +408,13 @@ fn import_from_a_file_and_from_stdin_with_changes() {
     assert!(d.berth(&["image", "inspect", "junk:1"]).status.code() != Some(0));
 
     if let Some(mut docker) = d.docker() {
-        let out = docker
-            .args([
-                "import",
-                "-c",
-                "CMD [\"/bin/echo\", \"via docker\"]",
-                fs_tar.to_str().unwrap(),
-                "imp:docker",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(docker.args([
+            "import",
+            "-c",
+            "CMD [\"/bin/echo\", \"via docker\"]",
+            fs_tar.to_str().unwrap(),
+            "imp:docker",
+        ]));
         assert_eq!(d.ok(&["run", "--rm", "imp:docker"]), "via docker\n");
     }
 }
@@ -481,44 +464,38 @@ fn saved_archives_pass_skopeo_and_umoci() {
         .trim()
         .to_string();
     for transport in ["oci-archive", "docker-archive"] {
-        let out = std::process::Command::new("skopeo")
-            .args(["inspect", &format!("{transport}:{}", archive.display())])
-            .output()
-            .unwrap();
-        let (stdout, stderr, code) = text(&out);
-        assert_eq!(code, 0, "skopeo inspect {transport}: {stderr}");
+        let stdout = run_ok(
+            std::process::Command::new("skopeo")
+                .args(["inspect", &format!("{transport}:{}", archive.display())]),
+        );
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(v["Os"], "linux");
         assert_eq!(v["Layers"][0].as_str(), Some(diff_id.as_str()), "{stdout}");
     }
     let layout = dir.join("layout");
     std::fs::create_dir(&layout).unwrap();
-    let status = std::process::Command::new("tar")
-        .arg("-xf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&layout)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = std::process::Command::new("umoci")
-        .args(["ls", "--layout"])
-        .arg(&layout)
-        .output()
-        .unwrap();
-    assert_eq!(text(&out).0, "latest\n");
+    run_ok(
+        std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&layout),
+    );
+    assert_eq!(
+        run_ok(
+            std::process::Command::new("umoci")
+                .args(["ls", "--layout"])
+                .arg(&layout)
+        ),
+        "latest\n"
+    );
     let bundle = dir.join("bundle");
-    let out = std::process::Command::new("umoci")
-        .arg("unpack")
-        .arg("--image")
-        .arg(format!("{}:latest", layout.display()))
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        std::process::Command::new("umoci")
+            .arg("unpack")
+            .arg("--image")
+            .arg(format!("{}:latest", layout.display()))
+            .arg(&bundle),
     );
     assert!(bundle.join("rootfs/bin/busybox").is_file());
     assert!(bundle.join("config.json").is_file());

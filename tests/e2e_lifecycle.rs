@@ -182,24 +182,12 @@ fn run_flags_entrypoint_labels_stop_signal_cidfile_read_only() {
         "from entrypoint\n"
     );
     // An empty entrypoint keeps the image's command (sh), fed from stdin here.
-    let mut child = d
-        .cmd()
-        .args(["run", "--rm", "-i", "--entrypoint", "", "busybox"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"echo via sh\n")
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout),
-        "via sh\n"
+    let out = common::output_with_stdin(
+        d.cmd()
+            .args(["run", "--rm", "-i", "--entrypoint", "", "busybox"]),
+        b"echo via sh\n",
     );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "via sh\n");
 
     let cid = d.dir.path().join("cid");
     let id = d.ok(&[

@@ -5,7 +5,7 @@
 mod common;
 
 use common::registry::TestRegistry;
-use common::text;
+use common::{output_with_stdin, run_ok, text};
 use std::path::Path;
 
 fn image_id(d: &common::TestDaemon, name: &str) -> String {
@@ -153,26 +153,11 @@ fn push_and_pull_round_trip_through_a_real_registry() {
     // The docker CLI drives the same endpoints.
     if let Some(mut docker) = d.docker() {
         let shared = format!("{h}/from/docker:3");
-        let out = docker.args(["tag", &tools, &shared]).output().unwrap();
-        assert!(out.status.success());
-        let out = d
-            .docker()
-            .unwrap()
-            .args(["push", &shared])
-            .output()
-            .unwrap();
-        let (stdout, stderr, code) = text(&out);
-        assert_eq!(code, 0, "{stderr}");
+        run_ok(docker.args(["tag", &tools, &shared]));
+        let stdout = run_ok(d.docker().unwrap().args(["push", &shared]));
         assert!(stdout.contains("3: digest: sha256:"), "{stdout}");
         d.ok(&["rmi", &shared]);
-        let out = d
-            .docker()
-            .unwrap()
-            .args(["pull", &shared])
-            .output()
-            .unwrap();
-        let (stdout, stderr, code) = text(&out);
-        assert_eq!(code, 0, "{stderr}");
+        let stdout = run_ok(d.docker().unwrap().args(["pull", &shared]));
         assert!(
             stdout.contains("Status: Downloaded newer image"),
             "{stdout}"
@@ -205,22 +190,11 @@ fn basic_auth_login_and_logout() {
     assert!(stderr.contains("no basic auth credentials"), "{stderr}");
 
     let login = |password: &str| {
-        use std::io::Write;
-        let mut child = d
-            .cmd()
-            .args(["login", "-u", "alice", "--password-stdin", h])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        text(&child.wait_with_output().unwrap())
+        text(&output_with_stdin(
+            d.cmd()
+                .args(["login", "-u", "alice", "--password-stdin", h]),
+            format!("{password}\n").as_bytes(),
+        ))
     };
     let (_, stderr, code) = login("wrong");
     assert_eq!(code, 1);
@@ -257,24 +231,13 @@ fn basic_auth_login_and_logout() {
 
     // The docker CLI logs in through the daemon (POST /auth) and keeps its own credentials.
     if let Some(mut docker) = d.docker() {
-        use std::io::Write;
-        let mut child = docker
-            .args(["login", "-u", "alice", "--password-stdin", h])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
-        let (stdout, stderr, code) = text(&child.wait_with_output().unwrap());
+        let (stdout, stderr, code) = text(&output_with_stdin(
+            docker.args(["login", "-u", "alice", "--password-stdin", h]),
+            b"s3cret\n",
+        ));
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("Login Succeeded"), "{stdout}");
-        let out = d.docker().unwrap().args(["pull", &name]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(d.docker().unwrap().args(["pull", &name]));
     }
 }
 
@@ -408,17 +371,16 @@ fn an_index_is_followed_to_the_hosts_platform() {
     let amd64 = manifest_of(&format!("{h}/multi/bb:amd64"));
     let arm64 = manifest_of(&format!("{h}/multi/bb:arm64"));
     let size = |digest: &str| {
-        let out = std::process::Command::new("curl")
-            .args([
-                "-sf",
-                "-H",
-                "Accept: application/vnd.docker.distribution.manifest.v2+json",
-            ])
-            .arg(format!("http://{h}/v2/multi/bb/manifests/{digest}"))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        out.stdout.len()
+        run_ok(
+            std::process::Command::new("curl")
+                .args([
+                    "-sf",
+                    "-H",
+                    "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                ])
+                .arg(format!("http://{h}/v2/multi/bb/manifests/{digest}")),
+        )
+        .len()
     };
     let index = serde_json::json!({
         "schemaVersion": 2,
@@ -430,23 +392,18 @@ fn an_index_is_followed_to_the_hosts_platform() {
              "size": size(&amd64), "platform": {"architecture": "amd64", "os": "linux"}},
         ],
     });
-    let out = std::process::Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/vnd.oci.image.index.v1+json",
-        ])
-        .arg("--data-binary")
-        .arg(index.to_string())
-        .arg(format!("http://{h}/v2/multi/bb/manifests/multi"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        std::process::Command::new("curl")
+            .args([
+                "-sf",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/vnd.oci.image.index.v1+json",
+            ])
+            .arg("--data-binary")
+            .arg(index.to_string())
+            .arg(format!("http://{h}/v2/multi/bb/manifests/multi")),
     );
     let busybox_id = image_id(&d, "busybox");
     d.ok(&["rm", "other"]);
@@ -597,22 +554,11 @@ fn bearer_token_auth_against_a_token_server() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("bad credentials"), "{stderr}");
     let login = |password: &str| {
-        use std::io::Write;
-        let mut child = d
-            .cmd()
-            .args(["login", "-u", "alice", "--password-stdin", &host])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        text(&child.wait_with_output().unwrap())
+        text(&output_with_stdin(
+            d.cmd()
+                .args(["login", "-u", "alice", "--password-stdin", &host]),
+            format!("{password}\n").as_bytes(),
+        ))
     };
     let (_, stderr, code) = login("wrong");
     assert_eq!(code, 1, "{stderr}");

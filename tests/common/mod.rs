@@ -452,6 +452,37 @@ impl Drop for TestDaemon {
 }
 
 /// stdout of a command as a String, with stderr and the status for assertion messages.
+/// Run `cmd` with `input` on its stdin (closed after it), stdout and stderr captured.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning the command");
+    child
+        .stdin
+        .take()
+        .expect("a piped stdin")
+        .write_all(input)
+        .expect("writing the command's stdin");
+    child.wait_with_output().expect("waiting for the command")
+}
+
+/// Run `cmd` (a tool other than berth: docker, curl, umoci), assert that it succeeded,
+/// showing its stderr if not, and return its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("running the command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn text(out: &Output) -> (String, String, i32) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
