@@ -201,7 +201,7 @@ pub fn extract_into(
 /// bind-mounts over it (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`) from the
 /// container's own dir, which the overlay underneath does not hold.
 pub struct Root {
-    merged: PathBuf,
+    pub merged: PathBuf,
     dir: PathBuf,
 }
 
@@ -218,35 +218,66 @@ impl Root {
     }
 }
 
+/// A container's root, mounted for as long as this lives: when the container is not running,
+/// the mount made for this is undone on drop (unless the container started meanwhile).
+pub struct MountedRoot {
+    pub root: Root,
+    container: std::sync::Arc<super::container::Container>,
+    images: std::sync::Arc<std::sync::Mutex<crate::image::ImageStore>>,
+    mounted_here: bool,
+}
+
+impl MountedRoot {
+    pub fn container_id(&self) -> &str {
+        &self.container.id
+    }
+}
+
+impl Drop for MountedRoot {
+    fn drop(&mut self) {
+        if self.mounted_here && !self.container.is_running() {
+            let _ = self
+                .images
+                .lock()
+                .unwrap()
+                .layers()
+                .unmount(&self.container.id);
+        }
+    }
+}
+
 impl Daemon {
-    /// Mount the container's root for the time of `f` when it is not running.
+    /// Mount a container's root (if it is not mounted already) for one copy or export.
+    pub fn mount_root(&self, input: &str) -> Result<MountedRoot> {
+        let c = self.lookup(input)?;
+        let store = self.images.lock().unwrap();
+        let was = store.layers().is_mounted(&c.id);
+        let merged = store
+            .layers()
+            .mount(&c.id)
+            .map_err(|e| DaemonError::system("mounting the container", e))?;
+        drop(store);
+        Ok(MountedRoot {
+            root: Root {
+                merged,
+                dir: c.dir.clone(),
+            },
+            container: c,
+            images: self.images.clone(),
+            mounted_here: !was,
+        })
+    }
+
+    /// Run `f` on the container's root, mounted for the time of it, off the async threads.
     async fn with_root<T: Send + 'static>(
         &self,
         input: &str,
         f: impl FnOnce(&Root) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let c = self.lookup(input)?;
-        let id = c.id.clone();
-        let dir = c.dir.clone();
-        let images = self.images.clone();
-        tokio::task::spawn_blocking(move || {
-            let (merged, mounted_here) = {
-                let store = images.lock().unwrap();
-                let was = store.layers().is_mounted(&id);
-                let merged = store
-                    .layers()
-                    .mount(&id)
-                    .map_err(|e| DaemonError::system("mounting the container", e))?;
-                (merged, !was)
-            };
-            let result = f(&Root { merged, dir });
-            if mounted_here && !c.is_running() {
-                let _ = images.lock().unwrap().layers().unmount(&id);
-            }
-            result
-        })
-        .await
-        .map_err(|e| DaemonError::system("archive", e))?
+        let mounted = self.mount_root(input)?;
+        tokio::task::spawn_blocking(move || f(&mounted.root))
+            .await
+            .map_err(|e| DaemonError::system("archive", e))?
     }
 
     /// `HEAD /containers/{id}/archive?path=`: the stat header value.
@@ -256,52 +287,45 @@ impl Daemon {
             .await
     }
 
-    /// `GET /containers/{id}/archive?path=`: the stat header, and the tar written to `out`.
+    /// `GET /containers/{id}/archive?path=`: the stat header, and the tar written to `out`
+    /// by a task that keeps the root mounted until it is done.
     pub async fn archive_get(
         &self,
         input: &str,
         path: &str,
         out: tokio::sync::mpsc::Sender<bytes::Bytes>,
     ) -> Result<String> {
+        let mounted = self.mount_root(input)?;
         let path = path.to_string();
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
-        let work = self.with_root(input, move |root| {
-            let (_, stat) = stat_in(root, &path)?;
-            // A trailing `/` or `/.` asks for what the link points to; `/.` names the
-            // contents, which the client unpacks in place (the top entry is then ".").
+        // Stat first, so a missing path is a 404 rather than a broken stream; the tar is then
+        // written by a task that holds the mount until it is done.
+        let (stat, host, mounted) = tokio::task::spawn_blocking(move || {
+            let (_, stat) = stat_in(&mounted.root, &path)?;
+            // A trailing `/` or `/.` asks for what the link points to.
             let follow = path.ends_with('/') || path.ends_with("/.");
-            let host = root.resolve(&path, follow)?;
-            let name = if path.ends_with("/.") {
-                ".".to_string()
-            } else {
-                Path::new(path.trim_end_matches('/'))
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| ".".into())
-            };
-            let _ = tx.send(stat);
+            let host = mounted.root.resolve(&path, follow)?;
+            Ok::<_, DaemonError>((stat, (host, path), mounted))
+        })
+        .await
+        .map_err(|e| DaemonError::system("archive", e))??;
+        let (host, path) = host;
+        // `/.` names the contents, which the client unpacks in place (the top entry is ".").
+        let name = if path.ends_with("/.") {
+            ".".to_string()
+        } else {
+            Path::new(path.trim_end_matches('/'))
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| ".".into())
+        };
+        tokio::task::spawn_blocking(move || {
             let writer = super::commit::ChannelWriter::new(out);
             if let Err(e) = tar_path(&host, &name, writer) {
                 tracing::warn!("archive of {path}: {e}");
             }
-            Ok(())
+            drop(mounted);
         });
-        // The stat arrives before the first byte of the tar; the blocking copy goes on (and
-        // unmounts) after this returns, when the future that awaited it is dropped.
-        tokio::pin!(work);
-        tokio::select! {
-            stat = &mut rx => match stat {
-                Ok(stat) => Ok(stat),
-                Err(_) => match work.await {
-                    Err(e) => Err(e),
-                    Ok(()) => Err(DaemonError::System("archive: the copy ended early".into())),
-                },
-            },
-            done = &mut work => match rx.try_recv() {
-                Ok(stat) => Ok(stat),
-                Err(_) => Err(done.err().unwrap_or_else(|| DaemonError::System("archive: the copy ended early".into()))),
-            },
-        }
+        Ok(stat)
     }
 
     /// `PUT /containers/{id}/archive?path=`: extract the body below `path`, a directory.

@@ -174,26 +174,11 @@ impl Daemon {
         input: &str,
         out: tokio::sync::mpsc::Sender<bytes::Bytes>,
     ) -> Result<()> {
-        let c = self.lookup(input)?;
-        let id = c.id.clone();
-        let images = self.images.clone();
-        let (merged, mounted_here) = {
-            let store = images.lock().unwrap();
-            let layers = store.layers();
-            let was = layers.is_mounted(&id);
-            let merged = layers
-                .mount(&id)
-                .map_err(|e| DaemonError::system("mounting the container", e))?;
-            (merged, !was)
-        };
+        let mounted = self.mount_root(input)?;
         tokio::task::spawn_blocking(move || {
             let writer = ChannelWriter::new(out);
-            let result = pack::pack_tree(&merged, writer);
-            if mounted_here && !c.is_running() {
-                let _ = images.lock().unwrap().layers().unmount(&id);
-            }
-            if let Err(e) = result {
-                tracing::warn!("export of {id}: {e}");
+            if let Err(e) = pack::pack_tree(&mounted.root.merged, writer) {
+                tracing::warn!("export of {}: {e}", mounted.container_id());
             }
         });
         Ok(())
