@@ -168,16 +168,13 @@ async fn download(
         .await?;
     let st = decode_stat(&resp).unwrap_or(st);
     // The tar goes through a blocking extractor on its own thread.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);
     let dest_owned = dest.to_string();
     let src_owned = src.clone();
     let keep_owner = a.archive;
     let src_is_dir = st.is_dir() && !(st.is_link() && !src.ends_with('/') && !src.ends_with("/."));
     let extractor = std::thread::spawn(move || -> Result<(), CpError> {
-        let reader = ChannelReader {
-            rx,
-            buf: bytes::Bytes::new(),
-        };
+        let reader = crate::util::chanio::ChannelReader::new(rx);
         place_locally(reader, &src_owned, &dest_owned, src_is_dir, keep_owner)
     });
     let mut body = resp.into_body();
@@ -187,7 +184,7 @@ async fn download(
             frame.map_err(|e| ClientError::Protocol(format!("reading the archive: {e}")))?;
         if let Some(d) = frame.data_ref() {
             total += d.len() as u64;
-            if tx.send(d.clone()).is_err() {
+            if tx.send(Ok(d.clone())).await.is_err() {
                 break;
             }
         }
@@ -198,26 +195,6 @@ async fn download(
         .map_err(|_| CpError::Usage("the extractor panicked".into()))??;
     done(a, total, dest);
     Ok(())
-}
-
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<bytes::Bytes>,
-    buf: bytes::Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.buf.is_empty() {
-            match self.rx.recv() {
-                Ok(b) => self.buf = b,
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
-        self.buf = self.buf.slice(n..);
-        Ok(n)
-    }
 }
 
 /// Unpack the tar from the container at `dest` by Docker's rules.
@@ -388,7 +365,6 @@ async fn upload(
     c: &str,
     dest: &str,
 ) -> Result<(), CpError> {
-    type Chunk = Result<bytes::Bytes, std::io::Error>;
     let mut dest_stat = stat(client, c, dest).await?;
     let mut dest = dest.to_string();
     // A link as the destination stands for what it points to (inside the container).
@@ -456,24 +432,27 @@ async fn upload(
             }
         }
     };
-    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
     let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counted = total.clone();
     let producer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let mut writer = SenderWriter { tx, counted };
+        let mut writer = crate::util::chanio::ChannelWriter::new(tx);
         match source {
             // A tar on stdin goes up as it is.
             Source::Stdin => {
                 std::io::copy(&mut std::io::stdin().lock(), &mut writer)?;
-                Ok(())
+                writer.flush()
             }
             Source::Path { local, name } => crate::daemon::archive::tar_path(&local, &name, writer),
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|c| (c.map(hyper::body::Frame::data), rx))
+    let stream = futures::stream::unfold(rx, move |mut rx| {
+        let counted = counted.clone();
+        async move {
+            let chunk = rx.recv().await?;
+            counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Some((Ok::<_, std::io::Error>(hyper::body::Frame::data(chunk)), rx))
+        }
     });
     let body = BodyExt::boxed(http_body_util::StreamBody::new(stream));
     let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -508,27 +487,6 @@ fn parent_str(p: &str) -> String {
     match Path::new(p).parent() {
         Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
         _ => "/".into(),
-    }
-}
-
-struct SenderWriter {
-    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
-    counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Write for SenderWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.counted
-            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.tx
-            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the daemon went away")
-            })?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
