@@ -31,6 +31,11 @@ fn registry_error(e: RegistryError) -> DaemonError {
     }
 }
 
+/// A reference from the request, or a 400 in the parser's words.
+fn parse_reference(s: &str) -> Result<Reference> {
+    Reference::parse(s).map_err(|e| DaemonError::InvalidParameter(e.to_string()))
+}
+
 fn image_error(e: ImageError) -> DaemonError {
     match e {
         ImageError::Registry(r) => registry_error(r),
@@ -88,8 +93,7 @@ impl Daemon {
             if !all {
                 return d.pull_blocking(&wanted, auth.as_ref(), progress);
             }
-            let r = Reference::parse(&wanted)
-                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+            let r = parse_reference(&wanted)?;
             let name = distribution::remote_name(&r);
             let reg = Registry::connect(d.endpoint(r.domain()), auth.as_ref(), Some(&name), "pull")
                 .map_err(registry_error)?;
@@ -113,8 +117,7 @@ impl Daemon {
         auth: Option<&AuthConfig>,
         progress: &mut dyn FnMut(Value),
     ) -> Result<()> {
-        let r =
-            Reference::parse(wanted).map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        let r = parse_reference(wanted)?;
         let name = distribution::remote_name(&r);
         let reg = Registry::connect(self.endpoint(r.domain()), auth, Some(&name), "pull")
             .map_err(registry_error)?;
@@ -192,8 +195,7 @@ impl Daemon {
                 return d.push_blocking(&wanted, auth.as_ref(), progress);
             }
             // No tag: every local tag of the repository (`push --all-tags`).
-            let r = Reference::parse(&wanted)
-                .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+            let r = parse_reference(&wanted)?;
             let family = r.familiar_name();
             let mut tags: Vec<String> = d
                 .images
@@ -228,8 +230,7 @@ impl Daemon {
         auth: Option<&AuthConfig>,
         progress: &mut dyn FnMut(Value),
     ) -> Result<()> {
-        let r =
-            Reference::parse(wanted).map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        let r = parse_reference(wanted)?;
         let (img, raw_config) = {
             let store = self.images.lock().unwrap();
             let img = store.get(&r.tagged()).map_err(|_| {
