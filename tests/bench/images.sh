@@ -48,13 +48,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export BERTH_HOST=unix://$work/berth.sock
-"$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge "$bridge" \
-  --iptables-prefix "$prefix" --default-subnet-pool base=10.213.251.0/24,size=24 \
-  --cgroup-parent "$cgroup_parent" >"$work/daemon.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.1; done
-"$berth" version >/dev/null 2>&1 || { tail -20 "$work/daemon.log" >&2; exit 1; }
+start_bench_daemon 10.213.251.0/24
 "$berth" load -i "$fixture" >/dev/null
 
 # The image: one commit per layer, each adding random bytes.

@@ -18,3 +18,19 @@ remove_daemon_traces() {
     -exec rmdir {} + 2>/dev/null
   return 0
 }
+
+# Start a private daemon on $work with the script's $berth, $bridge, $prefix and
+# $cgroup_parent and the given subnet; sets $daemon and BERTH_HOST, and fails (with the
+# daemon's log) unless it answers. $daemon is what the script's cleanup stops.
+start_bench_daemon() {
+  local subnet=$1
+  export BERTH_HOST=unix://$work/berth.sock
+  "$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge "$bridge" \
+    --iptables-prefix "$prefix" --default-subnet-pool "base=$subnet,size=24" \
+    --cgroup-parent "$cgroup_parent" >"$work/daemon.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "bench: the daemon does not answer on $BERTH_HOST; its log ends:" >&2
+  tail -20 "$work/daemon.log" >&2
+  exit 1
+}

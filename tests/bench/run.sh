@@ -48,18 +48,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export BERTH_HOST=unix://$work/berth.sock
-"$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge "$bridge" \
-  --iptables-prefix "$prefix" --default-subnet-pool base=10.213.250.0/24,size=24 \
-  --cgroup-parent "$cgroup_parent" >"$work/daemon.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.1; done
+start_bench_daemon 10.213.250.0/24
 fail() {
   echo "bench: $1; the daemon's log ends:" >&2
   tail -20 "$work/daemon.log" >&2
   exit 1
 }
-"$berth" version >/dev/null 2>&1 || fail "the daemon does not answer on $BERTH_HOST"
 "$berth" load -i "$fixture" >/dev/null || fail "berth load failed"
 "$berth" run --rm busybox true || fail "berth run --rm busybox true failed"
 idle_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon/status")
