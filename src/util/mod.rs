@@ -2,5 +2,6 @@
 
 pub mod chanio;
 pub mod fsutil;
+pub mod hashing;
 pub mod human;
 pub mod id;
