@@ -850,22 +850,24 @@ async fn import(
 /// The request body as a blocking reader, fed by a task that gathers the body's frames into
 /// chunks of about a MiB (see `util::chanio`).
 fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
-    use crate::util::chanio::{ChannelReader, CHUNK};
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    use crate::util::chanio::{recycling_channel, CHUNK};
+    let (tx, spare, reader) = recycling_channel(4);
     tokio::spawn(async move {
         let mut body = body;
-        let mut chunk = bytes::BytesMut::with_capacity(CHUNK);
+        let mut chunk = spare.chunk();
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(f) => {
-                    if let Ok(d) = f.into_data() {
-                        chunk.extend_from_slice(&d);
-                    }
-                    if chunk.len() >= CHUNK {
-                        let full =
-                            std::mem::replace(&mut chunk, bytes::BytesMut::with_capacity(CHUNK));
-                        if tx.send(Ok(full.freeze())).await.is_err() {
-                            return;
+                    let Ok(mut d) = f.into_data() else { continue };
+                    // Chunks are filled to exactly CHUNK, so none ever grows (and is copied).
+                    while !d.is_empty() {
+                        let n = (CHUNK - chunk.len()).min(d.len());
+                        chunk.extend_from_slice(&d.split_to(n));
+                        if chunk.len() == CHUNK {
+                            let full = std::mem::replace(&mut chunk, spare.chunk());
+                            if tx.send(Ok(full.freeze())).await.is_err() {
+                                return;
+                            }
                         }
                     }
                 }
@@ -879,7 +881,7 @@ fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
             let _ = tx.send(Ok(chunk.freeze())).await;
         }
     });
-    ChannelReader::new(rx)
+    reader
 }
 
 /// The credentials in `X-Registry-Auth`, if the client sent any.

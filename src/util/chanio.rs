@@ -2,9 +2,9 @@
 //! the async side for every few kilobytes (as a plain sync bridge over an HTTP body does)
 //! spends more time switching threads than hashing and writing.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::io::Read;
-use tokio::sync::mpsc::Receiver;
+use tokio::sync::mpsc::{Receiver, Sender};
 
 /// How much an async feeder gathers before it hands a chunk over.
 pub const CHUNK: usize = 1 << 20;
@@ -12,6 +12,38 @@ pub const CHUNK: usize = 1 << 20;
 pub struct ChannelReader {
     rx: Receiver<std::io::Result<Bytes>>,
     buf: Bytes,
+    pos: usize,
+    give_back: Option<std::sync::mpsc::Sender<BytesMut>>,
+}
+
+/// The chunks a recycling `ChannelReader` has drained, for its feeder to fill again. A fresh
+/// MiB costs the kernel 256 page faults each time the allocator hands memory back and takes
+/// it again; a reused one costs none.
+pub struct SpareChunks(std::sync::mpsc::Receiver<BytesMut>);
+
+impl SpareChunks {
+    /// An empty chunk of at least `CHUNK` bytes' capacity: a drained one, else a new one.
+    pub fn chunk(&self) -> BytesMut {
+        match self.0.try_recv() {
+            Ok(mut b) => {
+                b.reserve(CHUNK);
+                b
+            }
+            Err(_) => BytesMut::with_capacity(CHUNK),
+        }
+    }
+}
+
+/// A channel of at most `depth` chunks, a reader of it that gives drained chunks back, and
+/// where the feeder finds them.
+pub fn recycling_channel(
+    depth: usize,
+) -> (Sender<std::io::Result<Bytes>>, SpareChunks, ChannelReader) {
+    let (tx, rx) = tokio::sync::mpsc::channel(depth);
+    let (give_back, spare) = std::sync::mpsc::channel();
+    let mut reader = ChannelReader::new(rx);
+    reader.give_back = Some(give_back);
+    (tx, SpareChunks(spare), reader)
 }
 
 impl ChannelReader {
@@ -19,13 +51,24 @@ impl ChannelReader {
         ChannelReader {
             rx,
             buf: Bytes::new(),
+            pos: 0,
+            give_back: None,
         }
     }
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.buf.is_empty() {
+        while self.pos == self.buf.len() {
+            let drained = std::mem::take(&mut self.buf);
+            self.pos = 0;
+            if let Some(give_back) = &self.give_back {
+                // Unique once the feeder has let go of it, which it did when it sent it.
+                if let Ok(mut b) = drained.try_into_mut() {
+                    b.clear();
+                    let _ = give_back.send(b);
+                }
+            }
             // Called on a blocking thread, never on the async ones.
             match self.rx.blocking_recv() {
                 Some(Ok(b)) => self.buf = b,
@@ -34,9 +77,9 @@ impl Read for ChannelReader {
                 None => return Ok(0),
             }
         }
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
-        self.buf = self.buf.slice(n..);
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }
@@ -82,5 +125,33 @@ impl std::io::Write for ChannelWriter {
 impl Drop for ChannelWriter {
     fn drop(&mut self) {
         let _ = self.send();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycling_reader_gives_drained_chunks_back_for_reuse() {
+        let (tx, spare, mut reader) = recycling_channel(4);
+        let mut first = spare.chunk();
+        let first_at = first.as_ptr();
+        first.extend_from_slice(b"hello ");
+        let mut second = spare.chunk();
+        second.extend_from_slice(b"world");
+        tx.blocking_send(Ok(first.freeze())).unwrap();
+        tx.blocking_send(Ok(second.freeze())).unwrap();
+        drop(tx);
+        let mut all = String::new();
+        reader.read_to_string(&mut all).unwrap();
+        assert_eq!(all, "hello world");
+        let again = spare.chunk();
+        assert_eq!(
+            again.as_ptr(),
+            first_at,
+            "the first chunk's memory is used again"
+        );
+        assert!(again.is_empty() && again.capacity() >= CHUNK);
     }
 }
