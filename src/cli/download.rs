@@ -4,22 +4,24 @@
 //! that failed half-way never sends.
 
 use http_body_util::BodyExt;
-use tokio::io::AsyncWriteExt;
+
+/// How much is written to a file before its writeback is started (see `start_writeback`).
+const WRITEBACK_STEP: u64 = 8 << 20;
 
 pub async fn tar_to(
     resp: hyper::Response<hyper::body::Incoming>,
     output: Option<&std::path::Path>,
 ) -> i32 {
     let part = output.map(|p| p.with_extension("berth-part"));
-    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &part {
-        Some(p) => match tokio::fs::File::create(p).await {
-            Ok(f) => Box::new(f),
+    let file = match &part {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("berth: {}: {e}", p.display());
                 return 1;
             }
         },
-        None => Box::new(tokio::io::stdout()),
+        None => None,
     };
     // Into a file, with a terminal on stderr: the bytes written so far, as they grow.
     let bar = {
@@ -35,40 +37,46 @@ pub async fn tar_to(
             b
         })
     };
+    // The writes go on a thread of their own, so reading the socket and writing the disk
+    // overlap; the frames are handed over as they came, not copied.
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+    let writer = tokio::task::spawn_blocking(move || write_chunks(file, rx));
     let mut body = resp.into_body();
     let mut tail: Vec<u8> = Vec::with_capacity(2048);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { break };
-        if let Some(d) = frame.data_ref() {
-            if let Err(e) = out.write_all(d).await {
-                eprintln!("berth: writing the archive: {e}");
-                if let Some(p) = &part {
-                    let _ = std::fs::remove_file(p);
-                }
-                return 1;
-            }
-            if let Some(b) = &bar {
-                b.inc(d.len() as u64);
-            }
-            tail.extend_from_slice(d);
-            if tail.len() > 1024 {
-                tail.drain(..tail.len() - 1024);
-            }
+        let Ok(d) = frame.into_data() else { continue };
+        if let Some(b) = &bar {
+            b.inc(d.len() as u64);
+        }
+        // Only the last KiB matters: it must be the tar end marker.
+        let keep = d.len().min(1024);
+        tail.extend_from_slice(&d[d.len() - keep..]);
+        if tail.len() > 1024 {
+            tail.drain(..tail.len() - 1024);
+        }
+        if tx.send(d).await.is_err() {
+            // The writer failed; it says why below.
+            break;
         }
     }
-    let _ = out.flush().await;
-    drop(out);
+    drop(tx);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    // The rename below must not publish an archive whose bytes are still in the page cache
-    // only: a crash right after it would leave a whole-looking but empty file.
-    if let Some(p) = &part {
-        if let Err(e) = std::fs::File::open(p).and_then(|f| f.sync_all()) {
-            eprintln!("berth: {}: {e}", p.display());
-            let _ = std::fs::remove_file(p);
-            return 1;
+    let written = match writer.await {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(e)),
+    };
+    if let Err(e) = written {
+        match &part {
+            Some(p) => {
+                eprintln!("berth: writing {}: {e}", p.display());
+                let _ = std::fs::remove_file(p);
+            }
+            None => eprintln!("berth: writing the archive: {e}"),
         }
+        return 1;
     }
     let whole = tail.len() == 1024 && tail.iter().all(|b| *b == 0);
     if !whole {
@@ -85,4 +93,31 @@ pub async fn tar_to(
         }
     }
     0
+}
+
+/// Write the chunks to `file` (fsynced at the end) or, without one, to stdout.
+fn write_chunks(
+    file: Option<std::fs::File>,
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let Some(mut f) = file else {
+        let mut out = std::io::stdout().lock();
+        while let Some(d) = rx.blocking_recv() {
+            out.write_all(&d)?;
+        }
+        return out.flush();
+    };
+    let (mut written, mut started) = (0u64, 0u64);
+    while let Some(d) = rx.blocking_recv() {
+        f.write_all(&d)?;
+        written += d.len() as u64;
+        if written - started >= WRITEBACK_STEP {
+            crate::util::fsutil::start_writeback(&f, started, written - started);
+            started = written;
+        }
+    }
+    // The rename that follows must not publish an archive whose bytes are still in the page
+    // cache only: a crash right after it would leave a whole-looking but empty file.
+    f.sync_all()
 }

@@ -23,21 +23,6 @@ fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", ::hex::encode(sha2::Sha256::digest(data)))
 }
 
-/// A reader that hashes what passes, to check a layer against its diff id as it is written.
-struct Checked<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-}
-
-impl<R: Read> Read for Checked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 fn append(
     tar: &mut tar::Builder<impl Write>,
     path: &str,
@@ -78,18 +63,19 @@ pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<(),
         for (chain, diff_id) in chains.iter().zip(&img.config.rootfs.diff_ids) {
             let size = store.layers().layer_tar_size(chain)?;
             if written.insert(diff_id.clone()) {
-                use sha2::Digest;
-                let mut reader = Checked {
-                    inner: store.layers().layer_tar_reader(chain)?,
-                    hasher: sha2::Sha256::new(),
-                };
+                // Checked as it goes out: the tar is rebuilt from files on disk.
+                let mut reader = crate::util::hashing::HashingReader::new(
+                    store.layers().layer_tar_reader(chain)?,
+                );
                 append(
                     &mut tar,
                     &format!("blobs/sha256/{}", hex(diff_id)),
                     size,
                     &mut reader,
                 )?;
-                let actual = format!("sha256:{}", ::hex::encode(reader.hasher.finalize()));
+                let actual = reader
+                    .finish()
+                    .map_err(io_ctx(format!("reading layer {diff_id}")))?;
                 if &actual != diff_id {
                     return Err(ImageError::Archive(format!(
                         "layer {diff_id} of {} reads back as {actual}: its files changed on disk",

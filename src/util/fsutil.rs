@@ -40,6 +40,21 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Res
     write_atomic(path, &data)
 }
 
+/// Start writing `len` bytes at `offset` of `f` back to disk, without waiting for it. A big
+/// file written in steps and fsynced at the end then waits only for its last step, not for
+/// all of it: the disk works while the rest is still being produced. Only a hint: an error
+/// here would show again at the fsync, which reports it.
+pub fn start_writeback(f: &File, offset: u64, len: u64) {
+    use std::os::unix::io::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: sync_file_range reads only its integer arguments; the fd is `f`'s, open for the
+    // whole call.
+    let _ =
+        unsafe { libc::sync_file_range(f.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
