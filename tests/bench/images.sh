@@ -5,7 +5,8 @@
 # Layers are unpacked as the archive streams in (configs and manifests are spooled), so load
 # reads and writes each byte once. The image is busybox plus BENCH_LAYERS layers of random bytes
 # (BENCH_IMAGE_MB in all, default 320), made by `commit`, so it compresses no better on disk
-# than real data. Runs as root; removes what it made, also on failure.
+# than real data. Each measure is the median of BENCH_IMAGE_RUNS runs (5). Runs as root;
+# removes what it made, also on failure.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
@@ -17,9 +18,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 total_mb=${BENCH_IMAGE_MB:-320}
 layers=${BENCH_LAYERS:-4}
-for v in "$total_mb" "$layers"; do
+runs=${BENCH_IMAGE_RUNS:-5}
+for v in "$total_mb" "$layers" "$runs"; do
   case "$v" in '' | *[!0-9]* | 0)
-    echo "bench: BENCH_IMAGE_MB and BENCH_LAYERS must be positive numbers" >&2
+    echo "bench: BENCH_IMAGE_MB, BENCH_LAYERS and BENCH_IMAGE_RUNS must be positive numbers" >&2
     exit 1
     ;;
   esac
@@ -65,40 +67,45 @@ done
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.0f", (b / 1e6) / (ms / 1000) }'; }
-row() { printf '%-44s %8s %8s %8s\n' "$@"; }
+row() { printf '%-44s %8s %8s %8s %8s\n' "$@"; }
+# The median and the spread (min-max) of the numbers given.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
+# Each measure runs $runs times, interleaved, and the median is what counts: on a shared VM
+# disk one run alone can be off by 2x either way.
 archive=$work/big.tar
-sync
-t0=$(now_ms)
-"$berth" save -o "$archive" "$docker_tag"
-sync
-t1=$(now_ms)
-bytes=$(stat -c %s "$archive")
-save_ms=$((t1 - t0))
+save_ms=() load_ms=() disk_ms=() read_ms=()
+for _ in $(seq "$runs"); do
+  rm -f "$archive"
+  sync
+  t0=$(now_ms)
+  "$berth" save -o "$archive" "$docker_tag"
+  sync
+  save_ms+=($(($(now_ms) - t0)))
+  bytes=$(stat -c %s "$archive")
 
-# Load into a fresh store: remove every image first (the layers go with them).
-# shellcheck disable=SC2046
-"$berth" rmi -f $("$berth" images -q) >/dev/null
-sync
-echo 3 >/proc/sys/vm/drop_caches
-t0=$(now_ms)
-"$berth" load -i "$archive" >/dev/null
-sync
-t1=$(now_ms)
-load_ms=$((t1 - t0))
+  # Load into a fresh store: remove every image first (the layers go with them).
+  # shellcheck disable=SC2046
+  "$berth" rmi -f $("$berth" images -q) >/dev/null
+  cold
+  t0=$(now_ms)
+  "$berth" load -i "$archive" >/dev/null
+  sync
+  load_ms+=($(($(now_ms) - t0)))
 
-# The machine's limits for the same number of bytes.
-t0=$(now_ms)
-dd if=/dev/zero of="$work/dd" bs=1M count=$((bytes / 1048576)) conv=fdatasync status=none
-t1=$(now_ms)
-disk_ms=$((t1 - t0))
-# Reading the archive back from a cold cache: what load must do before it writes anything.
-sync
-echo 3 >/proc/sys/vm/drop_caches
-t0=$(now_ms)
-dd if="$archive" of=/dev/null bs=1M status=none
-t1=$(now_ms)
-read_ms=$((t1 - t0))
+  # The machine's limits for the same number of bytes: a sequential write made durable, and
+  # reading the archive back from a cold cache (what load must do before it writes anything).
+  t0=$(now_ms)
+  dd if=/dev/zero of="$work/dd" bs=1M count=$((bytes / 1048576)) conv=fdatasync status=none
+  disk_ms+=($(($(now_ms) - t0)))
+  rm -f "$work/dd"
+  cold
+  t0=$(now_ms)
+  dd if="$archive" of=/dev/null bs=1M status=none
+  read_ms+=($(($(now_ms) - t0)))
+done
 # sha256 as fast as this CPU does it: OpenSSL uses the SHA extensions where the CPU has them,
 # as the sha2 crate does; coreutils' sha256sum does not, so it is the fallback only.
 if command -v openssl >/dev/null; then
@@ -110,37 +117,46 @@ else
   cat "$archive" >/dev/null
   t0=$(now_ms)
   sha256sum "$archive" >/dev/null
-  t1=$(now_ms)
-  sha_ms=$((t1 - t0))
+  sha_ms=$(($(now_ms) - t0))
 fi
-rm -f "$work/dd"
 
-echo "image: $layers layers of random bytes on busybox, archive $((bytes / 1000000)) MB"
-row "" "ms" "MB/s" ""
-row "berth save -o (then sync)" "$save_ms" "$(mbps "$bytes" "$save_ms")" ""
-row "berth load -i (cold cache, then sync)" "$load_ms" "$(mbps "$bytes" "$load_ms")" ""
-row "disk: dd of the same size, fdatasync" "$disk_ms" "$(mbps "$bytes" "$disk_ms")" ""
-row "disk: dd reading the archive, cold cache" "$read_ms" "$(mbps "$bytes" "$read_ms")" ""
-row "$sha_what" "$sha_ms" "$(mbps "$bytes" "$sha_ms")" ""
-awk -v l="$load_ms" -v r="$read_ms" -v w="$disk_ms" -v s="$save_ms" 'BEGIN {
-  printf "load / (cold read + write) = %.2f   save / write = %.2f\n", l / (r + w), s / w }' 
+echo "image: $layers layers of random bytes on busybox, archive $((bytes / 1000000)) MB; median of $runs runs"
+row "" "ms" "MB/s" "min-max" ""
+measure() {
+  local what=$1
+  shift
+  local m
+  m=$(median "$@")
+  row "$what" "$m" "$(mbps "$bytes" "$m")" "$(spread "$@")" ""
+}
+measure "berth save -o (then sync)" "${save_ms[@]}"
+measure "berth load -i (cold cache, then sync)" "${load_ms[@]}"
+measure "disk: dd of the same size, fdatasync" "${disk_ms[@]}"
+measure "disk: dd reading the archive, cold cache" "${read_ms[@]}"
+row "$sha_what" "$sha_ms" "$(mbps "$bytes" "$sha_ms")" "" ""
+awk -v l="$(median "${load_ms[@]}")" -v r="$(median "${read_ms[@]}")" \
+  -v w="$(median "${disk_ms[@]}")" -v s="$(median "${save_ms[@]}")" 'BEGIN {
+  printf "load / (cold read + write) = %.2f   save / write = %.2f\n", l / (r + w), s / w }'
 
 if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
   echo "docker: no Docker daemon answers${DOCKER_HOST:+ at $DOCKER_HOST}, skipped"
   exit 0
 fi
-sync
-echo 3 >/proc/sys/vm/drop_caches
-t0=$(now_ms)
-docker load -i "$archive" >/dev/null
-sync
-t1=$(now_ms)
-docker_loaded=1
-dload_ms=$((t1 - t0))
-t0=$(now_ms)
-docker save -o "$work/docker.tar" "$docker_tag"
-sync
-t1=$(now_ms)
-dsave_ms=$((t1 - t0))
-row "docker save -o (then sync)" "$dsave_ms" "$(mbps "$bytes" "$dsave_ms")" ""
-row "docker load -i (cold cache, then sync)" "$dload_ms" "$(mbps "$bytes" "$dload_ms")" ""
+dload_ms=() dsave_ms=()
+for _ in $(seq "$runs"); do
+  if [ -n "${docker_loaded:-}" ]; then docker rmi "$docker_tag" >/dev/null; fi
+  cold
+  t0=$(now_ms)
+  docker load -i "$archive" >/dev/null
+  sync
+  dload_ms+=($(($(now_ms) - t0)))
+  docker_loaded=1
+  rm -f "$work/docker.tar"
+  sync
+  t0=$(now_ms)
+  docker save -o "$work/docker.tar" "$docker_tag"
+  sync
+  dsave_ms+=($(($(now_ms) - t0)))
+done
+measure "docker save -o (then sync)" "${dsave_ms[@]}"
+measure "docker load -i (cold cache, then sync)" "${dload_ms[@]}"
