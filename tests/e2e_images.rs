@@ -500,3 +500,63 @@ fn saved_archives_pass_skopeo_and_umoci() {
     assert!(bundle.join("rootfs/bin/busybox").is_file());
     assert!(bundle.join("config.json").is_file());
 }
+
+/// An image removed while a save reads it: the rmi goes through, the save still writes the
+/// whole archive (its layers are leased), and the layers go once the save ends. The store is
+/// not locked while the archive streams, so `images` answers meanwhile.
+#[test]
+fn rmi_during_a_save_waits_for_the_layers_not_for_the_rmi() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 24000000 /dev/urandom > /big",
+    ]);
+    d.ok(&["commit", "big", "leased:v1"]);
+    d.ok(&["rm", "big"]);
+    let layerdb = d.root.join("image/overlay2/layerdb/sha256");
+    let layers = || std::fs::read_dir(&layerdb).unwrap().count();
+    assert_eq!(layers(), 2, "busybox's layer and the committed one");
+
+    // A slow reader: the save stays in its layers for a few seconds.
+    let archive = d.dir.path().join("leased.tar");
+    let mut curl = std::process::Command::new("curl")
+        .args(["-sS", "--fail", "--limit-rate", "6M", "--unix-socket"])
+        .arg(&d.socket)
+        .arg("-o")
+        .arg(&archive)
+        .arg("http://berth/images/get?names=leased:v1")
+        .spawn()
+        .expect("curl");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = d.ok(&["rmi", "leased:v1"]);
+    assert!(out.contains("Untagged: leased:v1"), "{out}");
+    assert_eq!(
+        d.ok(&["images", "--format", "{{.Repository}}"]),
+        "busybox\n",
+        "the store is not locked by the save"
+    );
+    assert!(
+        curl.try_wait().unwrap().is_none(),
+        "the save was still running when the image went"
+    );
+    assert_eq!(layers(), 2, "a leased layer stays while the save reads it");
+    assert!(curl.wait().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while layers() != 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(layers(), 1, "the save's end removed the layer the rmi left");
+
+    // The archive is whole: it loads and runs.
+    let out = d.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: leased:v1"), "{out}");
+    let out = d.ok(&["run", "--rm", "leased:v1", "sh", "-c", "wc -c < /big"]);
+    assert_eq!(out.trim(), "24000000");
+    d.ok(&["rmi", "leased:v1"]);
+}

@@ -231,7 +231,8 @@ impl Daemon {
         progress: &mut dyn FnMut(Value),
     ) -> Result<()> {
         let r = parse_reference(wanted)?;
-        let (img, raw_config) = {
+        // The layers stay leased until the push ends, so an rmi meanwhile cannot remove them.
+        let (img, raw_config, _lease) = {
             let store = self.images.lock().unwrap();
             let img = store.get(&r.tagged()).map_err(|_| {
                 DaemonError::NotFound(format!(
@@ -240,7 +241,12 @@ impl Daemon {
                 ))
             })?;
             let raw = store.raw_config(&img.id).map_err(image_error)?;
-            (img, raw)
+            let lease = super::images::lease_layers(
+                &self.images,
+                &store,
+                vec![crate::image::ImageStore::chains(&img)],
+            );
+            (img, raw, lease)
         };
         let name = distribution::remote_name(&r);
         let reg = Registry::connect(self.endpoint(r.domain()), auth, Some(&name), "pull,push")

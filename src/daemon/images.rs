@@ -3,7 +3,7 @@
 use super::error::{DaemonError, Result};
 use super::Daemon;
 use crate::api::types::ImageSummary;
-use crate::image::ImageRecord;
+use crate::image::{ImageRecord, ImageStore};
 use serde_json::{json, Value};
 
 fn created_unix(created: &str) -> i64 {
@@ -382,14 +382,48 @@ impl Daemon {
         }
         let images = self.images.clone();
         tokio::task::spawn_blocking(move || {
-            let store = images.lock().unwrap();
-            let writer = super::commit::ChannelWriter::new(out);
-            if let Err(e) = crate::image::save::save(&store, &names, writer) {
+            // Resolved and leased under the store's lock, written without it.
+            let planned = {
+                let store = images.lock().unwrap();
+                crate::image::save::SavePlan::resolve(&store, &names).map(|plan| {
+                    let lease = lease_layers(&images, &store, plan.chains());
+                    (plan, store.layers().clone(), lease)
+                })
+            };
+            let result = planned.and_then(|(plan, layers, _lease)| {
+                let writer = super::commit::ChannelWriter::new(out);
+                crate::image::save::write(&plan, &layers, writer)
+            });
+            if let Err(e) = result {
                 tracing::warn!("save of {names:?}: {e}");
             }
         });
         Ok(())
     }
+}
+
+/// Lease the layers of images (each a chain, bottom first) while a push or save reads them;
+/// when the lease ends, the layers an `rmi` left meanwhile are removed. Call it with the
+/// store's lock held (`store` is what it guards), and drop the lease without it.
+pub(super) fn lease_layers(
+    images: &std::sync::Arc<std::sync::Mutex<ImageStore>>,
+    store: &ImageStore,
+    chains: Vec<Vec<String>>,
+) -> crate::layers::Lease {
+    let all: Vec<String> = chains.iter().flatten().cloned().collect();
+    let images = images.clone();
+    store.layers().lease(&all).then(move || {
+        let store = images.lock().unwrap_or_else(|p| p.into_inner());
+        for image_chains in &chains {
+            match store.release_orphans(image_chains) {
+                Ok(gone) if !gone.is_empty() => {
+                    tracing::info!("removed layers {gone:?}, left by an rmi during a push or save")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("removing layers left by an rmi: {e}"),
+            }
+        }
+    })
 }
 
 /// `filters` of `GET /images/json`: `dangling=true|false`, `reference=<glob>`,

@@ -422,11 +422,22 @@ pub fn push(
         let (digest, mut size) = match done {
             Some(d) => d,
             None => {
-                let tar = layers.layer_tar_reader(chain)?;
-                let gz = flate2::read::GzEncoder::new(tar, flate2::Compression::default());
+                // The tar is rebuilt from files on disk: checked against the diff id as it
+                // goes, so a layer changed on disk never reaches the registry under a manifest.
+                let tar = crate::util::hashing::HashingReader::new(layers.layer_tar_reader(chain)?);
+                let mut gz = flate2::read::GzEncoder::new(tar, flate2::Compression::default());
                 let total = layers.layer_tar_size(chain).ok();
                 let mut report = |sent: u64| progress(bytes_msg(&id, "Pushing", sent, total));
-                let (digest, size) = reg.upload(&name, gz, &mut report)?;
+                let (digest, size) = reg.upload(&name, &mut gz, &mut report)?;
+                let actual = gz
+                    .into_inner()
+                    .finish()
+                    .map_err(|e| ImageError::Archive(format!("reading layer {diff_id}: {e}")))?;
+                if &actual != diff_id {
+                    return Err(ImageError::Archive(format!(
+                        "layer {diff_id} reads back as {actual}: its files changed on disk"
+                    )));
+                }
                 progress(status(Some(&id), "Pushed"));
                 (digest, size)
             }

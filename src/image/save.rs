@@ -6,6 +6,7 @@
 
 use super::reference::Reference;
 use super::store::{io_ctx, ImageError, ImageRecord, ImageStore};
+use crate::layers::LayerStore;
 use serde_json::json;
 use std::io::{Read, Write};
 
@@ -39,34 +40,58 @@ fn append(
         .map_err(io_ctx(format!("writing {path}")))
 }
 
-/// Write the archive of `names` (references or ids) to `out`.
-pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<(), ImageError> {
-    // Resolve everything first: a name that does not exist fails before a byte is written.
-    let mut images: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
-    for name in names {
-        let record = store.get(name)?;
-        let by_ref = Reference::parse(name)
-            .ok()
-            .filter(|r| record.repo_tags.contains(&r.tagged()));
-        match images.iter_mut().find(|(r, _)| r.id == record.id) {
-            Some((_, refs)) => refs.extend(by_ref),
-            None => images.push((record, by_ref.into_iter().collect())),
+/// What a save writes, resolved while the image store is locked: the images (each once), the
+/// names each is saved under, and their configs as stored. Writing then needs only the layer
+/// store, so `images` and the like go on while a big archive streams out.
+pub struct SavePlan {
+    images: Vec<(ImageRecord, Vec<Reference>, Vec<u8>)>,
+}
+
+impl SavePlan {
+    /// Resolve `names` (references or ids): one that does not exist fails here, before a
+    /// byte is written.
+    pub fn resolve(store: &ImageStore, names: &[String]) -> Result<SavePlan, ImageError> {
+        let mut images: Vec<(ImageRecord, Vec<Reference>, Vec<u8>)> = Vec::new();
+        for name in names {
+            let record = store.get(name)?;
+            let by_ref = Reference::parse(name)
+                .ok()
+                .filter(|r| record.repo_tags.contains(&r.tagged()));
+            match images.iter_mut().find(|(r, _, _)| r.id == record.id) {
+                Some((_, refs, _)) => refs.extend(by_ref),
+                None => {
+                    let config = store.raw_config(&record.id)?;
+                    images.push((record, by_ref.into_iter().collect(), config));
+                }
+            }
         }
+        Ok(SavePlan { images })
     }
+
+    /// Each image's layer chain, bottom first: what the writing reads, to be leased.
+    pub fn chains(&self) -> Vec<Vec<String>> {
+        self.images
+            .iter()
+            .map(|(img, _, _)| ImageStore::chains(img))
+            .collect()
+    }
+}
+
+/// Write the archive a plan names to `out`, reading the layers from `layers`.
+pub fn write(plan: &SavePlan, layers: &LayerStore, out: impl Write) -> Result<(), ImageError> {
     let mut tar = tar::Builder::new(out);
     let mut written = std::collections::HashSet::new();
     let mut index = Vec::new();
     let mut docker_manifest = Vec::new();
-    for (img, refs) in &images {
+    for (img, refs, config) in &plan.images {
         let chains = ImageStore::chains(img);
         let mut layer_descs = Vec::new();
         for (chain, diff_id) in chains.iter().zip(&img.config.rootfs.diff_ids) {
-            let size = store.layers().layer_tar_size(chain)?;
+            let size = layers.layer_tar_size(chain)?;
             if written.insert(diff_id.clone()) {
                 // Checked as it goes out: the tar is rebuilt from files on disk.
-                let mut reader = crate::util::hashing::HashingReader::new(
-                    store.layers().layer_tar_reader(chain)?,
-                );
+                let mut reader =
+                    crate::util::hashing::HashingReader::new(layers.layer_tar_reader(chain)?);
                 append(
                     &mut tar,
                     &format!("blobs/sha256/{}", hex(diff_id)),
@@ -85,7 +110,6 @@ pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<(),
             }
             layer_descs.push(json!({ "mediaType": LAYER, "digest": diff_id, "size": size }));
         }
-        let config = store.raw_config(&img.id)?;
         if written.insert(img.id.clone()) {
             append(
                 &mut tar,

@@ -328,6 +328,28 @@ impl ImageStore {
         Ok(released)
     }
 
+    /// Remove those of `chains` (an image's, bottom first) that no image uses any more, from
+    /// the top down while nothing stands on them: the layers an `rmi` had to leave because a
+    /// push or save was reading them. Returns the layers removed.
+    pub fn release_orphans(&self, chains: &[String]) -> Result<Vec<String>, ImageError> {
+        let used: std::collections::HashSet<String> =
+            self.list()?.iter().flat_map(Self::chains).collect();
+        let mut released = Vec::new();
+        for chain in chains.iter().rev() {
+            if used.contains(chain) {
+                break;
+            }
+            match self.layers.release_layer(chain) {
+                Ok(()) => released.push(chain.clone()),
+                // Gone already (another lease's end took it): look at the next one down.
+                Err(LayerError::NoSuchLayer(_)) => {}
+                Err(LayerError::InUse { .. }) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(released)
+    }
+
     /// The config's bytes as stored (their sha256 is the image id).
     pub fn raw_config(&self, id: &str) -> Result<Vec<u8>, ImageError> {
         fs::read(self.imagedb.join(id.trim_start_matches("sha256:")))

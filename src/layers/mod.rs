@@ -2,10 +2,12 @@
 //! links in `overlay2/l/`, layer chains in `image/overlay2/layerdb/`, and for each container an
 //! `-init` layer and a read-write layer mounted together as one overlay filesystem.
 
+mod lease;
 mod overlay2;
 pub mod pack;
 mod unpack;
 
+pub use lease::Lease;
 pub use overlay2::{
     is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, LayerTarReader, MountPlan,
     StagedLayer,

@@ -63,6 +63,7 @@ pub struct StagedLayer {
     segments: Vec<Segment>,
 }
 
+#[derive(Clone)]
 pub struct LayerStore {
     overlay: PathBuf,
     layerdb: PathBuf,
@@ -385,8 +386,16 @@ impl LayerStore {
             .unwrap_or(0)
     }
 
-    /// Who stands on `chain`: a child layer or a container.
+    /// Hold `chains` while a push or save reads them (see `Lease`).
+    pub fn lease(&self, chains: &[String]) -> super::Lease {
+        super::Lease::take(&self.layerdb, chains)
+    }
+
+    /// Who stands on `chain`: a child layer, a container, or a push or save reading it.
     fn users_of(&self, chain: &str) -> Option<String> {
+        if super::lease::is_leased(&self.layerdb, chain) {
+            return Some("a push or save that reads it".to_string());
+        }
         let entries = |dir: &Path| -> Vec<PathBuf> {
             fs::read_dir(dir)
                 .map(|r| r.flatten().map(|e| e.path()).collect())
