@@ -769,7 +769,15 @@ async fn load(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
                 let _ = tx.blocking_send(Bytes::from(line));
             }
         };
-        let result = images.lock().unwrap().load(sync_reader, &mut progress);
+        // The archive streams in without the store's lock (other image commands go on); only
+        // placing what it held takes it.
+        let (layers, tmp) = {
+            let store = images.lock().unwrap();
+            (store.layers().clone(), store.tmp_dir())
+        };
+        let result =
+            crate::image::archive::StagedArchive::read(&layers, &tmp, sync_reader, &mut progress)
+                .and_then(|staged| images.lock().unwrap().load_staged(staged, &mut progress));
         match result {
             Ok(lines) => {
                 for l in &lines {
@@ -934,7 +942,8 @@ async fn progress_response(mut rx: crate::daemon::distribution::ProgressRx) -> R
 
 /// `GET /images/get` and `/images/{name}/get`: a tar stream.
 async fn save(d: &Arc<Daemon>, names: Vec<String>) -> Response<Body> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    // A few MiB ahead of the client are enough to keep the socket busy.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     match d.image_save(names, tx).await {
         Ok(()) => base(StatusCode::OK)
             .header(CONTENT_TYPE, "application/x-tar")

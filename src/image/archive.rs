@@ -326,6 +326,153 @@ fn check_config_name(path: &str, raw: &[u8]) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// An archive read to its end: its layers unpacked into staged dirs, everything else spooled
+/// into a temp dir. Reading needs no lock on the image store, only the layer store, so other
+/// image commands go on while a big archive streams in; `ImageStore::load_staged` then places
+/// it. Dropped unplaced, it removes its staged layers (the spool dir goes with it).
+pub struct StagedArchive {
+    spool: tempfile::TempDir,
+    staged: Staged,
+    manifest: Vec<ManifestEntry>,
+    layers: crate::layers::LayerStore,
+}
+
+impl Drop for StagedArchive {
+    fn drop(&mut self) {
+        for (_, s) in std::mem::take(&mut self.staged.by_path) {
+            self.layers.discard_staged(s);
+        }
+    }
+}
+
+impl StagedArchive {
+    /// Read a `docker save` archive (or an OCI layout), plain or compressed, spooling into a
+    /// new dir under `tmp`.
+    pub fn read(
+        layers: &crate::layers::LayerStore,
+        tmp: &Path,
+        archive: impl Read,
+        progress: &mut dyn FnMut(serde_json::Value),
+    ) -> Result<StagedArchive, ImageError> {
+        let spool = tempfile::Builder::new()
+            .prefix("load-")
+            .tempdir_in(tmp)
+            .map_err(io_ctx("creating a temp dir for the archive"))?;
+        let mut archive_read = StagedArchive {
+            spool,
+            staged: Staged::default(),
+            manifest: Vec::new(),
+            layers: layers.clone(),
+        };
+        let spool = &archive_read.spool;
+        let staged = &mut archive_read.staged;
+        let mut outer =
+            tar::Archive::new(decompress(archive).map_err(io_ctx("reading the archive"))?);
+        // Layers are unpacked as they stream by, into staged dirs, before the manifest that
+        // places them has been read (in Docker's archives it comes last); everything else is
+        // small and is spooled. A layer is written once, not spooled and then unpacked. On an
+        // error the staged layers go with `archive_read`.
+        for entry in outer.entries().map_err(io_ctx("reading the archive"))? {
+            let entry = entry.map_err(|e| {
+                ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
+            })?;
+            let name = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let clean = crate::layers::clean_entry_path(Path::new(&name))
+                .map_err(|e| ImageError::Archive(e.to_string()))?
+                .display()
+                .to_string();
+            let mut entry = entry;
+            let kind = entry.header().entry_type();
+            if kind.is_symlink() {
+                // Docker's older archives link a layer used twice to its first copy.
+                if let Ok(Some(target)) = entry.link_name() {
+                    let joined = Path::new(&clean)
+                        .parent()
+                        .unwrap_or(Path::new(""))
+                        .join(target);
+                    if let Ok(t) = crate::layers::clean_entry_path(&joined) {
+                        staged
+                            .aliases
+                            .insert(clean.clone(), t.display().to_string());
+                    }
+                }
+            }
+            if kind.is_file() && entry.size() >= 1024 {
+                let corrupt = |e: std::io::Error| {
+                    ImageError::Archive(format!(
+                        "the archive is truncated or corrupt: reading {name}: {e}"
+                    ))
+                };
+                let mut head = vec![0u8; 512];
+                let n = read_full(&mut entry, &mut head).map_err(corrupt)?;
+                head.truncate(n);
+                if looks_like_layer(&head) {
+                    let total = entry.size();
+                    let id = progress_id(&clean);
+                    let mut report = |current: u64| {
+                        progress(serde_json::json!({
+                            "status": "Loading layer",
+                            "id": id,
+                            "progressDetail": {"current": current, "total": total},
+                        }))
+                    };
+                    let counted = Counting {
+                        inner: &mut entry,
+                        read: 0,
+                        reported: 0,
+                        report: &mut report,
+                    };
+                    let stream = std::io::Cursor::new(head).chain(counted);
+                    let layer =
+                        decompress(stream).map_err(io_ctx(format!("reading layer {name}")))?;
+                    let s = layers.stage_layer(layer).map_err(|e| {
+                        ImageError::Archive(format!(
+                            "the archive is truncated or corrupt: layer {name}: {e}"
+                        ))
+                    })?;
+                    // What follows the layer in the entry (a compressed layer's trailer,
+                    // padding) is not the layer's; drain it so the next entry starts
+                    // where it should.
+                    std::io::copy(&mut entry, &mut std::io::sink()).map_err(corrupt)?;
+                    if let Some(old) = staged.by_path.insert(clean, s) {
+                        layers.discard_staged(old);
+                    }
+                } else {
+                    spool_file(spool.path(), &clean, &head, &mut entry).map_err(corrupt)?;
+                }
+                continue;
+            }
+            // The tar crate names the spool path and hides the cause one level down; the
+            // learner wants the entry's name and the cause.
+            let ok = entry.unpack_in(spool.path()).map_err(|e| {
+                let mut cause: &dyn std::error::Error = &e;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                ImageError::Archive(format!(
+                    "the archive is truncated or corrupt: reading {name}: {cause}"
+                ))
+            })?;
+            if !ok {
+                return Err(ImageError::Archive(
+                    "the archive holds a path outside itself".into(),
+                ));
+            }
+        }
+        let manifest_path = spool.path().join("manifest.json");
+        let manifest: Vec<ManifestEntry> = match fs::read(&manifest_path) {
+            Ok(data) => serde_json::from_slice(&data)
+                .map_err(|e| ImageError::Archive(format!("manifest.json is not valid: {e}")))?,
+            Err(_) => entries_from_oci(spool.path())?,
+        };
+        archive_read.manifest = manifest;
+        Ok(archive_read)
+    }
+}
+
 impl ImageStore {
     /// Load every image of a `docker save` archive. Returns the lines docker prints.
     pub fn load(
@@ -333,149 +480,28 @@ impl ImageStore {
         archive: impl Read,
         progress: &mut dyn FnMut(serde_json::Value),
     ) -> Result<Vec<String>, ImageError> {
-        let spool = tempfile::Builder::new()
-            .prefix("load-")
-            .tempdir_in(self.tmp_dir())
-            .map_err(io_ctx("creating a temp dir for the archive"))?;
-        let mut outer =
-            tar::Archive::new(decompress(archive).map_err(io_ctx("reading the archive"))?);
-        // Layers are unpacked as they stream by, into staged dirs, before the manifest that
-        // places them has been read (in Docker's archives it comes last); everything else is
-        // small and is spooled. A layer is written once, not spooled and then unpacked.
-        let mut staged = Staged::default();
-        let spooled = (|| -> Result<(), ImageError> {
-            for entry in outer.entries().map_err(io_ctx("reading the archive"))? {
-                let entry = entry.map_err(|e| {
-                    ImageError::Archive(format!("the archive is truncated or corrupt: {e}"))
-                })?;
-                let name = entry
-                    .path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                let clean = crate::layers::clean_entry_path(Path::new(&name))
-                    .map_err(|e| ImageError::Archive(e.to_string()))?
-                    .display()
-                    .to_string();
-                let mut entry = entry;
-                let kind = entry.header().entry_type();
-                if kind.is_symlink() {
-                    // Docker's older archives link a layer used twice to its first copy.
-                    if let Ok(Some(target)) = entry.link_name() {
-                        let joined = Path::new(&clean)
-                            .parent()
-                            .unwrap_or(Path::new(""))
-                            .join(target);
-                        if let Ok(t) = crate::layers::clean_entry_path(&joined) {
-                            staged
-                                .aliases
-                                .insert(clean.clone(), t.display().to_string());
-                        }
-                    }
-                }
-                if kind.is_file() && entry.size() >= 1024 {
-                    let corrupt = |e: std::io::Error| {
-                        ImageError::Archive(format!(
-                            "the archive is truncated or corrupt: reading {name}: {e}"
-                        ))
-                    };
-                    let mut head = vec![0u8; 512];
-                    let n = read_full(&mut entry, &mut head).map_err(corrupt)?;
-                    head.truncate(n);
-                    if looks_like_layer(&head) {
-                        let total = entry.size();
-                        let id = progress_id(&clean);
-                        let mut report = |current: u64| {
-                            progress(serde_json::json!({
-                                "status": "Loading layer",
-                                "id": id,
-                                "progressDetail": {"current": current, "total": total},
-                            }))
-                        };
-                        let counted = Counting {
-                            inner: &mut entry,
-                            read: 0,
-                            reported: 0,
-                            report: &mut report,
-                        };
-                        let stream = std::io::Cursor::new(head).chain(counted);
-                        let layer =
-                            decompress(stream).map_err(io_ctx(format!("reading layer {name}")))?;
-                        let s = self.layers().stage_layer(layer).map_err(|e| {
-                            ImageError::Archive(format!(
-                                "the archive is truncated or corrupt: layer {name}: {e}"
-                            ))
-                        })?;
-                        // What follows the layer in the entry (a compressed layer's trailer,
-                        // padding) is not the layer's; drain it so the next entry starts
-                        // where it should.
-                        std::io::copy(&mut entry, &mut std::io::sink()).map_err(corrupt)?;
-                        if let Some(old) = staged.by_path.insert(clean, s) {
-                            self.layers().discard_staged(old);
-                        }
-                    } else {
-                        spool_file(spool.path(), &clean, &head, &mut entry).map_err(corrupt)?;
-                    }
-                    continue;
-                }
-                // The tar crate names the spool path and hides the cause one level down; the
-                // learner wants the entry's name and the cause.
-                let ok = entry.unpack_in(spool.path()).map_err(|e| {
-                    let mut cause: &dyn std::error::Error = &e;
-                    while let Some(inner) = cause.source() {
-                        cause = inner;
-                    }
-                    ImageError::Archive(format!(
-                        "the archive is truncated or corrupt: reading {name}: {cause}"
-                    ))
-                })?;
-                if !ok {
-                    return Err(ImageError::Archive(
-                        "the archive holds a path outside itself".into(),
-                    ));
-                }
-            }
-            Ok(())
-        })();
-        let discard_all = |staged: Staged| {
-            for (_, s) in staged.by_path {
-                self.layers().discard_staged(s);
-            }
-        };
-        if let Err(e) = spooled {
-            discard_all(staged);
-            return Err(e);
-        }
-        let manifest_path = spool.path().join("manifest.json");
-        let manifest: Vec<ManifestEntry> = match fs::read(&manifest_path) {
-            Ok(data) => match serde_json::from_slice(&data) {
-                Ok(m) => m,
-                Err(e) => {
-                    discard_all(staged);
-                    return Err(ImageError::Archive(format!(
-                        "manifest.json is not valid: {e}"
-                    )));
-                }
-            },
-            Err(_) => match entries_from_oci(spool.path()) {
-                Ok(m) => m,
-                Err(e) => {
-                    discard_all(staged);
-                    return Err(e);
-                }
-            },
-        };
+        let staged = StagedArchive::read(self.layers(), &self.tmp_dir(), archive, progress)?;
+        self.load_staged(staged, progress)
+    }
 
+    /// Place a read archive's images: layers, configs, then tags. On an error nothing of it
+    /// stays.
+    pub fn load_staged(
+        &self,
+        mut archive: StagedArchive,
+        progress: &mut dyn FnMut(serde_json::Value),
+    ) -> Result<Vec<String>, ImageError> {
         let mut created_layers: Vec<String> = Vec::new();
         let mut created_configs: Vec<String> = Vec::new();
+        let manifest = std::mem::take(&mut archive.manifest);
         let result = self.load_entries(
-            spool.path(),
+            archive.spool.path(),
             &manifest,
-            &mut staged,
+            &mut archive.staged,
             progress,
             &mut created_layers,
             &mut created_configs,
         );
-        discard_all(staged);
         if result.is_err() {
             // Undo this load's new layers, newest first, and its new configs.
             for chain in created_layers.iter().rev() {
