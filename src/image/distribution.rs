@@ -46,11 +46,58 @@ fn bytes_msg(id: &str, text: &str, current: u64, total: Option<u64>) -> Value {
 /// waits ("Waiting") and then finds it stored.
 #[derive(Default)]
 pub struct LayerLocks {
-    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    locks: Mutex<HashMap<String, Arc<Transfer>>>,
+}
+
+/// One layer being fetched: whoever holds `lock` downloads it, and posts its progress here
+/// for pulls of the same layer that wait, so they show the same bar (as Docker's do) instead
+/// of a bare "Waiting".
+#[derive(Default)]
+struct Transfer {
+    lock: Mutex<()>,
+    latest: Mutex<(u64, Option<Value>)>,
+}
+
+impl Transfer {
+    fn post(&self, message: &Value) {
+        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest.0 += 1;
+        latest.1 = Some(message.clone());
+    }
+
+    /// Hold the layer's lock; while another pull holds it, relay its progress.
+    fn acquire(&self, id: &str, progress: Progress) -> std::sync::MutexGuard<'_, ()> {
+        let mut seen = 0;
+        let mut said_waiting = false;
+        loop {
+            match self.lock.try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            let (n, message) = self
+                .latest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            match message {
+                Some(m) if n != seen => {
+                    seen = n;
+                    progress(m);
+                }
+                None if !said_waiting => {
+                    said_waiting = true;
+                    progress(status(Some(id), "Waiting"));
+                }
+                _ => {}
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 impl LayerLocks {
-    fn get(&self, chain: &str) -> Arc<Mutex<()>> {
+    fn get(&self, chain: &str) -> Arc<Transfer> {
         let mut map = self.locks.lock().unwrap();
         map.retain(|_, l| Arc::strong_count(l) > 1);
         map.entry(chain.to_string()).or_default().clone()
@@ -251,22 +298,19 @@ pub fn pull(
             meta.record(diff_id, &desc.digest, &repository_key(r));
             continue;
         }
-        let lock = locks.get(&chain);
-        let _held = match lock.try_lock() {
-            Ok(g) => g,
-            Err(_) => {
-                progress(status(Some(&short), "Waiting"));
-                lock.lock().unwrap_or_else(|p| p.into_inner())
-            }
-        };
+        let transfer = locks.get(&chain);
+        let _held = transfer.acquire(&short, progress);
         if layers.exists(&chain) {
-            progress(status(Some(&short), "Already exists"));
+            // Another pull placed it while this one waited.
+            progress(status(Some(&short), "Pull complete"));
             continue;
         }
         let (body, len) = reg.blob(&name, &desc.digest)?;
         let total = len.or((desc.size > 0).then_some(desc.size));
         let mut report = |cur: u64, total: Option<u64>| {
-            progress(bytes_msg(&short, "Downloading", cur, total));
+            let m = bytes_msg(&short, "Downloading", cur, total);
+            transfer.post(&m);
+            progress(m);
         };
         let blob = RefCell::new(BlobReader {
             body,
@@ -467,6 +511,28 @@ pub fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiting_pull_shows_the_progress_of_the_one_fetching() {
+        let t = Arc::new(Transfer::default());
+        let held = t.lock.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Value>();
+        let waiter = {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let _g = t.acquire("abc", &mut |v| tx.send(v).unwrap());
+            })
+        };
+        let first = rx.recv().unwrap();
+        assert_eq!(first["status"], "Waiting");
+        t.post(&bytes_msg("abc", "Downloading", 5, Some(10)));
+        let relayed = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(relayed["status"], "Downloading");
+        assert_eq!(relayed["progressDetail"]["current"], 5);
+        drop(held);
+        waiter.join().unwrap();
+        assert!(rx.try_recv().is_err(), "nothing is relayed twice");
+    }
 
     #[test]
     fn pushed_manifest_snapshot() {
