@@ -84,17 +84,47 @@ impl Read for ChannelReader {
     }
 }
 
-/// A blocking `Write` into a channel of a response body, sending chunks of about a MiB.
+/// A blocking `Write` into a channel of a response body, in chunks of a MiB. A chunk's memory
+/// comes back to the writer when the body has sent it (see `PooledChunk`), so a long stream
+/// reuses a few MiB instead of faulting in a fresh one for every MiB it sends.
 pub struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Bytes>,
-    buf: bytes::BytesMut,
+    buf: Vec<u8>,
+    pool: Pool,
+}
+
+type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// A sent chunk, which gives its memory back to its writer's pool once dropped.
+struct PooledChunk {
+    buf: Vec<u8>,
+    pool: Pool,
+}
+
+impl AsRef<[u8]> for PooledChunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for PooledChunk {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        // As many as the channel and the socket can hold at once; more would only be memory.
+        if pool.len() < 8 {
+            pool.push(buf);
+        }
+    }
 }
 
 impl ChannelWriter {
     pub fn new(tx: tokio::sync::mpsc::Sender<Bytes>) -> ChannelWriter {
         ChannelWriter {
             tx,
-            buf: bytes::BytesMut::with_capacity(CHUNK),
+            buf: Vec::with_capacity(CHUNK),
+            pool: Pool::default(),
         }
     }
 
@@ -102,20 +132,33 @@ impl ChannelWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.buf, bytes::BytesMut::with_capacity(CHUNK));
-        self.tx.blocking_send(chunk.freeze()).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
+        let next = self
+            .pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let chunk = PooledChunk {
+            buf: std::mem::replace(&mut self.buf, next),
+            pool: self.pool.clone(),
+        };
+        self.tx
+            .blocking_send(Bytes::from_owner(chunk))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })
     }
 }
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(buf);
-        if self.buf.len() >= CHUNK {
+        // Filled to exactly CHUNK, so a chunk never grows (and is copied).
+        let n = (CHUNK - self.buf.len()).min(buf.len());
+        self.buf.extend_from_slice(&buf[..n]);
+        if self.buf.len() == CHUNK {
             self.send()?;
         }
-        Ok(buf.len())
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.send()
@@ -131,6 +174,46 @@ impl Drop for ChannelWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channel_writer_sends_whole_chunks_and_reuses_their_memory() {
+        use std::io::Write;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let data: Vec<u8> = (0..3 * CHUNK + 5).map(|i| (i % 253) as u8).collect();
+        let mut w = ChannelWriter::new(tx);
+        for piece in data.chunks(7000) {
+            w.write_all(piece).unwrap();
+        }
+        drop(w);
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        let mut first_at = None;
+        while let Some(b) = rx.blocking_recv() {
+            first_at.get_or_insert(b.as_ptr());
+            sizes.push(b.len());
+            got.extend_from_slice(&b);
+        }
+        assert_eq!(got, data);
+        assert_eq!(sizes, [CHUNK, CHUNK, CHUNK, 5]);
+
+        // Chunks the body has dropped come back: the next writer's second chunk is the first's.
+        let pool = Pool::default();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let mut w = ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+            pool: pool.clone(),
+        };
+        w.write_all(&data[..CHUNK]).unwrap();
+        let first = rx.blocking_recv().unwrap();
+        let at = first.as_ptr();
+        drop(first);
+        assert_eq!(pool.lock().unwrap().len(), 1);
+        w.write_all(&data[..CHUNK]).unwrap();
+        w.write_all(&data[..CHUNK]).unwrap();
+        rx.blocking_recv().unwrap();
+        assert_eq!(rx.blocking_recv().unwrap().as_ptr(), at);
+    }
 
     #[test]
     fn a_recycling_reader_gives_drained_chunks_back_for_reuse() {

@@ -89,8 +89,10 @@ impl<R: Read> HashingReader<R> {
     }
 }
 
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl<R: Read> HashingReader<R> {
+    /// The rest of the current chunk, after reading (and handing the hasher) the next one if
+    /// the current one was all served; empty at the end.
+    fn current(&mut self) -> io::Result<&[u8]> {
         if self
             .chunk
             .as_ref()
@@ -100,7 +102,7 @@ impl<R: Read> Read for HashingReader<R> {
             let mut b = self.buffer()?;
             let len = self.inner.read(&mut b)?;
             if len == 0 {
-                return Ok(0);
+                return Ok(&[]);
             }
             let b = Arc::new(b);
             self.to_hasher
@@ -112,10 +114,27 @@ impl<R: Read> Read for HashingReader<R> {
             self.served = 0;
         }
         let (chunk, len) = self.chunk.as_ref().expect("a chunk was read above");
-        let n = buf.len().min(len - self.served);
-        buf[..n].copy_from_slice(&chunk[self.served..self.served + n]);
+        Ok(&chunk[self.served..*len])
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = self.current()?;
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
         self.served += n;
         Ok(n)
+    }
+}
+
+/// Readers that can take the chunks as they are (a save's writer) copy them once, not twice.
+impl<R: Read> io::BufRead for HashingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.current()
+    }
+    fn consume(&mut self, n: usize) {
+        self.served += n;
     }
 }
 
