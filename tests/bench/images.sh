@@ -78,8 +78,11 @@ cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 archive=$work/big.tar
 save_ms=() load_ms=() disk_ms=() read_ms=()
 for _ in $(seq "$runs"); do
+  # Both directions start from a cold cache: save reads the layers from disk and writes the
+  # archive, load reads the archive and writes the layers, so the limit of each is a cold
+  # read plus a write of the same bytes.
   rm -f "$archive"
-  sync
+  cold
   t0=$(now_ms)
   "$berth" save -o "$archive" "$docker_tag"
   sync
@@ -129,14 +132,14 @@ measure() {
   m=$(median "$@")
   row "$what" "$m" "$(mbps "$bytes" "$m")" "$(spread "$@")" ""
 }
-measure "berth save -o (then sync)" "${save_ms[@]}"
+measure "berth save -o (cold cache, then sync)" "${save_ms[@]}"
 measure "berth load -i (cold cache, then sync)" "${load_ms[@]}"
 measure "disk: dd of the same size, fdatasync" "${disk_ms[@]}"
 measure "disk: dd reading the archive, cold cache" "${read_ms[@]}"
 row "$sha_what" "$sha_ms" "$(mbps "$bytes" "$sha_ms")" "" ""
 awk -v l="$(median "${load_ms[@]}")" -v r="$(median "${read_ms[@]}")" \
   -v w="$(median "${disk_ms[@]}")" -v s="$(median "${save_ms[@]}")" 'BEGIN {
-  printf "load / (cold read + write) = %.2f   save / write = %.2f\n", l / (r + w), s / w }'
+  printf "load / (cold read + write) = %.2f   save / (cold read + write) = %.2f\n", l / (r + w), s / (r + w) }'
 
 if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
   echo "docker: no Docker daemon answers${DOCKER_HOST:+ at $DOCKER_HOST}, skipped"
@@ -152,11 +155,11 @@ for _ in $(seq "$runs"); do
   dload_ms+=($(($(now_ms) - t0)))
   docker_loaded=1
   rm -f "$work/docker.tar"
-  sync
+  cold
   t0=$(now_ms)
   docker save -o "$work/docker.tar" "$docker_tag"
   sync
   dsave_ms+=($(($(now_ms) - t0)))
 done
-measure "docker save -o (then sync)" "${dsave_ms[@]}"
+measure "docker save -o (cold cache, then sync)" "${dsave_ms[@]}"
 measure "docker load -i (cold cache, then sync)" "${dload_ms[@]}"
