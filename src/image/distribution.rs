@@ -466,22 +466,14 @@ pub fn push(
         let (digest, mut size) = match done {
             Some(d) => d,
             None => {
-                // The tar is rebuilt from files on disk: checked against the diff id as it
-                // goes, so a layer changed on disk never reaches the registry under a manifest.
-                let tar = crate::util::hashing::HashingReader::new(layers.layer_tar_reader(chain)?);
+                // Checked as it goes, so a layer whose files changed on disk never reaches
+                // the registry under a manifest.
+                let tar = super::save::rebuilt_layer(layers, chain)?;
                 let mut gz = flate2::read::GzEncoder::new(tar, flate2::Compression::default());
                 let total = layers.layer_tar_size(chain).ok();
                 let mut report = |sent: u64| progress(bytes_msg(&id, "Pushing", sent, total));
                 let (digest, size) = reg.upload(&name, &mut gz, &mut report)?;
-                let actual = gz
-                    .into_inner()
-                    .finish()
-                    .map_err(|e| ImageError::Archive(format!("reading layer {diff_id}: {e}")))?;
-                if &actual != diff_id {
-                    return Err(ImageError::Archive(format!(
-                        "layer {diff_id} reads back as {actual}: its files changed on disk"
-                    )));
-                }
+                super::save::check_rebuilt(gz.into_inner(), diff_id)?;
                 progress(status(Some(&id), "Pushed"));
                 (digest, size)
             }

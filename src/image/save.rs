@@ -6,7 +6,8 @@
 
 use super::reference::Reference;
 use super::store::{io_ctx, ImageError, ImageRecord, ImageStore};
-use crate::layers::LayerStore;
+use crate::layers::{LayerStore, LayerTarReader};
+use crate::util::hashing::HashingReader;
 use serde_json::json;
 use std::io::{Read, Write};
 
@@ -24,20 +25,52 @@ fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", ::hex::encode(sha2::Sha256::digest(data)))
 }
 
+/// The header of every entry a save writes: a plain file, 0644, dated 0.
+fn entry_header(size: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h
+}
+
 fn append(
     tar: &mut tar::Builder<impl Write>,
     path: &str,
     size: u64,
     data: impl Read,
 ) -> Result<(), ImageError> {
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(size);
-    h.set_mode(0o644);
-    h.set_mtime(0);
+    let mut h = entry_header(size);
     h.set_cksum();
     tar.append_data(&mut h, path, data)
         .map_err(io_ctx(format!("writing {path}")))
+}
+
+/// A layer's tar as save and push send it: rebuilt from its files, hashed on the way out, so
+/// that `check_rebuilt` can tell whether it still is the layer the configs name.
+pub(crate) fn rebuilt_layer(
+    layers: &LayerStore,
+    chain: &str,
+) -> Result<HashingReader<LayerTarReader>, ImageError> {
+    Ok(HashingReader::new(layers.layer_tar_reader(chain)?))
+}
+
+/// Whether a layer read through `rebuilt_layer` hashed to `diff_id`: its files may have
+/// changed on disk since it was unpacked.
+pub(crate) fn check_rebuilt(
+    reader: HashingReader<LayerTarReader>,
+    diff_id: &str,
+) -> Result<(), ImageError> {
+    let actual = reader
+        .finish()
+        .map_err(io_ctx(format!("reading layer {diff_id}")))?;
+    if actual != diff_id {
+        return Err(ImageError::Archive(format!(
+            "layer {diff_id} reads back as {actual}: its files changed on disk"
+        )));
+    }
+    Ok(())
 }
 
 /// `append` for big entries: the tar crate copies through an 8 KiB buffer of its own, which
@@ -49,12 +82,8 @@ fn append_buffered(
     size: u64,
     data: &mut impl std::io::BufRead,
 ) -> Result<(), ImageError> {
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Regular);
+    let mut h = entry_header(size);
     h.set_path(path).map_err(io_ctx(format!("naming {path}")))?;
-    h.set_size(size);
-    h.set_mode(0o644);
-    h.set_mtime(0);
     h.set_cksum();
     // The header alone: an empty body adds no padding.
     tar.append(&h, std::io::empty())
@@ -131,24 +160,14 @@ pub fn write(plan: &SavePlan, layers: &LayerStore, out: impl Write) -> Result<()
         for (chain, diff_id) in chains.iter().zip(&img.config.rootfs.diff_ids) {
             let size = layers.layer_tar_size(chain)?;
             if written.insert(diff_id.clone()) {
-                // Checked as it goes out: the tar is rebuilt from files on disk.
-                let mut reader =
-                    crate::util::hashing::HashingReader::new(layers.layer_tar_reader(chain)?);
+                let mut reader = rebuilt_layer(layers, chain)?;
                 append_buffered(
                     &mut tar,
                     &format!("blobs/sha256/{}", hex(diff_id)),
                     size,
                     &mut reader,
                 )?;
-                let actual = reader
-                    .finish()
-                    .map_err(io_ctx(format!("reading layer {diff_id}")))?;
-                if &actual != diff_id {
-                    return Err(ImageError::Archive(format!(
-                        "layer {diff_id} of {} reads back as {actual}: its files changed on disk",
-                        img.id
-                    )));
-                }
+                check_rebuilt(reader, diff_id)?;
             }
             layer_descs.push(json!({ "mediaType": LAYER, "digest": diff_id, "size": size }));
         }
