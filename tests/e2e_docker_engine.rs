@@ -8,8 +8,8 @@
 mod common;
 
 use common::text;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 struct PrivateDocker {
@@ -21,15 +21,7 @@ struct PrivateDocker {
 impl PrivateDocker {
     /// A dockerd of the test's own, answering; None (with the reason said) if there is none.
     fn start(tag: &str) -> Option<PrivateDocker> {
-        let installed = |bin: &str| {
-            Command::new(bin)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !installed("dockerd") || !installed("docker") {
+        if !common::installed("dockerd") || !common::installed("docker") {
             eprintln!(
                 "SKIPPED: no Docker engine installed (apt-get install docker.io, or provision with \
                  BERTH_WITH_DOCKER=1)"
@@ -127,24 +119,8 @@ impl Drop for PrivateDocker {
         }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
-        let here = self.dir.path().to_string_lossy().into_owned();
-        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut points: Vec<&str> = mounts
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|p| p.starts_with(&here))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(Path::new(p), nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-        for d in common::cgroup_parent_dirs(&self.cgroup_parent) {
-            let _ = Command::new("find")
-                .arg(&d)
-                .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", "+"])
-                .status();
-        }
+        common::unmount_under(self.dir.path());
+        common::remove_cgroup_parent(&self.cgroup_parent);
     }
 }
 

@@ -438,14 +438,7 @@ fn a_zstd_compressed_archive_loads() {
 #[test]
 fn saved_archives_pass_skopeo_and_umoci() {
     let d = daemon_or_skip!();
-    let have = |t: &str| {
-        std::process::Command::new(t)
-            .arg("--version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if !have("skopeo") || !have("umoci") {
+    if !common::installed("skopeo") || !common::installed("umoci") {
         eprintln!("SKIPPED: needs Debian's skopeo and umoci packages");
         return;
     }

@@ -469,11 +469,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 #[test]
 fn bearer_token_auth_against_a_token_server() {
     let d = daemon_or_skip!();
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !common::installed("python3") {
         eprintln!("SKIPPED: needs python3");
         return;
     }

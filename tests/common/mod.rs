@@ -255,14 +255,7 @@ impl TestDaemon {
 
     /// The real docker CLI aimed at this daemon, when one is installed.
     pub fn docker(&self) -> Option<Command> {
-        let found = Command::new("docker")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !found {
+        if !installed("docker") {
             return None;
         }
         let mut c = Command::new("docker");
@@ -348,6 +341,45 @@ impl TestDaemon {
     }
 }
 
+/// Whether `tool` is on PATH and runs (`tool --version` succeeds).
+pub fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Detach every mount at or under `dir`, deepest first.
+pub fn unmount_under(dir: &Path) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let here = dir.to_string_lossy().into_owned();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|p| p.starts_with(&here))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Remove a cgroup parent (in every hierarchy) and the container cgroups left in it.
+pub fn remove_cgroup_parent(parent: &str) {
+    for dir in cgroup_parent_dirs(parent) {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
+
 pub fn cgroup_parent_dirs(parent: &str) -> Vec<PathBuf> {
     let base = Path::new("/sys/fs/cgroup");
     let mut dirs = vec![base.join(parent)];
@@ -391,18 +423,7 @@ impl Drop for TestDaemon {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let here = self.dir.path().to_string_lossy().into_owned();
-            let mut points: Vec<&str> = mounts
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(4))
-                .filter(|p| p.starts_with(&here))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
+        unmount_under(self.dir.path());
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
@@ -433,14 +454,7 @@ impl Drop for TestDaemon {
                 .args(["-w", "-t", table, "-X", &chain])
                 .output();
         }
-        for dir in cgroup_parent_dirs(&self.cgroup_parent) {
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.flatten().filter(|e| e.path().is_dir()) {
-                    let _ = std::fs::remove_dir(e.path());
-                }
-            }
-            let _ = std::fs::remove_dir(&dir);
-        }
+        remove_cgroup_parent(&self.cgroup_parent);
         if !leaks.is_empty() && !std::thread::panicking() {
             panic!(
                 "the daemon leaked:\n{}\ndaemon log:\n{}",
