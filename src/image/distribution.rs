@@ -42,8 +42,8 @@ fn bytes_msg(id: &str, text: &str, current: u64, total: Option<u64>) -> Value {
     json!({"status": text, "id": id, "progressDetail": detail})
 }
 
-/// One lock per layer chain: two pulls of images sharing a layer unpack it once; the second
-/// waits ("Waiting") and then finds it stored.
+/// One transfer per layer chain: two pulls of images sharing a layer unpack it once; the
+/// second waits, showing the first one's progress, and then finds it stored.
 #[derive(Default)]
 pub struct LayerLocks {
     locks: Mutex<HashMap<String, Arc<Transfer>>>,
