@@ -316,6 +316,25 @@ fn save_and_load_round_trip() {
     assert_eq!(d.ok(&["images", "-q", "--no-trunc", "busybox"]).trim(), bb);
     assert_eq!(d.ok(&["run", "--rm", "mine:v1", "cat", "/kept"]), "saved\n");
 
+    // `berth load < archive.tar` reads its stdin as it reads `-i`.
+    d.ok(&["rmi", "mine:v1"]);
+    let out = d
+        .cmd()
+        .arg("load")
+        .stdin(std::fs::File::open(&archive).unwrap())
+        .output()
+        .unwrap();
+    let (stdout, stderr, code) = text(&out);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "Loaded image: busybox:latest\nLoaded image: mine:v1\n"
+    );
+    assert_eq!(
+        d.ok(&["images", "-q", "--no-trunc", "mine:v1"]).trim(),
+        mine
+    );
+
     // Unknown names fail before a byte is written, and no file is left.
     let bad = d.dir.path().join("bad.tar");
     let (_, err, code) =

@@ -5,7 +5,6 @@ use crate::api::client::{Client, ClientError};
 use crate::api::types::ImageSummary;
 use crate::util::human::{human_duration, human_size};
 use clap::Args;
-use http_body_util::BodyExt;
 
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
@@ -523,38 +522,28 @@ pub async fn history(client: &Client, a: HistoryArgs) -> i32 {
 }
 
 /// A request body streamed from a file, or from stdin when there is none.
-async fn upload_body(
+fn upload_body(
     input: Option<&std::path::Path>,
     what: &str,
 ) -> Result<crate::api::client::ReqBody, i32> {
-    use futures::TryStreamExt;
-    type ByteStream =
-        std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync>>;
-    let body = match input {
-        Some(path) => match tokio::fs::File::open(path).await {
-            Ok(f) => {
-                Box::pin(tokio_util::io::ReaderStream::with_capacity(f, 1 << 20)) as ByteStream
-            }
-            Err(e) => {
-                eprintln!("open {}: {e}", path.display());
-                return Err(1);
-            }
-        },
+    let file = match input {
+        Some(path) => std::fs::File::open(path).map_err(|e| {
+            eprintln!("open {}: {e}", path.display());
+            1
+        })?,
         None => {
             use std::io::IsTerminal;
             if std::io::stdin().is_terminal() {
                 eprintln!("requested {what} from stdin, but stdin is empty");
                 return Err(1);
             }
-            Box::pin(tokio_util::io::ReaderStream::with_capacity(
-                tokio::io::stdin(),
-                1 << 20,
-            )) as ByteStream
+            super::upload::stdin_file().map_err(|e| {
+                eprintln!("berth: stdin: {e}");
+                1
+            })?
         }
     };
-    Ok(BodyExt::boxed(http_body_util::StreamBody::new(
-        body.map_ok(hyper::body::Frame::data),
-    )))
+    Ok(super::upload::file_body(file))
 }
 
 pub async fn import(client: &Client, a: ImportArgs) -> i32 {
@@ -592,7 +581,7 @@ pub async fn import(client: &Client, a: ImportArgs) -> i32 {
     for c in &a.changes {
         q.append_pair("changes", c);
     }
-    let body = match upload_body(input, "import").await {
+    let body = match upload_body(input, "import") {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -616,7 +605,7 @@ pub async fn import(client: &Client, a: ImportArgs) -> i32 {
 }
 
 pub async fn load(client: &Client, a: LoadArgs) -> i32 {
-    let body = match upload_body(a.input.as_deref(), "load").await {
+    let body = match upload_body(a.input.as_deref(), "load") {
         Ok(b) => b,
         Err(code) => return code,
     };

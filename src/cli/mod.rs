@@ -15,6 +15,7 @@ pub mod stats;
 pub mod system;
 pub mod table;
 pub mod template;
+mod upload;
 
 use crate::api::client::{Client, ClientError};
 use clap::{Parser, Subcommand};

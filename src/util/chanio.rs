@@ -84,21 +84,15 @@ impl Read for ChannelReader {
     }
 }
 
-/// A blocking `Write` into a channel of a response body, in chunks of a MiB. A chunk's memory
-/// comes back to the writer when the body has sent it (see `PooledChunk`), so a long stream
-/// reuses a few MiB instead of faulting in a fresh one for every MiB it sends.
-pub struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    buf: Vec<u8>,
-    pool: Pool,
-}
+/// Chunks of a MiB whose memory comes back once the body that sent them has dropped them, so
+/// a long stream reuses a few MiB instead of faulting in a fresh one for every MiB it sends.
+#[derive(Clone, Default)]
+pub struct ChunkPool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
-type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
-
-/// A sent chunk, which gives its memory back to its writer's pool once dropped.
+/// A sent chunk, which gives its memory back to its pool once dropped.
 struct PooledChunk {
     buf: Vec<u8>,
-    pool: Pool,
+    pool: ChunkPool,
 }
 
 impl AsRef<[u8]> for PooledChunk {
@@ -111,7 +105,7 @@ impl Drop for PooledChunk {
     fn drop(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.pool.0.lock().unwrap_or_else(|p| p.into_inner());
         // As many as the channel and the socket can hold at once; more would only be memory.
         if pool.len() < 8 {
             pool.push(buf);
@@ -119,12 +113,38 @@ impl Drop for PooledChunk {
     }
 }
 
+impl ChunkPool {
+    /// An empty buffer of `CHUNK` bytes' capacity: one that came back, else a new one.
+    pub fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK))
+    }
+
+    /// `buf` as a body chunk that comes back to this pool when dropped.
+    pub fn send_off(&self, buf: Vec<u8>) -> Bytes {
+        Bytes::from_owner(PooledChunk {
+            buf,
+            pool: self.clone(),
+        })
+    }
+}
+
+/// A blocking `Write` into a channel of a response body, in pooled chunks of a MiB.
+pub struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+    pool: ChunkPool,
+}
+
 impl ChannelWriter {
     pub fn new(tx: tokio::sync::mpsc::Sender<Bytes>) -> ChannelWriter {
         ChannelWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
-            pool: Pool::default(),
+            pool: ChunkPool::default(),
         }
     }
 
@@ -132,18 +152,9 @@ impl ChannelWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let next = self
-            .pool
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        let chunk = PooledChunk {
-            buf: std::mem::replace(&mut self.buf, next),
-            pool: self.pool.clone(),
-        };
+        let chunk = std::mem::replace(&mut self.buf, self.pool.take());
         self.tx
-            .blocking_send(Bytes::from_owner(chunk))
+            .blocking_send(self.pool.send_off(chunk))
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
             })
@@ -197,7 +208,7 @@ mod tests {
         assert_eq!(sizes, [CHUNK, CHUNK, CHUNK, 5]);
 
         // Chunks the body has dropped come back: the next writer's second chunk is the first's.
-        let pool = Pool::default();
+        let pool = ChunkPool::default();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
         let mut w = ChannelWriter {
             tx,
@@ -208,7 +219,7 @@ mod tests {
         let first = rx.blocking_recv().unwrap();
         let at = first.as_ptr();
         drop(first);
-        assert_eq!(pool.lock().unwrap().len(), 1);
+        assert_eq!(pool.0.lock().unwrap().len(), 1);
         w.write_all(&data[..CHUNK]).unwrap();
         w.write_all(&data[..CHUNK]).unwrap();
         rx.blocking_recv().unwrap();
