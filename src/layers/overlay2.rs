@@ -772,6 +772,7 @@ impl Read for LayerTarReader {
                 Some(Segment::File { path, size }) => {
                     let rel = super::clean_entry_path(Path::new(&path))?;
                     let f = fs::File::open(self.dir.join(rel))?;
+                    let f = crate::util::fsutil::PrefetchedFile::new(f, size);
                     self.current = Some(Box::new(f.take(size)));
                 }
             }
