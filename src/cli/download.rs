@@ -5,9 +5,6 @@
 
 use http_body_util::BodyExt;
 
-/// How much is written to a file before its writeback is started (see `start_writeback`).
-const WRITEBACK_STEP: u64 = 8 << 20;
-
 pub async fn tar_to(
     resp: hyper::Response<hyper::body::Incoming>,
     output: Option<&std::path::Path>,
@@ -108,14 +105,10 @@ fn write_chunks(
         }
         return out.flush();
     };
-    let (mut written, mut started) = (0u64, 0u64);
+    let mut writeback = crate::util::fsutil::Writeback::default();
     while let Some(d) = rx.blocking_recv() {
         f.write_all(&d)?;
-        written += d.len() as u64;
-        if written - started >= WRITEBACK_STEP {
-            crate::util::fsutil::start_writeback(&f, started, written - started);
-            started = written;
-        }
+        writeback.wrote(&f, d.len() as u64);
     }
     // The rename that follows must not publish an archive whose bytes are still in the page
     // cache only: a crash right after it would leave a whole-looking but empty file.

@@ -76,11 +76,6 @@ fn dir_in_layer(dest: &Path, rel: &Path) -> io::Result<PathBuf> {
 /// The size of the writes that put a regular file's content on disk.
 const FILE_CHUNK: usize = 1 << 20;
 
-/// How much of a file is written before its writeback is started: the disk then works while
-/// the rest of the layer streams in, and the sync that makes the layer durable finds little
-/// left to do.
-const WRITEBACK_STEP: u64 = 8 << 20;
-
 /// Write a regular file's entry into `parent` (a real directory inside the layer, which
 /// `make_room` found), as the tar crate would (a new file, never through a link; then mtime,
 /// owner, mode and `SCHILY.xattr` attributes) but in 1 MiB writes instead of its 8 KiB ones:
@@ -119,7 +114,9 @@ fn write_regular_file<R: Read>(
         other => other?,
     };
     let mut left = entry.size();
-    let (mut written, mut started) = (0u64, 0u64);
+    // Written back as it goes: the disk works while the rest of the layer streams in, and the
+    // sync that makes the layer durable finds little left to do.
+    let mut writeback = crate::util::fsutil::Writeback::default();
     while left > 0 {
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         entry
@@ -132,11 +129,7 @@ fn write_regular_file<R: Read>(
             })?;
         f.write_all(&buf[..n])?;
         left -= n as u64;
-        written += n as u64;
-        if written - started >= WRITEBACK_STEP {
-            crate::util::fsutil::start_writeback(&f, started, written - started);
-            started = written;
-        }
+        writeback.wrote(&f, n as u64);
     }
     if let Some(t) = mtime {
         let ts = nix::sys::time::TimeSpec::new(t, 0);
@@ -447,9 +440,10 @@ mod tests {
         dir.set_cksum();
         b.append_data(&mut dir, "bin/", &[][..]).unwrap();
         // Past a writeback step, so that path is taken too.
-        let data: Vec<u8> = (0..(WRITEBACK_STEP as usize + 3 * FILE_CHUNK + 5))
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let data: Vec<u8> =
+            (0..(crate::util::fsutil::Writeback::STEP as usize + 3 * FILE_CHUNK + 5))
+                .map(|i| (i % 251) as u8)
+                .collect();
         b.append_pax_extensions([("SCHILY.xattr.user.berth", &b"yes"[..])])
             .unwrap();
         let mut h = tar::Header::new_ustar();
@@ -497,7 +491,10 @@ mod tests {
         assert_eq!(u64::from(m1.uid()), owner);
         assert_eq!((m1.mtime(), m1.atime()), (m2.mtime(), m2.atime()));
         assert_eq!(m1.mtime(), 1_600_000_000);
-        assert_eq!(m1.len(), WRITEBACK_STEP + (3 * FILE_CHUNK + 5) as u64);
+        assert_eq!(
+            m1.len(),
+            crate::util::fsutil::Writeback::STEP + (3 * FILE_CHUNK + 5) as u64
+        );
         assert_eq!(
             std::fs::read(ours.join("bin/tool")).unwrap(),
             std::fs::read(theirs.join("bin/tool")).unwrap()

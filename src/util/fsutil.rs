@@ -40,11 +40,31 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Res
     write_atomic(path, &data)
 }
 
-/// Start writing `len` bytes at `offset` of `f` back to disk, without waiting for it. A big
-/// file written in steps and fsynced at the end then waits only for its last step, not for
-/// all of it: the disk works while the rest is still being produced. Only a hint: an error
-/// here would show again at the fsync, which reports it.
-pub fn start_writeback(f: &File, offset: u64, len: u64) {
+/// Starts the writeback of a file as it is written, a step at a time, without waiting for
+/// it. A big file fsynced at the end then waits only for its last step, not for all of it,
+/// and one never fsynced is on its way to disk before a `sync` asks: the disk works while the
+/// rest is still being produced.
+#[derive(Default)]
+pub struct Writeback {
+    written: u64,
+    started: u64,
+}
+
+impl Writeback {
+    pub const STEP: u64 = 8 << 20;
+
+    /// `n` more bytes were written at the end of `f`.
+    pub fn wrote(&mut self, f: &File, n: u64) {
+        self.written += n;
+        if self.written - self.started >= Self::STEP {
+            start_writeback(f, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+    }
+}
+
+/// Only a hint: an error here would show again at an fsync, which reports it.
+fn start_writeback(f: &File, offset: u64, len: u64) {
     use std::os::unix::io::AsRawFd;
     let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
         return;
@@ -142,6 +162,18 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn writeback_starts_a_step_at_a_time() {
+        let mut f = tempfile::tempfile().unwrap();
+        let mut w = Writeback::default();
+        let mib = vec![1u8; 1 << 20];
+        for _ in 0..20 {
+            f.write_all(&mib).unwrap();
+            w.wrote(&f, mib.len() as u64);
+        }
+        assert_eq!((w.written, w.started), (20 << 20, 2 * Writeback::STEP));
     }
 
     #[test]
