@@ -858,11 +858,12 @@ async fn import(
 /// The request body as a blocking reader, fed by a task that gathers the body's frames into
 /// chunks of about a MiB (see `util::chanio`).
 fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
-    use crate::util::chanio::{recycling_channel, CHUNK};
-    let (tx, spare, reader) = recycling_channel(4);
+    use crate::util::chanio::{ChannelReader, ChunkPool, CHUNK};
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::spawn(async move {
         let mut body = body;
-        let mut chunk = spare.chunk();
+        let pool = ChunkPool::default();
+        let mut chunk = pool.take();
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(f) => {
@@ -872,8 +873,8 @@ fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
                         let n = (CHUNK - chunk.len()).min(d.len());
                         chunk.extend_from_slice(&d.split_to(n));
                         if chunk.len() == CHUNK {
-                            let full = std::mem::replace(&mut chunk, spare.chunk());
-                            if tx.send(Ok(full.freeze())).await.is_err() {
+                            let full = std::mem::replace(&mut chunk, pool.take());
+                            if tx.send(Ok(pool.send_off(full))).await.is_err() {
                                 return;
                             }
                         }
@@ -886,10 +887,10 @@ fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
             }
         }
         if !chunk.is_empty() {
-            let _ = tx.send(Ok(chunk.freeze())).await;
+            let _ = tx.send(Ok(pool.send_off(chunk))).await;
         }
     });
-    reader
+    ChannelReader::new(rx)
 }
 
 /// The credentials in `X-Registry-Auth`, if the client sent any.

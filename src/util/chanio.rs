@@ -2,48 +2,19 @@
 //! the async side for every few kilobytes (as a plain sync bridge over an HTTP body does)
 //! spends more time switching threads than hashing and writing.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::io::Read;
-use tokio::sync::mpsc::{Receiver, Sender};
+use tokio::sync::mpsc::Receiver;
 
 /// How much an async feeder gathers before it hands a chunk over.
 pub const CHUNK: usize = 1 << 20;
 
+/// Reads the chunks as they come; a drained one is dropped, which gives a pooled chunk's
+/// memory back to its feeder (see `ChunkPool`).
 pub struct ChannelReader {
     rx: Receiver<std::io::Result<Bytes>>,
     buf: Bytes,
     pos: usize,
-    give_back: Option<std::sync::mpsc::Sender<BytesMut>>,
-}
-
-/// The chunks a recycling `ChannelReader` has drained, for its feeder to fill again. A fresh
-/// MiB costs the kernel 256 page faults each time the allocator hands memory back and takes
-/// it again; a reused one costs none.
-pub struct SpareChunks(std::sync::mpsc::Receiver<BytesMut>);
-
-impl SpareChunks {
-    /// An empty chunk of at least `CHUNK` bytes' capacity: a drained one, else a new one.
-    pub fn chunk(&self) -> BytesMut {
-        match self.0.try_recv() {
-            Ok(mut b) => {
-                b.reserve(CHUNK);
-                b
-            }
-            Err(_) => BytesMut::with_capacity(CHUNK),
-        }
-    }
-}
-
-/// A channel of at most `depth` chunks, a reader of it that gives drained chunks back, and
-/// where the feeder finds them.
-pub fn recycling_channel(
-    depth: usize,
-) -> (Sender<std::io::Result<Bytes>>, SpareChunks, ChannelReader) {
-    let (tx, rx) = tokio::sync::mpsc::channel(depth);
-    let (give_back, spare) = std::sync::mpsc::channel();
-    let mut reader = ChannelReader::new(rx);
-    reader.give_back = Some(give_back);
-    (tx, SpareChunks(spare), reader)
 }
 
 impl ChannelReader {
@@ -52,7 +23,6 @@ impl ChannelReader {
             rx,
             buf: Bytes::new(),
             pos: 0,
-            give_back: None,
         }
     }
 }
@@ -60,15 +30,9 @@ impl ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.pos == self.buf.len() {
-            let drained = std::mem::take(&mut self.buf);
+            // Dropped before the wait, so the feeder can fill it again meanwhile.
+            self.buf = Bytes::new();
             self.pos = 0;
-            if let Some(give_back) = &self.give_back {
-                // Unique once the feeder has let go of it, which it did when it sent it.
-                if let Ok(mut b) = drained.try_into_mut() {
-                    b.clear();
-                    let _ = give_back.send(b);
-                }
-            }
             // Called on a blocking thread, never on the async ones.
             match self.rx.blocking_recv() {
                 Some(Ok(b)) => self.buf = b,
@@ -84,8 +48,9 @@ impl Read for ChannelReader {
     }
 }
 
-/// Chunks of a MiB whose memory comes back once the body that sent them has dropped them, so
-/// a long stream reuses a few MiB instead of faulting in a fresh one for every MiB it sends.
+/// Chunks of a MiB whose memory comes back once the body or reader they were sent to has
+/// dropped them. A fresh MiB costs the kernel 256 page faults each time the allocator hands
+/// memory back and takes it again; a reused one costs none.
 #[derive(Clone, Default)]
 pub struct ChunkPool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
@@ -227,25 +192,25 @@ mod tests {
     }
 
     #[test]
-    fn a_recycling_reader_gives_drained_chunks_back_for_reuse() {
-        let (tx, spare, mut reader) = recycling_channel(4);
-        let mut first = spare.chunk();
-        let first_at = first.as_ptr();
+    fn a_reader_gives_drained_pooled_chunks_back_for_reuse() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut reader = ChannelReader::new(rx);
+        let pool = ChunkPool::default();
+        let mut first = pool.take();
+        let mut second = pool.take();
+        let sent = [first.as_ptr(), second.as_ptr()];
         first.extend_from_slice(b"hello ");
-        let mut second = spare.chunk();
         second.extend_from_slice(b"world");
-        tx.blocking_send(Ok(first.freeze())).unwrap();
-        tx.blocking_send(Ok(second.freeze())).unwrap();
+        tx.blocking_send(Ok(pool.send_off(first))).unwrap();
+        tx.blocking_send(Ok(pool.send_off(second))).unwrap();
         drop(tx);
         let mut all = String::new();
         reader.read_to_string(&mut all).unwrap();
         assert_eq!(all, "hello world");
-        let again = spare.chunk();
-        assert_eq!(
-            again.as_ptr(),
-            first_at,
-            "the first chunk's memory is used again"
-        );
-        assert!(again.is_empty() && again.capacity() >= CHUNK);
+        let (a, b) = (pool.take(), pool.take());
+        let mut again = [a.as_ptr(), b.as_ptr()];
+        again.reverse();
+        assert_eq!(again, sent, "both chunks' memory is used again");
+        assert!(a.is_empty() && a.capacity() >= CHUNK);
     }
 }
