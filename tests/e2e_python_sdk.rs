@@ -27,10 +27,64 @@ except docker.errors.APIError as e:
 print("ok")
 "#;
 
-#[test]
-fn python_sdk_runs_lists_stops_and_reads_logs() {
-    let d = daemon_or_skip!();
-    // The first interpreter that can import the SDK: the one on PATH, or Debian's own.
+/// Attach before start, as the SDK's tests do: the input and its end are sent before the
+/// container starts, with and without a terminal; and kill answers with the exit recorded.
+const ATTACH_BEFORE_START: &str = r#"
+import docker, socket, struct
+api = docker.from_env().api
+
+def read_all(sock):
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+def demux(data):
+    out = b""
+    while data:
+        kind, size = struct.unpack(">BxxxL", data[:8])
+        out += data[8:8 + size]
+        data = data[8 + size:]
+    return out
+
+def create(cmd, **kw):
+    # StdinOnce, as the docker CLI sets it: the end of the attach's input ends the process's.
+    config = api.create_container_config("busybox", cmd, stdin_open=True, **kw)
+    config["StdinOnce"] = True
+    return api.create_container_from_config(config)
+
+ct = create(["tr", "a-z", "A-Z"])
+sock = api.attach_socket(ct, params={"stdin": 1, "stdout": 1, "stream": 1})._sock
+sock.sendall(b"hello\n")
+sock.shutdown(socket.SHUT_WR)
+api.start(ct)
+out = demux(read_all(sock))
+assert out == b"HELLO\n", out
+assert api.wait(ct)["StatusCode"] == 0
+api.remove_container(ct)
+
+ct = create(["sh"], tty=True)
+sock = api.attach_socket(ct, params={"stdin": 1, "stdout": 1, "stream": 1})._sock
+sock.sendall(b"echo h$((20+22))i; exit 3\n")
+api.start(ct)
+out = read_all(sock)
+assert b"h42i" in out, out
+assert api.wait(ct)["StatusCode"] == 3
+api.remove_container(ct)
+
+ct = api.create_container("busybox", ["sleep", "60"])
+api.start(ct)
+api.kill(ct)
+state = api.inspect_container(ct)["State"]
+assert not state["Running"] and state["ExitCode"] == 137, state
+api.remove_container(ct)
+print("ok")
+"#;
+
+/// The first interpreter that can import the SDK: the one on PATH, or Debian's own.
+fn sdk_python() -> Option<&'static str> {
     let python = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
         std::process::Command::new(py)
             .args(["-c", "import docker"])
@@ -38,18 +92,19 @@ fn python_sdk_runs_lists_stops_and_reads_logs() {
             .map(|o| o.status.success())
             .unwrap_or(false)
     });
-    let Some(python) = python else {
+    if python.is_none() {
         eprintln!(
             "SKIPPED: the Python docker SDK is not installed (apt-get install python3-docker)"
         );
-        return;
-    };
+    }
+    python
+}
+
+fn run_script(d: &common::TestDaemon, python: &str, script: &str) {
     d.load_busybox();
-    let out = std::process::Command::new(python)
-        .args(["-c", SCRIPT])
-        .env("DOCKER_HOST", d.host())
-        .output()
-        .unwrap();
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["-c", script]).env("DOCKER_HOST", d.host());
+    let out = common::output_with_stdin(&mut cmd, b"");
     let (stdout, stderr, code) = common::text(&out);
     assert_eq!(
         (stdout.as_str(), code),
@@ -57,4 +112,18 @@ fn python_sdk_runs_lists_stops_and_reads_logs() {
         "{stderr}\n{}",
         d.log()
     );
+}
+
+#[test]
+fn python_sdk_runs_lists_stops_and_reads_logs() {
+    let d = daemon_or_skip!();
+    let Some(python) = sdk_python() else { return };
+    run_script(&d, python, SCRIPT);
+}
+
+#[test]
+fn python_sdk_attaches_before_start_and_kills() {
+    let d = daemon_or_skip!();
+    let Some(python) = sdk_python() else { return };
+    run_script(&d, python, ATTACH_BEFORE_START);
 }

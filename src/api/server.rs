@@ -1064,6 +1064,9 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
     // Subscribe before answering, so output produced right after `start` is never missed.
     let mut output = c.output.subscribe();
     let finished = !rec.state.running && rec.state.status == "exited";
+    // Input sent before the container starts waits for it; input after this run has ended
+    // is dropped.
+    let exits_seen = c.lifecycle.borrow().exits;
 
     let frame = move |o: &Output| -> Option<Vec<u8>> {
         match o {
@@ -1134,9 +1137,14 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
                             let (data, detach) = keys.scan(&buf[..n]);
-                            if let Some(s) = container.stdin.lock().await.as_mut() {
-                                if !data.is_empty() {
-                                    let _ = s.write(&data).await;
+                            if !data.is_empty() {
+                                match container.stdin_when_started(exits_seen).await {
+                                    Some(mut s) => {
+                                        if let Some(s) = s.as_mut() {
+                                            let _ = s.write(&data).await;
+                                        }
+                                    }
+                                    None => return,
                                 }
                             }
                             if detach {
@@ -1147,33 +1155,35 @@ async fn attach(mut req: Request<Incoming>, id: &str, d: Arc<Daemon>) -> Respons
                     }
                 }
                 if stdin_once {
-                    if let Some(s) = container.stdin.lock().await.as_mut() {
-                        let _ = s.close().await;
+                    if let Some(mut s) = container.stdin_when_started(exits_seen).await {
+                        if let Some(s) = s.as_mut() {
+                            let _ = s.close().await;
+                        }
                     }
                 }
             }))
         } else {
             None
         };
-        if !finished {
-            loop {
-                let next = tokio::select! {
-                    o = output.recv() => o,
-                    _ = detached.notified() => break,
-                };
-                match next {
-                    Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        break
-                    }
-                    Ok(o) => {
-                        if let Some(b) = frame(&o) {
-                            if wr.write_all(&b).await.is_err() {
-                                break;
-                            }
+        // An exited container streams again when it is started (`start -a` attaches first),
+        // so the session lasts until that run's output ends or the container is removed.
+        let mut lifecycle = container.lifecycle.subscribe();
+        loop {
+            let next = tokio::select! {
+                o = output.recv() => o,
+                _ = detached.notified() => break,
+                _ = lifecycle.wait_for(|l| l.removed) => break,
+            };
+            match next {
+                Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Ok(o) => {
+                    if let Some(b) = frame(&o) {
+                        if wr.write_all(&b).await.is_err() {
+                            break;
                         }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             }
         }
         let _ = wr.flush().await;

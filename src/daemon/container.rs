@@ -136,6 +136,31 @@ impl Container {
         self.record.lock().unwrap().state.running
     }
 
+    /// The process's stdin, waiting for it while the container has not started yet: the
+    /// docker CLI attaches, sends its input and half-closes before it calls start, and that
+    /// input belongs to the process that start makes. None once the container has exited (or
+    /// been removed) after `exits_seen`, the exit count the attach began with.
+    pub async fn stdin_when_started(
+        &self,
+        exits_seen: u64,
+    ) -> Option<tokio::sync::MutexGuard<'_, Option<ShimStdin>>> {
+        let mut lifecycle = self.lifecycle.subscribe();
+        loop {
+            // Marked seen before stdin is looked at: start sets stdin, then `running`, so a
+            // start between the two is still seen as a change.
+            let now = lifecycle.borrow_and_update().clone();
+            let stdin = self.stdin.lock().await;
+            if stdin.is_some() {
+                return Some(stdin);
+            }
+            drop(stdin);
+            if now.removed || now.exits > exits_seen {
+                return None;
+            }
+            lifecycle.changed().await.ok()?;
+        }
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.join(format!("{}-json.log", self.id))
     }

@@ -825,7 +825,23 @@ impl Daemon {
         if c.is_running() {
             let _ = c.update(|r| r.manually_stopped = true);
         }
-        self.kill(input, signal).await
+        let mut lifecycle = c.lifecycle.subscribe();
+        let exits = lifecycle.borrow_and_update().exits;
+        self.kill(input, signal).await?;
+        if parse_signal(signal)? == nix::sys::signal::Signal::SIGKILL {
+            // As Docker's kill: SIGKILL answers once the container is stopped, so `kill` then
+            // `rm` (or a look at State.ExitCode) never meets it still running.
+            let stopped = lifecycle.wait_for(|l| l.exits > exits || l.removed);
+            if tokio::time::timeout(std::time::Duration::from_secs(10), stopped)
+                .await
+                .is_err()
+            {
+                return Err(DaemonError::System(format!(
+                    "Cannot kill container: {input}: the container did not stop within 10 seconds of SIGKILL"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Send a signal to the container's init.

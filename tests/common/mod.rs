@@ -465,10 +465,65 @@ impl Drop for TestDaemon {
     }
 }
 
-/// stdout of a command as a String, with stderr and the status for assertion messages.
-/// Run `cmd` with `input` on its stdin (closed after it), stdout and stderr captured.
+/// Poll `f` until it holds; fails the test, naming `what`, after 15 s. Tests wait for what
+/// they expect, never for a fixed time, so a slow machine makes them slower, not flaky.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The lines of a child's output as they come, read on a thread of their own, so a test
+/// can wait for one with a time limit (`recv_timeout`) instead of blocking forever.
+pub fn line_reader(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line from a `line_reader` that `pred` accepts, skipping others; fails the test
+/// after 15 s or when the output ends.
+pub fn next_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if pred(&line) => return line,
+            Ok(_) => continue,
+            Err(e) => panic!("no line with {what} ({e})"),
+        }
+    }
+}
+
+/// Whether a process has ended (gone, or a zombie that nobody has reaped yet).
+pub fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+/// Run `cmd` with `input` on its stdin (closed after it), stdout and stderr captured. A
+/// command that has not ended a minute later is killed and the test fails: a lost end of
+/// input shows as that failure, not as a suite that hangs.
 pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -481,7 +536,32 @@ pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
         .expect("a piped stdin")
         .write_all(input)
         .expect("writing the command's stdin");
-    child.wait_with_output().expect("waiting for the command")
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("a piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("a piped stderr")));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the command") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not end within a minute of its input's end");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 /// Run `cmd` (a tool other than berth: docker, curl, umoci), assert that it succeeded,
@@ -497,6 +577,7 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// stdout of a command as a String, with stderr and the status for assertion messages.
 pub fn text(out: &Output) -> (String, String, i32) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -575,20 +656,47 @@ impl PtySession {
     /// Read until `needle` appears in what the terminal showed (since the last expect);
     /// panics with everything seen after 15 s.
     pub fn expect(&mut self, needle: &str) -> String {
+        match self.expect_within(needle, Duration::from_secs(15)) {
+            Some(shown) => shown,
+            None => panic!(
+                "timed out waiting for {needle:?} on the terminal; it showed:\n{}",
+                String::from_utf8_lossy(&self.seen)
+            ),
+        }
+    }
+
+    /// Resize the terminal, then ask the shell on it for its size until it tells the new one:
+    /// the resize reaches the container's terminal a moment after the window changes.
+    pub fn resize_and_see(&mut self, rows: u16, cols: u16) {
+        self.resize(rows, cols);
+        let size = format!("{rows} {cols}\r\n");
+        for _ in 0..30 {
+            self.send(b"stty size\r");
+            if self
+                .expect_within(&size, Duration::from_millis(500))
+                .is_some()
+            {
+                return;
+            }
+        }
+        self.expect(&size);
+    }
+
+    /// `expect` with a time limit of the caller's; None when the needle did not show.
+    pub fn expect_within(&mut self, needle: &str, limit: Duration) -> Option<String> {
         use std::io::Read;
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + limit;
         loop {
             let text = String::from_utf8_lossy(&self.seen).into_owned();
             if let Some(at) = text.find(needle) {
                 let upto = at + needle.len();
                 let shown = text[..upto].to_string();
                 self.seen.drain(..upto.min(self.seen.len()));
-                return shown;
+                return Some(shown);
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {needle:?} on the terminal; it showed:\n{text}"
-            );
+            if Instant::now() > deadline {
+                return None;
+            }
             let mut buf = [0u8; 4096];
             match self.master.read(&mut buf) {
                 Ok(0) => std::thread::sleep(Duration::from_millis(10)),
