@@ -17,9 +17,9 @@ demo:
     set -euo pipefail
     if [ "$(id -u)" -ne 0 ]; then echo "just demo needs root (sudo just demo)" >&2; exit 1; fi
     export PATH="$HOME/.cargo/bin:$PATH"
-    for tool in cargo cc iptables ip nsenter runc /bin/busybox; do
-        command -v "$tool" >/dev/null || { bash vagrant/provision.sh; break; }
-    done
+    # Every time: a machine can have every tool and still lack a library (libseccomp-dev), and
+    # provision.sh only checks, and installs nothing, when all is there.
+    bash vagrant/provision.sh
     cargo build --release
     bash fixtures/busybox/build.sh {{fixture_tar}}
     berth=$PWD/target/release/berth
