@@ -32,15 +32,11 @@ fn cp_in_and_out_by_dockers_rules() {
         "run", "-d", "--name", "box", "busybox", "sh", "-c",
         "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && ln -s /etc /data/etclink && ln -s / /escape; sleep 300",
     ]);
-    for _ in 0..50 {
-        if d.berth(&["exec", "box", "test", "-L", "/escape"])
+    common::wait_until("the container's files", || {
+        d.berth(&["exec", "box", "test", "-L", "/escape"])
             .status
             .success()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    });
     let host = d.dir.path().join("host");
     std::fs::create_dir(&host).unwrap();
     let h = |p: &str| host.join(p).display().to_string();

@@ -4,9 +4,8 @@
 mod common;
 
 use common::text;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn now() -> String {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -74,10 +73,19 @@ fn events_replay_a_window_and_follow_live() {
     .unwrap();
     assert!(re.is_match(plain.trim_end()), "{plain}");
 
-    // Live: a follower sees what happens after it started, filtered.
+    // Live: a follower sees what happens after it started, filtered. A follower subscribes a
+    // moment after it starts, so probe containers run until each follower has shown one.
     let mut follower = d
         .cmd()
-        .args(["events", "-f", "container=live1", "--format", "{{.Action}}"])
+        .args([
+            "events",
+            "-f",
+            "container=live1",
+            "-f",
+            "container=probe",
+            "--format",
+            "{{.Actor.Attributes.name}} {{.Action}}",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -93,30 +101,33 @@ fn events_replay_a_window_and_follow_live() {
         .spawn()
         .unwrap()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    let lines = common::line_reader(follower.stdout.take().unwrap());
+    let docker_lines = docker_follower
+        .as_mut()
+        .map(|f| common::line_reader(f.stdout.take().unwrap()));
+    let (mut ours, mut dockers) = (Vec::new(), Vec::new());
+    common::wait_until("the followers to show a probe container", || {
+        d.ok(&["run", "--rm", "--name", "probe", "busybox", "true"]);
+        ours.extend(lines.try_iter());
+        dockers.extend(docker_lines.iter().flat_map(|l| l.try_iter()));
+        let probed = |seen: &[String]| seen.iter().any(|l| l.contains("probe"));
+        probed(&ours) && (docker_lines.is_none() || probed(&dockers))
+    });
     d.ok(&["run", "-d", "--name", "live1", "busybox", "sleep", "30"]);
     d.ok(&["pause", "live1"]);
     d.ok(&["unpause", "live1"]);
     d.ok(&["kill", "live1"]);
     d.ok(&["wait", "live1"]);
     let mut seen = Vec::new();
-    let mut out = BufReader::new(follower.stdout.take().unwrap());
     while seen.last().map(String::as_str) != Some("die") {
-        let mut l = String::new();
-        assert!(
-            out.read_line(&mut l).unwrap() > 0,
-            "the stream ended: {seen:?}"
-        );
-        seen.push(l.trim().to_string());
+        let l = common::next_line(&lines, "live1's events", |l| l.starts_with("live1 "));
+        seen.push(l["live1 ".len()..].to_string());
     }
     assert_eq!(seen, ["create", "start", "pause", "unpause", "kill", "die"]);
     let _ = follower.kill();
     let _ = follower.wait();
-    if let Some(mut f) = docker_follower.take() {
-        let mut l = String::new();
-        BufReader::new(f.stdout.take().unwrap())
-            .read_line(&mut l)
-            .unwrap();
+    if let (Some(mut f), Some(rx)) = (docker_follower.take(), docker_lines) {
+        let l = common::next_line(&rx, "live1's start", |l| l.contains("live1"));
         let v: serde_json::Value = serde_json::from_str(&l).unwrap();
         assert_eq!(v["Action"], "start", "{l}");
         assert_eq!(v["Actor"]["Attributes"]["name"], "live1", "{l}");

@@ -564,11 +564,9 @@ fn rmi_during_a_save_waits_for_the_layers_not_for_the_rmi() {
     );
     let archive = d.dir.path().join("leased.tar");
     std::fs::write(&archive, &response[head_end + 4..]).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while layers() != 1 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(layers(), 1, "the save's end removed the layer the rmi left");
+    common::wait_until("the save's end to remove the layer the rmi left", || {
+        layers() == 1
+    });
 
     // The archive is whole: it loads and runs. A slow load does not lock the store either.
     let mut curl = std::process::Command::new("curl")
@@ -580,7 +578,13 @@ fn rmi_during_a_save_waits_for_the_layers_not_for_the_rmi() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("curl");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The load is under way once its spool dir exists (it goes when the load ends).
+    common::wait_until("the load to begin", || {
+        std::fs::read_dir(d.root.join("tmp"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("load-"))
+    });
     assert_eq!(
         d.ok(&["images", "--format", "{{.Repository}}"]),
         "busybox\n"

@@ -2,16 +2,8 @@
 
 mod common;
 
-use common::text;
+use common::{text, wait_until};
 use std::time::{Duration, Instant};
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
 
 #[test]
 fn logs_keep_streams_apart_and_honour_tail_and_timestamps() {
@@ -557,12 +549,13 @@ fn containers_outlive_a_daemon_killed_with_sigkill() {
         d.ok(&["exec", "survivor", "echo", "still here"]),
         "still here\n"
     );
-    let follow = d
+    let mut follow = d
         .cmd()
         .args(["logs", "-f", "--tail", "0", "survivor"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let followed = common::line_reader(follow.stdout.take().unwrap());
     // attach too: live output from the reattached shim, and the exit code at the end.
     let mut attached = d
         .cmd()
@@ -575,14 +568,15 @@ fn containers_outlive_a_daemon_killed_with_sigkill() {
     let mut attached_out = std::io::BufReader::new(attached.stdout.take().unwrap());
     std::io::BufRead::read_line(&mut attached_out, &mut line).unwrap();
     assert!(line.starts_with("tick"), "attach after a restart: {line:?}");
-    std::thread::sleep(Duration::from_millis(500));
+    common::next_line(&followed, "a new tick in logs -f", |l| {
+        l.starts_with("tick")
+    });
     d.ok(&["stop", "-t", "1", "survivor"]);
     assert_eq!(attached.wait().unwrap().code(), Some(137));
     drop(attached_out);
-    let out = follow.wait_with_output().unwrap();
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("tick"),
-        "logs -f saw new lines"
+        follow.wait().unwrap().success(),
+        "logs -f ends with the container"
     );
     assert_eq!(d.ok(&["wait", "survivor"]), "137\n");
     d.ok(&["rm", "survivor", "brief"]);
@@ -621,7 +615,9 @@ fn a_restarted_daemon_sweeps_what_a_crash_left() {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+        wait_until("the shim and its process to die", || {
+            common::process_gone(shim_pid) && common::process_gone(pid)
+        });
         std::fs::remove_dir_all(d.root.join("containers").join(&id)).unwrap();
     });
 
@@ -707,6 +703,7 @@ fn restart_policies() {
         inspect(&d, "phoenix", "{{.State.Status}}") == "exited"
     });
     let count = inspect(&d, "phoenix", "{{.RestartCount}}");
+    // Nothing to wait for here but time: the next back-off would have restarted it by now.
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(
         inspect(&d, "phoenix", "{{.RestartCount}}"),
@@ -1070,9 +1067,20 @@ fn init_forwards_signals_and_reaps() {
         "busybox",
         "sh",
         "-c",
-        "sh -c 'sleep 0.1 &'; sleep 60",
+        "sh -c 'sleep 0.1 & echo $! > /orphan'; sleep 60",
     ]);
-    std::thread::sleep(Duration::from_millis(600));
+    // A process's /proc entry lasts until it is reaped: its going is the init's reaping.
+    wait_until("the orphan to be reaped", || {
+        d.berth(&[
+            "exec",
+            "parent",
+            "sh",
+            "-c",
+            "test -s /orphan && ! test -e /proc/$(cat /orphan)",
+        ])
+        .status
+        .success()
+    });
     let ps = d.ok(&["exec", "parent", "ps", "-o", "stat,args"]);
     assert!(
         !ps.lines().any(|l| l.trim_start().starts_with('Z')),
@@ -1106,12 +1114,13 @@ fn attach_detach_keys_and_start_attached() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
+    let shown = common::line_reader(child.stdout.take().unwrap());
     stdin.write_all(b"hello\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The echo first, then the keys: once detached, the attach shows nothing more.
+    assert_eq!(common::next_line(&shown, "the echo", |_| true), "hello");
     stdin.write_all(b"\x10\x11").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(shown.iter().collect::<Vec<_>>(), Vec::<String>::new());
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Running}}", "echoer"]),
         "true\n"
@@ -1281,9 +1290,13 @@ fn stats_reports_the_containers_use() {
         "busybox",
         "sh",
         "-c",
-        "head -c 2000000 /dev/urandom > /tmp/x; sleep 60",
+        "head -c 2000000 /dev/urandom > /tmp/x; touch /tmp/written; sleep 60",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the container's writes", || {
+        d.berth(&["exec", "busy", "test", "-e", "/tmp/written"])
+            .status
+            .success()
+    });
     let out = d.ok(&["stats", "--no-stream", "busy"]);
     let mut lines = out.lines();
     assert!(

@@ -112,14 +112,9 @@ fn exit_codes_match_docker() {
         .args(["run", "--rm", "--name", "victim", "busybox", "sleep", "30"])
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !d.ok(&["ps"]).contains("victim") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the container did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait_until("the container to start", || {
+        d.ok(&["ps"]).contains("victim")
+    });
     d.ok(&["kill", "victim"]);
     assert_eq!(attached.wait().unwrap().code(), Some(137));
 
@@ -235,15 +230,9 @@ fn user_workdir_env_and_rm() {
         err.contains("You cannot remove a running container"),
         "{err}"
     );
+    // kill answers once the container is dead, as Docker's does.
     assert_eq!(d.ok(&["kill", "later"]), "later\n");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while d.ok(&["ps", "-q"]).contains(&id[..12]) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "kill did not stop the container"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    assert!(!d.ok(&["ps", "-q"]).contains(&id[..12]));
     assert!(d.ok(&["ps", "-a"]).contains("Exited (137)"));
     d.ok(&["rm", "later"]);
 }

@@ -4,16 +4,8 @@
 
 mod common;
 
-use common::{text, PtySession};
-use std::time::{Duration, Instant};
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
+use common::{text, wait_until, PtySession};
+use std::time::Duration;
 
 fn running(d: &common::TestDaemon, name: &str) -> bool {
     d.ok(&["inspect", "-f", "{{.State.Running}}", name]).trim() == "true"
@@ -33,18 +25,23 @@ fn run_it_gives_a_shell_with_a_terminal_job_control_and_resizes() {
     t.expect("T=xterm");
 
     // The window changes: berth catches SIGWINCH and resizes the container's terminal.
-    t.resize(50, 132);
-    std::thread::sleep(Duration::from_millis(300));
-    t.send(b"stty size\r");
-    t.expect("50 132");
+    t.resize_and_see(50, 132);
 
     // Job control: the shell owns its terminal, so background jobs and ctrl-c work.
     t.send(b"sleep 100 &\r");
     t.send(b"jobs\r");
     t.expect("Running");
-    t.send(b"kill %1; sleep 30\r");
-    std::thread::sleep(Duration::from_millis(300));
-    t.send(b"\x03");
+    t.send(b"kill %1; echo sleeping; sleep 30\r");
+    t.expect("sleeping\r\n");
+    // ctrl-c until the prompt is back: the first may come before sleep is in the foreground.
+    for _ in 0..30 {
+        t.send(b"\x03");
+        if t.expect_within("/ # ", Duration::from_millis(500))
+            .is_some()
+        {
+            break;
+        }
+    }
     t.send(b"echo after-ctrl-c\r");
     t.expect("after-ctrl-c\r\n");
     t.send(b"exit 3\r");
@@ -108,10 +105,7 @@ fn exec_it_start_ai_and_logs_of_a_terminal() {
     t.expect("/dev/pts/");
     t.expect("33 99");
     t.expect("T=xterm");
-    t.resize(20, 70);
-    std::thread::sleep(Duration::from_millis(300));
-    t.send(b"stty size\r");
-    t.expect("20 70");
+    t.resize_and_see(20, 70);
     t.send(b"exit 4\r");
     assert_eq!(t.wait(), 4);
 
@@ -166,10 +160,7 @@ fn the_docker_cli_gets_a_terminal_too() {
     t.send(b"tty; stty size\r");
     t.expect("/dev/pts/0");
     t.expect("41 121");
-    t.resize(45, 100);
-    std::thread::sleep(Duration::from_millis(300));
-    t.send(b"stty size\r");
-    t.expect("45 100");
+    t.resize_and_see(45, 100);
 
     let mut exec = d.docker().unwrap();
     exec.args(["exec", "-it", "dk", "sh", "-c", "stty size; tty; exit 5"]);
