@@ -252,3 +252,76 @@ fn a_second_daemon_on_the_same_root_is_refused() {
     d.load_busybox();
     assert_eq!(d.ok(&["run", "--rm", "busybox", "true"]), "");
 }
+
+/// A HostConfig value of the wrong type is a 400 naming the field, and one of the right type
+/// but out of range is refused in Docker's words; nothing is created either way.
+#[test]
+fn malformed_and_out_of_range_host_config_is_refused() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let create = |body: &str| {
+        let out = common::run_ok(
+            std::process::Command::new("curl")
+                .args(["-sS", "-w", "\n%{http_code}", "--unix-socket"])
+                .arg(&d.socket)
+                .args(["-H", "Content-Type: application/json", "-d", body])
+                .arg("http://berth/v1.43/containers/create"),
+        );
+        let (body, status) = out.rsplit_once('\n').unwrap();
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        (
+            status.to_string(),
+            v["message"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    for (body, want) in [
+        (
+            r#"{"Image":"busybox","HostConfig":{"Memory":"lots"}}"#,
+            "invalid HostConfig.Memory: invalid type: string \"lots\", expected i64",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"CapAdd":3}}"#,
+            "invalid HostConfig.CapAdd: invalid type: integer `3`, expected a sequence",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"CpuPeriod":5}}"#,
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ),
+        (
+            r#"{"Image":"busybox","Env":["A=b\u0000c"]}"#,
+            "invalid environment variable \"A=b\\0c\": it contains a NUL byte",
+        ),
+    ] {
+        assert_eq!(
+            create(body),
+            ("400".to_string(), want.to_string()),
+            "{body}"
+        );
+    }
+    let (status, message) = create(r#"{"Image":"busybox","HostConfig":{"NanoCpus":-5}}"#);
+    assert_eq!(status, "400");
+    assert!(
+        message.starts_with("Range of CPUs is from 0.01 to "),
+        "{message}"
+    );
+    // Nulls are zero values, as Go reads them.
+    let (status, _) = create(r#"{"Image":"busybox","HostConfig":{"Memory":null,"CapAdd":null}}"#);
+    assert_eq!(status, "201");
+
+    // The CLI says the daemon's words, with docker's exit code.
+    let out = d.berth(&["run", "--rm", "--cpus", "1000", "busybox", "true"]);
+    let (_, err, code) = text(&out);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("Range of CPUs is from 0.01 to"), "{err}");
+    let out = d.berth(&["run", "--rm", "--cpuset-cpus", "0-4095", "busybox", "true"]);
+    let (_, err, code) = text(&out);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("Requested CPUs are not available - requested 0-4095, available: "),
+        "{err}"
+    );
+    // Only the one created from nulls exists.
+    assert_eq!(d.ok(&["ps", "-aq"]).lines().count(), 1);
+    let id = d.ok(&["ps", "-aq"]);
+    d.ok(&["rm", id.trim()]);
+}

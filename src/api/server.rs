@@ -581,9 +581,12 @@ async fn create(req: Request<Incoming>, d: Arc<Daemon>) -> Response<Body> {
             "config cannot be empty in order to create a container",
         );
     } else {
-        match serde_json::from_slice(&body) {
+        let parsed = serde_json::from_slice::<serde_json::Value>(&body)
+            .map_err(|e| format!("invalid JSON: {e}"))
+            .and_then(|v| crate::api::types::parse_naming(&v, ""));
+        match parsed {
             Ok(c) => c,
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
         }
     };
     match d.create(q.get("name").map(|s| s.as_str()), create).await {

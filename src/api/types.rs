@@ -62,23 +62,140 @@ pub struct ContainerConfig {
     pub extra: Map<String, Value>,
 }
 
-/// `HostConfig`: how the container relates to the host. berth acts on the typed fields and
-/// refuses (rather than silently ignores) the ones it does not support yet.
+/// `HostConfig`: how the container relates to the host. Every field the daemon acts on is
+/// typed, so a value of the wrong type is refused with the field's name (`parse_naming`)
+/// instead of being dropped; a `null` means the field's zero value, as Go's JSON decoding
+/// (and so Docker) reads it. The rest is kept in `extra` and round-trips.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub auto_remove: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub network_mode: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub privileged: bool,
     #[serde(default)]
     pub binds: Option<Vec<String>>,
     #[serde(default)]
     pub port_bindings: Option<BTreeMap<String, Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub restart_policy: RestartPolicyConfig,
+    #[serde(default, deserialize_with = "nullable")]
+    pub log_config: LogConfig,
+    #[serde(default)]
+    pub cap_add: Option<Vec<String>>,
+    #[serde(default)]
+    pub cap_drop: Option<Vec<String>>,
+    #[serde(default)]
+    pub security_opt: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub readonly_rootfs: bool,
+    #[serde(default)]
+    pub init: Option<bool>,
+    /// `[rows, columns]` of the client's terminal, for a container with a TTY.
+    #[serde(default, deserialize_with = "nullable")]
+    pub console_size: [u16; 2],
+    #[serde(default, deserialize_with = "nullable")]
+    pub memory: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub memory_swap: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub memory_reservation: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub nano_cpus: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub cpu_shares: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub cpu_period: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub cpu_quota: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub cpuset_cpus: String,
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub oom_kill_disable: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl HostConfig {
+    /// This config with `fields` (Engine API names and JSON values) laid over it, checked
+    /// as a request's would be: how `update` and the CLI's flags change a typed config.
+    pub fn with_fields(&self, fields: Map<String, Value>) -> Result<HostConfig, String> {
+        let Ok(Value::Object(mut all)) = serde_json::to_value(self) else {
+            unreachable!("a HostConfig serializes to an object")
+        };
+        all.extend(fields);
+        parse_naming(&Value::Object(all), "HostConfig")
+    }
+}
+
+/// `HostConfig.RestartPolicy`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicyConfig {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub maximum_retry_count: i64,
+}
+
+/// `HostConfig.LogConfig`: the log driver and its options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LogConfig {
+    #[serde(rename = "Type", default, deserialize_with = "nullable")]
+    pub driver: String,
+    #[serde(rename = "Config", default, deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// A field that may be `null`, read as its zero value.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Read `value` as a `T`; where a field has a value of the wrong type, the error names it
+/// the way Docker's does (`HostConfig.Memory`), not by a line and column of the body.
+/// `what` is the name of `T` in that path. The nested objects the API has (HostConfig in a
+/// create body, RestartPolicy and LogConfig in a HostConfig) are named to their field.
+pub fn parse_naming<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    what: &str,
+) -> Result<T, String> {
+    match serde_json::from_value::<T>(value.clone()) {
+        Ok(v) => Ok(v),
+        Err(whole) => Err(bad_field::<T>(value, what).unwrap_or_else(|| whole.to_string())),
+    }
+}
+
+/// The first field of `value` that `T` refuses on its own, named with its path.
+fn bad_field<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Option<String> {
+    let fields = value.as_object()?;
+    for (key, field) in fields {
+        let alone = Value::Object(Map::from_iter([(key.clone(), field.clone())]));
+        let Err(e) = serde_json::from_value::<T>(alone) else {
+            continue;
+        };
+        let path = if what.is_empty() {
+            key.clone()
+        } else {
+            format!("{what}.{key}")
+        };
+        let inner = match key.as_str() {
+            "HostConfig" => bad_field::<HostConfig>(field, &path),
+            "RestartPolicy" => bad_field::<RestartPolicyConfig>(field, &path),
+            "LogConfig" => bad_field::<LogConfig>(field, &path),
+            _ => None,
+        };
+        return Some(inner.unwrap_or_else(|| format!("invalid {path}: {e}")));
+    }
+    None
 }
 
 /// Body of `POST /containers/create`: the Config with HostConfig and NetworkingConfig inside.
@@ -315,6 +432,68 @@ mod tests {
         let hc = req.host_config.unwrap();
         assert!(hc.auto_remove);
         assert_eq!(hc.extra.get("ShmSize"), Some(&Value::from(0)));
+    }
+
+    #[rstest::rstest]
+    #[case(
+        r#"{"HostConfig":{"Memory":"lots"}}"#,
+        "invalid HostConfig.Memory: invalid type: string \"lots\", expected i64"
+    )]
+    #[case(
+        r#"{"HostConfig":{"CapAdd":3}}"#,
+        "invalid HostConfig.CapAdd: invalid type: integer `3`, expected a sequence"
+    )]
+    #[case(
+        r#"{"HostConfig":{"CapAdd":[3]}}"#,
+        "invalid HostConfig.CapAdd: invalid type: integer `3`, expected a string"
+    )]
+    #[case(
+        r#"{"HostConfig":{"RestartPolicy":{"Name":3}}}"#,
+        "invalid HostConfig.RestartPolicy.Name: invalid type: integer `3`, expected a string"
+    )]
+    #[case(
+        r#"{"HostConfig":{"ReadonlyRootfs":1}}"#,
+        "invalid HostConfig.ReadonlyRootfs: invalid type: integer `1`, expected a boolean"
+    )]
+    #[case(
+        r#"{"Image":"bb","Tty":"yes"}"#,
+        "invalid Tty: invalid type: string \"yes\", expected a boolean"
+    )]
+    fn a_field_of_the_wrong_type_is_named(#[case] body: &str, #[case] want: &str) {
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(parse_naming::<CreateRequest>(&v, "").unwrap_err(), want);
+    }
+
+    #[test]
+    fn nulls_read_as_zero_values_and_the_rest_round_trips() {
+        let body = r#"{"Memory":null,"CapAdd":null,"OomKillDisable":null,"RestartPolicy":null,
+            "ConsoleSize":null,"PidsLimit":null,"ShmSize":67108864,"Runtime":"runc"}"#;
+        let hc: HostConfig = parse_naming(&serde_json::from_str(body).unwrap(), "").unwrap();
+        assert_eq!(hc.memory, 0);
+        assert_eq!(hc.restart_policy, RestartPolicyConfig::default());
+        assert_eq!(hc.console_size, [0, 0]);
+        let back = serde_json::to_value(&hc).unwrap();
+        assert_eq!(back["ShmSize"], 67108864);
+        assert_eq!(back["Runtime"], "runc");
+        // Docker's inspect shows every field it knows, zero or not.
+        assert_eq!(back["Memory"], 0);
+        assert_eq!(back["RestartPolicy"]["Name"], "");
+    }
+
+    #[test]
+    fn with_fields_lays_changes_over_a_config_and_checks_them() {
+        let hc = HostConfig {
+            memory: 64 << 20,
+            ..Default::default()
+        };
+        let changed = hc
+            .with_fields(Map::from_iter([("PidsLimit".into(), Value::from(10))]))
+            .unwrap();
+        assert_eq!((changed.memory, changed.pids_limit), (64 << 20, Some(10)));
+        let err = hc
+            .with_fields(Map::from_iter([("Memory".into(), Value::from("x"))]))
+            .unwrap_err();
+        assert!(err.starts_with("invalid HostConfig.Memory:"), "{err}");
     }
 }
 

@@ -45,8 +45,8 @@ impl Resources {
         *self == Resources::default()
     }
 
-    /// Docker's own checks, with its words.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Docker's own checks, with its words; CPU counts and sets against `host`'s.
+    pub fn validate(&self, host: &HostCpus) -> Result<(), String> {
         if let Some(m) = self.memory {
             if m < 6 * 1024 * 1024 {
                 return Err("Minimum memory limit allowed is 6MB".into());
@@ -65,11 +65,42 @@ impl Resources {
                     .into(),
             );
         }
-        if self.nano_cpus.is_some() && (self.cpu_period.is_some() || self.cpu_quota.is_some()) {
+        if self.nano_cpus.is_some() && self.cpu_period.is_some() {
             return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
+        }
+        if self.nano_cpus.is_some() && self.cpu_quota.is_some() {
+            return Err("Conflicting options: Nano CPUs and CPU Quota cannot both be set".into());
+        }
+        if let Some(n) = self.nano_cpus {
+            let cpus = host.count() as i64;
+            if n < 0 || n > cpus * 1_000_000_000 {
+                return Err(format!(
+                    "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+                ));
+            }
+        }
+        if self
+            .cpu_period
+            .is_some_and(|p| !(1000..=1_000_000).contains(&p))
+        {
+            return Err(
+                "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                    .into(),
+            );
         }
         if self.cpu_quota.is_some_and(|q| q > 0 && q < 1000) {
             return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
+        }
+        if let Some(set) = &self.cpuset_cpus {
+            let wanted = parse_cpuset(set)
+                .map_err(|e| format!("Invalid value {set} for cpuset cpus: {e}"))?;
+            let online = parse_cpuset(&host.online).unwrap_or_default();
+            if !wanted.is_subset(&online) {
+                return Err(format!(
+                    "Requested CPUs are not available - requested {set}, available: {}",
+                    host.online
+                ));
+            }
         }
         Ok(())
     }
@@ -189,6 +220,47 @@ pub fn parse_size(s: &str) -> Result<i64, String> {
     Ok((n * mult as f64) as i64)
 }
 
+/// The host's CPUs, which `--cpus` and `--cpuset-cpus` are checked against.
+#[derive(Debug, Clone)]
+pub struct HostCpus {
+    /// The kernel's list of online CPUs ("0-1").
+    pub online: String,
+}
+
+impl HostCpus {
+    pub fn read() -> HostCpus {
+        let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "0".into());
+        HostCpus { online }
+    }
+
+    fn count(&self) -> usize {
+        parse_cpuset(&self.online).map_or(1, |s| s.len().max(1))
+    }
+}
+
+/// A CPU list as the kernel writes it and `--cpuset-cpus` takes it ("0-3,5"): the CPUs it
+/// names, or Docker's "invalid format" error.
+pub fn parse_cpuset(list: &str) -> Result<std::collections::BTreeSet<u32>, String> {
+    let bad = || format!("invalid format: {list}");
+    let mut cpus = std::collections::BTreeSet::new();
+    for part in list.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((lo, hi)) => (lo, hi),
+            None => (part, part),
+        };
+        let lo: u32 = lo.parse().map_err(|_| bad())?;
+        let hi: u32 = hi.parse().map_err(|_| bad())?;
+        // A range of more CPUs than any machine has is a typo, not a request.
+        if lo > hi || hi - lo > 65_536 {
+            return Err(bad());
+        }
+        cpus.extend(lo..=hi);
+    }
+    Ok(cpus)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +310,7 @@ mod tests {
                 memory_swap: s,
                 ..Default::default()
             }
-            .validate()
+            .validate(&two_cpus())
         };
         assert_eq!(
             r(Some(1 << 20), None).unwrap_err(),
@@ -248,5 +320,55 @@ mod tests {
         assert!(r(Some(16 << 20), Some(-1)).is_ok());
         assert!(r(None, Some(16 << 20)).is_err());
         assert!(parse_size("lots").is_err());
+    }
+
+    fn two_cpus() -> HostCpus {
+        HostCpus {
+            online: "0-1".into(),
+        }
+    }
+
+    #[rstest]
+    #[case(Resources { nano_cpus: Some(-5), ..Default::default() },
+        "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available")]
+    #[case(Resources { nano_cpus: Some(3_000_000_000), ..Default::default() },
+        "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available")]
+    #[case(Resources { nano_cpus: Some(1), cpu_quota: Some(5000), ..Default::default() },
+        "Conflicting options: Nano CPUs and CPU Quota cannot both be set")]
+    #[case(Resources { cpu_period: Some(5), ..Default::default() },
+        "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")]
+    #[case(Resources { memory: Some(-5), ..Default::default() },
+        "Minimum memory limit allowed is 6MB")]
+    #[case(Resources { cpuset_cpus: Some("0-99".into()), ..Default::default() },
+        "Requested CPUs are not available - requested 0-99, available: 0-1")]
+    #[case(Resources { cpuset_cpus: Some("x".into()), ..Default::default() },
+        "Invalid value x for cpuset cpus: invalid format: x")]
+    fn out_of_range_values_are_refused_in_dockers_words(#[case] r: Resources, #[case] want: &str) {
+        assert_eq!(r.validate(&two_cpus()).unwrap_err(), want);
+    }
+
+    #[test]
+    fn values_in_range_pass() {
+        let r = Resources {
+            nano_cpus: Some(2_000_000_000),
+            cpuset_cpus: Some("0,1".into()),
+            cpu_quota: None,
+            ..Default::default()
+        };
+        assert_eq!(r.validate(&two_cpus()), Ok(()));
+    }
+
+    proptest::proptest! {
+        /// A list written from a set of CPUs reads back as that set.
+        #[test]
+        fn cpusets_round_trip(cpus in proptest::collection::btree_set(0u32..256, 1..20)) {
+            let list = cpus.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            proptest::prop_assert_eq!(parse_cpuset(&list).unwrap(), cpus);
+        }
+
+        #[test]
+        fn cpuset_parsing_never_panics(s in "\\PC*") {
+            let _ = parse_cpuset(&s);
+        }
     }
 }

@@ -331,12 +331,15 @@ pub struct InspectArgs {
 
 /// `--restart on-failure:3` as the API's RestartPolicy; a count that is not a number becomes
 /// -1, which the daemon refuses by name.
-fn restart_policy(flag: &str) -> serde_json::Value {
+fn restart_policy(flag: &str) -> crate::api::types::RestartPolicyConfig {
     let (name, max) = match flag.split_once(':') {
         Some((p, n)) => (p, n.parse::<i64>().unwrap_or(-1)),
         None => (flag, 0),
     };
-    serde_json::json!({ "Name": name, "MaximumRetryCount": max })
+    crate::api::types::RestartPolicyConfig {
+        name: name.into(),
+        maximum_retry_count: max,
+    }
 }
 
 /// `-m 512m` and friends as bytes; `-1` passes through (unlimited swap).
@@ -391,25 +394,7 @@ fn create_request(a: &RunArgs) -> CreateRequest {
     if let Some(t) = a.stop_timeout {
         extra.insert("StopTimeout".into(), t.into());
     }
-    let mut host_extra = serde_json::Map::new();
-    if a.read_only {
-        host_extra.insert("ReadonlyRootfs".into(), true.into());
-    }
-    if a.init {
-        host_extra.insert("Init".into(), true.into());
-    }
-    if !a.cap_add.is_empty() {
-        host_extra.insert("CapAdd".into(), serde_json::json!(a.cap_add));
-    }
-    if !a.cap_drop.is_empty() {
-        host_extra.insert("CapDrop".into(), serde_json::json!(a.cap_drop));
-    }
-    host_extra.insert("RestartPolicy".into(), restart_policy(&a.restart));
-    if a.tty {
-        if let Some(size) = super::session::console_size() {
-            host_extra.insert("ConsoleSize".into(), size);
-        }
-    }
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     CreateRequest {
         config: ContainerConfig {
             hostname: a.hostname.clone().unwrap_or_default(),
@@ -449,7 +434,16 @@ fn create_request(a: &RunArgs) -> CreateRequest {
             auto_remove: a.rm,
             privileged: a.privileged,
             network_mode: "default".into(),
-            extra: host_extra,
+            readonly_rootfs: a.read_only,
+            init: a.init.then_some(true),
+            cap_add: some(&a.cap_add),
+            cap_drop: some(&a.cap_drop),
+            restart_policy: restart_policy(&a.restart),
+            console_size: a
+                .tty
+                .then(super::session::console_size)
+                .flatten()
+                .unwrap_or_default(),
             ..Default::default()
         }),
         networking_config: None,
@@ -551,10 +545,9 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
                     .collect(),
             );
         }
-        hc.extra.extend(limits);
+        *hc = hc.with_fields(limits).map_err(ClientError::Protocol)?;
         if !security.is_empty() {
-            hc.extra
-                .insert("SecurityOpt".into(), serde_json::json!(security));
+            hc.security_opt = Some(security);
         }
     }
     if a.pull == "always" {
@@ -1070,7 +1063,7 @@ pub async fn update(client: &Client, a: UpdateArgs) -> i32 {
         }
     };
     if let Some(r) = &a.restart {
-        body.insert("RestartPolicy".into(), restart_policy(r));
+        body.insert("RestartPolicy".into(), serde_json::json!(restart_policy(r)));
     }
     let mut code = 0;
     for c in &a.containers {
@@ -1194,7 +1187,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
     let mut start = serde_json::json!({ "Detach": a.detach, "Tty": a.tty });
     if a.tty {
         if let Some(size) = super::session::console_size() {
-            start["ConsoleSize"] = size;
+            start["ConsoleSize"] = serde_json::json!(size);
         }
     }
     if a.detach {

@@ -123,10 +123,10 @@ async fn follow_size(client: &Client, path: &str) {
 }
 
 /// Our terminal's size as the API's `ConsoleSize` (`[rows, columns]`), when we have one.
-pub fn console_size() -> Option<serde_json::Value> {
+pub fn console_size() -> Option<[u16; 2]> {
     let (h, w) =
         crate::runtime::console::get_size(1).or_else(|| crate::runtime::console::get_size(0))?;
-    (h > 0 && w > 0).then(|| serde_json::json!([h, w]))
+    (h > 0 && w > 0).then_some([h, w])
 }
 
 /// Copy a hijacked stream to stdout and stderr, demultiplexing frames unless it is a TTY.

@@ -338,13 +338,7 @@ impl Daemon {
         copy_uid_gid: bool,
     ) -> Result<()> {
         let c = self.lookup(input)?;
-        let read_only = c
-            .snapshot()
-            .host_config
-            .extra
-            .get("ReadonlyRootfs")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+        let read_only = c.snapshot().host_config.readonly_rootfs;
         if read_only {
             return Err(DaemonError::Conflict(
                 "container rootfs is marked read-only".into(),

@@ -66,20 +66,14 @@ fn check_supported(hc: &HostConfig) -> Result<()> {
         "" | "default" | "bridge" => {}
         other => return refuse(&format!("network mode {other:?}")),
     }
-    if let Some(driver) = hc
-        .extra
-        .get("LogConfig")
-        .and_then(|l| l.get("Type"))
-        .and_then(|t| t.as_str())
-    {
-        if !driver.is_empty() && driver != "json-file" {
-            return refuse(&format!("the log driver {driver:?}"));
-        }
+    let driver = hc.log_config.driver.as_str();
+    if !driver.is_empty() && driver != "json-file" {
+        return refuse(&format!("the log driver {driver:?}"));
     }
     container_caps(hc)?;
     security_opts(hc)?;
     resources(hc)
-        .validate()
+        .validate(&crate::cgroups::resources::HostCpus::read())
         .map_err(DaemonError::InvalidParameter)?;
     let policy = RestartPolicy::of(hc)?;
     if policy != RestartPolicy::No && hc.auto_remove {
@@ -125,17 +119,13 @@ pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
         }),
         no_new_privileges: false,
     };
-    let opts: Vec<String> = hc
-        .extra
-        .get("SecurityOpt")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let opts = hc.security_opt.as_deref().unwrap_or_default();
     let bad = |o: &str| {
         DaemonError::InvalidParameter(format!(
             "invalid --security-opt: {o:?} (berth supports seccomp=unconfined|<profile>, no-new-privileges, apparmor=unconfined, label=disable)"
         ))
     };
-    for opt in &opts {
+    for opt in opts {
         let (key, value) = match (opt.split_once('='), opt.split_once(':')) {
             (Some((k, v)), Some((k2, _))) if k.len() < k2.len() => (k, Some(v)),
             (_, Some((k, v))) => (k, Some(v)),
@@ -163,62 +153,37 @@ pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
     Ok(out)
 }
 
-/// A terminal size `[rows, columns]` the API sends (`ConsoleSize`); None when absent or zero.
-pub fn console_size(
-    fields: &serde_json::Map<String, serde_json::Value>,
-    key: &str,
-) -> Option<(u16, u16)> {
-    let v = fields.get(key)?.as_array()?;
-    let rows = u16::try_from(v.first()?.as_u64()?).ok()?;
-    let cols = u16::try_from(v.get(1)?.as_u64()?).ok()?;
+/// The terminal size `[rows, columns]` the client sent (`ConsoleSize`); None when zero.
+pub fn console_size([rows, cols]: [u16; 2]) -> Option<(u16, u16)> {
     (rows > 0 && cols > 0).then_some((rows, cols))
 }
 
 /// The resource limits a HostConfig asks for (zero and null mean "no limit", as in Docker).
 pub fn resources(hc: &HostConfig) -> crate::cgroups::Resources {
-    let int = |k: &str| hc.extra.get(k).and_then(|v| v.as_i64()).filter(|v| *v != 0);
+    let set = |v: i64| (v != 0).then_some(v);
     crate::cgroups::Resources {
-        memory: int("Memory"),
-        memory_swap: int("MemorySwap"),
-        memory_reservation: int("MemoryReservation"),
-        nano_cpus: int("NanoCpus"),
-        cpu_shares: int("CpuShares"),
-        cpu_period: int("CpuPeriod"),
-        cpu_quota: int("CpuQuota"),
-        cpuset_cpus: hc
-            .extra
-            .get("CpusetCpus")
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .map(String::from),
-        pids_limit: int("PidsLimit").filter(|p| *p > 0),
-        oom_kill_disable: hc
-            .extra
-            .get("OomKillDisable")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false),
+        memory: set(hc.memory),
+        memory_swap: set(hc.memory_swap),
+        memory_reservation: set(hc.memory_reservation),
+        nano_cpus: set(hc.nano_cpus),
+        cpu_shares: set(hc.cpu_shares),
+        cpu_period: set(hc.cpu_period),
+        cpu_quota: set(hc.cpu_quota),
+        cpuset_cpus: Some(hc.cpuset_cpus.clone()).filter(|s| !s.is_empty()),
+        pids_limit: hc.pids_limit.filter(|p| *p > 0),
+        oom_kill_disable: hc.oom_kill_disable,
     }
 }
 
 /// The capability set `--cap-add`/`--cap-drop` ask for, as `CAP_*` names; None when neither
 /// was given (Docker's default set).
 pub fn container_caps(hc: &HostConfig) -> Result<Option<Vec<String>>> {
-    let list = |key: &str| -> Vec<String> {
-        hc.extra
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let (add, drop) = (list("CapAdd"), list("CapDrop"));
+    let add = hc.cap_add.as_deref().unwrap_or_default();
+    let drop = hc.cap_drop.as_deref().unwrap_or_default();
     if add.is_empty() && drop.is_empty() {
         return Ok(None);
     }
-    let set = crate::runtime::security::capability_set(&add, &drop)
+    let set = crate::runtime::security::capability_set(add, drop)
         .map_err(DaemonError::InvalidParameter)?;
     Ok(Some(set.iter().map(|c| c.to_string()).collect()))
 }
@@ -255,14 +220,17 @@ impl Daemon {
         let mut hc = req.host_config.unwrap_or_default();
         check_supported(&hc)?;
         // Docker records the log driver it chose; clients (the Python SDK) read it back.
-        hc.extra.insert(
-            "LogConfig".into(),
-            serde_json::json!({"Type": "json-file", "Config": {}}),
-        );
+        hc.log_config.driver = "json-file".into();
         if cfg.image.is_empty() {
             return Err(DaemonError::InvalidParameter(
                 "config error: no image specified".into(),
             ));
+        }
+        // The kernel takes the environment as C strings: a NUL would cut the entry short.
+        if let Some(bad) = cfg.env.iter().flatten().find(|e| e.contains('\0')) {
+            return Err(DaemonError::InvalidParameter(format!(
+                "invalid environment variable {bad:?}: it contains a NUL byte"
+            )));
         }
         let image = {
             let images = self.images.clone();
@@ -541,21 +509,11 @@ impl Daemon {
                 .collect(),
             log_path: c.log_path(),
             state_dir: state_dir.clone(),
-            readonly_rootfs: rec
-                .host_config
-                .extra
-                .get("ReadonlyRootfs")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
+            readonly_rootfs: rec.host_config.readonly_rootfs,
             capabilities: container_caps(&rec.host_config).unwrap_or(None),
-            init: rec
-                .host_config
-                .extra
-                .get("Init")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
+            init: rec.host_config.init.unwrap_or(false),
             privileged: rec.host_config.privileged,
-            console_size: console_size(&rec.host_config.extra, "ConsoleSize"),
+            console_size: console_size(rec.host_config.console_size),
             seccomp_filter,
             no_new_privileges: security.no_new_privileges,
         };
@@ -1012,7 +970,7 @@ impl Daemon {
         ];
         let c = self.lookup(input)?;
         let _op = c.op.lock().await;
-        let mut hc = c.snapshot().host_config;
+        let mut wanted = serde_json::Map::new();
         for (k, v) in changes {
             if !FIELDS.contains(&k.as_str()) {
                 if is_unset(&v) {
@@ -1026,10 +984,17 @@ impl Daemon {
             if k != "RestartPolicy" && is_unset(&v) {
                 continue;
             }
-            hc.extra.insert(k, v);
+            wanted.insert(k, v);
         }
+        let hc = c
+            .snapshot()
+            .host_config
+            .with_fields(wanted)
+            .map_err(DaemonError::InvalidParameter)?;
         let limits = resources(&hc);
-        limits.validate().map_err(DaemonError::InvalidParameter)?;
+        limits
+            .validate(&crate::cgroups::resources::HostCpus::read())
+            .map_err(DaemonError::InvalidParameter)?;
         let policy = RestartPolicy::of(&hc)?;
         if policy != RestartPolicy::No && hc.auto_remove {
             return Err(DaemonError::InvalidParameter(
@@ -1297,14 +1262,10 @@ pub enum RestartPolicy {
 
 impl RestartPolicy {
     pub fn of(hc: &HostConfig) -> Result<RestartPolicy> {
-        let Some(p) = hc.extra.get("RestartPolicy") else {
-            return Ok(RestartPolicy::No);
-        };
-        let name = p.get("Name").and_then(|n| n.as_str()).unwrap_or("");
-        let max = p
-            .get("MaximumRetryCount")
-            .and_then(|n| n.as_i64())
-            .unwrap_or(0);
+        let (name, max) = (
+            hc.restart_policy.name.as_str(),
+            hc.restart_policy.maximum_retry_count,
+        );
         if max < 0 {
             return Err(DaemonError::InvalidParameter(
                 "invalid restart policy: maximum retry count cannot be negative".into(),
@@ -1504,21 +1465,19 @@ mod tests {
         assert!(!OnFailure(0).should_restart(0, 0, false));
         assert!(OnFailure(2).should_restart(3, 1, false));
         assert!(!OnFailure(2).should_restart(3, 2, false));
-        let mut hc = HostConfig::default();
-        hc.extra.insert(
-            "RestartPolicy".into(),
-            serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 3}),
+        let policy = |name: &str, max: i64| HostConfig {
+            restart_policy: crate::api::types::RestartPolicyConfig {
+                name: name.into(),
+                maximum_retry_count: max,
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            RestartPolicy::of(&policy("on-failure", 3)).unwrap(),
+            OnFailure(3)
         );
-        assert_eq!(RestartPolicy::of(&hc).unwrap(), OnFailure(3));
-        hc.extra.insert(
-            "RestartPolicy".into(),
-            serde_json::json!({"Name": "always", "MaximumRetryCount": 3}),
-        );
-        assert!(RestartPolicy::of(&hc).is_err());
-        hc.extra.insert(
-            "RestartPolicy".into(),
-            serde_json::json!({"Name": "sometimes"}),
-        );
+        assert!(RestartPolicy::of(&policy("always", 3)).is_err());
+        let hc = policy("sometimes", 0);
         assert_eq!(
             RestartPolicy::of(&hc).unwrap_err().to_string(),
             "invalid restart policy 'sometimes'"
@@ -1565,7 +1524,7 @@ mod tests {
         let err = check_supported(&hc).unwrap_err();
         assert_eq!(err.to_string(), "--device is not supported by berth yet");
         hc.extra.insert("Devices".into(), serde_json::json!(null));
-        hc.extra.insert("Memory".into(), serde_json::json!(1048576));
+        hc.memory = 1048576;
         let err = check_supported(&hc).unwrap_err();
         assert_eq!(err.to_string(), "Minimum memory limit allowed is 6MB");
     }
