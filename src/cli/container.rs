@@ -1623,7 +1623,7 @@ mod tests {
                   root      4242    4200  0 09:16 ?        00:00:00 sleep 100\n\
                   root      4300    4242  0 09:16 ?        00:00:00 sh -c echo hi; sleep 5\n\
                   root       999       1  0 08:00 ?        00:00:01 /usr/sbin/sshd -D\n";
-        let v = crate::daemon::lifecycle::parse_ps(ps, &[4242, 4300]).unwrap();
+        let v = crate::daemon::top::parse_ps(ps, &[4242, 4300]).unwrap();
         insta::assert_snapshot!(top_table(&v));
     }
 

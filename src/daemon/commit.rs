@@ -218,7 +218,7 @@ impl Daemon {
         }
         let images = self.images.clone();
         let id = rec.id.clone();
-        let now = super::lifecycle::now_rfc3339();
+        let now = super::now_rfc3339();
         let created_by = std::iter::once(rec.path.clone())
             .chain(rec.args.iter().cloned())
             .collect::<Vec<_>>()
@@ -354,7 +354,7 @@ impl Daemon {
         use std::io::Seek;
         tmp.rewind()
             .map_err(|e| DaemonError::system("rewinding the spool file", e))?;
-        let now = super::lifecycle::now_rfc3339();
+        let now = super::now_rfc3339();
         let comment = if req.message.is_empty() {
             "Imported from -".to_string()
         } else {

@@ -3,7 +3,7 @@
 //! records its exit code for `GET /exec/{id}/json`.
 
 use super::error::{DaemonError, Result};
-use super::lifecycle::merge_env;
+use super::hostconfig::merge_env;
 use super::Daemon;
 use crate::api::types::ExecConfig;
 use crate::runtime::nsexec::ExecSpec;
@@ -166,7 +166,7 @@ impl Daemon {
             .find(|w| !w.is_empty())
             .cloned()
             .unwrap_or_else(|| "/".into());
-        let security = super::lifecycle::security_opts(&rec.host_config)?;
+        let security = super::hostconfig::security_opts(&rec.host_config)?;
         let spec = ExecSpec {
             pid: rec.state.pid as i32,
             cgroup_paths: self.cgroups.open(&rec.id).paths().to_vec(),
@@ -177,7 +177,7 @@ impl Daemon {
             gid: user.gid,
             additional_gids: user.additional_gids,
             privileged: exec.config.privileged || rec.host_config.privileged,
-            capabilities: super::lifecycle::container_caps(&rec.host_config).unwrap_or(None),
+            capabilities: super::hostconfig::container_caps(&rec.host_config).unwrap_or(None),
             tty: exec.config.tty,
             console_size,
             seccomp_filter: self.seccomp_filter(&security, &rec.host_config)?,

@@ -5,19 +5,32 @@
 pub mod archive;
 pub mod commit;
 pub mod container;
+mod create;
+mod delete;
 pub mod distribution;
 pub mod error;
+mod etc_files;
 pub mod events;
 pub mod exec;
 pub mod filters;
+mod hostconfig;
 pub mod images;
-pub mod lifecycle;
 pub mod lock;
 pub mod logs;
+mod monitor;
 pub mod names;
+mod pause;
+mod rename;
+mod resize;
+mod restart;
+mod start;
 pub mod stats;
+mod stop;
 mod sweep;
+pub mod top;
+mod update;
 pub mod views;
+mod wait;
 
 use crate::cgroups::CgroupManager;
 use crate::image::ImageStore;
@@ -160,7 +173,7 @@ impl Daemon {
         }
         self.sweep().await;
         for c in self.all_containers() {
-            if lifecycle::starts_at_boot(&c.snapshot()) {
+            if restart::starts_at_boot(&c.snapshot()) {
                 if let Err(e) = self.start(&c.id).await {
                     tracing::warn!("starting {} at boot (restart policy): {e}", &c.id[..12]);
                 }
@@ -220,6 +233,11 @@ impl Daemon {
 }
 
 /// The daemon's socket path from `-H unix:///path` (or a bare path).
+/// Now, as Docker writes times in records and events (RFC 3339, nanoseconds, UTC).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
 pub fn socket_from_host(host: &str) -> std::result::Result<PathBuf, String> {
     if let Some(p) = host.strip_prefix("unix://") {
         if p.is_empty() {

@@ -1,0 +1,170 @@
+//! `create`: a container record from the client's Config and HostConfig merged with the
+//! image's (Docker's rules for entrypoint, cmd, env and workdir), a name, and the container's
+//! layers (the `-init` layer and the read-write one). Nothing runs yet.
+
+use super::container::{Container, Record};
+use super::error::{DaemonError, Result};
+use super::hostconfig::*;
+use super::{names, now_rfc3339, Daemon};
+use crate::api::types::CreateRequest;
+use std::sync::Arc;
+
+impl Daemon {
+    /// `POST /containers/create`.
+    pub async fn create(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        req: CreateRequest,
+    ) -> Result<String> {
+        let mut cfg = req.config;
+        let mut hc = req.host_config.unwrap_or_default();
+        check_supported(&hc)?;
+        // Docker records the log driver it chose; clients (the Python SDK) read it back.
+        hc.log_config.driver = "json-file".into();
+        if cfg.image.is_empty() {
+            return Err(DaemonError::InvalidParameter(
+                "config error: no image specified".into(),
+            ));
+        }
+        // The kernel takes the environment as C strings: a NUL would cut the entry short.
+        if let Some(bad) = cfg.env.iter().flatten().find(|e| e.contains('\0')) {
+            return Err(DaemonError::InvalidParameter(format!(
+                "invalid environment variable {bad:?}: it contains a NUL byte"
+            )));
+        }
+        let image = {
+            let images = self.images.clone();
+            let wanted = cfg.image.clone();
+            tokio::task::spawn_blocking(move || images.lock().unwrap().get(&wanted))
+                .await
+                .map_err(|e| DaemonError::system("looking up the image", e))?
+                .map_err(|e| DaemonError::NotFound(e.to_string()))?
+        };
+        // The image supplies what the client left out, as Docker merges them.
+        let icfg = image.config.config.clone().unwrap_or_default();
+        // No entrypoint: the image's, with its Cmd unless one was given. An empty one
+        // (`--entrypoint ""`) clears the image's but keeps its Cmd. A new one drops the image's
+        // Cmd, because that Cmd was written for the old entrypoint.
+        let no_cmd = cfg.cmd.as_ref().is_none_or(|c| c.is_empty());
+        match &cfg.entrypoint {
+            None => {
+                cfg.entrypoint = icfg.entrypoint.clone().filter(|e| !e.is_empty());
+                if no_cmd {
+                    cfg.cmd = icfg.cmd.clone();
+                }
+            }
+            Some(e) if e.iter().all(|x| x.is_empty()) => {
+                cfg.entrypoint = None;
+                if no_cmd {
+                    cfg.cmd = icfg.cmd.clone();
+                }
+            }
+            Some(_) => {}
+        }
+        let image_env = icfg.env.clone().unwrap_or_default();
+        cfg.env = Some(merge_env(&image_env, cfg.env.as_deref().unwrap_or(&[])));
+        if cfg.working_dir.is_empty() {
+            cfg.working_dir = icfg.working_dir.clone().unwrap_or_default();
+        }
+        if cfg.user.is_empty() {
+            cfg.user = icfg.user.clone().unwrap_or_default();
+        }
+        if let Some(image_labels) = icfg.labels.clone() {
+            let mut labels = image_labels;
+            labels.extend(cfg.labels.take().unwrap_or_default());
+            cfg.labels = Some(labels);
+        }
+        if cfg.stop_signal.is_none() {
+            cfg.stop_signal = icfg.stop_signal.clone();
+        }
+        let mut argv: Vec<String> = cfg.entrypoint.clone().unwrap_or_default();
+        argv.extend(cfg.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(DaemonError::InvalidParameter("No command specified".into()));
+        }
+        if !cfg.working_dir.is_empty() && !cfg.working_dir.starts_with('/') {
+            return Err(DaemonError::InvalidParameter(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                cfg.working_dir
+            )));
+        }
+
+        let id = crate::util::id::random_id();
+        if cfg.hostname.is_empty() {
+            cfg.hostname = id[..12].to_string();
+        }
+        let dir = self.containers_dir().join(&id);
+        let record = Record {
+            id: id.clone(),
+            created: now_rfc3339(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config: cfg,
+            host_config: hc,
+            image: image.id.clone(),
+            name: String::new(),
+            state: Record::status_created(),
+            endpoint: None,
+            netns: None,
+            rootfs: None,
+            restart_count: 0,
+            manually_stopped: false,
+            ports: Vec::new(),
+        };
+
+        // The name is reserved under the map's lock, so two creates cannot take the same one.
+        let container = {
+            let mut map = self.containers.lock().unwrap();
+            let name = match name {
+                Some(n) if !n.is_empty() => {
+                    let n = names::validate(n).map_err(DaemonError::InvalidParameter)?;
+                    if let Some(other) = map.values().find(|c| c.name() == n) {
+                        return Err(DaemonError::Conflict(format!(
+                            "Conflict. The container name \"{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                            other.id
+                        )));
+                    }
+                    n
+                }
+                _ => loop {
+                    let n = format!("/{}", names::generate());
+                    if !map.values().any(|c| c.name() == n) {
+                        break n;
+                    }
+                },
+            };
+            let mut record = record;
+            record.name = name;
+            let c = Arc::new(Container::new(record, dir.clone()));
+            map.insert(id.clone(), c.clone());
+            c
+        };
+
+        let made = (|| -> Result<()> {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| DaemonError::system("creating the container directory", e))?;
+            self.images
+                .lock()
+                .unwrap()
+                .layers()
+                .create_container_layers(&id, image.top_layer.as_deref())
+                .map_err(|e| DaemonError::system("creating the container's layers", e))?;
+            container
+                .update(|_| {})
+                .map_err(|e| DaemonError::system("writing the container record", e))
+        })();
+        if let Err(e) = made {
+            self.containers.lock().unwrap().remove(&id);
+            let _ = self
+                .images
+                .lock()
+                .unwrap()
+                .layers()
+                .remove_container_layers(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        self.container_event(&container.snapshot(), "create", &[]);
+        Ok(id)
+    }
+}

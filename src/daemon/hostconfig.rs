@@ -1,0 +1,230 @@
+//! The pure translations from a container's HostConfig to what the runtime and the cgroups
+//! need: which fields berth refuses (by their flag's name, never silently ignored), the
+//! security options, the capability set, the resource limits and the environment merge.
+//! Nothing here touches the system, so all of it is unit-tested.
+
+use super::error::{DaemonError, Result};
+use super::restart::*;
+use crate::api::types::HostConfig;
+
+/// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
+pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
+    ("Dns", "--dns"),
+    ("DnsSearch", "--dns-search"),
+    ("DnsOptions", "--dns-option"),
+    ("ExtraHosts", "--add-host"),
+    ("Links", "--link"),
+    ("VolumesFrom", "--volumes-from"),
+    ("Mounts", "--mount"),
+    ("Tmpfs", "--tmpfs"),
+    ("PublishAllPorts", "--publish-all"),
+    ("Devices", "--device"),
+    ("Ulimits", "--ulimit"),
+    ("GroupAdd", "--group-add"),
+    ("PidMode", "--pid"),
+    ("IpcMode", "--ipc"),
+    ("UTSMode", "--uts"),
+    ("UsernsMode", "--userns"),
+    ("CgroupParent", "--cgroup-parent"),
+];
+
+pub(super) fn is_unset(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Bool(b) => !b,
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0) || n.as_i64() == Some(-1),
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Refuse, with the flag's name, what berth cannot do yet.
+pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
+    let refuse = |what: &str| {
+        Err(DaemonError::InvalidParameter(format!(
+            "{what} is not supported by berth yet"
+        )))
+    };
+    if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
+        return refuse("volumes and bind mounts (-v)");
+    }
+    if let Some(b) = &hc.port_bindings {
+        crate::network::ports::requested(b).map_err(DaemonError::InvalidParameter)?;
+    }
+    match hc.network_mode.as_str() {
+        "" | "default" | "bridge" => {}
+        other => return refuse(&format!("network mode {other:?}")),
+    }
+    let driver = hc.log_config.driver.as_str();
+    if !driver.is_empty() && driver != "json-file" {
+        return refuse(&format!("the log driver {driver:?}"));
+    }
+    container_caps(hc)?;
+    security_opts(hc)?;
+    resources(hc)
+        .validate(&crate::cgroups::resources::HostCpus::read())
+        .map_err(DaemonError::InvalidParameter)?;
+    let policy = RestartPolicy::of(hc)?;
+    if policy != RestartPolicy::No && hc.auto_remove {
+        return Err(DaemonError::InvalidParameter(
+            "Conflicting options: --restart and --rm".into(),
+        ));
+    }
+    for (field, flag) in UNSUPPORTED_HOST_CONFIG {
+        if let Some(v) = hc.extra.get(*field) {
+            if !is_unset(v) {
+                return refuse(flag);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `--security-opt` asks for: the seccomp profile (None: unconfined) and
+/// no-new-privileges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityOpts {
+    pub seccomp: Option<Seccomp>,
+    pub no_new_privileges: bool,
+}
+
+/// A seccomp profile, and the text that names it in the filter cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seccomp {
+    pub profile: crate::runtime::seccomp::Profile,
+    /// "default", or the profile's JSON as given.
+    pub source: String,
+}
+
+/// Docker's `SecurityOpt` entries, `key=value` (or the old `key:value`): `seccomp=unconfined`,
+/// `seccomp=<profile JSON>` (the CLI sends a file's contents), `no-new-privileges[=bool]`;
+/// `apparmor=unconfined` and `label=disable` ask for what berth does anyway. A privileged
+/// container runs without seccomp, as in Docker.
+pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
+    let mut out = SecurityOpts {
+        seccomp: (!hc.privileged).then(|| Seccomp {
+            profile: crate::runtime::seccomp::default_profile(),
+            source: "default".into(),
+        }),
+        no_new_privileges: false,
+    };
+    let opts = hc.security_opt.as_deref().unwrap_or_default();
+    let bad = |o: &str| {
+        DaemonError::InvalidParameter(format!(
+            "invalid --security-opt: {o:?} (berth supports seccomp=unconfined|<profile>, no-new-privileges, apparmor=unconfined, label=disable)"
+        ))
+    };
+    for opt in opts {
+        let (key, value) = match (opt.split_once('='), opt.split_once(':')) {
+            (Some((k, v)), Some((k2, _))) if k.len() < k2.len() => (k, Some(v)),
+            (_, Some((k, v))) => (k, Some(v)),
+            (Some((k, v)), None) => (k, Some(v)),
+            (None, None) => (opt.as_str(), None),
+        };
+        match (key, value) {
+            ("no-new-privileges", None) => out.no_new_privileges = true,
+            ("no-new-privileges", Some(v)) => {
+                out.no_new_privileges = v.parse().map_err(|_| bad(opt))?;
+            }
+            ("seccomp", Some("unconfined")) => out.seccomp = None,
+            ("seccomp", Some(json)) if json.trim_start().starts_with('{') => {
+                let p = crate::runtime::seccomp::parse(json.as_bytes())
+                    .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+                out.seccomp = Some(Seccomp {
+                    profile: p,
+                    source: json.to_string(),
+                });
+            }
+            ("apparmor", Some("unconfined")) | ("label", Some("disable")) => {}
+            _ => return Err(bad(opt)),
+        }
+    }
+    Ok(out)
+}
+
+/// The terminal size `[rows, columns]` the client sent (`ConsoleSize`); None when zero.
+pub fn console_size([rows, cols]: [u16; 2]) -> Option<(u16, u16)> {
+    (rows > 0 && cols > 0).then_some((rows, cols))
+}
+
+/// The resource limits a HostConfig asks for (zero and null mean "no limit", as in Docker).
+pub fn resources(hc: &HostConfig) -> crate::cgroups::Resources {
+    let set = |v: i64| (v != 0).then_some(v);
+    crate::cgroups::Resources {
+        memory: set(hc.memory),
+        memory_swap: set(hc.memory_swap),
+        memory_reservation: set(hc.memory_reservation),
+        nano_cpus: set(hc.nano_cpus),
+        cpu_shares: set(hc.cpu_shares),
+        cpu_period: set(hc.cpu_period),
+        cpu_quota: set(hc.cpu_quota),
+        cpuset_cpus: Some(hc.cpuset_cpus.clone()).filter(|s| !s.is_empty()),
+        pids_limit: hc.pids_limit.filter(|p| *p > 0),
+        oom_kill_disable: hc.oom_kill_disable,
+    }
+}
+
+/// The capability set `--cap-add`/`--cap-drop` ask for, as `CAP_*` names; None when neither
+/// was given (Docker's default set).
+pub fn container_caps(hc: &HostConfig) -> Result<Option<Vec<String>>> {
+    let add = hc.cap_add.as_deref().unwrap_or_default();
+    let drop = hc.cap_drop.as_deref().unwrap_or_default();
+    if add.is_empty() && drop.is_empty() {
+        return Ok(None);
+    }
+    let set = crate::runtime::security::capability_set(add, drop)
+        .map_err(DaemonError::InvalidParameter)?;
+    Ok(Some(set.iter().map(|c| c.to_string()).collect()))
+}
+
+/// Docker's rule for an environment list: later entries replace earlier ones with the same key.
+pub fn merge_env(base: &[String], over: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = base.to_vec();
+    for e in over {
+        let key = e.split('=').next().unwrap_or(e);
+        if let Some(slot) = out
+            .iter_mut()
+            .find(|x| x.split('=').next().unwrap_or(x) == key)
+        {
+            *slot = e.clone();
+        } else {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+pub(super) fn has_key(env: &[String], key: &str) -> bool {
+    env.iter().any(|e| e.split('=').next() == Some(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_merge_replaces_by_key_and_keeps_order() {
+        let base = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        let over = vec!["A=2".to_string(), "B=3".to_string()];
+        assert_eq!(merge_env(&base, &over), vec!["PATH=/bin", "A=2", "B=3"]);
+    }
+
+    #[test]
+    fn unsupported_flags_are_refused_by_name() {
+        let mut hc = HostConfig::default();
+        hc.extra.insert("Devices".into(), serde_json::json!([]));
+        hc.extra.insert("ShmSize".into(), serde_json::json!(0));
+        assert!(check_supported(&hc).is_ok());
+        hc.extra.insert(
+            "Devices".into(),
+            serde_json::json!([{"PathOnHost": "/dev/fuse"}]),
+        );
+        let err = check_supported(&hc).unwrap_err();
+        assert_eq!(err.to_string(), "--device is not supported by berth yet");
+        hc.extra.insert("Devices".into(), serde_json::json!(null));
+        hc.memory = 1048576;
+        let err = check_supported(&hc).unwrap_err();
+        assert_eq!(err.to_string(), "Minimum memory limit allowed is 6MB");
+    }
+}

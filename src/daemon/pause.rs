@@ -1,0 +1,40 @@
+//! `pause` and `unpause`: the cgroup freezer stops every process of a container where it
+//! stands, and lets them go again; the state says "paused" meanwhile.
+
+use super::error::{DaemonError, Result};
+use super::Daemon;
+
+impl Daemon {
+    /// `POST /containers/{id}/pause` and `unpause`: the cgroup freezer stops every process of
+    /// the container where it stands, and lets them go again.
+    pub async fn set_paused(&self, input: &str, pause: bool) -> Result<()> {
+        let c = self.lookup(input)?;
+        let _op = c.op.lock().await;
+        let rec = c.snapshot();
+        if !rec.state.running {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
+        }
+        if rec.state.paused == pause {
+            return Err(DaemonError::Conflict(if pause {
+                format!("Container {} is already paused", rec.id)
+            } else {
+                format!("Container {} is not paused", rec.id)
+            }));
+        }
+        let cg = self.cgroups.open(&rec.id);
+        tokio::task::spawn_blocking(move || cg.set_frozen(pause))
+            .await
+            .map_err(|e| DaemonError::system("freezing", e))?
+            .map_err(|e| DaemonError::system(if pause { "pausing" } else { "unpausing" }, e))?;
+        c.update(|r| {
+            r.state.paused = pause;
+            r.state.status = if pause { "paused" } else { "running" }.into();
+        })
+        .map_err(|e| DaemonError::system("writing the container record", e))?;
+        self.container_event(&rec, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
+    }
+}

@@ -1,0 +1,420 @@
+//! `start`: acquire a container's resources in a fixed order (rootfs mount, cgroup, netns,
+//! veth and address, published ports, shim), and on a failure at any step release, in
+//! reverse, exactly what was acquired. The shim's spec is built by the pure `shim_spec`.
+
+use super::container::{Container, Record, ZERO_TIME};
+use super::error::{DaemonError, Result};
+use super::etc_files::*;
+use super::hostconfig::*;
+use super::{now_rfc3339, Daemon};
+use crate::api::types::HostConfig;
+use crate::runtime::client as shim;
+use crate::runtime::spec::{BindMount, ShimSpec};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub(super) const DEFAULT_PATH: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a start has made ready for the container's process, which its spec names.
+pub(super) struct Prepared<'a> {
+    /// `containers/<id>`: the record, the /etc files and the log.
+    pub dir: &'a Path,
+    pub rootfs: &'a Path,
+    pub netns: &'a Path,
+    pub cgroup_paths: Vec<PathBuf>,
+    pub state_dir: PathBuf,
+    pub user: &'a crate::runtime::user::ResolvedUser,
+    pub seccomp_filter: Option<PathBuf>,
+    pub no_new_privileges: bool,
+}
+
+/// The spec the shim runs a container from, built from its record alone and what start
+/// prepared: argv (entrypoint and cmd were merged at create), the environment in Docker's
+/// order (PATH and HOSTNAME first, TERM with a terminal, the container's own, HOME from the
+/// user's passwd entry unless given), the working directory, and the three /etc binds.
+/// Pure, so a snapshot shows exactly what the runtime is told (chapter 02).
+pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
+    let mut env = vec![
+        DEFAULT_PATH.to_string(),
+        format!("HOSTNAME={}", rec.config.hostname),
+    ];
+    if rec.config.tty {
+        env.push("TERM=xterm".into());
+    }
+    env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
+    if !has_key(&env, "HOME") {
+        env.push(format!("HOME={}", p.user.home));
+    }
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+    let cwd = if rec.config.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        rec.config.working_dir.clone()
+    };
+    let hc = &rec.host_config;
+    ShimSpec {
+        id: rec.id.clone(),
+        rootfs: p.rootfs.to_path_buf(),
+        args,
+        env,
+        cwd,
+        uid: p.user.uid,
+        gid: p.user.gid,
+        additional_gids: p.user.additional_gids.clone(),
+        hostname: rec.config.hostname.clone(),
+        tty: rec.config.tty,
+        open_stdin: rec.config.open_stdin,
+        netns: Some(p.netns.to_path_buf()),
+        cgroup_paths: p.cgroup_paths,
+        binds: ["hosts", "hostname", "resolv.conf"]
+            .iter()
+            .map(|f| BindMount {
+                source: p.dir.join(f),
+                destination: format!("/etc/{f}"),
+                readonly: false,
+            })
+            .collect(),
+        log_path: p.dir.join(format!("{}-json.log", rec.id)),
+        state_dir: p.state_dir,
+        readonly_rootfs: hc.readonly_rootfs,
+        capabilities: container_caps(hc).unwrap_or(None),
+        init: hc.init.unwrap_or(false),
+        privileged: hc.privileged,
+        console_size: console_size(hc.console_size),
+        seccomp_filter: p.seccomp_filter,
+        no_new_privileges: p.no_new_privileges,
+    }
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, input: &str) -> Result<()> {
+        self.start_for(input, false).await
+    }
+
+    /// Start a container; `by_policy` when a restart policy asks, which a stop made while
+    /// the restart waited must win over (checked under the container's lock).
+    pub(super) async fn start_for(self: &Arc<Self>, input: &str, by_policy: bool) -> Result<()> {
+        let c = self.lookup(input)?;
+        let _op = c.op.lock().await;
+        if c.is_running() {
+            return Err(DaemonError::NotModified("container already started".into()));
+        }
+        if by_policy {
+            let rec = c.snapshot();
+            if rec.manually_stopped || c.lifecycle.borrow().removed {
+                return Ok(());
+            }
+        } else {
+            let _ = c.update(|r| r.manually_stopped = false);
+        }
+        let mut acquired = Acquired::default();
+        match self.start_inner(&c, &mut acquired).await {
+            Ok(()) => Ok(()),
+            Err((err, code)) => {
+                self.release(&c.id, &acquired).await;
+                let msg = err.to_string();
+                let _ = c.update(|r| {
+                    r.state.exit_code = code;
+                    r.state.error = msg.clone();
+                    r.endpoint = None;
+                    r.netns = None;
+                    r.rootfs = None;
+                    r.ports.clear();
+                });
+                if c.snapshot().host_config.auto_remove {
+                    drop(_op);
+                    let _ = self.remove(&c.id, true).await;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    pub(super) async fn start_inner(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        acquired: &mut Acquired,
+    ) -> std::result::Result<(), (DaemonError, i64)> {
+        let sys = |what: &str, e: &dyn std::fmt::Display| (DaemonError::system(what, e), 125);
+        let t0 = std::time::Instant::now();
+        let step =
+            |what: &str| tracing::debug!("start {}: {what} after {:?}", &c.id[..12], t0.elapsed());
+        let rec = c.snapshot();
+        let id = rec.id.clone();
+
+        let rootfs = self
+            .images
+            .lock()
+            .unwrap()
+            .layers()
+            .mount(&id)
+            .map_err(|e| sys("mounting the container's rootfs", &e))?;
+        acquired.rootfs = true;
+        step("rootfs mounted");
+
+        let cgroup = self
+            .cgroups
+            .create(&id)
+            .map_err(|e| sys("creating the container's cgroup", &e))?;
+        acquired.cgroup = true;
+        cgroup
+            .apply(&resources(&rec.host_config))
+            .map_err(|e| sys("setting the resource limits", &e))?;
+        if !rec.host_config.privileged {
+            cgroup
+                .restrict_devices()
+                .map_err(|e| sys("restricting devices", &e))?;
+        }
+        step("cgroup created");
+
+        let netns = self
+            .network
+            .create_netns(&id)
+            .await
+            .map_err(|e| sys("creating the network namespace", &e))?;
+        acquired.netns = Some(netns.clone());
+        let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
+            .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        // /etc/hosts gets the container's address once it has one, below.
+        write_etc_files(&c.dir, &rec.config.hostname)
+            .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
+
+        let state_dir = self.shim_dir(&id);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        let security = security_opts(&rec.host_config).map_err(|e| (e, 125))?;
+        let seccomp_filter = self
+            .seccomp_filter(&security, &rec.host_config)
+            .map_err(|e| (e, 125))?;
+        let spec = shim_spec(
+            &rec,
+            Prepared {
+                dir: &c.dir,
+                rootfs: &rootfs,
+                netns: &netns,
+                cgroup_paths: cgroup.paths().to_vec(),
+                state_dir: state_dir.clone(),
+                user: &user,
+                seccomp_filter,
+                no_new_privileges: security.no_new_privileges,
+            },
+        );
+        acquired.shim_dir = Some(state_dir.clone());
+        // The veth and the container's namespaces are independent until the process runs, so
+        // the two slowest steps of a start overlap: plugging in the network, and the shim
+        // creating the container. The process is only started once both are done.
+        let (connected, created) = tokio::join!(
+            self.network.connect(&id, &netns),
+            shim::create(&self.exe, &spec)
+        );
+        let endpoint = match connected {
+            Ok(ep) => ep,
+            // Dropping a created shim before START makes it kill its init and exit.
+            Err(e) => return Err(sys("connecting to the bridge", &e)),
+        };
+        acquired.endpoint = Some(endpoint.clone());
+        let mut shim = created.map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
+        let requested = match &rec.host_config.port_bindings {
+            Some(b) => crate::network::ports::requested(b)
+                .map_err(|e| (DaemonError::InvalidParameter(e), 125))?,
+            None => Vec::new(),
+        };
+        let ports = self
+            .network
+            .publish(&id, endpoint.ip, &requested)
+            .await
+            .map_err(|e| {
+                (
+                    DaemonError::System(format!(
+                        "driver failed programming external connectivity on endpoint {} ({id}): {e}",
+                        rec.name.trim_start_matches('/')
+                    )),
+                    125,
+                )
+            })?;
+        acquired.ports = ports.clone();
+        step("network connected and container created");
+        write_hosts(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
+            .map_err(|e| sys("writing /etc/hosts", &e))?;
+        let pid = shim.pid();
+        if let Err(e) = shim.start().await {
+            return Err(start_failure(&e.message, e.exit_code));
+        }
+        step("process started");
+        let (events, stdin) = shim.split();
+        *c.stdin.lock().await = Some(stdin);
+        let _ = c.update(|r| {
+            r.state.restarting = false;
+            r.state.status = "running".into();
+            r.state.running = true;
+            r.state.pid = pid as i64;
+            r.state.exit_code = 0;
+            r.state.error.clear();
+            r.state.started_at = now_rfc3339();
+            r.state.finished_at = ZERO_TIME.into();
+            r.endpoint = Some(endpoint.clone());
+            r.netns = Some(netns.clone());
+            r.rootfs = Some(rootfs.clone());
+            r.ports = ports.clone();
+        });
+        c.lifecycle.send_modify(|l| l.running = true);
+        self.container_event(&c.snapshot(), "start", &[]);
+
+        self.monitor(c, events);
+        Ok(())
+    }
+
+    /// Release what a start acquired, newest first. Every step is idempotent.
+    pub(super) async fn release(&self, id: &str, a: &Acquired) {
+        if let Some(dir) = &a.shim_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        // The network (netlink) and the filesystem side (cgroup rmdirs, which wait for the
+        // kernel, and the unmount) do not depend on each other: take them down together.
+        let cgroup = a.cgroup.then(|| self.cgroups.open(id));
+        let images = a.rootfs.then(|| self.images.clone());
+        let owner = id.to_string();
+        let local = tokio::task::spawn_blocking(move || {
+            if let Some(cg) = cgroup {
+                if let Err(e) = cg.remove() {
+                    tracing::warn!("container {owner}: removing cgroup: {e}");
+                }
+            }
+            if let Some(images) = images {
+                if let Err(e) = images.lock().unwrap().layers().unmount(&owner) {
+                    tracing::warn!("container {owner}: unmounting: {e}");
+                }
+            }
+        });
+        if let Some(ep) = &a.endpoint {
+            if !a.ports.is_empty() {
+                self.network.unpublish(id, ep.ip, &a.ports).await;
+            }
+            if let Err(e) = self.network.disconnect(id, ep).await {
+                tracing::warn!("container {id}: disconnecting: {e}");
+            }
+        }
+        if let Some(ns) = &a.netns {
+            if let Err(e) = crate::network::remove_netns(ns) {
+                tracing::warn!("container {id}: removing netns: {e}");
+            }
+        }
+        if let Err(e) = local.await {
+            tracing::warn!("container {id}: teardown task failed: {e}");
+        }
+    }
+
+    /// The compiled seccomp program for a container, as a file under
+    /// `<exec root>/seccomp/`: compiled by libseccomp once per profile, capability set and
+    /// berth version, then shared by every container (and exec) that needs the same one.
+    pub fn seccomp_filter(&self, sec: &SecurityOpts, hc: &HostConfig) -> Result<Option<PathBuf>> {
+        use sha2::Digest;
+        let Some(seccomp) = &sec.seccomp else {
+            return Ok(None);
+        };
+        let caps = crate::runtime::security::container_cap_names(
+            hc.privileged,
+            container_caps(hc)?.as_deref(),
+        );
+        let mut key = sha2::Sha256::new();
+        key.update(env!("CARGO_PKG_VERSION"));
+        key.update(&seccomp.source);
+        for c in &caps {
+            key.update(c);
+        }
+        let name = hex::encode(&key.finalize()[..12]);
+        let path = self
+            .config
+            .exec_root
+            .join("seccomp")
+            .join(format!("{name}.bpf"));
+        if path.exists() {
+            return Ok(Some(path));
+        }
+        let bpf = crate::runtime::seccomp::to_bpf(&seccomp.profile, &caps)
+            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        super::ensure_dir(path.parent().expect("a parent"))?;
+        crate::util::fsutil::write_atomic(&path, &bpf)
+            .map_err(|e| DaemonError::system("writing the seccomp filter", e))?;
+        Ok(Some(path))
+    }
+}
+
+/// A process that could not be started: 126 and 127 are the client's mistake (400), with the
+/// wording Docker uses so the docker CLI picks the same exit code; anything else is ours (500).
+pub(super) fn start_failure(message: &str, code: i32) -> (DaemonError, i64) {
+    let err = if code == 126 || code == 127 {
+        DaemonError::InvalidParameter(format!(
+            "failed to create task for container: {message}: unknown"
+        ))
+    } else {
+        DaemonError::System(message.to_string())
+    };
+    (err, code as i64)
+}
+
+/// What a start has taken so far, so a failure can give back exactly that.
+#[derive(Default)]
+pub(super) struct Acquired {
+    pub(super) rootfs: bool,
+    pub(super) cgroup: bool,
+    pub(super) netns: Option<PathBuf>,
+    pub(super) endpoint: Option<crate::network::Endpoint>,
+    pub(super) ports: Vec<crate::network::ports::PortMapping>,
+    pub(super) shim_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_of_a_container_with_a_user_a_terminal_and_limits() {
+        let rec: Record = serde_json::from_value(serde_json::json!({
+            "Id": "c0ffee".repeat(10) + "c0ff",
+            "Created": "2026-12-02T06:00:00Z",
+            "Path": "sh",
+            "Args": ["-c", "echo hi"],
+            "Config": {
+                "Hostname": "c0ffeec0ffee",
+                "Tty": true,
+                "OpenStdin": true,
+                "Env": ["PATH=/custom/bin", "GREETING=hello"],
+                "WorkingDir": "/srv",
+                "Image": "busybox"
+            },
+            "HostConfig": {
+                "ReadonlyRootfs": true,
+                "Init": true,
+                "CapDrop": ["NET_RAW"],
+                "ConsoleSize": [40, 120]
+            },
+            "Image": "sha256:abc",
+            "Name": "/spec",
+            "State": Record::status_created()
+        }))
+        .unwrap();
+        let user = crate::runtime::user::ResolvedUser {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10],
+            home: "/home/app".into(),
+        };
+        let spec = shim_spec(
+            &rec,
+            Prepared {
+                dir: Path::new("/var/lib/berth/containers/c0ffee"),
+                rootfs: Path::new("/var/lib/berth/overlay2/abc/merged"),
+                netns: Path::new("/run/berth/netns/c0ffee"),
+                cgroup_paths: vec!["/sys/fs/cgroup/berth/c0ffee".into()],
+                state_dir: "/run/berth/shims/c0ffee".into(),
+                user: &user,
+                seccomp_filter: Some("/run/berth/seccomp/default.bpf".into()),
+                no_new_privileges: true,
+            },
+        );
+        insta::assert_json_snapshot!(spec);
+    }
+}
