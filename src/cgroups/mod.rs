@@ -7,6 +7,8 @@ mod backend;
 pub mod devices;
 pub mod resources;
 pub mod stats;
+#[cfg(test)]
+mod testfs;
 mod v1;
 mod v2;
 
