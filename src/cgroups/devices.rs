@@ -1,8 +1,8 @@
 //! Which devices a container may open: Docker's default rules (the null, zero, full, random,
 //! urandom, tty and console devices, the pseudo-terminals, and mknod of anything), in the text
 //! form v1's `devices.allow` takes. Each version applies them its own way: v1 writes them into
-//! its devices controller ([`super::v1`]), v2 compiles them into an eBPF program
-//! ([`super::v2::devices`]).
+//! its devices controller (v1/devices.rs), v2 compiles them into an eBPF program
+//! (v2/devices.rs).
 
 /// One rule, as Docker writes it in v1's `devices.allow`: `c 1:3 rwm`, `c 136:* rwm`.
 #[derive(Debug, Clone, PartialEq, Eq)]

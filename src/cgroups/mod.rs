@@ -1,7 +1,7 @@
 //! cgroups (chapter 03): every container gets a cgroup named after its id under one parent
 //! (`berth` by default), on cgroup v1 (a directory in each controller's hierarchy) or v2 (one
 //! directory in the unified tree). Which one is decided at runtime by what /sys/fs/cgroup is;
-//! the version's [`backend::Backend`] does the work, one file per controller under v1/ and v2/.
+//! the version's `Backend` (backend.rs) does the work, one file per controller under v1/ and v2/.
 
 mod backend;
 pub mod devices;

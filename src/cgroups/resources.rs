@@ -127,7 +127,7 @@ impl Resources {
     }
 
     /// The files to write and their values, controller by controller; each version's
-    /// controller files ([`super::v1`], [`super::v2`]) own their part.
+    /// controller files (under v1/ and v2/) own their part.
     pub fn plan(&self, version: CgroupVersion) -> Vec<Knob> {
         match version {
             CgroupVersion::V1 => super::v1::plan(self),
