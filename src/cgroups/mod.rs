@@ -1,17 +1,28 @@
 //! cgroups (chapter 03): every container gets a cgroup named after its id under one parent
 //! (`berth` by default), on cgroup v1 (a directory in each controller's hierarchy) or v2 (one
-//! directory in the unified tree). Which one is decided at runtime by what /sys/fs/cgroup is.
+//! directory in the unified tree). Which one is decided at runtime by what /sys/fs/cgroup is;
+//! the version's `Backend` (backend.rs) does the work, one file per controller under v1/ and v2/.
 
+mod backend;
 pub mod devices;
 pub mod resources;
+pub mod stats;
+#[cfg(test)]
+mod testfs;
 mod v1;
 mod v2;
 
 pub use resources::{parse_size, Resources};
+pub use stats::Stats;
 
+use backend::Backend;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use thiserror::Error;
+
+/// Where the host mounts its cgroups, and where [`CgroupManager::new`] looks.
+pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 /// The host's v1 hierarchies as (directory name under /sys/fs/cgroup, mount options), read
 /// from /proc/self/mountinfo: `("memory", "memory")`, `("cpu,cpuacct", "cpu,cpuacct")`,
@@ -26,7 +37,7 @@ pub fn v1_hierarchies() -> Vec<(String, String)> {
                 return None;
             }
             let point = pre.split_whitespace().nth(4)?;
-            let name = point.strip_prefix("/sys/fs/cgroup/")?;
+            let name = point.strip_prefix(DEFAULT_ROOT)?.strip_prefix('/')?;
             let opts: Vec<&str> = post
                 .nth(1)?
                 .split(',')
@@ -85,25 +96,27 @@ fn valid_name(name: &str) -> bool {
 }
 
 pub struct CgroupManager {
-    version: CgroupVersion,
-    mount: PathBuf,
+    backend: Arc<dyn Backend>,
     parent: String,
 }
 
 /// One container's cgroup: one directory per hierarchy (v1) or a single one (v2).
 #[derive(Debug, Clone)]
 pub struct Cgroup {
-    version: CgroupVersion,
+    backend: Arc<dyn Backend>,
     paths: Vec<PathBuf>,
 }
 
 impl CgroupManager {
+    /// The manager for the host's cgroups, at [`DEFAULT_ROOT`], of the version mounted there.
     pub fn new(parent: &str) -> Result<CgroupManager, CgroupError> {
-        let mount = Path::new("/sys/fs/cgroup");
-        let version = detect(mount).map_err(io_ctx("inspecting /sys/fs/cgroup"))?;
+        let mount = Path::new(DEFAULT_ROOT);
+        let version = detect(mount).map_err(io_ctx(format!("inspecting {DEFAULT_ROOT}")))?;
         Self::with_mount(mount, version, parent)
     }
 
+    /// The manager for cgroups of `version` mounted at `mount` (the unified tree of a hybrid
+    /// host, or a directory that plays cgroupfs in tests).
     pub fn with_mount(
         mount: &Path,
         version: CgroupVersion,
@@ -112,26 +125,23 @@ impl CgroupManager {
         if !valid_name(parent) {
             return Err(CgroupError::InvalidName(parent.to_string()));
         }
+        let backend: Arc<dyn Backend> = match version {
+            CgroupVersion::V1 => Arc::new(v1::V1::new(mount)),
+            CgroupVersion::V2 => Arc::new(v2::V2::new(mount)),
+        };
         Ok(CgroupManager {
-            version,
-            mount: mount.to_path_buf(),
+            backend,
             parent: parent.to_string(),
         })
     }
 
     pub fn version(&self) -> CgroupVersion {
-        self.version
+        self.backend.version()
     }
 
     /// The parent directories (one per v1 hierarchy, or one).
     pub fn parent_dirs(&self) -> Vec<PathBuf> {
-        match self.version {
-            CgroupVersion::V1 => v1::hierarchies(&self.mount)
-                .into_iter()
-                .map(|h| h.join(&self.parent))
-                .collect(),
-            CgroupVersion::V2 => vec![self.mount.join(&self.parent)],
-        }
+        self.backend.dirs(Path::new(&self.parent))
     }
 
     pub fn create(&self, id: &str) -> Result<Cgroup, CgroupError> {
@@ -139,11 +149,7 @@ impl CgroupManager {
             return Err(CgroupError::InvalidName(id.to_string()));
         }
         let cg = self.open(id);
-        let made = match self.version {
-            CgroupVersion::V1 => v1::create(&self.mount, &self.parent, &cg.paths),
-            CgroupVersion::V2 => v2::create(&self.mount, &self.parent, &cg.paths[0]),
-        };
-        if let Err(e) = made {
+        if let Err(e) = self.backend.create(&cg.paths) {
             let _ = cg.remove();
             return Err(e);
         }
@@ -153,7 +159,7 @@ impl CgroupManager {
     /// The cgroup of `id`, whether or not it exists (for removal after a restart).
     pub fn open(&self, id: &str) -> Cgroup {
         Cgroup {
-            version: self.version,
+            backend: self.backend.clone(),
             paths: self.parent_dirs().into_iter().map(|p| p.join(id)).collect(),
         }
     }
@@ -187,7 +193,7 @@ impl Cgroup {
     }
 
     pub fn version(&self) -> CgroupVersion {
-        self.version
+        self.backend.version()
     }
 
     /// Move `pid` into every directory of this cgroup, in parallel for the same reason as
@@ -199,183 +205,44 @@ impl Cgroup {
     /// Freeze or thaw every process in the cgroup (`pause`/`unpause`), and wait until the
     /// kernel says it is done: v1's freezer passes through FREEZING, v2 reports in cgroup.events.
     pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
-        // (knob, value to write, file that reports the state, the line it shows when done)
-        let (file, value, status, want) = match (self.version, frozen) {
-            (CgroupVersion::V1, true) => ("freezer.state", "FROZEN", "freezer.state", "FROZEN"),
-            (CgroupVersion::V1, false) => ("freezer.state", "THAWED", "freezer.state", "THAWED"),
-            (CgroupVersion::V2, true) => ("cgroup.freeze", "1", "cgroup.events", "frozen 1"),
-            (CgroupVersion::V2, false) => ("cgroup.freeze", "0", "cgroup.events", "frozen 0"),
-        };
-        let done = |dir: &Path| {
-            std::fs::read_to_string(dir.join(status))
-                .map(|s| s.lines().any(|l| l.trim() == want))
-                .unwrap_or(false)
-        };
-        let dir = self
-            .paths
-            .iter()
-            .find(|p| p.join(file).exists())
-            .ok_or_else(|| CgroupError::Io {
-                context: format!("finding {file}"),
-                source: io::Error::new(io::ErrorKind::NotFound, "no freezer for this cgroup"),
-            })?;
-        for _ in 0..500 {
-            std::fs::write(dir.join(file), value)
-                .map_err(io_ctx(format!("writing {}", dir.join(file).display())))?;
-            if done(dir) {
-                return Ok(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        Err(CgroupError::Busy {
-            path: dir.display().to_string(),
-        })
+        self.backend.freeze(&self.paths, frozen)
     }
 
     /// The directory that holds `controller`'s files: v1's hierarchy of that name, or v2's
     /// single directory.
     pub fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
-        match self.version {
-            CgroupVersion::V2 => self.paths.first(),
-            CgroupVersion::V1 => self.paths.iter().find(|p| {
-                p.ancestors().any(|a| {
-                    a.parent().is_some_and(|pp| pp.ends_with("cgroup")) && a.ends_with(controller)
-                })
-            }),
-        }
+        self.backend.dir_for(&self.paths, controller)
     }
 
-    /// Write the limits into the cgroup's files. On v1 a memory limit above the current
-    /// memory+swap limit is refused until that one is raised, so a refused write is retried
-    /// once the others are in.
+    /// Write the limits into the cgroup's files (at creation, and again on `update`).
     pub fn apply(&self, r: &Resources) -> Result<(), CgroupError> {
-        let mut retry = Vec::new();
-        for k in r.plan(self.version) {
-            // Swap accounting can be off in the kernel; Docker then ignores --memory-swap too.
-            if k.file == "memory.memsw.limit_in_bytes"
-                && self
-                    .dir_for("memory")
-                    .is_some_and(|d| !d.join(k.file).exists())
-            {
-                continue;
-            }
-            let dir = self.dir_for(k.controller).ok_or_else(|| CgroupError::Io {
-                context: format!("setting {}", k.file),
-                source: io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("the {} controller is not available", k.controller),
-                ),
-            })?;
-            if std::fs::write(dir.join(k.file), &k.value).is_err() {
-                retry.push((dir.join(k.file), k.value));
-            }
-        }
-        for (file, value) in retry {
-            std::fs::write(&file, &value)
-                .map_err(io_ctx(format!("writing {value} to {}", file.display())))?;
-        }
-        Ok(())
+        self.backend.apply(&self.paths, r)
     }
 
     /// Docker's device rules: a container may create any node (`m`) but read and write only
     /// the standard ones (null, zero, full, random, urandom, tty, console, ptmx, pts). On v1
     /// that is the devices controller; on v2 an eBPF program ([`devices`]).
     pub fn restrict_devices(&self) -> Result<(), CgroupError> {
-        if self.version != CgroupVersion::V1 {
-            // v2: an eBPF program attached to the container's one directory.
-            let Some(dir) = self.paths.first() else {
-                return Ok(());
-            };
-            return devices::attach(dir, &devices::default_rules()).map_err(io_ctx(format!(
-                "restricting the devices of {}",
-                dir.display()
-            )));
-        }
-        let Some(dir) = self.dir_for("devices") else {
-            return Ok(());
-        };
-        std::fs::write(dir.join("devices.deny"), "a").map_err(io_ctx(format!(
-            "writing {}",
-            dir.join("devices.deny").display()
-        )))?;
-        for r in devices::DEFAULT_ALLOW {
-            std::fs::write(dir.join("devices.allow"), r)
-                .map_err(io_ctx(format!("allowing {r}")))?;
-        }
-        Ok(())
+        self.backend.restrict_devices(&self.paths)
+    }
+
+    /// What the cgroup's files say about its use, for `docker stats`.
+    pub fn stats(&self) -> Stats {
+        self.backend.stats(&self.paths)
     }
 
     /// Whether the kernel's OOM killer killed a process of this cgroup.
     pub fn oom_killed(&self) -> bool {
-        let (file, key) = match self.version {
-            CgroupVersion::V1 => ("memory.oom_control", "oom_kill "),
-            CgroupVersion::V2 => ("memory.events", "oom_kill "),
-        };
-        self.dir_for("memory")
-            .and_then(|d| std::fs::read_to_string(d.join(file)).ok())
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(key))
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-            })
-            .is_some_and(|n| n > 0)
+        self.backend.oom_killed(&self.paths)
     }
 
     pub fn procs(&self) -> Vec<i32> {
-        let mut pids: Vec<i32> = self
-            .paths
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(p.join("cgroup.procs")).ok())
-            .flat_map(|s| {
-                s.lines()
-                    .filter_map(|l| l.trim().parse().ok())
-                    .collect::<Vec<i32>>()
-            })
-            .collect();
-        pids.sort();
-        pids.dedup();
-        pids
+        backend::procs(&self.paths)
     }
 
     /// Kill what is left inside and remove the directories; idempotent.
     pub fn remove(&self) -> Result<(), CgroupError> {
-        for attempt in 0..50 {
-            for pid in self.procs() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            // On v1 every rmdir waits for an RCU grace period (milliseconds each); removing
-            // the hierarchies' directories in parallel pays that wait once, not eight times.
-            let results: Vec<(PathBuf, io::Result<()>)> = std::thread::scope(|s| {
-                let handles: Vec<_> = self
-                    .paths
-                    .iter()
-                    .map(|p| s.spawn(move || (p.clone(), std::fs::remove_dir(p))))
-                    .collect();
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            });
-            let mut busy = None;
-            for (p, r) in results {
-                match r {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy = Some(p),
-                    Err(e) => return Err(io_ctx(format!("removing {}", p.display()))(e)),
-                }
-            }
-            match busy {
-                None => return Ok(()),
-                Some(p) if attempt == 49 => {
-                    return Err(CgroupError::Busy {
-                        path: p.display().to_string(),
-                    })
-                }
-                Some(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
-            }
-        }
-        Ok(())
+        self.backend.remove(&self.paths)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Resource limits (`-m`, `--memory-swap`, `--memory-reservation`, `--cpus`, `--cpu-shares`,
 //! `--cpu-period`/`--cpu-quota`, `--cpuset-cpus`, `--pids-limit`, `--oom-kill-disable`) as the
-//! files that enforce them. The plan is pure (and snapshot-tested for both versions); applying
-//! it is writing each value into its file.
+//! files that enforce them, with Docker's validations in Docker's words. The plan is pure (and
+//! snapshot-tested for both versions); applying it is writing each value into its file.
 
 use super::CgroupVersion;
 
@@ -30,7 +30,7 @@ pub struct Knob {
     pub value: String,
 }
 
-fn knob(controller: &'static str, file: &'static str, value: impl ToString) -> Knob {
+pub(crate) fn knob(controller: &'static str, file: &'static str, value: impl ToString) -> Knob {
     Knob {
         controller,
         file,
@@ -106,7 +106,7 @@ impl Resources {
     }
 
     /// Memory plus swap: Docker gives a container as much swap as memory unless told.
-    fn memsw(&self) -> Option<i64> {
+    pub(crate) fn memsw(&self) -> Option<i64> {
         match (self.memory, self.memory_swap) {
             (Some(_), Some(-1)) => Some(-1),
             (Some(_), Some(s)) => Some(s),
@@ -115,7 +115,8 @@ impl Resources {
         }
     }
 
-    fn cfs(&self) -> Option<(i64, i64)> {
+    /// (period, quota) in microseconds; a quota of -1 is none.
+    pub(crate) fn cfs(&self) -> Option<(i64, i64)> {
         if let Some(n) = self.nano_cpus {
             return Some((DEFAULT_CFS_PERIOD, n * DEFAULT_CFS_PERIOD / 1_000_000_000));
         }
@@ -125,75 +126,13 @@ impl Resources {
         }
     }
 
+    /// The files to write and their values, controller by controller; each version's
+    /// controller files (under v1/ and v2/) own their part.
     pub fn plan(&self, version: CgroupVersion) -> Vec<Knob> {
-        let mut k = Vec::new();
         match version {
-            CgroupVersion::V1 => {
-                if let Some(m) = self.memory {
-                    k.push(knob("memory", "memory.limit_in_bytes", m));
-                }
-                if let Some(s) = self.memsw() {
-                    k.push(knob("memory", "memory.memsw.limit_in_bytes", s));
-                }
-                if let Some(r) = self.memory_reservation {
-                    k.push(knob("memory", "memory.soft_limit_in_bytes", r));
-                }
-                if self.oom_kill_disable {
-                    k.push(knob("memory", "memory.oom_control", 1));
-                }
-                if let Some(s) = self.cpu_shares {
-                    k.push(knob("cpu", "cpu.shares", s));
-                }
-                if let Some((period, quota)) = self.cfs() {
-                    k.push(knob("cpu", "cpu.cfs_period_us", period));
-                    k.push(knob("cpu", "cpu.cfs_quota_us", quota));
-                }
-                if let Some(c) = &self.cpuset_cpus {
-                    k.push(knob("cpuset", "cpuset.cpus", c));
-                }
-                if let Some(p) = self.pids_limit.filter(|p| *p > 0) {
-                    k.push(knob("pids", "pids.max", p));
-                }
-            }
-            CgroupVersion::V2 => {
-                if let Some(m) = self.memory {
-                    k.push(knob("memory", "memory.max", m));
-                }
-                match (self.memory, self.memsw()) {
-                    (_, Some(-1)) => k.push(knob("memory", "memory.swap.max", "max")),
-                    (Some(m), Some(s)) => k.push(knob("memory", "memory.swap.max", s - m)),
-                    _ => {}
-                }
-                if let Some(r) = self.memory_reservation {
-                    k.push(knob("memory", "memory.low", r));
-                }
-                if self.oom_kill_disable {
-                    // v2 has no switch to disable the OOM killer; memory.oom.group=0 is the
-                    // closest (only the offending process is killed), and is the default.
-                    k.push(knob("memory", "memory.oom.group", 0));
-                }
-                if let Some(s) = self.cpu_shares {
-                    // The conversion runc uses from v1 shares (2..262144) to v2 weight (1..10000).
-                    let weight = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
-                    k.push(knob("cpu", "cpu.weight", weight));
-                }
-                if let Some((period, quota)) = self.cfs() {
-                    let q = if quota < 0 {
-                        "max".to_string()
-                    } else {
-                        quota.to_string()
-                    };
-                    k.push(knob("cpu", "cpu.max", format!("{q} {period}")));
-                }
-                if let Some(c) = &self.cpuset_cpus {
-                    k.push(knob("cpuset", "cpuset.cpus", c));
-                }
-                if let Some(p) = self.pids_limit.filter(|p| *p > 0) {
-                    k.push(knob("pids", "pids.max", p));
-                }
-            }
+            CgroupVersion::V1 => super::v1::plan(self),
+            CgroupVersion::V2 => super::v2::plan(self),
         }
-        k
     }
 }
 

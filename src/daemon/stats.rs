@@ -1,12 +1,12 @@
-//! `stats`: a container's resource use, read from its cgroup (CPU time, memory, PIDs, block
-//! I/O) and from its network namespace (/proc/<pid>/net/dev), in the JSON shape of Docker's
+//! `stats`: a container's resource use, as its cgroup reports it ([`crate::cgroups::Stats`]:
+//! CPU time, memory, PIDs, block I/O) with the host's CPU time and the network namespace's
+//! counters (/proc/<pid>/net/dev), in the JSON shape of Docker's
 //! `GET /containers/{id}/stats`. The parsers are pure; sampling reads the files.
 
 use super::error::{DaemonError, Result};
 use super::Daemon;
-use crate::cgroups::CgroupVersion;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Bytes received/sent per interface, from /proc/<pid>/net/dev.
 pub fn parse_net_dev(text: &str) -> Vec<(String, u64, u64, u64, u64)> {
@@ -22,32 +22,6 @@ pub fn parse_net_dev(text: &str) -> Vec<(String, u64, u64, u64, u64)> {
         })
         .filter(|(name, ..)| name != "lo")
         .collect()
-}
-
-/// Read and write bytes from v1's blkio.throttle.io_service_bytes_recursive or v2's io.stat.
-pub fn parse_block_io(version: CgroupVersion, text: &str) -> (u64, u64) {
-    let (mut read, mut write) = (0, 0);
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match version {
-            CgroupVersion::V1 if f.len() == 3 => match f[1] {
-                "Read" => read += f[2].parse::<u64>().unwrap_or(0),
-                "Write" => write += f[2].parse::<u64>().unwrap_or(0),
-                _ => {}
-            },
-            CgroupVersion::V2 => {
-                for kv in f.iter().skip(1) {
-                    if let Some(v) = kv.strip_prefix("rbytes=") {
-                        read += v.parse::<u64>().unwrap_or(0);
-                    } else if let Some(v) = kv.strip_prefix("wbytes=") {
-                        write += v.parse::<u64>().unwrap_or(0);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    (read, write)
 }
 
 /// The host's CPU time in nanoseconds, summed over /proc/stat's first line (as Docker's
@@ -72,15 +46,6 @@ pub fn parse_proc_stat(text: &str) -> (u64, u64) {
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
-}
-
-fn read_u64(p: &Path) -> Option<u64> {
-    read(p).trim().parse().ok()
-}
-
-fn key_value(text: &str, key: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
 }
 
 fn host_memory() -> u64 {
@@ -110,55 +75,27 @@ pub struct Sample {
 
 impl Sample {
     pub fn take(cg: &crate::cgroups::Cgroup, pid: i64) -> Sample {
-        let version = cg.version();
-        let dir = |c: &str| -> PathBuf { cg.dir_for(c).cloned().unwrap_or_default() };
+        let st = cg.stats();
         let (system, cpus) = parse_proc_stat(&read(Path::new("/proc/stat")));
         let host_mem = host_memory();
-        let limit_or_host =
-            |v: Option<u64>| v.filter(|l| *l > 0 && *l < host_mem).unwrap_or(host_mem);
-        let (cpu_total, memory, memory_limit, inactive_file, pids, pids_limit, blk) = match version
-        {
-            CgroupVersion::V1 => {
-                let mem = dir("memory");
-                let stat = read(&mem.join("memory.stat"));
-                (
-                    read_u64(&dir("cpuacct").join("cpuacct.usage")).unwrap_or(0),
-                    read_u64(&mem.join("memory.usage_in_bytes")).unwrap_or(0),
-                    limit_or_host(read_u64(&mem.join("memory.limit_in_bytes"))),
-                    key_value(&stat, "total_inactive_file ").unwrap_or(0),
-                    read_u64(&dir("pids").join("pids.current")).unwrap_or(0),
-                    read_u64(&dir("pids").join("pids.max")).unwrap_or(0),
-                    parse_block_io(
-                        version,
-                        &read(&dir("blkio").join("blkio.throttle.io_service_bytes_recursive")),
-                    ),
-                )
-            }
-            CgroupVersion::V2 => {
-                let d = dir("");
-                let stat = read(&d.join("memory.stat"));
-                (
-                    key_value(&read(&d.join("cpu.stat")), "usage_usec ").unwrap_or(0) * 1000,
-                    read_u64(&d.join("memory.current")).unwrap_or(0),
-                    limit_or_host(read_u64(&d.join("memory.max"))),
-                    key_value(&stat, "inactive_file ").unwrap_or(0),
-                    read_u64(&d.join("pids.current")).unwrap_or(0),
-                    read_u64(&d.join("pids.max")).unwrap_or(0),
-                    parse_block_io(version, &read(&d.join("io.stat"))),
-                )
-            }
-        };
+        // Docker shows the host's memory as the limit of a container that has none (v2's
+        // "max", v1's huge number).
+        let memory_limit = st
+            .memory
+            .limit
+            .filter(|l| *l > 0 && *l < host_mem)
+            .unwrap_or(host_mem);
         Sample {
-            cpu_total,
+            cpu_total: st.cpu.usage_ns,
             system,
             cpus,
-            memory,
+            memory: st.memory.usage,
             memory_limit,
-            inactive_file,
-            pids,
-            pids_limit,
-            blk_read: blk.0,
-            blk_write: blk.1,
+            inactive_file: st.memory.inactive_file,
+            pids: st.pids.current,
+            pids_limit: st.pids.limit.unwrap_or(0),
+            blk_read: st.io.read_bytes,
+            blk_write: st.io.write_bytes,
             networks: parse_net_dev(&read(Path::new(&format!("/proc/{pid}/net/dev")))),
         }
     }
@@ -231,10 +168,6 @@ mod tests {
             parse_net_dev(dev),
             vec![("eth0".to_string(), 1296, 12, 586, 7)]
         );
-        let v1 = "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\nTotal 12288\n";
-        assert_eq!(parse_block_io(CgroupVersion::V1, v1), (4096, 8192));
-        let v2 = "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n";
-        assert_eq!(parse_block_io(CgroupVersion::V2, v2), (100, 200));
         let stat = "cpu  100 0 50 1000 0 0 0 0 0 0\ncpu0 50 0 25 500 0 0 0 0 0 0\ncpu1 50 0 25 500 0 0 0 0 0 0\nintr 1\n";
         assert_eq!(parse_proc_stat(stat), (1150 * 10_000_000, 2));
     }

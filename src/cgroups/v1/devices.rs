@@ -1,0 +1,19 @@
+//! v1 `devices`: Docker's default device rules ([`crate::cgroups::devices`]) written as text,
+//! `a` into devices.deny to start from nothing, then each allowed rule into devices.allow.
+
+use crate::cgroups::devices::DEFAULT_ALLOW;
+use crate::cgroups::{io_ctx, CgroupError};
+use std::path::Path;
+
+pub(super) const NAME: &str = "devices";
+
+pub(super) fn restrict(dir: &Path) -> Result<(), CgroupError> {
+    std::fs::write(dir.join("devices.deny"), "a").map_err(io_ctx(format!(
+        "writing {}",
+        dir.join("devices.deny").display()
+    )))?;
+    for r in DEFAULT_ALLOW {
+        std::fs::write(dir.join("devices.allow"), r).map_err(io_ctx(format!("allowing {r}")))?;
+    }
+    Ok(())
+}
