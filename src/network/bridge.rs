@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ipam::Ipam;
 use super::subnet::{first_host, pick_subnet, SubnetPool};
-use super::{iptables, netlink, netns, NetworkError};
+use super::{chains, iptables, netlink, netns, NetworkError};
 
 /// Everything the bridge network needs to know, all from the daemon's flags.
 #[derive(Debug, Clone)]
@@ -558,9 +558,9 @@ impl BridgeNetwork {
             .collect();
         let prefix = &self.cfg.iptables_prefix;
         for (table, chain) in [
-            (iptables::Table::Nat, super::ports::dnat_chain(prefix)),
-            (iptables::Table::Filter, iptables::forward_chain(prefix)),
-            (iptables::Table::Nat, iptables::nat_chain(prefix)),
+            (iptables::Table::Nat, chains::dnat_chain(prefix)),
+            (iptables::Table::Filter, chains::forward_chain(prefix)),
+            (iptables::Table::Nat, chains::nat_chain(prefix)),
         ] {
             let Ok(lines) = iptables::list(table, &chain).await else {
                 continue;

@@ -1,10 +1,11 @@
 //! Networking (chapter 07): the default bridge, IP allocation, network namespaces, veth pairs
-//! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, the rule
-//! planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply them to
-//! the kernel. Published ports are `ports` (parsing, binding, the per-container rules) and
-//! `proxy` (the userland proxy process); user networks and DNS are still to come.
+//! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, `chains`,
+//! the rule planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply
+//! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules)
+//! and `proxy` (the userland proxy process); user networks and DNS are still to come.
 
 pub mod bridge;
+pub mod chains;
 pub mod ipam;
 pub mod iptables;
 mod netlink;

@@ -10,7 +10,9 @@
 //! with Docker's message, and a port 0 becomes a free port it can report; the bound sockets are
 //! then handed to the proxy.
 
-use super::iptables::{forward_chain, nat_chain, Placement, Rule, Table};
+pub use super::chains::dnat_chain;
+use super::chains::{forward_chain, nat_chain};
+use super::iptables::{Placement, Rule, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -203,10 +205,6 @@ pub fn bind(requests: &[Requested]) -> Result<Vec<(PortMapping, Bound)>, String>
         ));
     }
     Ok(out)
-}
-
-pub fn dnat_chain(prefix: &str) -> String {
-    format!("{prefix}-DNAT")
 }
 
 /// The rules of one container's published ports: the DNAT, the ACCEPT that lets the
