@@ -1,8 +1,8 @@
 //! Networking (chapter 07): the default bridge, IP allocation, network namespaces, veth pairs
 //! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, `chains`,
 //! the rule planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply
-//! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules)
-//! and `proxy` (the userland proxy process); user networks and DNS are still to come.
+//! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules),
+//! `portmap` (publishing them on the bridge) and `proxy` (the userland proxy process).
 
 pub mod bridge;
 pub mod chains;
@@ -10,6 +10,7 @@ pub mod ipam;
 pub mod iptables;
 mod netlink;
 mod netns;
+mod portmap;
 pub mod ports;
 pub mod proxy;
 pub mod subnet;
