@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use bridge::{host_veth_name, mac_for, teardown, BridgeNetwork, Endpoint, NetworkConfig};
 pub use ipam::{Ipam, IpamError};
 pub use iptables::{plan_bridge_rules, render_save, IptablesError, Placement, Rule, Table};
+pub use ports::PortError;
 pub use subnet::{
     candidates, default_pools, first_host, overlaps, pick_subnet, PoolParseError, SubnetPool,
 };
@@ -42,8 +43,8 @@ pub enum NetworkError {
     },
     /// A published port could not be had; the message is Docker's (e.g. "Bind for
     /// 0.0.0.0:8080 failed: port is already allocated").
-    #[error("{0}")]
-    Publish(String),
+    #[error(transparent)]
+    Publish(#[from] PortError),
     #[error("network link {name} does not exist")]
     LinkNotFound { name: String },
     #[error(

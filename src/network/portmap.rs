@@ -30,7 +30,7 @@ impl BridgeNetwork {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let bound = ports::bind(requests).map_err(NetworkError::Publish)?;
+        let bound = ports::bind(requests)?;
         let maps: Vec<_> = bound.iter().map(|(m, _)| m.clone()).collect();
         let rules = self.port_rules(ip, &maps);
         if let Err(e) = iptables::apply(&rules).await {
