@@ -32,20 +32,28 @@ impl BridgeNetwork {
         }
         let bound = ports::bind(requests)?;
         let maps: Vec<_> = bound.iter().map(|(m, _)| m.clone()).collect();
-        let rules = self.port_rules(ip, &maps);
-        if let Err(e) = iptables::apply(&rules).await {
-            for r in &rules {
-                let _ = iptables::delete_all(r).await;
-            }
-            return Err(e.into());
-        }
+        self.add_port_rules(ip, &maps).await?;
         if let Err(e) = self.start_proxy(id, ip, &maps, &bound) {
-            for r in &rules {
-                let _ = iptables::delete_all(r).await;
-            }
+            delete_quietly(&self.port_rules(ip, &maps)).await;
             return Err(e);
         }
         Ok(maps)
+    }
+
+    /// The firewall half of [`Self::publish`], on its own so that it can be exercised without
+    /// binding host ports or starting a proxy: add the container's DNAT, ACCEPT and hairpin
+    /// rules, or, when one of them cannot be added, none.
+    pub async fn add_port_rules(
+        &self,
+        ip: Ipv4Addr,
+        maps: &[ports::PortMapping],
+    ) -> Result<(), NetworkError> {
+        let rules = self.port_rules(ip, maps);
+        if let Err(e) = iptables::apply(&rules).await {
+            delete_quietly(&rules).await;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     fn start_proxy(
@@ -173,5 +181,12 @@ impl BridgeNetwork {
             }
         }
         removed
+    }
+}
+
+/// Undo on a failure path: the first error is the one worth reporting, not these.
+async fn delete_quietly(rules: &[Rule]) {
+    for r in rules {
+        let _ = iptables::delete_all(r).await;
     }
 }
