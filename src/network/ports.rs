@@ -1,14 +1,8 @@
-//! Published ports (`-p`). Two paths lead to a published port, as in Docker:
-//! - from another machine (or another network namespace), the packet's destination is one of
-//!   the host's addresses: a DNAT rule in `<PREFIX>-DNAT` (reached from PREROUTING for
-//!   local destinations) rewrites it to the container's address and port;
-//! - from the host itself to 127.0.0.1, no DNAT applies (loopback is excluded, as Docker
-//!   excludes it), and a userland proxy (`berth proxy`, [`super::proxy`]) listening on the
-//!   host port copies the connection to the container.
-//!
-//! The daemon binds the host ports itself, so a port already in use fails the start at once
-//! with Docker's message, and a port 0 becomes a free port it can report; the bound sockets are
-//! then handed to the proxy.
+//! Published ports (`-p`): parsing `-p` and PortBindings as Docker does, binding the host ports
+//! (one in use fails the start at once, in Docker's words; port 0 becomes a free port), and
+//! each container's rules, which `portmap` applies. As in Docker, from outside a DNAT in
+//! `<PREFIX>-DNAT` rewrites packets for the host's addresses, and from the host to 127.0.0.1,
+//! which DNAT excludes, the userland proxy ([`super::proxy`]) copies the connection.
 
 pub use super::chains::dnat_chain;
 use super::chains::{forward_chain, nat_chain};
