@@ -5,7 +5,7 @@
 //! `veth` + `eth0` with a `02:42:<ip>` MAC and a default route via the gateway.
 
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
@@ -64,7 +64,7 @@ pub struct BridgeNetwork {
 }
 
 /// Ids name files and links, so only characters safe in both are accepted.
-fn check_id(id: &str) -> Result<(), NetworkError> {
+pub(super) fn check_id(id: &str) -> Result<(), NetworkError> {
     let ok = !id.is_empty()
         && !id.starts_with('.')
         && id
@@ -405,174 +405,6 @@ impl BridgeNetwork {
             match netns::remove(&entry.path()) {
                 Ok(()) => removed.push(format!("netns {name}")),
                 Err(e) => tracing::warn!("sweep: removing netns {name}: {e}"),
-            }
-        }
-        removed
-    }
-
-    /// Publish a container's ports: bind the host ports (failing at once, with Docker's
-    /// message, on one in use), add the DNAT/ACCEPT/hairpin rules, and start the userland
-    /// proxy with the bound sockets. Undoes its own steps on failure.
-    pub async fn publish(
-        &self,
-        id: &str,
-        ip: Ipv4Addr,
-        requests: &[super::ports::Requested],
-    ) -> Result<Vec<super::ports::PortMapping>, NetworkError> {
-        check_id(id)?;
-        if requests.is_empty() {
-            return Ok(Vec::new());
-        }
-        let bound = super::ports::bind(requests).map_err(NetworkError::Publish)?;
-        let maps: Vec<_> = bound.iter().map(|(m, _)| m.clone()).collect();
-        let rules =
-            super::ports::plan_port_rules(&self.cfg.iptables_prefix, &self.cfg.bridge, ip, &maps);
-        if let Err(e) = iptables::apply(&rules).await {
-            for r in &rules {
-                let _ = iptables::delete_all(r).await;
-            }
-            return Err(e.into());
-        }
-        if let Err(e) = self.start_proxy(id, ip, &maps, &bound) {
-            for r in &rules {
-                let _ = iptables::delete_all(r).await;
-            }
-            return Err(e);
-        }
-        Ok(maps)
-    }
-
-    fn start_proxy(
-        &self,
-        id: &str,
-        ip: Ipv4Addr,
-        maps: &[super::ports::PortMapping],
-        bound: &[(super::ports::PortMapping, super::ports::Bound)],
-    ) -> Result<(), NetworkError> {
-        use std::os::unix::process::CommandExt;
-        let io = |what: &str| {
-            let what = what.to_string();
-            let path = self.cfg.exec_root.join("proxies");
-            move |source| NetworkError::Io { what, path, source }
-        };
-        // Out of the way of fds 3, 4, ... first, so placing them there cannot overwrite one
-        // still to be placed.
-        let high: Vec<OwnedFd> = bound
-            .iter()
-            .map(|(_, b)| {
-                nix::fcntl::fcntl(
-                    b.fd().as_raw_fd(),
-                    nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(1000),
-                )
-                // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
-                .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-                .map_err(std::io::Error::from)
-            })
-            .collect::<Result<_, _>>()
-            .map_err(io("passing the published sockets"))?;
-        let raw: Vec<i32> = high.iter().map(|f| f.as_raw_fd()).collect();
-        let spec = super::proxy::ProxySpec {
-            container_ip: ip,
-            ports: maps.to_vec(),
-        };
-        let exe = std::env::current_exe().map_err(io("finding the berth binary"))?;
-        let mut cmd = std::process::Command::new(exe);
-        // The exec root comes last, unread: it tells `ps` (and the e2e leak check) whose it is.
-        cmd.arg("proxy")
-            .arg(id)
-            .arg(serde_json::to_string(&spec).unwrap_or_default())
-            .arg(&self.cfg.exec_root)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // SAFETY: between fork and exec only setsid and dup2, both async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::setsid();
-                for (i, fd) in raw.iter().enumerate() {
-                    if libc::dup2(*fd, super::proxy::FIRST_FD + i as i32) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(io("starting the userland proxy"))?;
-        drop(high);
-        let pid_file = super::proxy::pid_file(&self.cfg.exec_root, id);
-        if let Some(dir) = pid_file.parent() {
-            std::fs::create_dir_all(dir).map_err(io("creating the proxies directory"))?;
-        }
-        if let Err(e) =
-            crate::util::fsutil::write_atomic(&pid_file, child.id().to_string().as_bytes())
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io("recording the proxy")(e));
-        }
-        // Reaped by whoever is its parent when it ends (it outlives us by design).
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
-        Ok(())
-    }
-
-    /// Take a container's published ports down: the proxy and the rules. Safe to repeat.
-    pub async fn unpublish(&self, id: &str, ip: Ipv4Addr, maps: &[super::ports::PortMapping]) {
-        super::proxy::stop(&self.cfg.exec_root, id);
-        for r in
-            super::ports::plan_port_rules(&self.cfg.iptables_prefix, &self.cfg.bridge, ip, maps)
-        {
-            if let Err(e) = iptables::delete_all(&r).await {
-                tracing::warn!("unpublishing ports of {id}: {e}");
-            }
-        }
-    }
-
-    /// After a crash: stop proxies and delete published-port rules that belong to no running
-    /// container (`live`: id, address and ports of each).
-    pub async fn sweep_ports(
-        &self,
-        live: &[(String, Ipv4Addr, Vec<super::ports::PortMapping>)],
-    ) -> Vec<String> {
-        let mut removed = Vec::new();
-        let dir = self.cfg.exec_root.join("proxies");
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
-            if !live.iter().any(|(l, _, _)| *l == id) {
-                super::proxy::stop(&self.cfg.exec_root, &id);
-                removed.push(format!("proxy of {id}"));
-            }
-        }
-        let wanted: Vec<String> = live
-            .iter()
-            .flat_map(|(_, ip, maps)| {
-                super::ports::plan_port_rules(
-                    &self.cfg.iptables_prefix,
-                    &self.cfg.bridge,
-                    *ip,
-                    maps,
-                )
-            })
-            .map(|r| r.save_line())
-            .collect();
-        let prefix = &self.cfg.iptables_prefix;
-        for (table, chain) in [
-            (iptables::Table::Nat, super::ports::dnat_chain(prefix)),
-            (iptables::Table::Filter, iptables::forward_chain(prefix)),
-            (iptables::Table::Nat, iptables::nat_chain(prefix)),
-        ] {
-            let Ok(lines) = iptables::list(table, &chain).await else {
-                continue;
-            };
-            for line in lines {
-                // Only per-port rules name a port; the bridge's own rules stay.
-                if line.contains("--dport") && !wanted.contains(&line) {
-                    match iptables::delete_listed(table, &line).await {
-                        Ok(()) => removed.push(format!("rule {line}")),
-                        Err(e) => tracing::warn!("sweep: deleting {line}: {e}"),
-                    }
-                }
             }
         }
         removed

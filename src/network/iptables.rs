@@ -9,6 +9,9 @@ use std::fmt;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use super::chains::dnat_chain;
+pub use super::chains::{forward_chain, is_builtin_chain, nat_chain};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Table {
     Nat,
@@ -97,27 +100,11 @@ impl Rule {
     }
 }
 
-/// Whether a chain is one of the kernel's own (which berth must never create or delete).
-pub fn is_builtin_chain(chain: &str) -> bool {
-    matches!(
-        chain,
-        "PREROUTING" | "INPUT" | "FORWARD" | "OUTPUT" | "POSTROUTING"
-    )
-}
-
-pub fn nat_chain(prefix: &str) -> String {
-    format!("{prefix}-POSTROUTING")
-}
-
-pub fn forward_chain(prefix: &str) -> String {
-    format!("{prefix}-FORWARD")
-}
-
 /// berth's own chains, with their tables.
 pub fn bridge_chains(prefix: &str) -> Vec<(Table, String)> {
     vec![
         (Table::Nat, nat_chain(prefix)),
-        (Table::Nat, super::ports::dnat_chain(prefix)),
+        (Table::Nat, dnat_chain(prefix)),
         (Table::Filter, forward_chain(prefix)),
     ]
 }
@@ -148,7 +135,7 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
                 "--dst-type",
                 "LOCAL",
                 "-j",
-                &super::ports::dnat_chain(prefix),
+                &dnat_chain(prefix),
             ],
             Placement::Top,
         ),
@@ -164,7 +151,7 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
                 "--dst-type",
                 "LOCAL",
                 "-j",
-                &super::ports::dnat_chain(prefix),
+                &dnat_chain(prefix),
             ],
             Placement::Top,
         ),
@@ -173,7 +160,7 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
 
 /// Every rule the default bridge needs: masquerade what leaves the subnet through another
 /// interface, let containers send anything out, and let replies (only) come back in.
-/// Published ports add their own rules per container ([`super::ports::plan_port_rules`]).
+/// Published ports add their own rules per container (`ports::plan_port_rules`).
 pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Rule> {
     let subnet = subnet.trunc().to_string();
     let nat = nat_chain(prefix);
@@ -210,7 +197,7 @@ pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Ru
     // Packets from the bridge itself are never rewritten by the published-port rules.
     rules.push(Rule::new(
         Table::Nat,
-        &super::ports::dnat_chain(prefix),
+        &dnat_chain(prefix),
         &["-i", bridge, "-j", "RETURN"],
         Placement::Bottom,
     ));

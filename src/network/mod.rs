@@ -1,14 +1,16 @@
 //! Networking (chapter 07): the default bridge, IP allocation, network namespaces, veth pairs
-//! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, the rule
-//! planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply them to
-//! the kernel. Published ports are `ports` (parsing, binding, the per-container rules) and
-//! `proxy` (the userland proxy process); user networks and DNS are still to come.
+//! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, `chains`,
+//! the rule planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply
+//! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules),
+//! `portmap` (publishing them on the bridge) and `proxy` (the userland proxy process).
 
 pub mod bridge;
+pub mod chains;
 pub mod ipam;
 pub mod iptables;
 mod netlink;
 mod netns;
+mod portmap;
 pub mod ports;
 pub mod proxy;
 pub mod subnet;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use bridge::{host_veth_name, mac_for, teardown, BridgeNetwork, Endpoint, NetworkConfig};
 pub use ipam::{Ipam, IpamError};
 pub use iptables::{plan_bridge_rules, render_save, IptablesError, Placement, Rule, Table};
+pub use ports::PortError;
 pub use subnet::{
     candidates, default_pools, first_host, overlaps, pick_subnet, PoolParseError, SubnetPool,
 };
@@ -40,8 +43,8 @@ pub enum NetworkError {
     },
     /// A published port could not be had; the message is Docker's (e.g. "Bind for
     /// 0.0.0.0:8080 failed: port is already allocated").
-    #[error("{0}")]
-    Publish(String),
+    #[error(transparent)]
+    Publish(#[from] PortError),
     #[error("network link {name} does not exist")]
     LinkNotFound { name: String },
     #[error(

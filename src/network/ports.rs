@@ -1,16 +1,12 @@
-//! Published ports (`-p`). Two paths lead to a published port, as in Docker:
-//! - from another machine (or another network namespace), the packet's destination is one of
-//!   the host's addresses: a DNAT rule in `<PREFIX>-DNAT` (reached from PREROUTING for
-//!   local destinations) rewrites it to the container's address and port;
-//! - from the host itself to 127.0.0.1, no DNAT applies (loopback is excluded, as Docker
-//!   excludes it), and a userland proxy (`berth proxy`, [`super::proxy`]) listening on the
-//!   host port copies the connection to the container.
-//!
-//! The daemon binds the host ports itself, so a port already in use fails the start at once
-//! with Docker's message, and a port 0 becomes a free port it can report; the bound sockets are
-//! then handed to the proxy.
+//! Published ports (`-p`): parsing `-p` and PortBindings as Docker does, binding the host ports
+//! (one in use fails the start at once, in Docker's words; port 0 becomes a free port), and
+//! each container's rules, which `portmap` applies. As in Docker, from outside a DNAT in
+//! `<PREFIX>-DNAT` rewrites packets for the host's addresses, and from the host to 127.0.0.1,
+//! which DNAT excludes, the userland proxy ([`super::proxy`]) copies the connection.
 
-use super::iptables::{forward_chain, nat_chain, Placement, Rule, Table};
+pub use super::chains::dnat_chain;
+use super::chains::{forward_chain, nat_chain};
+use super::iptables::{Placement, Rule, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -168,28 +164,54 @@ impl Bound {
     }
 }
 
+/// Why a host port could not be had. The texts are Docker's: clients and tests match on them.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// Someone (another container, or any other program) holds the port.
+    #[error("Bind for {host_ip}:{host_port} failed: port is already allocated")]
+    AlreadyAllocated { host_ip: Ipv4Addr, host_port: u16 },
+    /// Any other refusal from the kernel (no such address on the host, a privileged port, ...).
+    #[error("binding {host_ip}:{host_port}/{proto}: {source}")]
+    Bind {
+        proto: String,
+        host_ip: Ipv4Addr,
+        host_port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PortError {
+    fn from_io(r: &Requested, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            PortError::AlreadyAllocated {
+                host_ip: r.host_ip,
+                host_port: r.host_port,
+            }
+        } else {
+            PortError::Bind {
+                proto: r.proto.clone(),
+                host_ip: r.host_ip,
+                host_port: r.host_port,
+                source,
+            }
+        }
+    }
+}
+
 /// Bind every requested host port; a port in use fails with Docker's words.
-pub fn bind(requests: &[Requested]) -> Result<Vec<(PortMapping, Bound)>, String> {
+pub fn bind(requests: &[Requested]) -> Result<Vec<(PortMapping, Bound)>, PortError> {
     let mut out = Vec::new();
     for r in requests {
         let addr = std::net::SocketAddr::from((r.host_ip, r.host_port));
-        let in_use = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!(
-                    "Bind for {}:{} failed: port is already allocated",
-                    r.host_ip, r.host_port
-                )
-            } else {
-                format!("binding {}:{}/{}: {e}", r.host_ip, r.host_port, r.proto)
-            }
-        };
+        let fail = |e| PortError::from_io(r, e);
         let (bound, port) = if r.proto == "udp" {
-            let s = std::net::UdpSocket::bind(addr).map_err(in_use)?;
-            let port = s.local_addr().map_err(in_use)?.port();
+            let s = std::net::UdpSocket::bind(addr).map_err(fail)?;
+            let port = s.local_addr().map_err(fail)?.port();
             (Bound::Udp(s), port)
         } else {
-            let l = std::net::TcpListener::bind(addr).map_err(in_use)?;
-            let port = l.local_addr().map_err(in_use)?.port();
+            let l = std::net::TcpListener::bind(addr).map_err(fail)?;
+            let port = l.local_addr().map_err(fail)?.port();
             (Bound::Tcp(l), port)
         };
         out.push((
@@ -203,10 +225,6 @@ pub fn bind(requests: &[Requested]) -> Result<Vec<(PortMapping, Bound)>, String>
         ));
     }
     Ok(out)
-}
-
-pub fn dnat_chain(prefix: &str) -> String {
-    format!("{prefix}-DNAT")
 }
 
 /// The rules of one container's published ports: the DNAT, the ACCEPT that lets the
@@ -356,6 +374,44 @@ mod tests {
         ];
         let rules = plan_port_rules("BERTH", "berth0", Ipv4Addr::new(172, 18, 0, 2), &maps);
         insta::assert_snapshot!(super::super::iptables::render_save(&rules));
+    }
+
+    #[test]
+    fn a_port_in_use_is_already_allocated_in_dockers_words() {
+        let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let want = |proto: &str| Requested {
+            proto: proto.into(),
+            host_ip: Ipv4Addr::LOCALHOST,
+            host_port: port,
+            container_port: 80,
+        };
+        let err = bind(&[want("tcp")]).err().expect("the port is taken");
+        assert!(matches!(err, PortError::AlreadyAllocated { host_port, .. } if host_port == port));
+        assert_eq!(
+            err.to_string(),
+            format!("Bind for 127.0.0.1:{port} failed: port is already allocated")
+        );
+        // TCP and UDP ports are separate: the same number is free for UDP.
+        let (map, _socket) = bind(&[want("udp")]).unwrap().pop().unwrap();
+        assert_eq!(map.host_port, port);
+    }
+
+    #[test]
+    fn other_bind_failures_name_the_binding() {
+        // 192.0.2.1 (TEST-NET-1) is no address of this host, so binding it fails at once.
+        let r = Requested {
+            proto: "tcp".into(),
+            host_ip: Ipv4Addr::new(192, 0, 2, 1),
+            host_port: 8080,
+            container_port: 80,
+        };
+        let err = bind(&[r]).err().expect("not a local address");
+        assert!(matches!(err, PortError::Bind { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with("binding 192.0.2.1:8080/tcp: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,9 +1,8 @@
-//! `berth proxy <container id> <spec>`: the userland proxy of one container's published
-//! ports (Docker's docker-proxy). It serves what the DNAT rules cannot: connections from the
-//! host to 127.0.0.1:<port>. The daemon binds the host sockets and hands them over as fds 3,
-//! 4, ...; the proxy accepts on them and copies each connection (or datagram) to the
-//! container. It runs in its own session, so it outlives the daemon like the shim does, and
-//! the daemon stops it when the container stops.
+//! `berth proxy <container id> <spec>`: the userland proxy of one container's published ports
+//! (Docker's docker-proxy), for what DNAT cannot serve: connections from the host to
+//! `127.0.0.1:<port>`. It inherits the sockets the daemon bound as fds 3, 4, ... and copies each
+//! connection (or datagram) to the container; in its own session, it outlives the daemon like
+//! the shim, and the daemon stops it when the container stops.
 
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddr};

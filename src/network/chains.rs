@@ -1,0 +1,41 @@
+//! The names of berth's own iptables chains, derived from the daemon's `--iptables-prefix`.
+//! They live here, apart from the rule planner (`iptables`) and the published-port rules
+//! (`ports`), so both name the same chains without depending on each other. Like Docker's
+//! `DOCKER`/`DOCKER-FORWARD`, they are reached by one jump each from a built-in chain.
+
+/// Whether a chain is one of the kernel's own (which berth must never create or delete).
+pub fn is_builtin_chain(chain: &str) -> bool {
+    matches!(
+        chain,
+        "PREROUTING" | "INPUT" | "FORWARD" | "OUTPUT" | "POSTROUTING"
+    )
+}
+
+/// nat: the bridge's outbound MASQUERADE and the published ports' hairpin MASQUERADE.
+pub fn nat_chain(prefix: &str) -> String {
+    format!("{prefix}-POSTROUTING")
+}
+
+/// filter: what may cross the bridge (out, replies in, and published ports).
+pub fn forward_chain(prefix: &str) -> String {
+    format!("{prefix}-FORWARD")
+}
+
+/// nat: the published ports' DNAT, reached for packets to the host's own addresses.
+pub fn dnat_chain(prefix: &str) -> String {
+    format!("{prefix}-DNAT")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_carry_the_prefix_and_are_never_builtin() {
+        for c in [nat_chain("P"), forward_chain("P"), dnat_chain("P")] {
+            assert!(c.starts_with("P-"), "{c}");
+            assert!(!is_builtin_chain(&c), "{c}");
+        }
+        assert!(is_builtin_chain("POSTROUTING"));
+    }
+}
