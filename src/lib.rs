@@ -14,3 +14,4 @@ pub mod layers;
 pub mod network;
 pub mod runtime;
 pub mod util;
+pub mod wire;

@@ -2,7 +2,7 @@
 //! unix socket, the `/v1.50` prefix on every path, and Docker's error bodies turned into
 //! `ClientError::Api` so the CLI can print "Error response from daemon: …".
 
-use crate::api::types::{ErrorResponse, API_VERSION};
+use crate::wire::types::{ErrorResponse, API_VERSION};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
@@ -60,7 +60,7 @@ pub fn bytes_body(b: impl Into<Bytes>) -> ReqBody {
 
 impl Client {
     pub fn new(host: &str) -> Result<Client> {
-        let socket = crate::daemon::socket_from_host(host).map_err(ClientError::Protocol)?;
+        let socket = crate::wire::host::socket_from_host(host).map_err(ClientError::Protocol)?;
         Ok(Client {
             host: host.to_string(),
             socket,

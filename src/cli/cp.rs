@@ -443,7 +443,7 @@ async fn upload(
                 std::io::copy(&mut std::io::stdin().lock(), &mut writer)?;
                 writer.flush()
             }
-            Source::Path { local, name } => crate::daemon::archive::tar_path(&local, &name, writer),
+            Source::Path { local, name } => crate::util::tarpath::tar_path(&local, &name, writer),
         }
     });
     let stream = futures::stream::unfold(rx, move |mut rx| {

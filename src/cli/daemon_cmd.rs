@@ -2,8 +2,9 @@
 //! API on the unix socket until SIGTERM or SIGINT, then stop containers and clean up.
 
 use crate::daemon::lock::{DirLock, PidLock};
-use crate::daemon::{socket_from_host, Daemon, DaemonConfig};
+use crate::daemon::{Daemon, DaemonConfig};
 use crate::network::SubnetPool;
+use crate::wire::host::socket_from_host;
 use anyhow::Context;
 use clap::Args;
 use std::os::unix::fs::PermissionsExt;

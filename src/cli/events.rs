@@ -4,7 +4,7 @@
 use super::report;
 use super::template::Template;
 use crate::api::client::Client;
-use crate::daemon::events::Event;
+use crate::wire::events::Event;
 use clap::Args;
 use hyper::Method;
 

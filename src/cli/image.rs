@@ -2,8 +2,8 @@
 
 use super::{report, table};
 use crate::api::client::{Client, ClientError};
-use crate::api::types::ImageSummary;
 use crate::util::human::{human_duration, human_size};
+use crate::wire::types::ImageSummary;
 use clap::Args;
 
 #[derive(Args, Debug)]

@@ -4,7 +4,7 @@
 //! terminal is in raw mode and its size follows ours (`resize` on SIGWINCH).
 
 use crate::api::client::Client;
-use crate::api::stream;
+use crate::wire::stream;
 use nix::sys::termios::{self, SetArg, Termios};
 use std::os::fd::AsFd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

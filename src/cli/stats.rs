@@ -135,7 +135,7 @@ async fn names(client: &Client, a: &StatsArgs) -> Result<Vec<String>, i32> {
         "/containers/json"
     };
     match client
-        .get_json::<Vec<crate::api::types::ContainerSummary>>(path)
+        .get_json::<Vec<crate::wire::types::ContainerSummary>>(path)
         .await
     {
         Ok(rows) => Ok(rows.into_iter().map(|r| r.id).collect()),

@@ -2,12 +2,12 @@
 
 use super::report;
 use crate::api::client::Client;
-use crate::api::types::VersionResponse;
+use crate::wire::types::VersionResponse;
 
 pub async fn version(client: &Client) -> i32 {
     println!("Client:");
     println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
-    println!(" API version:       {}", crate::api::types::API_VERSION);
+    println!(" API version:       {}", crate::wire::types::API_VERSION);
     println!(
         " OS/Arch:           linux/{}",
         std::env::consts::ARCH.replace("x86_64", "amd64")

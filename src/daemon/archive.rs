@@ -132,20 +132,6 @@ fn stat_in(root: &Root, path: &str) -> Result<(PathBuf, String)> {
     Ok((host, stat_header(&name, &md, &link)))
 }
 
-/// Tar `host` (a file, a link, or a whole directory, links kept as links) with its top entry
-/// named `name`.
-pub fn tar_path(host: &Path, name: &str, out: impl io::Write) -> io::Result<()> {
-    let mut b = tar::Builder::new(out);
-    b.follow_symlinks(false);
-    let md = std::fs::symlink_metadata(host)?;
-    if md.is_dir() {
-        b.append_dir_all(name, host)?;
-    } else {
-        b.append_path_with_name(host, name)?;
-    }
-    b.into_inner()?.flush()
-}
-
 /// Extract `tar` below `dest`. With `no_overwrite_dir_non_dir`, an entry may not replace a
 /// directory with a non-directory or the reverse (Docker's rule for `cp`). Without
 /// `copy_uid_gid`, what is written belongs to the container's root.
@@ -320,7 +306,7 @@ impl Daemon {
         };
         tokio::task::spawn_blocking(move || {
             let writer = super::commit::ChannelWriter::new(out);
-            if let Err(e) = tar_path(&host, &name, writer) {
+            if let Err(e) = crate::util::tarpath::tar_path(&host, &name, writer) {
                 tracing::warn!("archive of {path}: {e}");
             }
             drop(mounted);

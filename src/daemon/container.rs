@@ -3,9 +3,9 @@
 //! the daemon runs: the output fan-out to attached clients, the lifecycle watch that `wait`
 //! listens on, and the stdin of the running process.
 
-use crate::api::types::{ContainerConfig, ContainerState, HostConfig};
 use crate::network::Endpoint;
 use crate::runtime::client::ShimStdin;
+use crate::wire::types::{ContainerConfig, ContainerState, HostConfig};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@ use super::container::{Container, Record};
 use super::error::{DaemonError, Result};
 use super::hostconfig::*;
 use super::{names, now_rfc3339, Daemon};
-use crate::api::types::CreateRequest;
+use crate::wire::types::CreateRequest;
 use std::sync::Arc;
 
 impl Daemon {

@@ -5,8 +5,8 @@
 use super::error::{DaemonError, Result};
 use super::hostconfig::merge_env;
 use super::Daemon;
-use crate::api::types::ExecConfig;
 use crate::runtime::nsexec::ExecSpec;
+use crate::wire::types::ExecConfig;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
@@ -80,7 +80,7 @@ impl Daemon {
             ));
         }
         if !config.detach_keys.is_empty() {
-            crate::api::detach::parse(&config.detach_keys)
+            crate::wire::detach::parse(&config.detach_keys)
                 .map_err(DaemonError::InvalidParameter)?;
         }
         let id = crate::util::id::random_id();

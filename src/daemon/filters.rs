@@ -81,7 +81,7 @@ mod tests {
             created: String::new(),
             path: "sh".into(),
             args: vec![],
-            config: crate::api::types::ContainerConfig {
+            config: crate::wire::types::ContainerConfig {
                 image: "busybox".into(),
                 labels: Some(labels),
                 ..Default::default()

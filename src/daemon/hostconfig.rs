@@ -5,7 +5,7 @@
 
 use super::error::{DaemonError, Result};
 use super::restart::*;
-use crate::api::types::HostConfig;
+use crate::wire::types::HostConfig;
 
 /// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
 pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[

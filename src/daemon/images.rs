@@ -2,8 +2,8 @@
 
 use super::error::{DaemonError, Result};
 use super::Daemon;
-use crate::api::types::ImageSummary;
 use crate::image::{ImageRecord, ImageStore};
+use crate::wire::types::ImageSummary;
 use serde_json::{json, Value};
 
 fn created_unix(created: &str) -> i64 {

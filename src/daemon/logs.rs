@@ -93,11 +93,11 @@ impl LogQuery {
             line
         } else {
             let stream = if e.stream == "stderr" {
-                crate::api::stream::STDERR
+                crate::wire::stream::STDERR
             } else {
-                crate::api::stream::STDOUT
+                crate::wire::stream::STDOUT
             };
-            crate::api::stream::encode(stream, &line)
+            crate::wire::stream::encode(stream, &line)
         }
     }
 }

@@ -238,21 +238,6 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-pub fn socket_from_host(host: &str) -> std::result::Result<PathBuf, String> {
-    if let Some(p) = host.strip_prefix("unix://") {
-        if p.is_empty() {
-            return Err(format!("invalid host {host:?}: empty socket path"));
-        }
-        Ok(PathBuf::from(p))
-    } else if host.starts_with('/') {
-        Ok(PathBuf::from(host))
-    } else {
-        Err(format!(
-            "invalid host {host:?}: berth listens on unix sockets only (unix:///path)"
-        ))
-    }
-}
-
 pub fn ensure_dir(p: &Path) -> Result<()> {
     std::fs::create_dir_all(p)
         .map_err(|e| DaemonError::system(&format!("creating {}", p.display()), e))

@@ -5,7 +5,7 @@
 use super::container::{Container, Record};
 use super::error::{DaemonError, Result};
 use super::Daemon;
-use crate::api::types::HostConfig;
+use crate::wire::types::HostConfig;
 use std::sync::Arc;
 
 /// `--restart`: what the daemon does when a container's process ends on its own.
@@ -137,7 +137,7 @@ mod tests {
         assert!(OnFailure(2).should_restart(3, 1, false));
         assert!(!OnFailure(2).should_restart(3, 2, false));
         let policy = |name: &str, max: i64| HostConfig {
-            restart_policy: crate::api::types::RestartPolicyConfig {
+            restart_policy: crate::wire::types::RestartPolicyConfig {
                 name: name.into(),
                 maximum_retry_count: max,
             },

@@ -7,9 +7,9 @@ use super::error::{DaemonError, Result};
 use super::etc_files::*;
 use super::hostconfig::*;
 use super::{now_rfc3339, Daemon};
-use crate::api::types::HostConfig;
 use crate::runtime::client as shim;
 use crate::runtime::spec::{BindMount, ShimSpec};
+use crate::wire::types::HostConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

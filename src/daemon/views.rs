@@ -2,10 +2,10 @@
 
 use super::container::Record;
 use super::Daemon;
-use crate::api::types::{
+use crate::util::human::human_duration;
+use crate::wire::types::{
     ContainerInspect, ContainerSummary, EndpointSettings, GraphDriver, NetworkSettings,
 };
-use crate::util::human::human_duration;
 use std::collections::BTreeMap;
 
 impl Daemon {
@@ -205,7 +205,7 @@ pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::types::{ContainerConfig, HostConfig};
+    use crate::wire::types::{ContainerConfig, HostConfig};
 
     fn running_record() -> Record {
         let mut state = Record::status_created();

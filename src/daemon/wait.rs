@@ -4,7 +4,7 @@
 use super::container::Lifecycle;
 use super::error::{DaemonError, Result};
 use super::Daemon;
-use crate::api::types::{WaitError, WaitResponse};
+use crate::wire::types::{WaitError, WaitResponse};
 use std::sync::Arc;
 
 impl Daemon {

@@ -5,3 +5,4 @@ pub mod fsutil;
 pub mod hashing;
 pub mod human;
 pub mod id;
+pub mod tarpath;

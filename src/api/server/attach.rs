@@ -4,8 +4,8 @@
 //! waits for its process; the detach keys end the session and leave the container running.
 
 use super::{streaming, upgraded_response, ApiError, Call, Reply};
-use crate::api::{detach, stream};
 use crate::daemon::container::Output;
+use crate::wire::{detach, stream};
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;

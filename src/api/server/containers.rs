@@ -4,12 +4,12 @@
 
 use super::{json_line, json_response, no_content, ok_empty, ok_json, streaming};
 use super::{ApiError, Call, Reply};
-use crate::api::types::{CreateRequest, CreateResponse};
+use crate::wire::types::{CreateRequest, CreateResponse};
 use bytes::Bytes;
 use hyper::StatusCode;
 
 /// `POST /containers/create?name=`: the body is Config with HostConfig inside; a field of
-/// the wrong type is named in the 400 (`api::types::parse_naming`).
+/// the wrong type is named in the 400 (`wire::types::parse_naming`).
 pub(super) async fn create(c: Call) -> Reply {
     let name = c.query().get("name").map(String::from);
     let d = c.d.clone();
@@ -21,7 +21,7 @@ pub(super) async fn create(c: Call) -> Reply {
     }
     let create: CreateRequest = serde_json::from_slice::<serde_json::Value>(&body)
         .map_err(|e| format!("invalid JSON: {e}"))
-        .and_then(|v| crate::api::types::parse_naming(&v, ""))
+        .and_then(|v| crate::wire::types::parse_naming(&v, ""))
         .map_err(ApiError::BadRequest)?;
     let id = d.create(name.as_deref(), create).await?;
     Ok(json_response(

@@ -6,8 +6,8 @@
 use super::containers::size_query;
 use super::{json_response, ok_empty, ok_json, streaming, upgraded_response};
 use super::{ApiError, Call, Reply};
-use crate::api::types::{ExecConfig, ExecStartConfig};
-use crate::api::{detach, stream};
+use crate::wire::types::{ExecConfig, ExecStartConfig};
+use crate::wire::{detach, stream};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::StatusCode;

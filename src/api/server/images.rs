@@ -5,8 +5,8 @@
 
 use super::{base, empty};
 use super::{body_reader, json_line, ok_json, streaming, ApiError, Call, Reply};
-use crate::api::types::JsonMessage;
 use crate::daemon::events::Event;
+use crate::wire::types::JsonMessage;
 use bytes::Bytes;
 use hyper::StatusCode;
 

@@ -15,8 +15,8 @@ mod logs;
 mod router;
 mod system;
 
-use crate::api::types::{ErrorResponse, API_VERSION, MIN_API_VERSION};
 use crate::daemon::{Daemon, DaemonError};
+use crate::wire::types::{ErrorResponse, API_VERSION, MIN_API_VERSION};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};

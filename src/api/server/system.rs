@@ -3,9 +3,9 @@
 //! `leave`, answered as a node that is in no swarm, which is what clients probe for.
 
 use super::{base, empty, full, json_line, ok_json, streaming, ApiError, Call, Reply};
-use crate::api::types::{VersionComponent, VersionResponse, API_VERSION, MIN_API_VERSION};
 use crate::daemon::events::{Event, EventFilter};
 use crate::daemon::Daemon;
+use crate::wire::types::{VersionComponent, VersionResponse, API_VERSION, MIN_API_VERSION};
 use bytes::Bytes;
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, StatusCode};

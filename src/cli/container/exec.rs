@@ -40,7 +40,7 @@ pub struct ExecArgs {
 }
 
 pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
-    let config = crate::api::types::ExecConfig {
+    let config = crate::wire::types::ExecConfig {
         attach_stdin: a.interactive && !a.detach,
         attach_stdout: !a.detach,
         attach_stderr: !a.detach,

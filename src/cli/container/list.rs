@@ -4,9 +4,9 @@
 //! and `events` use too.
 
 use crate::api::client::Client;
-use crate::api::types::ContainerSummary;
 use crate::cli::{report, table};
 use crate::util::human::human_duration;
+use crate::wire::types::ContainerSummary;
 use clap::Args;
 
 #[derive(Args, Debug)]

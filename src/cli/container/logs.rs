@@ -4,8 +4,8 @@
 //! client's clock; `events` uses the same conversion.
 
 use crate::api::client::Client;
-use crate::api::stream;
 use crate::cli::report;
+use crate::wire::stream;
 use clap::Args;
 use hyper::Method;
 use tokio::io::AsyncWriteExt;

@@ -135,12 +135,12 @@ pub struct ResourceArgs {
 
 /// `--restart on-failure:3` as the API's RestartPolicy; a count that is not a number becomes
 /// -1, which the daemon refuses by name.
-pub(super) fn restart_policy(flag: &str) -> crate::api::types::RestartPolicyConfig {
+pub(super) fn restart_policy(flag: &str) -> crate::wire::types::RestartPolicyConfig {
     let (name, max) = match flag.split_once(':') {
         Some((p, n)) => (p, n.parse::<i64>().unwrap_or(-1)),
         None => (flag, 0),
     };
-    crate::api::types::RestartPolicyConfig {
+    crate::wire::types::RestartPolicyConfig {
         name: name.into(),
         maximum_retry_count: max,
     }

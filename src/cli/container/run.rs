@@ -6,8 +6,10 @@
 
 use super::opts::{resource_fields, restart_policy, RunArgs};
 use crate::api::client::{Client, ClientError};
-use crate::api::types::{ContainerConfig, CreateRequest, CreateResponse, HostConfig, WaitResponse};
 use crate::cli::report;
+use crate::wire::types::{
+    ContainerConfig, CreateRequest, CreateResponse, HostConfig, WaitResponse,
+};
 use hyper::Method;
 
 fn create_request(a: &RunArgs) -> CreateRequest {

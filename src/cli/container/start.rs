@@ -3,8 +3,8 @@
 //! both end with the container's exit code, or 0 when the detach keys left it running.
 
 use crate::api::client::Client;
-use crate::api::types::WaitResponse;
 use crate::cli::report;
+use crate::wire::types::WaitResponse;
 use clap::Args;
 
 #[derive(Args, Debug)]

@@ -3,8 +3,8 @@
 
 use super::opts::StartArgs;
 use crate::api::client::Client;
-use crate::api::types::WaitResponse;
 use crate::cli::report;
+use crate::wire::types::WaitResponse;
 
 pub async fn wait(client: &Client, a: StartArgs) -> i32 {
     let mut code = 0;
