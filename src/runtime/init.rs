@@ -695,6 +695,9 @@ pub fn execve(
 }
 
 #[cfg(test)]
+mod order_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
