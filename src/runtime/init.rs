@@ -1,8 +1,8 @@
-//! The container's first process, from clone(2) to execve(2). It joins the prepared network
-//! namespace, waits to be put in its cgroup, takes its own cgroup namespace, builds the
-//! filesystem (proc, sys, dev, the bind-mounted /etc files), pivots into the rootfs, masks
-//! what Docker masks, sets the hostname, drops to Docker's capabilities and the user, then
-//! tells the shim it is ready and waits for the word to exec.
+//! The container's first process, from clone(2) to execve(2): it joins the network namespace,
+//! waits for its cgroup, takes a cgroup namespace, builds proc, sys, dev and the /etc binds,
+//! pivots into the rootfs, masks what Docker masks, sets the hostname, drops to Docker's
+//! capabilities and the user, and execs on the shim's word. Every call that order rests on
+//! goes through `kernel::Kernel`, so `order_tests` can check it without root.
 
 use super::kernel::{HostCgroups, Kernel, LinuxKernel, PathKind};
 use super::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
