@@ -1,14 +1,14 @@
-//! The container's first process, from clone(2) to execve(2). It joins the prepared network
-//! namespace, waits to be put in its cgroup, takes its own cgroup namespace, builds the
-//! filesystem (proc, sys, dev, the bind-mounted /etc files), pivots into the rootfs, masks
-//! what Docker masks, sets the hostname, drops to Docker's capabilities and the user, then
-//! tells the shim it is ready and waits for the word to exec.
+//! The container's first process, from clone(2) to execve(2): it joins the network namespace,
+//! waits for its cgroup, takes a cgroup namespace, builds proc, sys, dev and the /etc binds,
+//! pivots into the rootfs, masks what Docker masks, sets the hostname, drops to Docker's
+//! capabilities and the user, and execs on the shim's word. Every call that order rests on
+//! goes through `kernel::Kernel`, so `order_tests` can check it without root.
 
+use super::kernel::{HostCgroups, Kernel, LinuxKernel, PathKind};
 use super::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
 use super::spec::ShimSpec;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::unistd::{chdir, pivot_root, sethostname};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{makedev, Mode, SFlag};
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -71,7 +71,7 @@ fn read_byte(fd: &OwnedFd) -> bool {
 
 /// The body of the cloned child. Never returns on success (execve replaces it).
 pub fn run(spec: &ShimSpec, fds: &InitFds, filter: Option<&[u8]>) -> isize {
-    let err = match prepare_and_exec(spec, fds, filter) {
+    let err = match prepare_and_exec(&LinuxKernel, spec, fds, filter) {
         Ok(()) => return 0,
         Err(e) => e,
     };
@@ -81,13 +81,16 @@ pub fn run(spec: &ShimSpec, fds: &InitFds, filter: Option<&[u8]>) -> isize {
     err.exit_code as isize
 }
 
-fn prepare_and_exec(
+/// Init's whole sequence, each step through `k`; returns only on failure with a real kernel.
+pub fn prepare_and_exec(
+    k: &dyn Kernel,
     spec: &ShimSpec,
     fds: &InitFds,
     filter: Option<&[u8]>,
 ) -> Result<(), InitError> {
     if let Some(ns) = &fds.netns {
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+        use std::os::fd::AsFd;
+        k.setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(|e| InitError::setup("joining the network namespace", e))?;
     }
     if !read_byte(&fds.cgroup_done) {
@@ -96,11 +99,12 @@ fn prepare_and_exec(
             "the shim went away",
         ));
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+    k.unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
 
-    setup_rootfs(spec)?;
-    sethostname(&spec.hostname).map_err(|e| InitError::setup("setting the hostname", e))?;
+    setup_rootfs(k, spec)?;
+    k.sethostname(&spec.hostname)
+        .map_err(|e| InitError::setup("setting the hostname", e))?;
 
     let cwd = if spec.cwd.is_empty() {
         "/"
@@ -109,15 +113,17 @@ fn prepare_and_exec(
     };
     std::fs::create_dir_all(cwd)
         .map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
-    chdir(cwd).map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
+    k.chdir(Path::new(cwd))
+        .map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
 
     let program = find_program(&spec.args, &spec.env)?;
 
     match &fds.console {
-        Some(sock) => setup_console(spec, sock)?,
+        Some(sock) => setup_console(k, spec, sock)?,
         None => {
+            use std::os::fd::AsFd;
             for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
-                nix::unistd::dup2(from.as_raw_fd(), to)
+                k.dup2(from.as_fd(), to)
                     .map_err(|e| InitError::setup("setting up stdio", e))?;
             }
         }
@@ -126,24 +132,25 @@ fn prepare_and_exec(
         seccomp: filter,
         no_new_privileges: spec.no_new_privileges,
     };
-    security.before_dropping_privileges()?;
+    security.before_dropping_privileges(k)?;
     drop_privileges(
+        k,
         spec.uid,
         spec.gid,
         &spec.additional_gids,
         spec.privileged,
         spec.capabilities.as_deref(),
     )?;
-    security.after_dropping_privileges()?;
+    security.after_dropping_privileges(k)?;
 
     write_all(&fds.report, b"R");
     if !read_byte(&fds.go) {
         return Err(InitError::setup("waiting for start", "the shim went away"));
     }
     if spec.init {
-        return reap_as_pid1(spec, &program, &fds.report);
+        return reap_as_pid1(k, spec, &program, &fds.report);
     }
-    exec(spec, &program)
+    exec(k, spec, &program)
 }
 
 /// Seccomp and no-new-privileges, applied in the order runc applies them. Without
@@ -157,45 +164,41 @@ pub struct Confinement<'a> {
 }
 
 impl Confinement<'_> {
-    fn load(&self) -> Result<(), InitError> {
+    fn load(&self, k: &dyn Kernel) -> Result<(), InitError> {
         if let Some(bpf) = self.seccomp {
-            super::seccomp::install(bpf)
+            k.load_seccomp(bpf)
                 .map_err(|e| InitError::setup("loading the seccomp profile", e))?;
         }
         Ok(())
     }
 
-    pub fn before_dropping_privileges(&self) -> Result<(), InitError> {
+    pub fn before_dropping_privileges(&self, k: &dyn Kernel) -> Result<(), InitError> {
         if self.no_new_privileges {
             return Ok(());
         }
-        self.load()
+        self.load(k)
     }
 
-    pub fn after_dropping_privileges(&self) -> Result<(), InitError> {
+    pub fn after_dropping_privileges(&self, k: &dyn Kernel) -> Result<(), InitError> {
         if !self.no_new_privileges {
             return Ok(());
         }
-        // SAFETY: prctl with constant arguments.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(InitError::setup(
-                "setting no_new_privs",
-                std::io::Error::last_os_error(),
-            ));
-        }
-        self.load()
+        k.set_no_new_privileges()
+            .map_err(|e| InitError::setup("setting no_new_privs", e))?;
+        self.load(k)
     }
 }
 
 /// `-t`: a terminal from the container's own devpts becomes stdio, controlling terminal and
 /// /dev/console; its master end goes to the shim.
-fn setup_console(spec: &ShimSpec, sock: &OwnedFd) -> Result<(), InitError> {
+fn setup_console(k: &dyn Kernel, spec: &ShimSpec, sock: &OwnedFd) -> Result<(), InitError> {
     use std::os::fd::AsFd;
     let (master, slave, number) =
         super::console::open_pty().map_err(|e| InitError::setup("creating the terminal", e))?;
     let console = Path::new("/dev/console");
     std::fs::write(console, b"").map_err(|e| InitError::setup("creating /dev/console", e))?;
     mnt(
+        k,
         Some(&format!("/dev/pts/{number}")),
         console,
         None,
@@ -217,7 +220,12 @@ fn setup_console(spec: &ShimSpec, sock: &OwnedFd) -> Result<(), InitError> {
 /// it every signal we receive, reap every orphan that the kernel reparents to us, and exit with
 /// the command's status. Without it the command is PID 1, which ignores signals it has no
 /// handler for, so `docker stop` must wait for its SIGKILL.
-fn reap_as_pid1(spec: &ShimSpec, program: &Path, report: &OwnedFd) -> Result<(), InitError> {
+fn reap_as_pid1(
+    k: &dyn Kernel,
+    spec: &ShimSpec,
+    program: &Path,
+    report: &OwnedFd,
+) -> Result<(), InitError> {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal};
     use nix::sys::signalfd::SignalFd;
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -225,12 +233,11 @@ fn reap_as_pid1(spec: &ShimSpec, program: &Path, report: &OwnedFd) -> Result<(),
     let all = SigSet::all();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None)
         .map_err(|e| InitError::setup("blocking signals", e))?;
-    // SAFETY: this process is single-threaded (a clone of the single-threaded shim).
-    match unsafe { nix::unistd::fork() }.map_err(|e| InitError::setup("fork", e))? {
+    match super::kernel::fork_single_threaded().map_err(|e| InitError::setup("fork", e))? {
         nix::unistd::ForkResult::Child => {
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
                 .map_err(|e| InitError::setup("unblocking signals", e))?;
-            exec(spec, program)
+            exec(k, spec, program)
         }
         nix::unistd::ForkResult::Parent { child } => {
             // Only the command's exec may close the report pipe (that is how the shim learns
@@ -266,20 +273,22 @@ fn reap_as_pid1(spec: &ShimSpec, program: &Path, report: &OwnedFd) -> Result<(),
 }
 
 fn mnt(
+    k: &dyn Kernel,
     src: Option<&str>,
     target: &Path,
     fstype: Option<&str>,
     flags: MsFlags,
     data: Option<&str>,
 ) -> Result<(), InitError> {
-    mount(src, target, fstype, flags, data)
+    k.mount(src, target, fstype, flags, data)
         .map_err(|e| InitError::setup(&format!("mounting {}", target.display()), e))
 }
 
-fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
+fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
     let root = &spec.rootfs;
     // Nothing done here may leak back to the host's mount namespace.
     mnt(
+        k,
         None,
         Path::new("/"),
         None,
@@ -294,7 +303,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
     ensure_dir(&at("/proc"))?;
-    mnt(Some("proc"), &at("/proc"), Some("proc"), base, None)?;
+    mnt(k, Some("proc"), &at("/proc"), Some("proc"), base, None)?;
     ensure_dir(&at("/sys"))?;
     // --privileged gets a writable /sys, all host devices and no masked paths, as in Docker.
     let sys_flags = if spec.privileged {
@@ -302,10 +311,18 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     } else {
         base | MsFlags::MS_RDONLY
     };
-    mnt(Some("sysfs"), &at("/sys"), Some("sysfs"), sys_flags, None)?;
-    mount_cgroups(&at("/sys/fs/cgroup"))?;
+    mnt(
+        k,
+        Some("sysfs"),
+        &at("/sys"),
+        Some("sysfs"),
+        sys_flags,
+        None,
+    )?;
+    mount_cgroups(k, &at("/sys/fs/cgroup"))?;
     ensure_dir(&at("/dev"))?;
     mnt(
+        k,
         Some("tmpfs"),
         &at("/dev"),
         Some("tmpfs"),
@@ -321,7 +338,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
         ("tty", 5, 0),
     ] {
         let p = at(&format!("/dev/{name}"));
-        mknod(
+        k.mknod(
             &p,
             SFlag::S_IFCHR,
             Mode::from_bits_truncate(0o666),
@@ -331,10 +348,11 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
         let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666));
     }
     if spec.privileged {
-        copy_host_devices(Path::new("/dev"), &at("/dev"))?;
+        copy_host_devices(k, Path::new("/dev"), &at("/dev"))?;
     }
     ensure_dir(&at("/dev/pts"))?;
     mnt(
+        k,
         Some("devpts"),
         &at("/dev/pts"),
         Some("devpts"),
@@ -343,6 +361,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     )?;
     ensure_dir(&at("/dev/shm"))?;
     mnt(
+        k,
         Some("shm"),
         &at("/dev/shm"),
         Some("tmpfs"),
@@ -351,6 +370,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     )?;
     ensure_dir(&at("/dev/mqueue"))?;
     mnt(
+        k,
         Some("mqueue"),
         &at("/dev/mqueue"),
         Some("mqueue"),
@@ -377,9 +397,10 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
                 .map_err(|e| InitError::setup(&format!("creating {}", b.destination), e))?;
         }
         let src = b.source.to_string_lossy();
-        mnt(Some(&src), &target, None, MsFlags::MS_BIND, None)?;
+        mnt(k, Some(&src), &target, None, MsFlags::MS_BIND, None)?;
         if b.readonly {
             mnt(
+                k,
                 None,
                 &target,
                 None,
@@ -391,15 +412,19 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
 
     // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only
     // the container's filesystem, and takes every host mount copied into this namespace along.
-    chdir(root).map_err(|e| InitError::setup("entering the rootfs", e))?;
-    pivot_root(".", ".").map_err(|e| InitError::setup("pivot_root", e))?;
-    umount2(".", MntFlags::MNT_DETACH)
+    k.chdir(root)
+        .map_err(|e| InitError::setup("entering the rootfs", e))?;
+    k.pivot_root(Path::new("."), Path::new("."))
+        .map_err(|e| InitError::setup("pivot_root", e))?;
+    k.umount(Path::new("."), MntFlags::MNT_DETACH)
         .map_err(|e| InitError::setup("detaching the old root", e))?;
-    chdir("/").map_err(|e| InitError::setup("chdir /", e))?;
+    k.chdir(Path::new("/"))
+        .map_err(|e| InitError::setup("chdir /", e))?;
     if spec.readonly_rootfs {
         // A bind remount changes only this namespace's view; the overlay stays writable on the
         // host, and /proc, /dev and the /etc files mounted above keep their own flags.
         mnt(
+            k,
             None,
             Path::new("/"),
             None,
@@ -413,18 +438,24 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
     }
     for p in MASKED_PATHS {
         let path = Path::new(p);
-        match path.symlink_metadata() {
-            Ok(md) if md.is_dir() => {
-                mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?
-            }
-            Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
-            Err(_) => {}
+        match k.path_kind(path, false) {
+            Some(PathKind::Directory) => mnt(
+                k,
+                Some("tmpfs"),
+                path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            )?,
+            Some(PathKind::Other) => mnt(k, Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
+            None => {}
         }
     }
     for p in READONLY_PATHS {
         let path = Path::new(p);
-        if path.exists() {
+        if k.path_kind(path, true).is_some() {
             mnt(
+                k,
                 Some(p),
                 path,
                 None,
@@ -432,6 +463,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
                 None,
             )?;
             mnt(
+                k,
                 None,
                 path,
                 None,
@@ -445,7 +477,7 @@ fn setup_rootfs(spec: &ShimSpec) -> Result<(), InitError> {
 
 /// Recreate every device node of the host's /dev (and its subdirectories, but not the
 /// filesystems mounted there, pts, shm and mqueue, nor ptmx, which points into pts) in the container's /dev, for --privileged.
-fn copy_host_devices(from: &Path, to: &Path) -> Result<(), InitError> {
+fn copy_host_devices(k: &dyn Kernel, from: &Path, to: &Path) -> Result<(), InitError> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let Ok(entries) = std::fs::read_dir(from) else {
         return Ok(());
@@ -462,14 +494,14 @@ fn copy_host_devices(from: &Path, to: &Path) -> Result<(), InitError> {
         let target = to.join(&name);
         if ft.is_dir() {
             let _ = std::fs::create_dir_all(&target);
-            copy_host_devices(&e.path(), &target)?;
+            copy_host_devices(k, &e.path(), &target)?;
         } else if (ft.is_char_device() || ft.is_block_device()) && !target.exists() {
             let kind = if ft.is_char_device() {
                 SFlag::S_IFCHR
             } else {
                 SFlag::S_IFBLK
             };
-            mknod(
+            k.mknod(
                 &target,
                 kind,
                 Mode::from_bits_truncate(md.mode()),
@@ -489,28 +521,27 @@ fn copy_host_devices(from: &Path, to: &Path) -> Result<(), InitError> {
 /// /sys/fs/cgroup inside the container, read-only, as Docker gives it: the cgroup2 tree, or a
 /// tmpfs holding each v1 hierarchy the host has. Mounted after the cgroup namespace was
 /// created, so each shows the container's own cgroup as its root.
-fn mount_cgroups(target: &Path) -> Result<(), InitError> {
-    let host = Path::new("/sys/fs/cgroup");
+fn mount_cgroups(k: &dyn Kernel, target: &Path) -> Result<(), InitError> {
     let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    match crate::cgroups::detect(host) {
-        Ok(crate::cgroups::CgroupVersion::V2) => {
-            mnt(Some("cgroup2"), target, Some("cgroup2"), ro, None)
-        }
-        Ok(crate::cgroups::CgroupVersion::V1) => {
+    match k.host_cgroups() {
+        Ok(HostCgroups::V2) => mnt(k, Some("cgroup2"), target, Some("cgroup2"), ro, None),
+        Ok(HostCgroups::V1(hierarchies)) => {
             mnt(
+                k,
                 Some("tmpfs"),
                 target,
                 Some("tmpfs"),
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
                 Some("mode=755"),
             )?;
-            for (name, opts) in crate::cgroups::v1_hierarchies() {
+            for (name, opts) in hierarchies {
                 let dir = target.join(&name);
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| InitError::setup(&format!("creating {}", dir.display()), e))?;
-                mnt(Some("cgroup"), &dir, Some("cgroup"), ro, Some(&opts))?;
+                mnt(k, Some("cgroup"), &dir, Some("cgroup"), ro, Some(&opts))?;
             }
             mnt(
+                k,
                 None,
                 target,
                 None,
@@ -575,6 +606,7 @@ fn errno_text(e: &std::io::Error) -> String {
 /// Become `uid`:`gid` with `gids`, keeping `keep_caps` (Docker's default set when None; all
 /// of them when `privileged`) for root and none for anyone else.
 pub fn drop_privileges(
+    k: &dyn Kernel,
     uid: u32,
     gid: u32,
     gids: &[u32],
@@ -586,10 +618,11 @@ pub fn drop_privileges(
     let keep: CapsHashSet = if privileged {
         // Everything this process holds: on a host that withholds some capabilities from
         // root itself, asking for more would fail.
-        caps::read(None, CapSet::Permitted)
+        k.permitted_capabilities()
             .map_err(|e| InitError::setup("reading capabilities", e))?
     } else if let Some(names) = keep_caps {
-        let permitted = caps::read(None, CapSet::Permitted)
+        let permitted = k
+            .permitted_capabilities()
             .map_err(|e| InitError::setup("reading capabilities", e))?;
         names
             .iter()
@@ -599,25 +632,23 @@ pub fn drop_privileges(
     } else {
         DEFAULT_CAPS.iter().copied().collect()
     };
-    for cap in caps::runtime::thread_all_supported() {
-        if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| InitError::setup("dropping capabilities", e))?;
-        }
-    }
+    k.restrict_bounding_set(&keep)
+        .map_err(|e| InitError::setup("dropping capabilities", e))?;
     let gids: Vec<nix::unistd::Gid> = gids
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&gids).map_err(|e| InitError::setup("setgroups", e))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
+    k.setgroups(&gids)
+        .map_err(|e| InitError::setup("setgroups", e))?;
+    k.setgid(nix::unistd::Gid::from_raw(gid))
         .map_err(|e| InitError::setup("setgid", e))?;
     // Without PR_SET_KEEPCAPS, leaving uid 0 clears the permitted and effective sets,
     // which is exactly Docker's behaviour for a non-root user.
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
+    k.setuid(nix::unistd::Uid::from_raw(uid))
         .map_err(|e| InitError::setup("setuid", e))?;
     let set = |which, caps: &CapsHashSet| {
-        caps::set(None, which, caps).map_err(|e| InitError::setup("setting capabilities", e))
+        k.set_capabilities(which, caps)
+            .map_err(|e| InitError::setup("setting capabilities", e))
     };
     set(CapSet::Inheritable, &CapsHashSet::new())?;
     if uid == 0 {
@@ -625,16 +656,22 @@ pub fn drop_privileges(
         set(CapSet::Permitted, &keep)?;
         set(CapSet::Effective, &keep)?;
     }
-    let _ = caps::clear(None, CapSet::Ambient);
+    let _ = k.clear_ambient_capabilities();
     Ok(())
 }
 
-fn exec(spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
-    execve(program, &spec.args, &spec.env)
+fn exec(k: &dyn Kernel, spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
+    execve(k, program, &spec.args, &spec.env)
 }
 
 /// execve(2), or the error in Docker's words with the exit code docker gives it.
-pub fn execve(program: &Path, args: &[String], env: &[String]) -> Result<(), InitError> {
+/// A kernel that records returns `Ok` instead of replacing the process.
+pub fn execve(
+    k: &dyn Kernel,
+    program: &Path,
+    args: &[String],
+    env: &[String],
+) -> Result<(), InitError> {
     let cstr = |s: &str| {
         CString::new(s).map_err(|_| InitError::setup("an argument", "contains a NUL byte"))
     };
@@ -642,9 +679,8 @@ pub fn execve(program: &Path, args: &[String], env: &[String]) -> Result<(), Ini
     let cargs: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
     let cenv: Vec<CString> = env.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
     let name = args.first().cloned().unwrap_or_default();
-    let errno = match nix::unistd::execve(&path, &cargs, &cenv) {
-        Ok(_) => unreachable!("execve returned without an error"),
-        Err(e) => e,
+    let Err(errno) = k.execve(&path, &cargs, &cenv) else {
+        return Ok(());
     };
     let (text, code) = match errno {
         nix::errno::Errno::EACCES => ("permission denied".to_string(), 126),
@@ -657,6 +693,9 @@ pub fn execve(program: &Path, args: &[String], env: &[String]) -> Result<(), Ini
         exit_code: code,
     })
 }
+
+#[cfg(test)]
+mod order_tests;
 
 #[cfg(test)]
 mod tests {

@@ -128,10 +128,12 @@ pub fn main(spec: &str) -> ! {
                 seccomp: filter.as_deref(),
                 no_new_privileges: spec.no_new_privileges,
             };
-            if let Err(e) = security.before_dropping_privileges() {
+            let k = &super::kernel::LinuxKernel;
+            if let Err(e) = security.before_dropping_privileges(k) {
                 fail(e);
             }
             if let Err(e) = drop_privileges(
+                k,
                 spec.uid,
                 spec.gid,
                 &spec.additional_gids,
@@ -140,10 +142,10 @@ pub fn main(spec: &str) -> ! {
             ) {
                 fail(e);
             }
-            if let Err(e) = security.after_dropping_privileges() {
+            if let Err(e) = security.after_dropping_privileges(k) {
                 fail(e);
             }
-            match execve(&program, &spec.args, &spec.env) {
+            match execve(k, &program, &spec.args, &spec.env) {
                 Ok(()) => unreachable!("execve returned"),
                 Err(e) => fail(e),
             }

@@ -1,0 +1,330 @@
+//! Init's order, checked without root: the whole sequence runs against the recording
+//! kernel for a few kinds of container, and each run must keep the properties a container's
+//! isolation rests on. The default container's transcript is a snapshot (chapter 02 shows it).
+
+use super::*;
+use crate::runtime::kernel::recording::{Call, RecordingKernel};
+use crate::runtime::spec::BindMount;
+use nix::sched::CloneFlags;
+use std::fs::File;
+
+/// A sock_filter is 8 bytes; the double only counts instructions.
+const FILTER: [u8; 32] = [0; 32];
+
+struct Run {
+    kernel: RecordingKernel,
+    calls: Vec<Call>,
+    tmp: tempfile::TempDir,
+    result: Result<(), InitError>,
+    report: Vec<u8>,
+}
+
+/// What the daemon sends for `berth run busybox`: a prepared network namespace, the three
+/// /etc files, Docker's defaults everywhere else.
+fn container(tmp: &Path) -> ShimSpec {
+    let files = tmp.join("container");
+    std::fs::create_dir_all(&files).unwrap();
+    let binds = ["hosts", "hostname", "resolv.conf"]
+        .iter()
+        .map(|name| {
+            let source = files.join(name);
+            std::fs::write(&source, b"").unwrap();
+            BindMount {
+                source,
+                destination: format!("/etc/{name}"),
+                readonly: false,
+            }
+        })
+        .collect();
+    ShimSpec {
+        id: "c0ffee".into(),
+        rootfs: tmp.join("rootfs"),
+        args: vec!["/bin/sh".into(), "-c".into(), "true".into()],
+        env: vec!["PATH=/bin".into()],
+        // Created after the pivot, which the double does not do: it must already exist here.
+        cwd: "/".into(),
+        uid: 0,
+        gid: 0,
+        additional_gids: vec![],
+        hostname: "c0ffee".into(),
+        tty: false,
+        open_stdin: false,
+        netns: Some("/run/berth/netns/c0ffee".into()),
+        cgroup_paths: vec![],
+        binds,
+        log_path: "/dev/null".into(),
+        state_dir: tmp.to_path_buf(),
+        readonly_rootfs: false,
+        capabilities: None,
+        init: false,
+        privileged: false,
+        console_size: None,
+        seccomp_filter: Some("/run/berth/seccomp/default".into()),
+        no_new_privileges: false,
+    }
+}
+
+fn run_with(kernel: RecordingKernel, change: impl FnOnce(&mut ShimSpec)) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = container(tmp.path());
+    change(&mut spec);
+    std::fs::create_dir_all(&spec.rootfs).unwrap();
+    let null = || -> OwnedFd { File::open("/dev/null").unwrap().into() };
+    let (cgroup_done, cgroup_w) = nix::unistd::pipe().unwrap();
+    let (go, go_w) = nix::unistd::pipe().unwrap();
+    let (report_r, report) = nix::unistd::pipe().unwrap();
+    // The shim's two words, said in advance: the sequence then runs straight through.
+    write_all(&cgroup_w, b"x");
+    write_all(&go_w, b"x");
+    let fds = InitFds {
+        netns: spec.netns.as_ref().map(|_| null()),
+        cgroup_done,
+        report,
+        go,
+        stdin: null(),
+        stdout: null(),
+        stderr: null(),
+        console: None,
+    };
+    let filter = spec.seccomp_filter.as_ref().map(|_| &FILTER[..]);
+    let result = prepare_and_exec(&kernel, &spec, &fds, filter);
+    drop(fds);
+    let mut report = Vec::new();
+    std::io::Read::read_to_end(&mut File::from(report_r), &mut report).unwrap();
+    Run {
+        calls: kernel.calls(),
+        kernel,
+        tmp,
+        result,
+        report,
+    }
+}
+
+fn run(change: impl FnOnce(&mut ShimSpec)) -> Run {
+    run_with(RecordingKernel::default(), change)
+}
+
+fn position(calls: &[Call], what: impl Fn(&Call) -> bool) -> Option<usize> {
+    calls.iter().position(what)
+}
+
+fn is_mask(c: &Call) -> bool {
+    c.mount_target().is_some_and(|t| {
+        MASKED_PATHS
+            .iter()
+            .chain(READONLY_PATHS)
+            .any(|p| t == Path::new(p))
+    })
+}
+
+fn changes_mounts(c: &Call) -> bool {
+    matches!(
+        c,
+        Call::Mount { .. } | Call::Mknod { .. } | Call::PivotRoot(..) | Call::Umount(..)
+    )
+}
+
+fn capset(c: &Call, set: &str) -> bool {
+    matches!(c, Call::Capset(s, _) if s == set)
+}
+
+fn mask_of(names: &[&str]) -> u64 {
+    use std::str::FromStr;
+    let caps: Vec<_> = names
+        .iter()
+        .map(|n| caps::Capability::from_str(n).unwrap())
+        .collect();
+    crate::runtime::security::mask(&caps)
+}
+
+/// What every container's sequence must keep, whatever its configuration.
+fn assert_init_order(r: &Run, no_new_privileges: bool) {
+    let calls = &r.calls;
+    assert_eq!(r.result, Ok(()));
+    assert_eq!(r.report, b"R", "init said it was ready, once");
+
+    // Private propagation first: nothing that follows can show up in the host's mounts.
+    let first = position(calls, changes_mounts).unwrap();
+    assert_eq!(
+        calls[first],
+        Call::Mount {
+            source: None,
+            target: "/".into(),
+            fstype: None,
+            flags: MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            data: None,
+        }
+    );
+
+    // The pivot: into the rootfs, the old root stacked under it and detached.
+    let pivot = position(calls, |c| matches!(c, Call::PivotRoot(..))).unwrap();
+    let rootfs = r.tmp.path().join("rootfs");
+    assert_eq!(
+        calls[pivot - 1..=pivot + 2],
+        [
+            Call::Chdir(rootfs),
+            Call::PivotRoot(".".into(), ".".into()),
+            Call::Umount(".".into(), MntFlags::MNT_DETACH),
+            Call::Chdir("/".into()),
+        ]
+    );
+    // Masks after pivot_root: they name the container's /proc and /sys, not the host's.
+    for (i, c) in calls.iter().enumerate() {
+        if is_mask(c) {
+            assert!(i > pivot + 2, "mask before the pivot: {c}");
+        }
+    }
+
+    // Capabilities before setuid: after it, a non-root process could no longer drop them.
+    let bounding = position(calls, |c| matches!(c, Call::Bounding(_))).unwrap();
+    let setgroups = position(calls, |c| matches!(c, Call::Setgroups(_))).unwrap();
+    let setgid = position(calls, |c| matches!(c, Call::Setgid(_))).unwrap();
+    let setuid = position(calls, |c| matches!(c, Call::Setuid(_))).unwrap();
+    assert!(bounding < setgroups && setgroups < setgid && setgid < setuid);
+    let last_capset = calls
+        .iter()
+        .rposition(|c| matches!(c, Call::Capset(..) | Call::ClearAmbient))
+        .unwrap();
+    assert!(last_capset > setuid);
+
+    // Seccomp where the confinement says.
+    let seccomp = position(calls, |c| matches!(c, Call::Seccomp(_)));
+    let nnp = position(calls, |c| *c == Call::NoNewPrivileges);
+    if no_new_privileges {
+        let nnp = nnp.unwrap();
+        assert!(nnp > last_capset, "no_new_privs after the capabilities");
+        if let Some(s) = seccomp {
+            assert_eq!(s, nnp + 1, "the filter right after no_new_privs");
+        }
+    } else {
+        assert_eq!(nnp, None);
+        if let Some(s) = seccomp {
+            assert!(s < bounding, "the filter while CAP_SYS_ADMIN is still held");
+        }
+    }
+
+    // Exec last, once.
+    assert!(matches!(calls.last(), Some(Call::Execve(..))));
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| matches!(c, Call::Execve(..)))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn default_container() {
+    let r = run(|_| {});
+    assert_init_order(&r, false);
+    assert_eq!(
+        r.calls[..2],
+        [
+            Call::Setns(CloneFlags::CLONE_NEWNET),
+            Call::Unshare(CloneFlags::CLONE_NEWCGROUP)
+        ]
+    );
+    assert!(r.calls.contains(&Call::Seccomp(4)));
+    // Every mask that names something present, and only those.
+    let masks = r.calls.iter().filter(|c| is_mask(c)).count();
+    assert_eq!(masks, (MASKED_PATHS.len() - 1) + 2 * READONLY_PATHS.len());
+    let default = crate::runtime::security::mask(DEFAULT_CAPS);
+    assert!(r.calls.contains(&Call::Bounding(default)));
+    assert!(r.calls.contains(&Call::Capset("effective".into(), default)));
+    insta::assert_snapshot!(r.kernel.transcript(r.tmp.path()));
+}
+
+#[test]
+fn read_only_rootfs_is_remounted_after_the_pivot_and_before_the_masks() {
+    let r = run(|s| s.readonly_rootfs = true);
+    assert_init_order(&r, false);
+    let ro_root = Call::Mount {
+        source: None,
+        target: "/".into(),
+        fstype: None,
+        flags: MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        data: None,
+    };
+    let at = position(&r.calls, |c| *c == ro_root).unwrap();
+    let pivot = position(&r.calls, |c| matches!(c, Call::PivotRoot(..))).unwrap();
+    let first_mask = position(&r.calls, is_mask).unwrap();
+    assert!(pivot < at && at < first_mask);
+}
+
+#[test]
+fn privileged_masks_nothing_and_keeps_every_capability() {
+    let r = run(|s| {
+        s.privileged = true;
+        s.seccomp_filter = None;
+    });
+    assert_init_order(&r, false);
+    assert_eq!(position(&r.calls, is_mask), None);
+    assert_eq!(position(&r.calls, |c| matches!(c, Call::Seccomp(_))), None);
+    let sys = r.tmp.path().join("rootfs/sys");
+    let sys_mount = r
+        .calls
+        .iter()
+        .find_map(|c| match c {
+            Call::Mount { target, flags, .. } if *target == sys => Some(*flags),
+            _ => None,
+        })
+        .unwrap();
+    assert!(!sys_mount.contains(MsFlags::MS_RDONLY));
+    let all = crate::runtime::security::mask(&caps::all().into_iter().collect::<Vec<_>>());
+    assert!(r.calls.contains(&Call::Bounding(all)));
+    assert!(r.calls.contains(&Call::Capset("permitted".into(), all)));
+}
+
+#[test]
+fn a_user_keeps_no_capability() {
+    let r = run(|s| {
+        s.uid = 1000;
+        s.gid = 1000;
+        s.additional_gids = vec![10];
+    });
+    assert_init_order(&r, false);
+    let setuid = position(&r.calls, |c| *c == Call::Setuid(1000)).unwrap();
+    assert_eq!(
+        r.calls[setuid - 2..=setuid],
+        [
+            Call::Setgroups(vec![10]),
+            Call::Setgid(1000),
+            Call::Setuid(1000)
+        ]
+    );
+    assert!(r.calls.contains(&Call::Capset("inheritable".into(), 0)));
+    for set in ["effective", "permitted"] {
+        assert_eq!(position(&r.calls, |c| capset(c, set)), None, "{set}");
+    }
+}
+
+#[test]
+fn no_new_privileges_loads_the_filter_last() {
+    let r = run(|s| s.no_new_privileges = true);
+    assert_init_order(&r, true);
+    let exec = r.calls.len() - 1;
+    assert_eq!(
+        r.calls[exec - 2..exec],
+        [Call::NoNewPrivileges, Call::Seccomp(4)]
+    );
+}
+
+#[test]
+fn a_custom_capability_set_is_what_root_keeps_of_what_it_holds() {
+    let mut kernel = RecordingKernel::default();
+    kernel.permitted.remove(&caps::Capability::CAP_SYS_ADMIN);
+    let r = run_with(kernel, |s| {
+        s.capabilities = Some(vec![
+            "CAP_CHOWN".into(),
+            "CAP_NET_ADMIN".into(),
+            "CAP_SYS_ADMIN".into(),
+        ]);
+    });
+    assert_init_order(&r, false);
+    let kept = mask_of(&["CAP_CHOWN", "CAP_NET_ADMIN"]);
+    assert!(r.calls.contains(&Call::Bounding(kept)));
+    for set in ["effective", "permitted"] {
+        assert!(r.calls.contains(&Call::Capset(set.into(), kept)), "{set}");
+    }
+}
