@@ -1,4 +1,8 @@
-//! e2e: logs, stop, restart, wait and rename, through berth's CLI and the real docker CLI.
+//! e2e: a container's life after `run`, through berth's CLI and the real docker CLI: logs,
+//! stop, restart, wait, rename, pause, top, prune, exec, ps filters and templates, restart
+//! policies, capabilities, seccomp, limits and update, --init, attach and detach keys, the
+//! device cgroup, stats, and live restore (containers outlive a SIGKILLed daemon, whose
+//! successor reattaches and sweeps what a crash left). One daemon per test, as everywhere.
 
 mod common;
 

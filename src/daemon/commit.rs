@@ -1,6 +1,8 @@
 //! A container's filesystem as data: `diff` (what its read-write layer changed, as Docker's
-//! A/C/D list), `export` (its whole root as a tar) and `commit` (its read-write layer packed
-//! into a new layer on top of its image, with a new config: a new image).
+//! A/C/D list), `export` (its whole root as a tar), `commit` (its read-write layer packed
+//! into a new layer on top of its image, with a new config: a new image) and `import` (a
+//! filesystem tar as a one-layer image). All four meet at the layer store's pack and unpack,
+//! which is why they share a file and the config-building rules (`--change`).
 
 use super::error::{DaemonError, Result};
 use super::Daemon;
