@@ -6,6 +6,7 @@
 //! from inside its namespaces. Each module below is a chapter of the course in `chapters/`.
 
 pub mod api;
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod daemon;
