@@ -79,7 +79,8 @@ else
 fi
 echo "BERTH-VM-RESULT rc=$rc"
 sync
-systemctl poweroff --no-block
+# systemctl asks logind first (over D-Bus, not installed) and says so before it falls back.
+systemctl poweroff --no-block 2>/dev/null
 RUNNER
 chmod 755 "$root/usr/local/sbin/berth-v2-check"
 mkdir -p "$root/etc/systemd/system/multi-user.target.wants"

@@ -108,18 +108,26 @@ qemu_base=(qemu-system-x86_64 -nodefaults -no-user-config -display none -monitor
 
 # KVM only where a tiny boot (the kernel without a root: it panics, and -no-reboot ends qemu)
 # gets as far as the kernel's first line in a few seconds; nested KVM here hangs after the
-# firmware.
+# firmware. The answer is kept in /run (a tmpfs) for this boot of the host, with qemu's version.
 accel=tcg
+probe_file=/run/berth-vm-kvm-probe
+probe_key="$(cat /proc/sys/kernel/random/boot_id) $(qemu-system-x86_64 --version | head -1)"
 if [ "$accel_want" = kvm ] || { [ "$accel_want" = auto ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
-  : > "$run/kvm-probe.log"
-  timeout -k 2 15 "${qemu_base[@]}" -accel kvm -cpu host -m 256 -serial "file:$run/kvm-probe.log" \
-    -append "console=ttyS0 panic=-1 root=/dev/nonexistent" > /dev/null 2>&1 || true
-  if grep -q 'Linux version' "$run/kvm-probe.log"; then
-    accel=kvm
-  elif [ "$accel_want" = kvm ]; then
-    die "BERTH_VM_ACCEL=kvm, but a KVM boot did not reach the kernel in 15s"
+  if [ "$accel_want" = auto ] && [ -f "$probe_file" ] && [ "$(sed -n 1p "$probe_file")" = "$probe_key" ]; then
+    accel=$(sed -n 2p "$probe_file")
+    step "KVM probe result of this host boot: $accel ($probe_file)"
   else
-    step "KVM does not boot a kernel here (probe: 15s, no kernel output); using TCG"
+    : > "$run/kvm-probe.log"
+    timeout -k 2 15 "${qemu_base[@]}" -accel kvm -cpu host -m 256 -serial "file:$run/kvm-probe.log" \
+      -append "console=ttyS0 panic=-1 root=/dev/nonexistent" > /dev/null 2>&1 || true
+    if grep -q 'Linux version' "$run/kvm-probe.log"; then
+      accel=kvm
+    elif [ "$accel_want" = kvm ]; then
+      die "BERTH_VM_ACCEL=kvm, but a KVM boot did not reach the kernel in 15s"
+    else
+      step "KVM does not boot a kernel here (probe: 15s, no kernel output); using TCG"
+    fi
+    printf '%s\n%s\n' "$probe_key" "$accel" > "$probe_file"
   fi
 fi
 if [ "$accel" = kvm ]; then cpu=(-accel kvm -cpu host); else cpu=(-accel tcg -cpu max); fi
