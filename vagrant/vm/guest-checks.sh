@@ -86,6 +86,7 @@ if [ -d "$dir" ]; then
   else
     fail "the container's pid is in its cgroup.procs" "pid $pid, procs: $(tr '\n' ' ' < "$dir/cgroup.procs")"
   fi
+  say "$parent/cgroup.subtree_control: $(cat "$cgroot/$parent/cgroup.subtree_control")"
   for c in cpuset cpu memory pids; do
     if tr ' ' '\n' < "$cgroot/$parent/cgroup.subtree_control" | grep -qx "$c"; then
       pass "the parent $parent delegates $c"
