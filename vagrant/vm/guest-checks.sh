@@ -242,6 +242,21 @@ kill -TERM "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null
 left=$(find "$cgroot/$parent" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
 expect "no cgroup left under $parent" "" "$left"
 
+# 11. A nested --cgroup-parent: every level down to the parent must delegate the controllers
+# (on v2 a level offers a controller only if the level above enabled it for its children).
+parent='berth-smoke-nest/a/b'
+if start_daemon; then
+  out=$(b run --rm -m 32m --pids-limit 9 --cpus 0.5 busybox sh -c \
+    'cd /sys/fs/cgroup && cat memory.max pids.max cpu.max' 2>&1 | tr '\n' '|')
+  expect "nested --cgroup-parent $parent: the limits are set" "33554432|9|50000 100000|" "$out"
+  kill -TERM "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null
+else
+  fail "a daemon with --cgroup-parent $parent starts" "see the log above"
+fi
+left=$(find "$cgroot/$parent" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
+expect "no cgroup left under $parent" "" "$left"
+rmdir "$cgroot/berth-smoke-nest/a/b" "$cgroot/berth-smoke-nest/a" "$cgroot/berth-smoke-nest" 2>/dev/null
+
 say "SUMMARY: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
   say "daemon log (last 30 lines):"
