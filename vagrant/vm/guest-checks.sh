@@ -24,7 +24,14 @@ fail() { failed=$((failed + 1)); say "FAIL $1: $2"; }
 expect() {
   if [ "$2" = "$3" ]; then pass "$1 ($3)"; else fail "$1" "want '$2', got '$3'"; fi
 }
-b() { "$berth" "$@"; }
+# Every CLI call has a time limit, so a hang is a FAIL with the daemon's log, not a stall
+# until the host's overall timeout.
+b() {
+  timeout 120 "$berth" "$@"
+  local rc=$?
+  [ "$rc" -ne 124 ] || echo "TIMEOUT (120 s): berth $*" >&2
+  return "$rc"
+}
 
 start_daemon() {
   "$berth" daemon --root "$work/root" --exec-root /run/berth-smoke -H "$sock" \
