@@ -113,6 +113,10 @@ bench: fixture
     bash tests/bench/run.sh
     bash tests/bench/images.sh
 
+# Boot a Debian 12 VM with cgroup v2 under qemu (image built once, cached) and run the v2 checks
+vm-smoke: build fixture
+    bash vagrant/vm/smoke.sh
+
 # Bring the Vagrant VM up (provisioned, project synced) and run the e2e suite inside it
 vm-e2e:
     cd vagrant && vagrant up --provision && vagrant rsync && vagrant ssh -c 'cd berth && sudo just e2e'

@@ -36,6 +36,25 @@ else
   echo "provision: system packages already present"
 fi
 
+# BERTH_WITH_VM=1: what `just vm-smoke` (vagrant/vm/smoke.sh) needs on the host to build and
+# boot its cgroup-v2 VM: qemu, debootstrap and mkfs.ext4 (the guest's kernel goes into the
+# guest's root, not onto the host). qemu-system-x86 wants qemu-utils of its own version, and a
+# newer one (from backports) may be installed: pin it to qemu-system-x86's candidate.
+if [ "${BERTH_WITH_VM:-0}" = 1 ]; then
+  installed_version() { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'; }
+  if [ -z "$(installed_version qemu-system-x86)" ] || [ -z "$(installed_version debootstrap)" ] ||
+    [ -z "$(installed_version e2fsprogs)" ] ||
+    [ "$(installed_version qemu-utils)" != "$(installed_version qemu-system-x86)" ]; then
+    apt-get update -qq
+    qemu_version=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+    echo "provision: installing qemu-system-x86 and qemu-utils $qemu_version, debootstrap (VM smoke)"
+    apt-get install -y -qq --no-install-recommends --allow-downgrades \
+      "qemu-system-x86=$qemu_version" "qemu-utils=$qemu_version" debootstrap e2fsprogs >/dev/null
+  else
+    echo "provision: VM tools already present"
+  fi
+fi
+
 # The owner of the project tree gets the toolchain (vagrant in the VM, root elsewhere).
 user=${SUDO_USER:-root}
 home=$(getent passwd "$user" | cut -d: -f6)

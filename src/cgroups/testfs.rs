@@ -105,6 +105,26 @@ fn v2_creates_one_directory_and_delegates_the_controllers() {
 }
 
 #[test]
+fn v2_delegates_at_every_level_of_a_nested_parent() {
+    let (root, _) = fake_v2();
+    // The kernel shows a level's cgroup.controllers once the level above enabled them.
+    for level in ["outer", "outer/inner"] {
+        fs::create_dir(root.path().join(level)).unwrap();
+        fs::write(
+            root.path().join(level).join("cgroup.controllers"),
+            "memory pids\n",
+        )
+        .unwrap();
+    }
+    let m = CgroupManager::with_mount(root.path(), CgroupVersion::V2, "outer/inner").unwrap();
+    m.create(ID).unwrap();
+    for level in ["outer", "outer/inner"] {
+        let file = root.path().join(level).join("cgroup.subtree_control");
+        assert_eq!(read(file), "+pids", "{level} delegates");
+    }
+}
+
+#[test]
 fn v1_apply_writes_the_plan_into_each_controllers_directory() {
     let (_root, m) = fake_v1();
     let cg = m.create(ID).unwrap();

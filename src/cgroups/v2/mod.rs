@@ -1,7 +1,7 @@
 //! cgroup v2: one unified tree, so a container's cgroup is a single directory holding every
 //! controller's files. A controller is usable in a cgroup only if every ancestor lists it in
-//! `cgroup.subtree_control`, so berth enables what the root offers on the way down to its
-//! parent (processes live only in the leaves, the containers' own cgroups).
+//! `cgroup.subtree_control`, so berth enables what the root offers at every level on the way
+//! down to its parent (processes live only in the leaves, the containers' own cgroups).
 
 mod cpu;
 mod cpuset;
@@ -67,8 +67,14 @@ impl Backend for V2 {
             let parent_dir = path.parent().unwrap_or(&self.root);
             std::fs::create_dir_all(parent_dir)
                 .map_err(io_ctx(format!("creating {}", parent_dir.display())))?;
-            enable_controllers(&self.root);
-            enable_controllers(parent_dir);
+            // Every level from the root down to the parent (`--cgroup-parent a/b` has two):
+            // a level offers only what the level above enabled for its children.
+            let mut dir = self.root.clone();
+            enable_controllers(&dir);
+            for level in parent_dir.strip_prefix(&self.root).unwrap_or(Path::new("")) {
+                dir.push(level);
+                enable_controllers(&dir);
+            }
             std::fs::create_dir_all(path)
                 .map_err(io_ctx(format!("creating {}", path.display())))?;
         }
