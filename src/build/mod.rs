@@ -3,4 +3,5 @@
 //! in, typed stages out, with no I/O, so that the builder that executes steps can be written
 //! and tested against a value rather than against strings.
 
+pub mod builder;
 pub mod dockerfile;

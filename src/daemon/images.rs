@@ -13,17 +13,33 @@ fn created_unix(created: &str) -> i64 {
 }
 
 impl Daemon {
-    pub async fn image_list(&self) -> Result<Vec<ImageSummary>> {
+    /// `GET /images/json`. Without `all`, the builder's intermediate images (untagged, with a
+    /// child) are left out, as Docker leaves them out.
+    pub async fn image_list(&self, all: bool) -> Result<Vec<ImageSummary>> {
         let images = self.images.clone();
-        let list = tokio::task::spawn_blocking(move || images.lock().unwrap().list())
-            .await
-            .map_err(|e| DaemonError::system("listing images", e))?
-            .map_err(|e| DaemonError::system("listing images", e))?;
+        let (list, parents) = tokio::task::spawn_blocking(move || {
+            let store = images.lock().unwrap();
+            let list = store.list()?;
+            let parents: std::collections::HashMap<String, String> = list
+                .iter()
+                .filter_map(|i| store.parent_of(&i.id).map(|p| (i.id.clone(), p)))
+                .collect();
+            Ok::<_, crate::image::ImageError>((list, parents))
+        })
+        .await
+        .map_err(|e| DaemonError::system("listing images", e))?
+        .map_err(|e| DaemonError::system("listing images", e))?;
+        let has_child: std::collections::HashSet<&String> = parents.values().collect();
         let mut rows: Vec<ImageSummary> = list
             .into_iter()
+            .filter(|img| {
+                all || !img.repo_tags.is_empty()
+                    || !img.repo_digests.is_empty()
+                    || !has_child.contains(&img.id)
+            })
             .map(|img| ImageSummary {
                 id: img.id.clone(),
-                parent_id: String::new(),
+                parent_id: parents.get(&img.id).cloned().unwrap_or_default(),
                 repo_tags: img.repo_tags.clone(),
                 repo_digests: img.repo_digests.clone(),
                 created: created_unix(&img.created),
@@ -154,6 +170,24 @@ impl Daemon {
         Ok(())
     }
 
+    /// Tag an image with a whole reference (`name[:tag]`): what `build -t` does. Returns the
+    /// tag as Docker prints it.
+    pub async fn image_tag_ref(&self, id: &str, reference: &str) -> Result<String> {
+        let r = crate::image::reference::Reference::parse(reference)
+            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        let (id2, reference2) = (id.to_string(), reference.to_string());
+        let shown = self
+            .with_store("tagging", move |s| s.tag(&reference2, &id2))
+            .await?;
+        self.events.emit(super::events::Event::new(
+            "image",
+            "tag",
+            id,
+            [("name".to_string(), r.familiar())].into(),
+        ));
+        Ok(shown)
+    }
+
     /// Containers created from `image_id`: (short id, running).
     fn containers_using(&self, image_id: &str) -> Vec<(String, bool)> {
         self.all_containers()
@@ -251,19 +285,54 @@ impl Daemon {
             }
         }
         let id = img.id.clone();
-        let released = self
-            .with_store("deleting the image", move |s| s.delete(&id))
+        let children = self
+            .with_store("reading the image's children", move |s| {
+                Ok(s.children_of(&id))
+            })
             .await?;
-        out.push(json!({ "Deleted": img.id }));
-        for chain in released {
-            out.push(json!({ "Deleted": chain }));
+        if !children.is_empty() {
+            return Err(DaemonError::Conflict(format!(
+                "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                short(&img.id)
+            )));
         }
-        self.events.emit(super::events::Event::new(
-            "image",
-            "delete",
-            &img.id,
-            [("name".to_string(), img.id.clone())].into(),
-        ));
+        let mut next = Some(img.id.clone());
+        while let Some(id) = next.take() {
+            let id2 = id.clone();
+            let (released, parent) = self
+                .with_store("deleting the image", move |s| {
+                    let parent = s.parent_of(&id2);
+                    Ok((s.delete(&id2)?, parent))
+                })
+                .await?;
+            out.push(json!({ "Deleted": id }));
+            for chain in released {
+                out.push(json!({ "Deleted": chain }));
+            }
+            self.events.emit(super::events::Event::new(
+                "image",
+                "delete",
+                &id,
+                [("name".to_string(), id.clone())].into(),
+            ));
+            // The builder's intermediate images go with the last image made on them, as
+            // Docker's do: untagged, no other child, no container.
+            if let Some(p) = parent {
+                let p2 = p.clone();
+                let free = self
+                    .with_store("reading the parent image", move |s| {
+                        Ok(s.get(&p2).ok().is_some_and(|r| {
+                            r.repo_tags.is_empty()
+                                && r.repo_digests.is_empty()
+                                && s.children_of(&p2).is_empty()
+                        }))
+                    })
+                    .await?;
+                if free && self.containers_using(&p).is_empty() {
+                    next = Some(p);
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -289,8 +358,21 @@ impl Daemon {
         let list = self.with_store("listing images", |s| s.list()).await?;
         let mut deleted = Vec::new();
         let mut reclaimed = 0;
+        let ids: Vec<String> = list.iter().map(|i| i.id.clone()).collect();
+        let with_children = self
+            .with_store("reading the images' children", move |s| {
+                Ok(ids
+                    .into_iter()
+                    .filter(|id| !s.children_of(id).is_empty())
+                    .collect::<std::collections::HashSet<String>>())
+            })
+            .await?;
         for img in list {
             if (!all && !img.repo_tags.is_empty()) || !self.containers_using(&img.id).is_empty() {
+                continue;
+            }
+            // An intermediate image goes with the image on top of it (or stays, if that stays).
+            if with_children.contains(&img.id) {
                 continue;
             }
             let size = img.size;

@@ -3,6 +3,7 @@
 //! turns requests into calls here, and `DaemonError` back into Docker's status codes.
 
 pub mod archive;
+pub mod build;
 pub mod commit;
 pub mod container;
 mod create;

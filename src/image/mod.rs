@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod config;
 pub mod distribution;
+pub mod lineage;
 pub mod reference;
 pub mod registry;
 pub mod save;

@@ -85,6 +85,15 @@ impl ImageStore {
         &self.layers
     }
 
+    /// `<root>/image/overlay2`: the configs, the tags, and what the builder records.
+    pub(crate) fn image_root(&self) -> PathBuf {
+        self.root.join("image/overlay2")
+    }
+
+    pub(crate) fn imagedb_path(&self, id: &str) -> PathBuf {
+        self.imagedb.join(id.trim_start_matches("sha256:"))
+    }
+
     pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
@@ -313,6 +322,8 @@ impl ImageStore {
             self.write_repositories(&repos)?;
         }
         self.remove_config(&record.id)?;
+        self.forget_lineage(&record.id)
+            .map_err(io_ctx("removing the image's build cache entries"))?;
         let mut released = Vec::new();
         for chain in Self::chains(&record).iter().rev() {
             if others.contains(chain) {

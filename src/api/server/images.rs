@@ -15,7 +15,7 @@ pub(super) async fn list(c: Call) -> Reply {
     let filter = crate::daemon::images::ImageFilter::parse(c.query().str("filters"))
         .map_err(ApiError::BadRequest)?;
     let list: Vec<_> =
-        c.d.image_list()
+        c.d.image_list(c.query().flag("all"))
             .await?
             .into_iter()
             .filter_map(|i| filter.apply(i))

@@ -7,6 +7,7 @@
 
 mod archive;
 mod attach;
+mod build;
 mod containers;
 mod distribution;
 mod exec;

@@ -3,7 +3,7 @@
 //! one path segment; `{name*}` takes one or more, for image names with slashes in them
 //! (`/images/{name*}/json` matches `/images/lib/bb:v1/json`).
 
-use super::{archive, attach, containers, distribution, exec, images, logs, system};
+use super::{archive, attach, build, containers, distribution, exec, images, logs, system};
 use super::{error_response, ApiError, Body, Call, Reply};
 use crate::daemon::Daemon;
 use hyper::body::Incoming;
@@ -74,6 +74,7 @@ fn table() -> Vec<Route> {
         route(M::GET, "/containers/{id}/export", containers::export),
         route(M::DELETE, "/containers/{id}", containers::remove),
         route(M::POST, "/commit", containers::commit),
+        route(M::POST, "/build", build::build),
         route(M::POST, "/containers/{id}/attach", attach::attach),
         route(M::GET, "/containers/{id}/logs", logs::logs),
         route(M::HEAD, "/containers/{id}/archive", archive::stat),

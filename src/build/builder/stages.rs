@@ -1,0 +1,737 @@
+//! The build's order: which stages the target needs (BuildKit's rule: a stage nothing needs
+//! is not built), then each stage's steps one by one, each first looked up in the cache,
+//! and the first miss ends the cache's use for the rest of that stage.
+
+use super::copy::{self, CopyPlan, Ownership};
+use super::dispatch::{self, StageState};
+use super::{short, Backend, BuildError, BuildOptions, Image, Message, Out, Result, RunSpec};
+use crate::build::dockerfile::{
+    self, expand_with_escape, Dockerfile, FileCopy, Instruction, KeyValue, Stage, Step,
+};
+use crate::image::config::{History, ImageConfig, RootFs};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The stages to build, in order, and the one whose image is the result.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub needed: Vec<usize>,
+    pub target: usize,
+}
+
+/// Values of the ARGs before the first FROM: the build's, else their defaults.
+pub fn global_args(df: &Dockerfile, opts: &BuildOptions) -> Result<BTreeMap<String, String>> {
+    let mut vars = BTreeMap::new();
+    for step in &df.global_args {
+        if let Instruction::Arg(decls) = &step.instruction {
+            for d in decls {
+                let value = match opts.build_args.get(&d.name) {
+                    Some(Some(v)) => Some(v.clone()),
+                    _ => d
+                        .default
+                        .as_deref()
+                        .map(|w| expand_with_escape(w, &vars, df.escape))
+                        .transpose()
+                        .map_err(|e| BuildError::Parse(e.at_line(step.line)))?,
+                };
+                if let Some(v) = value {
+                    vars.insert(d.name.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(vars)
+}
+
+fn stage_base(
+    df: &Dockerfile,
+    stage: &Stage,
+    globals: &BTreeMap<String, String>,
+) -> Result<String> {
+    expand_with_escape(&stage.from.image, globals, df.escape)
+        .map_err(|e| BuildError::Parse(e.at_line(stage.line)))
+}
+
+/// Which stage a `FROM` or `--from` names among those before `before`, if it names one.
+fn stage_named(df: &Dockerfile, name: &str, before: usize) -> Option<usize> {
+    df.resolve_stage(name, before)
+}
+
+pub fn plan(df: &Dockerfile, opts: &BuildOptions) -> Result<Plan> {
+    let target = match opts.target.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => df
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
+            .ok_or_else(|| {
+                BuildError::Invalid(format!("failed to reach build target {t} in Dockerfile"))
+            })?,
+        None => df.stages.len() - 1,
+    };
+    let globals = global_args(df, opts)?;
+    let mut needed = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !needed.insert(i) {
+            continue;
+        }
+        let stage = &df.stages[i];
+        let base = stage_base(df, stage, &globals)?;
+        if let Some(j) = stage_named(df, &base, i) {
+            todo.push(j);
+        }
+        for step in &stage.steps {
+            if let Instruction::Copy(c) = &step.instruction {
+                if let Some(from) = &c.from {
+                    let from = expand_with_escape(from, &globals, df.escape)
+                        .unwrap_or_else(|_| from.clone());
+                    match stage_named(df, &from, i) {
+                        Some(j) => todo.push(j),
+                        None if from.parse::<usize>().is_ok() => {
+                            return Err(BuildError::Invalid(format!(
+                                "invalid from flag value {from}: stage {from} is not defined before this one"
+                            )))
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(Plan {
+        needed: needed.into_iter().collect(),
+        target,
+    })
+}
+
+pub fn count_steps(df: &Dockerfile, plan: &Plan) -> usize {
+    plan.needed
+        .iter()
+        .map(|i| 1 + df.stages[*i].steps.len())
+        .sum()
+}
+
+/// `--label`s as a last LABEL step of the target stage.
+pub fn append_labels(
+    df: &mut Dockerfile,
+    target: usize,
+    labels: &BTreeMap<String, String>,
+) -> Result<()> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let kvs: Vec<KeyValue> = labels
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: quote(k),
+            value: quote(v),
+        })
+        .collect();
+    let original = std::iter::once("LABEL".to_string())
+        .chain(kvs.iter().map(|kv| format!("{}={}", kv.key, kv.value)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let stage = &mut df.stages[target];
+    stage.steps.push(Step {
+        line: 0,
+        original,
+        instruction: Instruction::Label(kvs),
+    });
+    Ok(())
+}
+
+pub(super) struct Context<'a, B: Backend> {
+    pub backend: &'a B,
+    pub context: &'a Path,
+    pub opts: &'a BuildOptions,
+    pub out: &'a Out,
+    pub df: &'a Dockerfile,
+    pub step: usize,
+    pub total: usize,
+    pub results: Vec<Option<Image>>,
+    pub used_args: BTreeSet<String>,
+    /// Roots of other images mounted for `COPY --from`, removed when the build ends.
+    pub mounted: BTreeMap<String, super::Scratch>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+impl<B: Backend> Context<'_, B> {
+    fn say(&self, text: impl Into<String>) {
+        let _ = self.out.send(Message::Stream(text.into()));
+    }
+
+    fn header(&mut self, original: &str) {
+        self.step += 1;
+        self.say(format!("Step {}/{} : {original}", self.step, self.total));
+        self.say("\n");
+    }
+
+    pub async fn release_mounts(&mut self) {
+        for (_, s) in std::mem::take(&mut self.mounted) {
+            self.backend.remove(&s.id).await;
+        }
+    }
+
+    pub async fn run_stages(&mut self, plan: &Plan) -> Result<Image> {
+        let globals = global_args(self.df, self.opts)?;
+        for name in self
+            .df
+            .global_args
+            .iter()
+            .flat_map(|s| match &s.instruction {
+                Instruction::Arg(d) => d.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+        {
+            self.used_args.insert(name);
+        }
+        for &i in &plan.needed {
+            let image = self.run_stage(i, &globals).await?;
+            self.results[i] = Some(image);
+        }
+        self.results[plan.target]
+            .clone()
+            .ok_or_else(|| BuildError::Backend("the target stage was not built".into()))
+    }
+
+    async fn run_stage(
+        &mut self,
+        index: usize,
+        globals: &BTreeMap<String, String>,
+    ) -> Result<Image> {
+        let df = self.df;
+        let stage = &df.stages[index];
+        self.header(&stage.original);
+        let base_name = stage_base(df, stage, globals)?;
+        let base: Option<Image> = if let Some(j) = stage_named(df, &base_name, index) {
+            self.results[j].clone()
+        } else if base_name.eq_ignore_ascii_case("scratch") {
+            None
+        } else {
+            Some(
+                self.backend
+                    .image(&base_name, self.opts.pull, self.out)
+                    .await?,
+            )
+        };
+        self.say(format!(
+            " ---> {}\n",
+            base.as_ref().map(|b| short(&b.id)).unwrap_or("")
+        ));
+        let mut state = StageState::new(
+            base.as_ref()
+                .and_then(|b| b.config.config.clone())
+                .unwrap_or_default(),
+        );
+        let mut current = base;
+        let mut use_cache = !self.opts.no_cache;
+        // ONBUILD triggers of the base run first, and are not inherited further.
+        let triggers = state.config.on_build.take().unwrap_or_default();
+        if !triggers.is_empty() {
+            self.say(format!(
+                "# Executing {} build trigger{}\n",
+                triggers.len(),
+                if triggers.len() == 1 { "" } else { "s" }
+            ));
+            let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+            let parsed = dockerfile::parse(&text).map_err(|e| {
+                BuildError::Invalid(format!(
+                    "failed to parse the base image's ONBUILD triggers: {e}"
+                ))
+            })?;
+            for step in &parsed.stages[0].steps {
+                if matches!(
+                    step.instruction,
+                    Instruction::Onbuild(_) | Instruction::From(_)
+                ) {
+                    return Err(BuildError::Invalid(
+                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into(),
+                    ));
+                }
+                current = self
+                    .run_step(index, step, &mut state, current, &mut use_cache, globals)
+                    .await?;
+            }
+        }
+        for step in &stage.steps {
+            self.header(&step.original);
+            current = self
+                .run_step(index, step, &mut state, current, &mut use_cache, globals)
+                .await?;
+        }
+        match current {
+            Some(img) => Ok(img),
+            // `FROM scratch` and nothing else: an image with no layers and an empty config.
+            None => {
+                let config = self.next_config(None, &state, "", true);
+                self.backend
+                    .commit(None, None, config, "FROM scratch")
+                    .await
+            }
+        }
+    }
+
+    /// The config of the image a step makes: the parent's, with the stage's container config
+    /// and one more history entry.
+    fn next_config(
+        &self,
+        parent: Option<&Image>,
+        state: &StageState,
+        created_by: &str,
+        empty_layer: bool,
+    ) -> ImageConfig {
+        let mut config = parent
+            .map(|p| p.config.clone())
+            .unwrap_or_else(|| ImageConfig {
+                architecture: Some(crate::image::archive::host_arch().to_string()),
+                os: Some("linux".into()),
+                rootfs: RootFs {
+                    kind: "layers".into(),
+                    diff_ids: Vec::new(),
+                },
+                ..Default::default()
+            });
+        let t = now();
+        config.created = Some(t.clone());
+        if let Some(a) = &state.author {
+            config.author = Some(a.clone());
+        }
+        config.config = Some(state.config.clone());
+        if !created_by.is_empty() {
+            let mut history = config.history.take().unwrap_or_default();
+            history.push(History {
+                created: Some(t),
+                created_by: Some(created_by.to_string()),
+                author: state.author.clone(),
+                comment: None,
+                empty_layer: empty_layer.then_some(true),
+                extra: Default::default(),
+            });
+            config.history = Some(history);
+        }
+        config
+    }
+
+    /// Looks the step up in the cache; on a hit the stage goes on from the cached image.
+    async fn try_cache(
+        &self,
+        parent: Option<&Image>,
+        key: &str,
+        use_cache: &mut bool,
+    ) -> Option<Image> {
+        if !*use_cache {
+            return None;
+        }
+        let hit = self
+            .backend
+            .cached(parent.map(|p| p.id.as_str()), key)
+            .await;
+        match &hit {
+            Some(img) => {
+                self.say(" ---> Using cache\n");
+                self.say(format!(" ---> {}\n", short(&img.id)));
+            }
+            None => *use_cache = false,
+        }
+        hit
+    }
+
+    async fn run_step(
+        &mut self,
+        stage: usize,
+        step: &Step,
+        state: &mut StageState,
+        parent: Option<Image>,
+        use_cache: &mut bool,
+        globals: &BTreeMap<String, String>,
+    ) -> Result<Option<Image>> {
+        let vars = state.vars();
+        let instruction = if step.instruction.kind().expands_variables() {
+            dispatch::expand_instruction(&step.instruction, &vars, self.df.escape, step.line)?
+        } else {
+            step.instruction.clone()
+        };
+        if let Instruction::Arg(decls) = &instruction {
+            for d in decls {
+                self.used_args.insert(d.name.clone());
+            }
+        }
+        match &instruction {
+            Instruction::Run(run) => self
+                .run(step, state, parent, run, use_cache)
+                .await
+                .map(Some),
+            Instruction::Copy(c) | Instruction::Add(c) => {
+                let add = matches!(instruction, Instruction::Add(_));
+                self.copy(stage, state, parent, c, add, &vars, use_cache)
+                    .await
+                    .map(Some)
+            }
+            Instruction::Workdir(_) => {
+                let text = dispatch::apply_metadata(
+                    state,
+                    &instruction,
+                    &self.opts.build_args,
+                    globals,
+                    step.line,
+                )?;
+                let created_by = dispatch::created_by_nop(&state.shell(), &text);
+                if let Some(hit) = self
+                    .try_cache(parent.as_ref(), &created_by, use_cache)
+                    .await
+                {
+                    *state = restore(state, &hit);
+                    return Ok(Some(hit));
+                }
+                let workdir = state.config.working_dir.clone().unwrap_or_default();
+                self.workdir(state, parent, &workdir, &created_by)
+                    .await
+                    .map(Some)
+            }
+            Instruction::From(_) => Err(BuildError::Invalid("FROM inside a stage".into())),
+            _ => {
+                let text = dispatch::apply_metadata(
+                    state,
+                    &instruction,
+                    &self.opts.build_args,
+                    globals,
+                    step.line,
+                )?;
+                let created_by = dispatch::created_by_nop(&state.shell(), &text);
+                if let Some(hit) = self
+                    .try_cache(parent.as_ref(), &created_by, use_cache)
+                    .await
+                {
+                    *state = restore(state, &hit);
+                    return Ok(Some(hit));
+                }
+                let config = self.next_config(parent.as_ref(), state, &created_by, true);
+                let img = self
+                    .backend
+                    .commit(parent.as_ref(), None, config, &created_by)
+                    .await?;
+                self.say(format!(" ---> {}\n", short(&img.id)));
+                Ok(Some(img))
+            }
+        }
+    }
+
+    async fn run(
+        &mut self,
+        step: &Step,
+        state: &mut StageState,
+        parent: Option<Image>,
+        run: &dockerfile::Run,
+        use_cache: &mut bool,
+    ) -> Result<Image> {
+        let Some(parent) = parent else {
+            return Err(BuildError::Invalid(
+                "failed to run a command: the image has no filesystem (FROM scratch); a RUN needs one"
+                    .into(),
+            ));
+        };
+        let argv = match &run.command {
+            dockerfile::Command::Shell(text) if !run.heredocs.is_empty() => {
+                let mut argv = state.shell();
+                argv.push(dispatch::run_script(text, &run.heredocs));
+                argv
+            }
+            command => state.argv(command),
+        };
+        let args = state.run_args();
+        let mut created_by = argv.join(" ");
+        if !args.is_empty() {
+            let shown: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            created_by = format!("|{} {} {created_by}", args.len(), shown.join(" "));
+        }
+        let _ = step;
+        if let Some(hit) = self.try_cache(Some(&parent), &created_by, use_cache).await {
+            return Ok(hit);
+        }
+        let mut env = state.config.env.clone().unwrap_or_default();
+        env.extend(args.iter().map(|(k, v)| format!("{k}={v}")));
+        let spec = RunSpec {
+            argv: argv.clone(),
+            env,
+            user: state.config.user.clone().unwrap_or_default(),
+            workdir: state.config.working_dir.clone().unwrap_or_default(),
+        };
+        let (container, code) = self
+            .backend
+            .run(&parent, &spec, &self.opts.run, self.out)
+            .await?;
+        if code != 0 {
+            if self.opts.force_rm {
+                self.backend.remove(&container).await;
+            }
+            return Err(BuildError::Run {
+                command: argv.join(" "),
+                code,
+            });
+        }
+        let config = self.next_config(Some(&parent), state, &created_by, false);
+        let committed = self
+            .backend
+            .commit(Some(&parent), Some(&container), config, &created_by)
+            .await;
+        if self.opts.rm || self.opts.force_rm || committed.is_err() {
+            self.backend.remove(&container).await;
+            if committed.is_ok() {
+                self.say(format!(
+                    " ---> Removed intermediate container {}\n",
+                    short(&container)
+                ));
+            }
+        }
+        let img = committed?;
+        self.say(format!(" ---> {}\n", short(&img.id)));
+        Ok(img)
+    }
+
+    /// WORKDIR makes its directory: a layer holding it when the parent lacks it.
+    async fn workdir(
+        &mut self,
+        state: &mut StageState,
+        parent: Option<Image>,
+        dir: &str,
+        created_by: &str,
+    ) -> Result<Image> {
+        let scratch = self.backend.scratch(parent.as_ref()).await?;
+        let root = scratch.root.clone();
+        let dir2 = dir.to_string();
+        let made = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            let host = crate::util::inroot::resolve_in_root(&root, &dir2, true)?;
+            if host.is_dir() {
+                return Ok(false);
+            }
+            std::fs::create_dir_all(&host)?;
+            Ok(true)
+        })
+        .await
+        .map_err(|e| BuildError::Backend(e.to_string()))
+        .and_then(|r| r.map_err(|e| BuildError::Invalid(format!("WORKDIR {dir}: {e}"))));
+        let made = match made {
+            Ok(m) => m,
+            Err(e) => {
+                self.backend.remove(&scratch.id).await;
+                return Err(e);
+            }
+        };
+        let config = self.next_config(parent.as_ref(), state, created_by, !made);
+        let layer = made.then_some(scratch.id.as_str());
+        let img = self
+            .backend
+            .commit(parent.as_ref(), layer, config, created_by)
+            .await;
+        self.backend.remove(&scratch.id).await;
+        let img = img?;
+        self.say(format!(" ---> {}\n", short(&img.id)));
+        Ok(img)
+    }
+
+    /// The root a `COPY --from` reads: an earlier stage's image or another image, mounted
+    /// once for the build.
+    async fn source_root(&mut self, stage: usize, from: &str) -> Result<std::path::PathBuf> {
+        let image = match stage_named(self.df, from, stage) {
+            Some(j) => self.results[j].clone().ok_or_else(|| {
+                BuildError::Invalid(format!("stage {from} was not built before this one"))
+            })?,
+            None => self.backend.image(from, false, self.out).await?,
+        };
+        if let Some(s) = self.mounted.get(&image.id) {
+            return Ok(s.root.clone());
+        }
+        let scratch = self.backend.scratch(Some(&image)).await?;
+        let root = scratch.root.clone();
+        self.mounted.insert(image.id.clone(), scratch);
+        Ok(root)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn copy(
+        &mut self,
+        stage: usize,
+        state: &mut StageState,
+        parent: Option<Image>,
+        c: &FileCopy,
+        add: bool,
+        vars: &BTreeMap<String, String>,
+        use_cache: &mut bool,
+    ) -> Result<Image> {
+        let name = if add { "ADD" } else { "COPY" };
+        if add && c.from.is_some() {
+            return Err(BuildError::Invalid(
+                "ADD does not support the --from flag".into(),
+            ));
+        }
+        let workdir = state
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let mut dest = if c.dest.starts_with('/') {
+            c.dest.clone()
+        } else {
+            format!("{}/{}", workdir.trim_end_matches('/'), c.dest)
+        };
+        if c.dest.ends_with('/') && !dest.ends_with('/') {
+            dest.push('/');
+        }
+        let (src_root, follow) = match &c.from {
+            Some(from) => (self.source_root(stage, from).await?, true),
+            None => (self.context.to_path_buf(), false),
+        };
+        let build_dir = self.context.parent().unwrap_or(self.context).to_path_buf();
+        let sources = c.sources.clone();
+        let heredocs = c.heredocs.clone();
+        let vars = vars.clone();
+        let escape = self.df.escape;
+        let dest2 = dest.clone();
+        let step = self.step;
+        let chmod = c.chmod.as_deref().map(copy::parse_chmod).transpose()?;
+        // Downloads and heredocs become files in the build's own directory, then are copied
+        // like any other source.
+        let plan = tokio::task::spawn_blocking(move || -> Result<CopyPlan> {
+            let extra = build_dir.join(format!("step-{step}"));
+            let mut local = Vec::new();
+            let mut fetched = Vec::new();
+            for s in &sources {
+                if add && (s.starts_with("http://") || s.starts_with("https://")) {
+                    fetched.push(fetch(s, &extra)?);
+                } else {
+                    local.push(s.clone());
+                }
+            }
+            for h in &heredocs {
+                let body = if h.expand {
+                    expand_with_escape(&h.body, &vars, escape).unwrap_or_else(|_| h.body.clone())
+                } else {
+                    h.body.clone()
+                };
+                std::fs::create_dir_all(&extra).map_err(|e| BuildError::Backend(e.to_string()))?;
+                let path = extra.join(&h.name);
+                std::fs::write(&path, body).map_err(|e| BuildError::Backend(e.to_string()))?;
+                let mut p = std::fs::metadata(&path)
+                    .map_err(|e| BuildError::Backend(e.to_string()))?
+                    .permissions();
+                std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o644);
+                let _ = std::fs::set_permissions(&path, p);
+                fetched.push((path, None));
+            }
+            let count = local.len() + fetched.len();
+            let dest_dir = dest2.ends_with('/') || count > 1;
+            if count > 1 && !dest2.ends_with('/') {
+                return Err(BuildError::Invalid(format!(
+                    "When using {name} with more than one source file, the destination must be a directory and end with a /"
+                )));
+            }
+            let mut plan = if local.is_empty() {
+                CopyPlan { items: Vec::new(), kind: "file" }
+            } else {
+                CopyPlan::new(&src_root, &local, &dest2, dest_dir, follow, name)?
+            };
+            for (path, mode) in fetched {
+                let fname = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let clean = dispatch::clean_abs(&dest2);
+                let item_dest = if dest_dir { format!("{}/{fname}", clean.trim_end_matches('/')) } else { clean };
+                plan.items.push(copy::Item { src: path, dest: item_dest, extract: false, mode });
+            }
+            if plan.items.len() > 1 {
+                plan.kind = "multi";
+            }
+            if add {
+                for item in &mut plan.items {
+                    if item.mode.is_none() && copy::is_archive(&item.src) {
+                        item.extract = true;
+                        item.dest = dispatch::clean_abs(dest2.trim_end_matches('/'));
+                    }
+                }
+            }
+            Ok(plan)
+        })
+        .await
+        .map_err(|e| BuildError::Backend(e.to_string()))??;
+        let plan2 = plan.clone();
+        let hash = tokio::task::spawn_blocking(move || copy::hash_sources(&plan2))
+            .await
+            .map_err(|e| BuildError::Backend(e.to_string()))?
+            .map_err(|e| BuildError::Invalid(format!("{name} failed: {e}")))?;
+        let shown_dest = dispatch::clean_abs(&dest);
+        let mut created_by = format!(
+            "{} #(nop) {name} {hash} in {} ",
+            state.shell().join(" "),
+            if dest.ends_with('/') && shown_dest != "/" {
+                format!("{shown_dest}/")
+            } else {
+                shown_dest
+            }
+        );
+        let key = format!(
+            "{created_by}|chown={}|chmod={}",
+            c.chown.as_deref().unwrap_or(""),
+            c.chmod.as_deref().unwrap_or("")
+        );
+        if let Some(hit) = self.try_cache(parent.as_ref(), &key, use_cache).await {
+            return Ok(hit);
+        }
+        created_by = created_by.to_string();
+        let scratch = self.backend.scratch(parent.as_ref()).await?;
+        let root = scratch.root.clone();
+        let chown = c.chown.clone();
+        let done = tokio::task::spawn_blocking(move || -> Result<()> {
+            let (uid, gid) = match &chown {
+                Some(spec) => copy::parse_chown(spec, &root)?,
+                None => (0, 0),
+            };
+            copy::apply(&plan, &root, Ownership { uid, gid, chmod })
+                .map_err(|e| BuildError::Invalid(format!("{name} failed: {e}")))
+        })
+        .await
+        .map_err(|e| BuildError::Backend(e.to_string()))
+        .and_then(|r| r);
+        if let Err(e) = done {
+            self.backend.remove(&scratch.id).await;
+            return Err(e);
+        }
+        let config = self.next_config(parent.as_ref(), state, &created_by, false);
+        let img = self
+            .backend
+            .commit(parent.as_ref(), Some(&scratch.id), config, &key)
+            .await;
+        self.backend.remove(&scratch.id).await;
+        let img = img?;
+        self.say(format!(" ---> {}\n", short(&img.id)));
+        Ok(img)
+    }
+}
+
+/// After a cache hit the stage's config is the cached image's (the same, by the key), but
+/// what only the stage remembers (declared args, whether CMD was set) stays.
+fn restore(state: &StageState, hit: &Image) -> StageState {
+    let mut s = state.clone();
+    if let Some(cfg) = hit.config.config.clone() {
+        s.config = cfg;
+    }
+    s
+}
+
+/// ADD of a URL: fetched into the build's directory, named after the URL's last segment,
+/// mode 0600 as Docker gives it.
+fn fetch(url: &str, dir: &Path) -> Result<(std::path::PathBuf, Option<u32>)> {
+    let fail = |e: String| BuildError::Invalid(format!("ADD failed: {e}"));
+    let resp = ureq::get(url).call().map_err(|e| fail(e.to_string()))?;
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .find(|s| !s.is_empty() && !s.contains(':'))
+        .unwrap_or("__unnamed__")
+        .to_string();
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let path = dir.join(&name);
+    let mut f = std::fs::File::create(&path).map_err(|e| fail(e.to_string()))?;
+    std::io::copy(&mut resp.into_reader(), &mut f).map_err(|e| fail(e.to_string()))?;
+    Ok((path, Some(0o600)))
+}
