@@ -326,18 +326,40 @@ pub fn unpack_context(body: impl std::io::Read, dest: &Path) -> std::io::Result<
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
+    let mut unpacked_any = false;
     for entry in archive.entries()? {
-        let mut entry = entry?;
+        let mut entry = match entry {
+            Ok(e) => e,
+            // The docker CLI, when it adds a Dockerfile from outside the context (`-f`),
+            // ends the tar right after that file's bytes: no padding, no end blocks. The last
+            // entry was whole (it unpacked), so this is the end, as Docker's reader takes it.
+            Err(e)
+                if unpacked_any
+                    && (e.kind() == std::io::ErrorKind::UnexpectedEof
+                        || e.to_string().contains("unexpected EOF")) =>
+            {
+                break
+            }
+            Err(e) => return Err(e),
+        };
         let rel = crate::layers::clean_entry_path(&entry.path()?)?;
         if rel.as_os_str().is_empty() {
             continue;
         }
-        if !entry.unpack_in(dest)? {
+        // The tar crate's error names the path; the cause is in its source.
+        let unpacked = entry.unpack_in(dest).map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            std::io::Error::new(e.kind(), format!("{e}{cause}"))
+        })?;
+        if !unpacked {
             return Err(std::io::Error::other(format!(
                 "the context entry {} would leave the context",
                 rel.display()
             )));
         }
+        unpacked_any = true;
     }
     Ok(())
 }
