@@ -239,9 +239,9 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(stream: Option<R>, out: &Mutex<P
 }
 
 /// Kill a probe that ran too long, and wait for it. The exec is `berth nsexec`, which forks
-/// the probe into the container and waits for it: the probe (its child) gets SIGKILL, so
-/// nothing is left behind in the container; nsexec itself only when it has no child (yet),
-/// or does not follow within a second.
+/// the probe into the container and waits for it: the probe and everything it started get
+/// SIGKILL (Docker kills only the probe, and a shell's children live on in the container);
+/// nsexec itself then exits, or gets SIGKILL too when it does not within a second.
 async fn kill_probe(child: &mut tokio::process::Child) -> Option<std::process::ExitStatus> {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
@@ -249,17 +249,12 @@ async fn kill_probe(child: &mut tokio::process::Child) -> Option<std::process::E
         return Some(st);
     }
     let pid = child.id()? as i32;
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let mut any = false;
-    for p in children
-        .split_whitespace()
-        .filter_map(|p| p.parse::<i32>().ok())
-    {
-        any = true;
-        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    let tree = descendants(pid);
+    for p in &tree {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
     }
-    if !any {
+    if tree.is_empty() {
+        // Not forked yet: nsexec is all there is.
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
     match tokio::time::timeout(Duration::from_secs(1), child.wait()).await {
@@ -269,4 +264,28 @@ async fn kill_probe(child: &mut tokio::process::Child) -> Option<std::process::E
             child.wait().await.ok()
         }
     }
+}
+
+/// Every process below `pid`, from the kernel's `children` lists.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for c in list
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                if !found.contains(&c) {
+                    found.push(c);
+                    queue.push(c);
+                }
+            }
+        }
+    }
+    found
 }
