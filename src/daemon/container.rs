@@ -95,6 +95,8 @@ pub struct Container {
     pub stdin: tokio::sync::Mutex<Option<ShimStdin>>,
     /// Serializes start, stop and removal of this one container.
     pub op: tokio::sync::Mutex<()>,
+    /// The healthcheck's monitor, while one runs.
+    pub health: Mutex<Option<super::health_monitor::HealthTask>>,
 }
 
 impl Container {
@@ -114,6 +116,7 @@ impl Container {
             lifecycle,
             stdin: tokio::sync::Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
+            health: Mutex::new(None),
         }
     }
 

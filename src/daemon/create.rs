@@ -1,6 +1,6 @@
 //! `create`: a container record from the client's Config and HostConfig merged with the
-//! image's (Docker's rules for entrypoint, cmd, env and workdir), a name, and the container's
-//! layers (the `-init` layer and the read-write one). Nothing runs yet.
+//! image's (Docker's rules for entrypoint, cmd, env, workdir and healthcheck), a name, and the
+//! container's layers (the `-init` layer and the read-write one). Nothing runs yet.
 
 use super::container::{Container, Record};
 use super::error::{DaemonError, Result};
@@ -19,6 +19,7 @@ impl Daemon {
         let mut cfg = req.config;
         let mut hc = req.host_config.unwrap_or_default();
         check_supported(&hc)?;
+        super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
         // Docker records the log driver it chose; clients (the Python SDK) read it back.
         hc.log_config.driver = "json-file".into();
         if cfg.image.is_empty() {
@@ -77,6 +78,11 @@ impl Daemon {
         if cfg.stop_signal.is_none() {
             cfg.stop_signal = icfg.stop_signal.clone();
         }
+        let image_health = icfg
+            .healthcheck
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok());
+        cfg.healthcheck = super::health::merge(cfg.healthcheck.take(), image_health);
         let mut argv: Vec<String> = cfg.entrypoint.clone().unwrap_or_default();
         argv.extend(cfg.cmd.clone().unwrap_or_default());
         if argv.is_empty() {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 pub type Filters = BTreeMap<String, Vec<String>>;
 
-pub const CONTAINER_FILTERS: &[&str] = &["status", "name", "id", "label", "ancestor", "exited"];
+pub const CONTAINER_FILTERS: &[&str] = &[
+    "status", "name", "id", "label", "ancestor", "exited", "health",
+];
 
 pub fn parse(json: &str) -> Result<Filters, String> {
     if json.trim().is_empty() {
@@ -32,10 +34,13 @@ pub fn parse(json: &str) -> Result<Filters, String> {
 }
 
 pub fn validate(f: &Filters, allowed: &[&str]) -> Result<(), String> {
-    match f.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(format!("invalid filter '{k}'")),
-        None => Ok(()),
+    if let Some(k) = f.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!("invalid filter '{k}'"));
     }
+    for v in f.get("health").into_iter().flatten() {
+        super::health::validate_filter_value(v)?;
+    }
+    Ok(())
 }
 
 /// Whether a container record passes; `ancestor` ids are resolved by the caller.
@@ -56,6 +61,7 @@ pub fn matches(rec: &Record, f: &Filters, ancestor_ids: &[String]) -> bool {
                 }
             }
             "ancestor" => rec.config.image == *v || ancestor_ids.contains(&rec.image),
+            "health" => super::health::filter_value(rec.state.health.as_ref()) == v,
             "exited" => {
                 rec.state.status == "exited"
                     && v.parse::<i64>().is_ok_and(|c| c == rec.state.exit_code)
@@ -138,6 +144,24 @@ mod tests {
             &f(r#"{"exited":["0"]}"#),
             &[]
         ));
+    }
+
+    #[test]
+    fn health_matches_the_status_or_none() {
+        let f = |j: &str| parse(j).unwrap();
+        let mut r = rec("running", "web", 0);
+        assert!(matches(&r, &f(r#"{"health":["none"]}"#), &[]));
+        assert!(!matches(&r, &f(r#"{"health":["healthy"]}"#), &[]));
+        r.state.health = Some(crate::wire::types::Health {
+            status: "healthy".into(),
+            ..Default::default()
+        });
+        assert!(matches(&r, &f(r#"{"health":["starting","healthy"]}"#), &[]));
+        assert!(!matches(&r, &f(r#"{"health":["none"]}"#), &[]));
+        assert_eq!(
+            validate(&f(r#"{"health":["sick"]}"#), CONTAINER_FILTERS).unwrap_err(),
+            "invalid filter 'health=sick': invalid value for health (sick): must be one of none, starting, healthy, unhealthy"
+        );
     }
 
     proptest! {

@@ -14,6 +14,8 @@ mod etc_files;
 pub mod events;
 pub mod exec;
 pub mod filters;
+pub mod health;
+mod health_monitor;
 mod hostconfig;
 pub mod images;
 pub mod lock;

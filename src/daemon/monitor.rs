@@ -46,6 +46,8 @@ impl Daemon {
     /// The process is gone: tear down, record the exit, wake waiters, and honour `--rm`.
     pub(super) async fn finish(self: &Arc<Self>, c: &Arc<Container>, status: ExitStatus) {
         let t0 = std::time::Instant::now();
+        // Probes end with the process; they start again with the next start.
+        self.health_stop(c);
         let rec = c.snapshot();
         let acquired = Acquired {
             rootfs: true,
@@ -110,6 +112,10 @@ impl Daemon {
                     *c.stdin.lock().await = Some(stdin);
                     tracing::info!("container {}: reattached to its shim", &c.id[..12]);
                     self.monitor(c, events);
+                    // As Docker's restore: the health state starts over, unless paused.
+                    if !c.snapshot().state.paused {
+                        self.health_start(c);
+                    }
                     return;
                 }
                 Err(e) => {

@@ -260,6 +260,7 @@ impl Daemon {
             r.ports = ports.clone();
         });
         c.lifecycle.send_modify(|l| l.running = true);
+        self.health_start(c);
         self.container_event(&c.snapshot(), "start", &[]);
 
         self.monitor(c, events);

@@ -170,7 +170,8 @@ pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
     }
 }
 
-/// Docker's STATUS column: "Created", "Up 3 seconds", "Exited (0) 2 minutes ago".
+/// Docker's STATUS column: "Created", "Up 3 seconds", "Up 3 seconds (healthy)",
+/// "Exited (0) 2 minutes ago".
 pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
     let since = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
@@ -182,7 +183,13 @@ pub fn status_text(rec: &Record, now: chrono::DateTime<chrono::Utc>) -> String {
             .unwrap_or_default()
     };
     match rec.state.status.as_str() {
-        "running" => format!("Up {}", human_duration(since(&rec.state.started_at))),
+        "running" => {
+            let up = format!("Up {}", human_duration(since(&rec.state.started_at)));
+            match &rec.state.health {
+                Some(h) => format!("{up} ({})", super::health::status_suffix(h)),
+                None => up,
+            }
+        }
         "paused" => format!(
             "Up {} (Paused)",
             human_duration(since(&rec.state.started_at))
@@ -268,5 +275,23 @@ mod tests {
             .unwrap()
             .with_timezone(&chrono::Utc);
         assert_eq!(status_text(&rec, now), "Up 2 seconds");
+    }
+
+    #[rstest::rstest]
+    #[case("starting", "running", "Up 2 seconds (health: starting)")]
+    #[case("healthy", "running", "Up 2 seconds (healthy)")]
+    #[case("unhealthy", "running", "Up 2 seconds (unhealthy)")]
+    #[case("healthy", "paused", "Up 2 seconds (Paused)")]
+    fn ps_status_shows_the_health(#[case] health: &str, #[case] st: &str, #[case] want: &str) {
+        let mut rec = running_record();
+        rec.state.status = st.into();
+        rec.state.health = Some(crate::wire::types::Health {
+            status: health.into(),
+            ..Default::default()
+        });
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:16:05.6Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(status_text(&rec, now), want);
     }
 }

@@ -210,36 +210,7 @@ fn plain_list(list: &[String]) -> String {
 
 /// A duration as Go prints one (`1m30s`, `500ms`, `0s`).
 pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".into();
-    }
-    if ns < 1_000_000_000 {
-        return if ns % 1_000_000 == 0 {
-            format!("{}ms", ns / 1_000_000)
-        } else if ns % 1_000 == 0 {
-            format!("{}µs", ns / 1_000)
-        } else {
-            format!("{ns}ns")
-        };
-    }
-    let secs = d.as_secs();
-    let frac = d.subsec_nanos();
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if frac == 0 {
-        out.push_str(&format!("{s}s"));
-    } else {
-        let f = format!("{:09}", frac);
-        out.push_str(&format!("{s}.{}s", f.trim_end_matches('0')));
-    }
-    out
+    crate::util::goduration::format(d.as_nanos() as i64)
 }
 
 /// A signal as STOPSIGNAL takes it: a name with or without `SIG`, or a number.

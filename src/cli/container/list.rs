@@ -29,7 +29,7 @@ pub struct PsArgs {
     /// Display total file sizes
     #[arg(short = 's', long)]
     pub size: bool,
-    /// Filter output based on conditions provided (status=, name=, id=, label=, ancestor=, exited=)
+    /// Filter output based on conditions provided (status=, name=, id=, label=, ancestor=, exited=, health=)
     #[arg(short = 'f', long = "filter")]
     pub filters: Vec<String>,
     /// Format output using a Go template ("table ..." for columns)

@@ -83,6 +83,8 @@ pub struct RunArgs {
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long, default_value = "no")]
     pub restart: String,
+    #[command(flatten)]
+    pub health: HealthArgs,
     #[arg(long = "help", action = clap::ArgAction::Help, help = "Print help")]
     help: Option<bool>,
     /// The image to run
@@ -90,6 +92,91 @@ pub struct RunArgs {
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// The healthcheck flags of `run` and `create`, over the image's HEALTHCHECK.
+#[derive(Args, Debug, Clone, Default)]
+pub struct HealthArgs {
+    /// Command to run to check health
+    #[arg(long = "health-cmd")]
+    pub cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(long = "health-interval", allow_hyphen_values = true)]
+    pub interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long = "health-retries", allow_hyphen_values = true)]
+    pub retries: Option<i64>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(long = "health-timeout", allow_hyphen_values = true)]
+    pub timeout: Option<String>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-period", allow_hyphen_values = true)]
+    pub start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-interval", allow_hyphen_values = true)]
+    pub start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
+}
+
+/// `Config.Healthcheck` as the docker CLI makes it from the flags: none when no flag is
+/// given (the image's applies), `["NONE"]` for `--no-healthcheck`, and otherwise only the
+/// fields given (the daemon takes the rest from the image).
+pub(super) fn health_config(
+    a: &HealthArgs,
+) -> Result<Option<crate::wire::types::HealthConfig>, String> {
+    use crate::util::goduration;
+    let duration = |flag: &str, v: &Option<String>| -> Result<i64, String> {
+        match v.as_deref() {
+            None => Ok(0),
+            Some(s) => goduration::parse(s)
+                .map_err(|e| format!("invalid argument {s:?} for \"--{flag}\" flag: {e}")),
+        }
+    };
+    let interval = duration("health-interval", &a.interval)?;
+    let timeout = duration("health-timeout", &a.timeout)?;
+    let start_period = duration("health-start-period", &a.start_period)?;
+    let start_interval = duration("health-start-interval", &a.start_interval)?;
+    let retries = a.retries.unwrap_or(0);
+    let cmd = a.cmd.clone().unwrap_or_default();
+    let any = !cmd.is_empty()
+        || interval != 0
+        || timeout != 0
+        || start_period != 0
+        || retries != 0
+        || start_interval != 0;
+    if a.no_healthcheck {
+        if any {
+            return Err("--no-healthcheck conflicts with --health-* options".into());
+        }
+        return Ok(Some(crate::wire::types::HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        }));
+    }
+    if !any {
+        return Ok(None);
+    }
+    for (flag, v) in [
+        ("interval", interval),
+        ("timeout", timeout),
+        ("retries", retries),
+        ("start-period", start_period),
+        ("start-interval", start_interval),
+    ] {
+        if v < 0 {
+            return Err(format!("--health-{flag} cannot be negative"));
+        }
+    }
+    Ok(Some(crate::wire::types::HealthConfig {
+        test: (!cmd.is_empty()).then(|| vec!["CMD-SHELL".into(), cmd]),
+        interval,
+        timeout,
+        start_period,
+        start_interval,
+        retries,
+    }))
 }
 
 #[derive(Args, Debug)]
@@ -184,4 +271,51 @@ pub(super) fn resource_fields(
         m.insert("OomKillDisable".into(), true.into());
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn args(f: impl FnOnce(&mut HealthArgs)) -> HealthArgs {
+        let mut a = HealthArgs::default();
+        f(&mut a);
+        a
+    }
+
+    #[test]
+    fn health_flags_become_dockers_healthcheck() {
+        assert_eq!(health_config(&HealthArgs::default()), Ok(None));
+        let a = args(|a| {
+            a.cmd = Some("test -f /tmp/ok".into());
+            a.interval = Some("100ms".into());
+            a.retries = Some(2);
+        });
+        let hc = health_config(&a).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&hc).unwrap(),
+            serde_json::json!({"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 100_000_000, "Retries": 2})
+        );
+        let only_timeout = args(|a| a.timeout = Some("1m".into()));
+        assert_eq!(
+            serde_json::to_value(health_config(&only_timeout).unwrap()).unwrap(),
+            serde_json::json!({"Timeout": 60_000_000_000i64})
+        );
+        let none = args(|a| a.no_healthcheck = true);
+        assert_eq!(
+            health_config(&none).unwrap().unwrap().test,
+            Some(vec!["NONE".to_string()])
+        );
+    }
+
+    #[rstest]
+    #[case::conflict(args(|a| { a.no_healthcheck = true; a.retries = Some(1); }), "--no-healthcheck conflicts with --health-* options")]
+    #[case::negative_interval(args(|a| a.interval = Some("-1s".into())), "--health-interval cannot be negative")]
+    #[case::negative_retries(args(|a| a.retries = Some(-2)), "--health-retries cannot be negative")]
+    #[case::negative_start_interval(args(|a| a.start_interval = Some("-5ms".into())), "--health-start-interval cannot be negative")]
+    #[case::bad_duration(args(|a| a.timeout = Some("10".into())), "invalid argument \"10\" for \"--health-timeout\" flag: time: missing unit in duration \"10\"")]
+    fn health_flags_are_refused_as_docker_refuses_them(#[case] a: HealthArgs, #[case] err: &str) {
+        assert_eq!(health_config(&a).unwrap_err(), err);
+    }
 }

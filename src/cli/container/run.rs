@@ -4,7 +4,7 @@
 //! exit 125, 126 or 127 as docker's do, so scripts can tell a daemon error from a command that
 //! could not be run or found.
 
-use super::opts::{resource_fields, restart_policy, RunArgs};
+use super::opts::{health_config, resource_fields, restart_policy, RunArgs};
 use crate::api::client::{Client, ClientError};
 use crate::cli::report;
 use crate::wire::types::{
@@ -165,6 +165,7 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         ));
     }
     let mut request = create_request(a);
+    request.config.healthcheck = health_config(&a.health).map_err(ClientError::Protocol)?;
     if !exposed.is_empty() {
         request.config.exposed_ports = Some(exposed);
     }
