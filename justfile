@@ -112,6 +112,7 @@ e2e: fixture
 bench: fixture
     bash tests/bench/run.sh
     bash tests/bench/images.sh
+    bash tests/bench/build.sh
 
 # Boot a Debian 12 VM with cgroup v2 under qemu (image built once, cached) and run the v2 checks
 vm-smoke: build fixture
