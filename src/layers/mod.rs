@@ -9,6 +9,9 @@ pub mod pack;
 mod unpack;
 
 pub use lease::Lease;
-pub use mount::{is_mountpoint, plan_mount, MountPlan};
+pub use mount::{
+    is_mountpoint, plan_mount, plan_overlay, DepthError, MountApi, MountPlan, OverlayMount,
+    OVL_MAX_STACK,
+};
 pub use overlay2::{LayerError, LayerInfo, LayerStore, LayerTarReader, StagedLayer};
 pub use unpack::{chain_id, clean_entry_path, dir_size, Segment};

@@ -2,7 +2,9 @@
 //! `layerdb/mounts/<container id>/`, and the overlay mount at `<mount id>/merged`.
 
 use super::{io_ctx, LayerError, LayerStore};
-use crate::layers::mount::{is_mountpoint, mount_from, page_size, plan_mount, relative_options};
+use crate::layers::mount::{
+    is_mountpoint, mount_from, mount_fsconfig, page_size, plan_overlay, OverlayMount, LINK_LEN,
+};
 use crate::util::fsutil::write_atomic;
 use std::fs;
 use std::io;
@@ -25,6 +27,7 @@ impl LayerStore {
             Some(top) => Some(self.lower_above(&self.cache_of(top)?)),
             None => None,
         };
+        self.check_depth(&mount_id, lower.as_deref())?;
         let result = (|| {
             let init = self.new_layer_dir(&init_id, lower.as_deref())?.join("diff");
             for d in ["dev/pts", "dev/shm", "proc", "sys", "etc"] {
@@ -67,6 +70,28 @@ impl LayerStore {
         result
     }
 
+    /// Refuse, before anything is written, a chain this kernel cannot mount: the plan of the
+    /// mount to come, with a link of the same length standing for the `-init` layer's.
+    fn check_depth(&self, mount_id: &str, image_lower: Option<&str>) -> Result<(), LayerError> {
+        let init_link = format!("l/{}", "X".repeat(LINK_LEN));
+        let lower = match image_lower {
+            Some(l) => format!("{init_link}:{l}"),
+            None => init_link,
+        };
+        plan_overlay(
+            &self.overlay,
+            mount_id,
+            &lower,
+            page_size(),
+            self.mount_api(),
+        )
+        .map(|_| ())
+        .map_err(|reason| LayerError::TooDeep {
+            layers: image_lower.map_or(0, |l| l.split(':').filter(|x| !x.is_empty()).count()),
+            reason,
+        })
+    }
+
     fn mount_id(&self, container_id: &str) -> Result<String, LayerError> {
         Self::read_meta(&self.mounts.join(container_id), "mount-id")
             .ok_or_else(|| LayerError::NoSuchMount(container_id.to_string()))
@@ -107,10 +132,11 @@ impl LayerStore {
     }
 
     /// Mount the container's overlay at `overlay2/<mount id>/merged` (idempotent).
-    /// As Docker does, the options name the lower dirs by absolute paths through the short
-    /// links while they fit in a page; past that, relative paths, with the mount made from a
-    /// child process whose working directory is `overlay2/` (the daemon's own cwd must not
-    /// change: it has other threads).
+    /// Where the kernel has `lowerdir+`, each lower dir is one fsconfig call and the page limit
+    /// is gone. Otherwise, as Docker does, mount(2) with the lower dirs named by absolute
+    /// paths through the short links while they fit in a page; past that, relative paths, with
+    /// the mount made from a child process whose working directory is `overlay2/` (the
+    /// daemon's own cwd must not change: it has other threads).
     pub fn mount(&self, container_id: &str) -> Result<PathBuf, LayerError> {
         let mount_id = self.mount_id(container_id)?;
         let dir = self.overlay.join(&mount_id);
@@ -120,27 +146,46 @@ impl LayerStore {
         }
         fs::create_dir_all(&merged).map_err(io_ctx("creating merged dir"))?;
         let lower = Self::read_meta(&dir, "lower").unwrap_or_default();
-        let plan = plan_mount(&self.overlay, &mount_id, &lower, page_size()).ok_or_else(|| {
-            LayerError::OptionsTooLong {
-                id: container_id.to_string(),
-                len: relative_options(&mount_id, &lower).len(),
+        let plan = plan_overlay(
+            &self.overlay,
+            &mount_id,
+            &lower,
+            page_size(),
+            self.mount_api(),
+        )
+        .map_err(|reason| LayerError::TooDeep {
+            // The container's own -init layer is one of the lowers.
+            layers: lower
+                .split(':')
+                .filter(|l| !l.is_empty())
+                .count()
+                .saturating_sub(1),
+            reason,
+        })?;
+        let id = container_id.to_string();
+        match plan {
+            OverlayMount::Fsconfig { options, target } => mount_fsconfig(&options, &target)
+                .map_err(|f| LayerError::MountOption {
+                    id,
+                    option: f.option,
+                    source: f.errno,
+                    kernel: f.kernel,
+                })?,
+            OverlayMount::Options(plan) => {
+                let result = if plan.relative {
+                    mount_from(&self.overlay, &plan.target, &plan.data)
+                } else {
+                    nix::mount::mount(
+                        Some("overlay"),
+                        &plan.target,
+                        Some("overlay"),
+                        nix::mount::MsFlags::empty(),
+                        Some(plan.data.as_str()),
+                    )
+                };
+                result.map_err(|source| LayerError::Mount { id, source })?;
             }
-        })?;
-        let result = if plan.relative {
-            mount_from(&self.overlay, &plan.target, &plan.data)
-        } else {
-            nix::mount::mount(
-                Some("overlay"),
-                &plan.target,
-                Some("overlay"),
-                nix::mount::MsFlags::empty(),
-                Some(plan.data.as_str()),
-            )
-        };
-        result.map_err(|source| LayerError::Mount {
-            id: container_id.to_string(),
-            source,
-        })?;
+        }
         Ok(merged)
     }
 

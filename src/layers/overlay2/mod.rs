@@ -8,6 +8,7 @@ mod tar;
 
 pub use tar::LayerTarReader;
 
+use super::mount::{DepthError, MountApi};
 use super::unpack::{chain_id, dir_size, unpack_layer_split, Segment};
 use crate::util::fsutil::write_atomic;
 use rand::Rng;
@@ -34,8 +35,24 @@ pub enum LayerError {
     MountExists(String),
     #[error("layer {chain} is in use by {user}")]
     InUse { chain: String, user: String },
-    #[error("cannot mount the layers of {id}: the mount options take {len} bytes, more than a page even with relative paths")]
-    OptionsTooLong { id: String, len: usize },
+    #[error("mounting the overlay for {id}: {option}: {source}{}", kernel_says(.kernel))]
+    MountOption {
+        id: String,
+        option: String,
+        source: nix::Error,
+        kernel: Vec<String>,
+    },
+    /// `layers` counts the image's layers, not the container's `-init` one.
+    #[error("{layers} layers: max depth exceeded ({reason})")]
+    TooDeep { layers: usize, reason: DepthError },
+}
+
+fn kernel_says(kernel: &[String]) -> String {
+    if kernel.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", kernel.join("; "))
+    }
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> LayerError {
@@ -63,6 +80,8 @@ pub struct LayerStore {
     overlay: PathBuf,
     layerdb: PathBuf,
     mounts: PathBuf,
+    /// The mount API forced on this store; None asks the kernel (once per process).
+    api: Option<MountApi>,
 }
 
 fn hex_of(id: &str) -> &str {
@@ -84,11 +103,25 @@ impl LayerStore {
             overlay: root.join("overlay2"),
             layerdb: root.join("image/overlay2/layerdb/sha256"),
             mounts: root.join("image/overlay2/layerdb/mounts"),
+            api: None,
         };
         for d in [s.overlay.join("l"), s.layerdb.clone(), s.mounts.clone()] {
             fs::create_dir_all(&d).map_err(io_ctx(format!("creating {}", d.display())))?;
         }
         Ok(s)
+    }
+
+    /// The same store, mounting through `api` whatever the kernel offers: how a test runs the
+    /// mount(2) path of older kernels on a new one.
+    pub fn with_mount_api(mut self, api: MountApi) -> LayerStore {
+        self.api = Some(api);
+        self
+    }
+
+    /// How this store mounts overlays: as forced, else what the kernel supports.
+    pub fn mount_api(&self) -> MountApi {
+        self.api
+            .unwrap_or_else(|| super::mount::mount_api(&self.overlay))
     }
 
     pub fn overlay_dir(&self) -> &Path {
