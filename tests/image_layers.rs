@@ -1,7 +1,7 @@
 //! The overlay2 layer store against the real kernel (root): layers with whiteouts, a
 //! container's init and read-write layers, the merged view, and a clean teardown.
 
-use berth::layers::{chain_id, LayerStore};
+use berth::layers::{chain_id, LayerStore, MountApi};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -254,13 +254,23 @@ fn a_container_without_image_layers_and_a_second_create_is_refused() {
     assert_eq!(names(&root.path().join("overlay2")), ["l"]);
 }
 
-#[test]
-fn a_long_chain_under_a_deep_root_mounts_with_relative_paths() {
-    root_or_skip!();
+/// The overlay's own options (after " - " in /proc/self/mountinfo) for the mount at `path`.
+fn super_options(path: &Path) -> String {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let want = path.to_string_lossy();
+    info.lines()
+        .find(|l| l.split_whitespace().nth(4) == Some(&*want))
+        .and_then(|l| l.split(" - ").nth(1))
+        .unwrap_or_else(|| panic!("{want} is not mounted"))
+        .to_string()
+}
+
+/// Deep enough that 30 absolute lower dirs exceed a page, and each lower dir's absolute path
+/// exceeds the 255 bytes an fsconfig value may take.
+fn long_chain_under_a_deep_root(api: MountApi) {
     let mut root = Root::new("layers-deep-");
-    // Deep enough that 30 absolute lower dirs exceed a page.
     let deep = root.path().join("d".repeat(120)).join("e".repeat(120));
-    let store = LayerStore::open(&deep).unwrap();
+    let store = LayerStore::open(&deep).unwrap().with_mount_api(api);
     let mut parent: Option<String> = None;
     for i in 0..30 {
         let name = format!("f{i}");
@@ -286,6 +296,27 @@ fn a_long_chain_under_a_deep_root_mounts_with_relative_paths() {
     root.containers.push(id.clone());
     let merged = root.store.mount(&id).unwrap();
     assert!(merged.join("f0").exists() && merged.join("f29").exists());
+    let opts = super_options(&merged);
+    match api {
+        MountApi::Legacy => assert!(opts.contains(",lowerdir="), "{opts}"),
+        MountApi::LowerdirPlus => assert!(opts.contains(",lowerdir+="), "{opts}"),
+    }
     root.store.remove_container_layers(&id).unwrap();
     assert!(!merged.exists());
+}
+
+#[test]
+fn a_long_chain_under_a_deep_root_mounts_with_relative_paths() {
+    root_or_skip!();
+    long_chain_under_a_deep_root(MountApi::Legacy);
+}
+
+#[test]
+fn a_long_chain_under_a_deep_root_mounts_with_lowerdir_plus() {
+    root_or_skip!();
+    if Root::new("layers-probe-").store.mount_api() != MountApi::LowerdirPlus {
+        eprintln!("SKIPPED: this kernel has no overlayfs lowerdir+ (Linux 6.8 and later)");
+        return;
+    }
+    long_chain_under_a_deep_root(MountApi::LowerdirPlus);
 }

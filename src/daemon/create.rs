@@ -96,6 +96,8 @@ impl Daemon {
         }
 
         let id = crate::util::id::random_id();
+        // The reference as given, for an error that names the image.
+        let cfg_image = cfg.image.clone();
         if cfg.hostname.is_empty() {
             cfg.hostname = id[..12].to_string();
         }
@@ -154,7 +156,12 @@ impl Daemon {
                 .unwrap()
                 .layers()
                 .create_container_layers(&id, image.top_layer.as_deref())
-                .map_err(|e| DaemonError::system("creating the container's layers", e))?;
+                .map_err(|e| match e {
+                    crate::layers::LayerError::TooDeep { .. } => {
+                        DaemonError::System(format!("image {}: {e}", cfg_image))
+                    }
+                    e => DaemonError::system("creating the container's layers", e),
+                })?;
             container
                 .update(|_| {})
                 .map_err(|e| DaemonError::system("writing the container record", e))

@@ -3,13 +3,15 @@
 //! `-init` layer and a read-write layer mounted together as one overlay filesystem.
 
 mod lease;
+mod mount;
 mod overlay2;
 pub mod pack;
 mod unpack;
 
 pub use lease::Lease;
-pub use overlay2::{
-    is_mountpoint, plan_mount, LayerError, LayerInfo, LayerStore, LayerTarReader, MountPlan,
-    StagedLayer,
+pub use mount::{
+    is_mountpoint, plan_mount, plan_overlay, DepthError, MountApi, MountPlan, OverlayMount,
+    OVL_MAX_STACK,
 };
+pub use overlay2::{LayerError, LayerInfo, LayerStore, LayerTarReader, StagedLayer};
 pub use unpack::{chain_id, clean_entry_path, dir_size, Segment};
