@@ -508,3 +508,37 @@ fn hostile_contexts_and_archives_stay_inside() {
     let out = d.ok(&["run", "--rm", "added", "stat", "-c", "%a", "/r/remote.txt"]);
     assert_eq!(out, "600\n");
 }
+
+/// Docker stops near 125 layers ("max depth exceeded"); berth builds a 200-layer image and
+/// runs a step, and then a container, on top of it.
+#[test]
+fn a_build_of_two_hundred_layers() {
+    let d = daemon_or_skip!();
+    docker_or_skip!(d);
+    d.load_busybox();
+    let ctx = d.dir.path().join("ctx");
+    let mut dockerfile = String::from("FROM busybox\n");
+    for i in 0..199 {
+        write(&ctx, &format!("f{i}"), &format!("{i}\n"));
+        dockerfile.push_str(&format!("COPY f{i} /layers/\n"));
+    }
+    dockerfile.push_str("RUN ls /layers | wc -l > /count\n");
+    write(&ctx, "Dockerfile", &dockerfile);
+    let (out, err, c) = build(&d, &ctx, &["-t", "deep"]);
+    assert_eq!(
+        c,
+        0,
+        "{}\n{err}\n{}",
+        &out[out.len().saturating_sub(2000)..],
+        d.log()
+    );
+    let layers = inspect(&d, "deep")["RootFS"]["Layers"]
+        .as_array()
+        .map(|l| l.len())
+        .unwrap_or(0);
+    assert!(layers >= 200, "{layers} layers");
+    assert_eq!(
+        run(&d, &["deep", "cat", "/count", "/layers/f0", "/layers/f198"]).0,
+        "199\n0\n198\n"
+    );
+}
