@@ -228,6 +228,39 @@ fn the_cache_hits_on_content_and_misses_from_the_first_change() {
     assert_eq!(c, 0);
     assert_eq!(out.matches(" ---> Using cache").count(), 3, "{out}");
 
+    // --cache-from: an image that came from elsewhere (saved and loaded: no parents, no cache
+    // entries) stands in for the steps its history shows.
+    let archive = d.dir.path().join("cached.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "cached"]);
+    d.ok(&["tag", "cached", "cached:keep"]);
+    let (_, err, c) = text(
+        &docker(&d)
+            .unwrap()
+            .args(["rmi", "cached", "cached:keep"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(c, 0, "{err}");
+    d.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let (out, _, c) = build(&d, &ctx, &["-t", "cached"]);
+    assert_eq!(c, 0);
+    assert_eq!(
+        out.matches(" ---> Using cache").count(),
+        0,
+        "loaded images are no cache: {out}"
+    );
+    let (out, _, c) = build(&d, &ctx, &["--cache-from", "cached", "-t", "cached:from"]);
+    assert_eq!(c, 0);
+    assert_eq!(out.matches(" ---> Using cache").count(), 3, "{out}");
+    let (_, err, c) = text(
+        &docker(&d)
+            .unwrap()
+            .args(["rmi", "cached:from"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(c, 0, "{err}");
+
     // Intermediate images hide from `images` but not from `images -a`; rmi takes them too.
     let count = |all: bool| {
         let mut c = docker(&d).unwrap();

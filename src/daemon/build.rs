@@ -82,6 +82,19 @@ impl Backend for DaemonBackend {
         .await
     }
 
+    async fn local(&self, name: &str) -> Option<Image> {
+        let wanted = name.to_string();
+        self.blocking("looking up the image", move |s| {
+            Ok(s.get(&wanted).ok().map(|r| Image {
+                id: r.id,
+                config: r.config,
+            }))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
     async fn cached(&self, parent: Option<&str>, key: &str) -> Option<Image> {
         let (parent, key) = (parent.map(str::to_string), key.to_string());
         self.blocking("reading the build cache", move |s| {

@@ -132,6 +132,8 @@ pub trait Backend: Send + Sync {
         pull: bool,
         out: &Out,
     ) -> impl Future<Output = Result<Image>> + Send;
+    /// A local image, never pulled (for `--cache-from`).
+    fn local(&self, name: &str) -> impl Future<Output = Option<Image>> + Send;
     /// The image the step `key` made on `parent` before, if the cache still has it.
     fn cached(&self, parent: Option<&str>, key: &str)
         -> impl Future<Output = Option<Image>> + Send;
@@ -189,6 +191,7 @@ pub async fn build<B: Backend>(
         results: vec![None; df.stages.len()],
         used_args: Default::default(),
         mounted: Default::default(),
+        cache_from: Vec::new(),
     };
     let outcome = ctx.run_stages(&plan).await;
     ctx.release_mounts().await;

@@ -150,6 +150,8 @@ pub(super) struct Context<'a, B: Backend> {
     pub used_args: BTreeSet<String>,
     /// Roots of other images mounted for `COPY --from`, removed when the build ends.
     pub mounted: BTreeMap<String, super::Scratch>,
+    /// The images of `--cache-from`, which steps may be taken from.
+    pub cache_from: Vec<Image>,
 }
 
 fn now() -> String {
@@ -175,6 +177,13 @@ impl<B: Backend> Context<'_, B> {
 
     pub async fn run_stages(&mut self, plan: &Plan) -> Result<Image> {
         let globals = global_args(self.df, self.opts)?;
+        for name in &self.opts.cache_from {
+            // One that is not here is no cache, as with Docker (which only warns).
+            match self.backend.local(name).await {
+                Some(img) => self.cache_from.push(img),
+                None => self.say(format!("[Warning] --cache-from image {name} not found\n")),
+            }
+        }
         for name in self
             .df
             .global_args
@@ -314,19 +323,28 @@ impl<B: Backend> Context<'_, B> {
     }
 
     /// Looks the step up in the cache; on a hit the stage goes on from the cached image.
+    /// `key` is what the step is known by in berth's cache; `created_by`, its history line,
+    /// is how an image of `--cache-from` is matched.
     async fn try_cache(
         &self,
         parent: Option<&Image>,
         key: &str,
+        created_by: &str,
+        state: &StageState,
         use_cache: &mut bool,
-    ) -> Option<Image> {
+    ) -> Result<Option<Image>> {
         if !*use_cache {
-            return None;
+            return Ok(None);
         }
-        let hit = self
+        let mut hit = self
             .backend
             .cached(parent.map(|p| p.id.as_str()), key)
             .await;
+        if hit.is_none() {
+            if let Some(config) = self.from_cache_images(parent, created_by, state) {
+                hit = Some(self.backend.commit(parent, None, config, key).await?);
+            }
+        }
         match &hit {
             Some(img) => {
                 self.say(" ---> Using cache\n");
@@ -334,7 +352,52 @@ impl<B: Backend> Context<'_, B> {
             }
             None => *use_cache = false,
         }
-        hit
+        Ok(hit)
+    }
+
+    /// `--cache-from`: an image whose history begins with the parent's and goes on with this
+    /// step stands for the step's result. Its layer is already in the store (the image has
+    /// it), so the step's image is only a config: the parent's, one history entry, and that
+    /// layer when the entry made one (Docker's classic builder restores it the same way).
+    fn from_cache_images(
+        &self,
+        parent: Option<&Image>,
+        created_by: &str,
+        state: &StageState,
+    ) -> Option<ImageConfig> {
+        let empty = Vec::new();
+        let (p_hist, p_layers) = match parent {
+            Some(p) => (
+                p.config.history.as_ref().unwrap_or(&empty),
+                &p.config.rootfs.diff_ids,
+            ),
+            None => (&empty, &Vec::new()),
+        };
+        for src in &self.cache_from {
+            let hist = src.config.history.as_ref()?;
+            let same = |a: &History, b: &History| {
+                a.created_by == b.created_by
+                    && a.empty_layer.unwrap_or(false) == b.empty_layer.unwrap_or(false)
+            };
+            if hist.len() <= p_hist.len()
+                || !p_hist.iter().zip(hist).all(|(a, b)| same(a, b))
+                || !src.config.rootfs.diff_ids.starts_with(p_layers)
+            {
+                continue;
+            }
+            let entry = &hist[p_hist.len()];
+            if entry.created_by.as_deref() != Some(created_by) {
+                continue;
+            }
+            let empty_layer = entry.empty_layer.unwrap_or(false);
+            let mut config = self.next_config(parent, state, created_by, empty_layer);
+            if !empty_layer {
+                let layer = src.config.rootfs.diff_ids.get(p_layers.len())?;
+                config.rootfs.diff_ids.push(layer.clone());
+            }
+            return Some(config);
+        }
+        None
     }
 
     async fn run_step(
@@ -378,8 +441,8 @@ impl<B: Backend> Context<'_, B> {
                 )?;
                 let created_by = dispatch::created_by_nop(&state.shell(), &text);
                 if let Some(hit) = self
-                    .try_cache(parent.as_ref(), &created_by, use_cache)
-                    .await
+                    .try_cache(parent.as_ref(), &created_by, &created_by, state, use_cache)
+                    .await?
                 {
                     *state = restore(state, &hit);
                     return Ok(Some(hit));
@@ -400,8 +463,8 @@ impl<B: Backend> Context<'_, B> {
                 )?;
                 let created_by = dispatch::created_by_nop(&state.shell(), &text);
                 if let Some(hit) = self
-                    .try_cache(parent.as_ref(), &created_by, use_cache)
-                    .await
+                    .try_cache(parent.as_ref(), &created_by, &created_by, state, use_cache)
+                    .await?
                 {
                     *state = restore(state, &hit);
                     return Ok(Some(hit));
@@ -446,7 +509,10 @@ impl<B: Backend> Context<'_, B> {
             created_by = format!("|{} {} {created_by}", args.len(), shown.join(" "));
         }
         let _ = step;
-        if let Some(hit) = self.try_cache(Some(&parent), &created_by, use_cache).await {
+        if let Some(hit) = self
+            .try_cache(Some(&parent), &created_by, &created_by, state, use_cache)
+            .await?
+        {
             return Ok(hit);
         }
         let mut env = state.config.env.clone().unwrap_or_default();
@@ -672,7 +738,10 @@ impl<B: Backend> Context<'_, B> {
             c.chown.as_deref().unwrap_or(""),
             c.chmod.as_deref().unwrap_or("")
         );
-        if let Some(hit) = self.try_cache(parent.as_ref(), &key, use_cache).await {
+        if let Some(hit) = self
+            .try_cache(parent.as_ref(), &key, &created_by, state, use_cache)
+            .await?
+        {
             return Ok(hit);
         }
         created_by = created_by.to_string();
