@@ -77,3 +77,70 @@ fn daemon_rejects_a_bad_subnet_pool() {
         .code(125)
         .stderr(predicate::str::contains("notacidr"));
 }
+
+#[test]
+fn build_flag_errors_need_no_daemon() {
+    berth()
+        .args(["build", "-t", "Bad:Tag:x", "."])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains(
+            "invalid argument \"Bad:Tag:x\" for \"-t, --tag\" flag: invalid reference format",
+        ));
+    berth()
+        .args(["build", "--build-arg", "=v", "."])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("invalid environment variable: =v"));
+    berth()
+        .args(["build", "--no-such-flag", "."])
+        .assert()
+        .code(125);
+    berth().arg("build").assert().code(125);
+}
+
+#[test]
+fn build_contexts_that_cannot_be_sent_are_refused_before_any_connection() {
+    berth()
+        .args(["build", "-f", "-", "-"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "invalid argument: can't use stdin for both build context and dockerfile",
+        ));
+    berth()
+        .args(["build", "/nonexistent/ctx"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unable to prepare context: path \"/nonexistent/ctx\" not found",
+        ));
+    berth()
+        .args(["build", "https://example.com/repo.git"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "berth build: remote contexts are not supported yet: https://example.com/repo.git",
+        ));
+    let dir = tempfile::tempdir().unwrap();
+    berth()
+        .args(["build", dir.path().to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unable to evaluate symlinks in Dockerfile path",
+        ));
+}
+
+#[test]
+fn build_without_a_daemon_names_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+    berth()
+        .args(["build", dir.path().to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}

@@ -48,6 +48,8 @@ pub type Result<T> = std::result::Result<T, ClientError>;
 pub struct Client {
     host: String,
     socket: PathBuf,
+    /// The API version spoken: berth's, or a lower one a daemon named (`negotiate`).
+    version: std::sync::OnceLock<String>,
 }
 
 pub fn empty_body() -> ReqBody {
@@ -64,6 +66,7 @@ impl Client {
         Ok(Client {
             host: host.to_string(),
             socket,
+            version: std::sync::OnceLock::new(),
         })
     }
 
@@ -91,7 +94,7 @@ impl Client {
     fn build(&self, method: Method, path: &str, body: ReqBody, json: bool) -> Request<ReqBody> {
         let mut b = Request::builder()
             .method(method)
-            .uri(format!("/v{API_VERSION}{path}"))
+            .uri(format!("/v{}{path}", self.version()))
             .header(hyper::header::HOST, "berth")
             .header(
                 hyper::header::USER_AGENT,
@@ -216,6 +219,40 @@ impl Client {
     pub async fn delete(&self, path: &str) -> Result<()> {
         let resp = self.request(Method::DELETE, path, None).await?;
         let _ = Self::read_body(resp).await;
+        Ok(())
+    }
+
+    fn version(&self) -> &str {
+        self.version.get().map_or(API_VERSION, String::as_str)
+    }
+
+    /// Speak the lower of berth's API version and the one the daemon's `/_ping` names, as the
+    /// docker CLI does before every command; so a command that needs it (build, which is
+    /// tested against a real Docker 20.10 engine) works with older engines too.
+    pub async fn negotiate(&self) -> Result<()> {
+        let req = Request::builder()
+            .method(Method::HEAD)
+            .uri("/_ping")
+            .header(hyper::header::HOST, "berth")
+            .body(empty_body())
+            .expect("a valid request");
+        let resp = self.send(req).await?;
+        let theirs = resp
+            .headers()
+            .get("Api-Version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let number = |v: &str| -> Option<(u32, u32)> {
+            let (a, b) = v.split_once('.')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        };
+        if let Some(t) = theirs {
+            if let (Some(tn), Some(on)) = (number(&t), number(API_VERSION)) {
+                if tn < on {
+                    let _ = self.version.set(t);
+                }
+            }
+        }
         Ok(())
     }
 

@@ -4,4 +4,5 @@
 //! and tested against a value rather than against strings.
 
 pub mod builder;
+pub mod context;
 pub mod dockerfile;

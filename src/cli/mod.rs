@@ -2,6 +2,7 @@
 //! Exit codes are docker's: 125 when the daemon or the flags fail `run`, 126/127 when the
 //! command cannot be invoked or found, the container's own code otherwise.
 
+pub mod build;
 pub mod container;
 pub mod cp;
 pub mod daemon_cmd;
@@ -83,6 +84,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(container::DiffArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
     /// Create a new image from a container's changes
     Commit(container::CommitArgs),
     /// Export a container's filesystem as a tar archive
@@ -180,6 +183,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Port(args) => container::port(&client, args).await,
         Command::Diff(args) => container::diff(&client, args).await,
         Command::Commit(args) => container::commit(&client, args).await,
+        Command::Build(args) => build::build(&client, args).await,
         Command::Export(args) => container::export(&client, args).await,
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await

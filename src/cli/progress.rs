@@ -16,7 +16,7 @@ pub struct Outcome {
     pub aux: Option<Value>,
 }
 
-enum Screen {
+pub(crate) enum Screen {
     Bars {
         multi: MultiProgress,
         bars: HashMap<String, ProgressBar>,
@@ -26,7 +26,7 @@ enum Screen {
 }
 
 impl Screen {
-    fn new(quiet: bool, to_stderr: bool) -> Screen {
+    pub(crate) fn new(quiet: bool, to_stderr: bool) -> Screen {
         use std::io::IsTerminal;
         let tty = if to_stderr {
             std::io::stderr().is_terminal()
@@ -50,7 +50,12 @@ impl Screen {
         }
     }
 
-    fn show(&mut self, m: &Value, to_stderr: bool) {
+    /// Whether it redraws lines in place (a terminal), so text must come in whole lines.
+    pub(crate) fn draws_bars(&self) -> bool {
+        matches!(self, Screen::Bars { .. })
+    }
+
+    pub(crate) fn show(&mut self, m: &Value, to_stderr: bool) {
         let status = m.get("status").and_then(|s| s.as_str()).unwrap_or("");
         let id = m.get("id").and_then(|s| s.as_str());
         let detail = m.get("progressDetail");
@@ -112,7 +117,7 @@ impl Screen {
         }
     }
 
-    fn text(&mut self, text: &str, to_stderr: bool) {
+    pub(crate) fn text(&mut self, text: &str, to_stderr: bool) {
         match self {
             Screen::Bars { multi, .. } => {
                 let _ = multi.println(text.trim_end_matches('\n'));
@@ -122,13 +127,37 @@ impl Screen {
         }
     }
 
-    fn finish(self) {
+    pub(crate) fn finish(self) {
         if let Screen::Bars { bars, .. } = self {
             for b in bars.values() {
                 b.finish();
             }
         }
     }
+}
+
+/// Each JSON line of a progress stream, as it comes; lines that are not JSON are skipped.
+pub async fn each_message(
+    resp: hyper::Response<hyper::body::Incoming>,
+    mut f: impl FnMut(Value),
+) -> Result<(), ClientError> {
+    let mut body = resp.into_body();
+    let mut pending = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ClientError::Protocol(format!("the daemon closed the progress stream early: {e}"))
+        })?;
+        if let Some(d) = frame.data_ref() {
+            pending.extend_from_slice(d);
+        }
+        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            if let Ok(m) = serde_json::from_slice::<Value>(&line) {
+                f(m);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Read the stream to its end. An `error` object ends it with that message.
@@ -139,42 +168,29 @@ pub async fn render(
 ) -> Result<Outcome, ClientError> {
     let mut screen = Screen::new(quiet, to_stderr);
     let mut outcome = Outcome::default();
-    let mut body = resp.into_body();
-    let mut pending = Vec::new();
     let mut failure = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ClientError::Protocol(format!("the daemon closed the progress stream early: {e}"))
-        })?;
-        if let Some(d) = frame.data_ref() {
-            pending.extend_from_slice(d);
+    each_message(resp, |m| {
+        if let Some(err) = m.get("error").and_then(|e| e.as_str()) {
+            failure = Some(err.to_string());
+            return;
         }
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            let Ok(m) = serde_json::from_slice::<Value>(&line) else {
-                continue;
-            };
-            if let Some(err) = m.get("error").and_then(|e| e.as_str()) {
-                failure = Some(err.to_string());
-                continue;
-            }
-            // `load` says what it loaded as text lines, whatever the screen.
-            if let Some(text) = m.get("stream").and_then(|s| s.as_str()) {
-                screen.text(text, to_stderr);
-                continue;
-            }
-            if let Some(aux) = m.get("aux") {
-                outcome.aux = Some(aux.clone());
-                continue;
-            }
-            if let Some(s) = m.get("status").and_then(|s| s.as_str()) {
-                if m.get("id").is_none() {
-                    outcome.statuses.push(s.to_string());
-                }
-            }
-            screen.show(&m, to_stderr);
+        // `load` says what it loaded as text lines, whatever the screen.
+        if let Some(text) = m.get("stream").and_then(|s| s.as_str()) {
+            screen.text(text, to_stderr);
+            return;
         }
-    }
+        if let Some(aux) = m.get("aux") {
+            outcome.aux = Some(aux.clone());
+            return;
+        }
+        if let Some(s) = m.get("status").and_then(|s| s.as_str()) {
+            if m.get("id").is_none() {
+                outcome.statuses.push(s.to_string());
+            }
+        }
+        screen.show(&m, to_stderr);
+    })
+    .await?;
     screen.finish();
     let _ = std::io::stdout().flush();
     match failure {

@@ -75,6 +75,29 @@ pub fn auth_header(domain: &str) -> Option<String> {
     Some(base64::engine::general_purpose::URL_SAFE.encode(json.to_string()))
 }
 
+/// The `X-Registry-Config` of a build: every stored credential, keyed by registry, so the
+/// daemon can pull any FROM image (base64url of `{}` when there are none).
+pub fn registry_config() -> String {
+    let cfg = read_config();
+    let mut all = serde_json::Map::new();
+    if let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) {
+        for (key, v) in auths {
+            let pair = v
+                .get("auth")
+                .and_then(|a| a.as_str())
+                .and_then(|a| base64::engine::general_purpose::STANDARD.decode(a).ok())
+                .and_then(|p| String::from_utf8(p).ok());
+            if let Some((user, pass)) = pair.as_deref().and_then(|p| p.split_once(':')) {
+                all.insert(
+                    key.clone(),
+                    json!({"username": user, "password": pass, "serveraddress": key}),
+                );
+            }
+        }
+    }
+    base64::engine::general_purpose::URL_SAFE.encode(Value::Object(all).to_string())
+}
+
 fn auth_headers(domain: &str) -> Vec<(&'static str, String)> {
     auth_header(domain)
         .map(|h| vec![("X-Registry-Auth", h)])

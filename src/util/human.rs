@@ -34,6 +34,12 @@ pub fn human_duration(d: std::time::Duration) -> String {
 
 /// Decimal units with three significant digits: "5B", "4.1kB", "1.98MB", "123MB".
 pub fn human_size(bytes: i64) -> String {
+    human_size_with_precision(bytes, 3)
+}
+
+/// go-units' HumanSizeWithPrecision; `HumanSize` (what `docker build` prints the context's
+/// size with) is precision 4: "2.048kB", "12.29MB".
+pub fn human_size_with_precision(bytes: i64, significant: i32) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = bytes.max(0) as f64;
     let mut unit = 0;
@@ -41,7 +47,7 @@ pub fn human_size(bytes: i64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", format_g(value, 3), UNITS[unit])
+    format!("{}{}", format_g(value, significant), UNITS[unit])
 }
 
 /// Binary units with four significant digits, as docker's `stats`: "1.465MiB", "23.45GiB".
