@@ -168,8 +168,13 @@ impl Backend for DaemonBackend {
         let forward = tokio::spawn(async move {
             loop {
                 match output.recv().await {
-                    Ok(Output::Stdout(b)) | Ok(Output::Stderr(b)) => {
+                    Ok(Output::Stdout(b)) => {
                         let _ = out2.send(Message::Stream(String::from_utf8_lossy(&b).into()));
+                    }
+                    // Docker marks a step's standard error in red for the terminal.
+                    Ok(Output::Stderr(b)) => {
+                        let text = String::from_utf8_lossy(&b);
+                        let _ = out2.send(Message::Stream(format!("\x1b[91m{text}\x1b[0m")));
                     }
                     Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                         break
@@ -377,6 +382,26 @@ pub fn unpack_context(body: impl std::io::Read, dest: &Path) -> std::io::Result<
     Ok(())
 }
 
+/// A `.dockerignore` that names itself or the Dockerfile: both came in the context anyway
+/// (the client must send them), and are taken out of it once the Dockerfile is read, so a
+/// `COPY .` does not see them, as in Docker.
+fn forget_ignored_build_files(context: &Path, dockerfile: &str) {
+    let Ok(text) = std::fs::read(context.join(".dockerignore")) else {
+        return;
+    };
+    let lines = crate::build::context::ignore::read_dockerignore(&text);
+    let Ok(matcher) = crate::build::context::ignore::Matcher::new(&lines) else {
+        return;
+    };
+    for f in [".dockerignore", dockerfile.trim_start_matches("./")] {
+        if matcher.matches_or_parent_matches(f) {
+            if let Ok(p) = crate::util::inroot::resolve_in_root(context, f, false) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
 impl Daemon {
     /// `POST /build`: the context is already unpacked in `dir`; build the Dockerfile found at
     /// `dockerfile` in it, streaming to `out`.
@@ -409,6 +434,7 @@ impl Daemon {
                 )))
             }
         };
+        forget_ignored_build_files(&context, name);
         let backend = DaemonBackend { d: self.clone() };
         let id = builder::build(&backend, &context, &text, opts, out).await?;
         Ok(id)

@@ -6,6 +6,20 @@ use crate::image::{ImageRecord, ImageStore};
 use crate::wire::types::ImageSummary;
 use serde_json::{json, Value};
 
+/// An image's config as Docker's inspect shows it: the keys clients index (the Python SDK
+/// reads `Config["OnBuild"]`) are there, `null` when the image has none.
+fn with_docker_keys(mut config: Value) -> Value {
+    if let Some(o) = config.as_object_mut() {
+        for k in ["Env", "Cmd", "Volumes", "Entrypoint", "OnBuild", "Labels"] {
+            o.entry(k).or_insert(Value::Null);
+        }
+        for k in ["Hostname", "Domainname", "User", "WorkingDir"] {
+            o.entry(k).or_insert(Value::String(String::new()));
+        }
+    }
+    config
+}
+
 fn created_unix(created: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(created)
         .map(|t| t.timestamp())
@@ -89,7 +103,7 @@ impl Daemon {
             "Created": img.created,
             "DockerVersion": cfg.get("docker_version").cloned().unwrap_or(json!("")),
             "Author": cfg.get("author").cloned().unwrap_or(json!("")),
-            "Config": cfg.get("config").cloned().unwrap_or(Value::Null),
+            "Config": with_docker_keys(cfg.get("config").cloned().unwrap_or(Value::Null)),
             "Architecture": cfg.get("architecture").cloned().unwrap_or(json!("amd64")),
             "Os": cfg.get("os").cloned().unwrap_or(json!("linux")),
             "Size": img.size,

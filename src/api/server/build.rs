@@ -94,7 +94,10 @@ fn options(q: &super::Query) -> Result<(BuildOptions, String), ApiError> {
         crate::image::reference::Reference::parse(t)
             .map_err(|e| ApiError::BadRequest(format!("invalid reference format: {t}: {e}")))?;
     }
-    Ok((opts, q.str("dockerfile").to_string()))
+    // The first value, as Go's FormValue takes it: the Python SDK sends the Dockerfile's
+    // name and then, for one from outside the context, its text under the same key.
+    let dockerfile = q.all("dockerfile").into_iter().next().unwrap_or_default();
+    Ok((opts, dockerfile))
 }
 
 fn error_line(message: &str, code: i64) -> Bytes {
@@ -138,6 +141,15 @@ pub(super) async fn build(c: Call) -> Reply {
                 Message::Stream(_) if quiet => continue,
                 Message::Progress(_) if quiet => continue,
                 Message::Stream(s) => json_line(&json!({ "stream": s })),
+                // A quiet build says only the id, as a line of text (what `docker build -q`
+                // prints and `--iidfile` keeps), after the aux message.
+                Message::Aux(id) if quiet => {
+                    let aux = json_line(&json!({"aux": {"ID": id}}));
+                    if tx2.send(aux).await.is_err() {
+                        break;
+                    }
+                    json_line(&json!({ "stream": format!("{id}\n") }))
+                }
                 Message::Aux(id) => json_line(&json!({"aux": {"ID": id}})),
                 Message::Progress(v) => json_line::<Value>(&v),
             };

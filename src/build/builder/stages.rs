@@ -336,12 +336,16 @@ impl<B: Backend> Context<'_, B> {
         if !*use_cache {
             return Ok(None);
         }
-        let mut hit = self
-            .backend
-            .cached(parent.map(|p| p.id.as_str()), key)
-            .await;
+        // With `--cache-from`, only those images are the cache (the classic builder's rule).
+        let mut hit = if self.opts.cache_from.is_empty() {
+            self.backend
+                .cached(parent.map(|p| p.id.as_str()), key)
+                .await
+        } else {
+            None
+        };
         if hit.is_none() {
-            if let Some(config) = self.from_cache_images(parent, created_by, state) {
+            if let Some(config) = self.restore_from_cache_images(parent, created_by, state) {
                 hit = Some(self.backend.commit(parent, None, config, key).await?);
             }
         }
@@ -359,7 +363,7 @@ impl<B: Backend> Context<'_, B> {
     /// step stands for the step's result. Its layer is already in the store (the image has
     /// it), so the step's image is only a config: the parent's, one history entry, and that
     /// layer when the entry made one (Docker's classic builder restores it the same way).
-    fn from_cache_images(
+    fn restore_from_cache_images(
         &self,
         parent: Option<&Image>,
         created_by: &str,
