@@ -580,3 +580,81 @@ fn a_build_of_two_hundred_layers() {
         "199\n0\n198\n"
     );
 }
+
+/// berth's own CLI against berth's daemon: tags, `-q`, `--iidfile`, build args, labels, a
+/// context on stdin, and a failing step's exit code.
+#[test]
+fn berth_build_against_berth() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let ctx = d.dir.path().join("ctx");
+    write(&ctx, "f.txt", "from the context\n");
+    write(&ctx, ".dockerignore", "*.secret\n");
+    write(&ctx, "x.secret", "no\n");
+    write(
+        &ctx,
+        "Dockerfile",
+        "FROM busybox\nARG WHO=nobody\nCOPY . /ctx/\nRUN echo \"built by $WHO\" > /who\n",
+    );
+    let iid = d.dir.path().join("iid");
+    let ctx_s = ctx.to_str().unwrap();
+    let out = d.berth(&[
+        "build",
+        "-q",
+        "-t",
+        "mine",
+        "--build-arg",
+        "WHO=berth",
+        "--label",
+        "made=here",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        ctx_s,
+    ]);
+    let (stdout, stderr, code) = text(&out);
+    assert_eq!(code, 0, "{stdout}{stderr}\n{}", d.log());
+    // With -q the docker CLI writes what it printed, the id and its newline.
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert!(id.starts_with("sha256:"), "{id:?}");
+    assert_eq!(stdout, id, "-q prints the id alone");
+    assert_eq!(
+        d.ok(&["run", "--rm", "mine", "cat", "/who"]),
+        "built by berth\n"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "mine", "ls", "/ctx"]),
+        "Dockerfile\nf.txt\n"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{index .Config.Labels \"made\"}}", "mine"]),
+        "here\n"
+    );
+
+    // The whole output, and the cache on a second build.
+    let (stdout, _, code) = text(&d.berth(&["build", "-t", "mine", ctx_s]));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("Sending build context to daemon"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" ---> Using cache"), "{stdout}");
+    assert!(
+        stdout.contains("Successfully tagged mine:latest"),
+        "{stdout}"
+    );
+
+    // A Dockerfile on stdin, and a step that fails with its code.
+    let out = common::output_with_stdin(
+        d.cmd().args(["build", "-t", "fails", "-"]),
+        b"FROM busybox\nRUN echo failing && exit 4\n",
+    );
+    let (stdout, stderr, code) = text(&out);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(stdout.contains("failing\n"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "The command '/bin/sh -c echo failing && exit 4' returned a non-zero code: 4"
+        ),
+        "{stderr}"
+    );
+}

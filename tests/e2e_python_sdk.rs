@@ -127,3 +127,28 @@ fn python_sdk_attaches_before_start_and_kills() {
     let Some(python) = sdk_python() else { return };
     run_script(&d, python, ATTACH_BEFORE_START);
 }
+
+const BUILD: &str = r#"
+import docker, io
+c = docker.from_env()
+img, logs = c.images.build(
+    fileobj=io.BytesIO(b'FROM busybox\nARG V=1\nRUN echo "v$V" > /v\nCMD ["cat", "/v"]\n'),
+    tag='sdk-built', buildargs={'V': '7'}, labels={'by': 'sdk'})
+assert 'sdk-built:latest' in img.tags, img.tags
+assert img.labels['by'] == 'sdk', img.labels
+assert any('Successfully built' in l.get('stream', '') for l in logs)
+assert c.containers.run('sdk-built', remove=True) == b'v7\n'
+try:
+    c.images.build(fileobj=io.BytesIO(b'FROM busybox\nRUN exit 5\n'))
+    raise SystemExit('a failing build did not raise')
+except docker.errors.BuildError as e:
+    assert "returned a non-zero code: 5" in e.msg, e.msg
+print('ok')
+"#;
+
+#[test]
+fn python_sdk_builds_an_image() {
+    let d = daemon_or_skip!();
+    let Some(python) = sdk_python() else { return };
+    run_script(&d, python, BUILD);
+}
