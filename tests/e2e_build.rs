@@ -427,15 +427,21 @@ fn post_build(d: &TestDaemon, query: &str, body: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// A header for a regular file of `len` bytes, owned by root, as a client would send it.
+fn file_header(len: usize) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
 fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
+        let mut h = file_header(data.len());
         // Written raw: the tar crate refuses to *make* a `..` path, and a hostile client would.
         let bytes = name.as_bytes();
         h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
@@ -484,12 +490,7 @@ fn hostile_contexts_and_archives_stay_inside() {
 
     // ADD unpacks a local archive by content and fetches a URL (from 127.0.0.1 only).
     let mut inner = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(3);
-    h.set_mode(0o644);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
+    let mut h = file_header(3);
     h.set_path("inside/file").unwrap();
     h.set_cksum();
     inner.append(&h, &b"abc"[..]).unwrap();
@@ -515,12 +516,7 @@ fn hostile_contexts_and_archives_stay_inside() {
             ("Dockerfile", dockerfile.as_bytes()),
             ("a.tar.gz", &archive[..]),
         ] {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(0);
+            let mut h = file_header(data.len());
             h.set_path(name).unwrap();
             h.set_cksum();
             b.append(&h, data).unwrap();

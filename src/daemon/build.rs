@@ -326,19 +326,7 @@ impl Drop for BuildDir {
 /// it (`../`, absolute paths, through a link) are refused by the tar crate; links are
 /// written as links and followed by nothing here.
 pub fn unpack_context(body: impl std::io::Read, dest: &Path) -> std::io::Result<()> {
-    let mut input = std::io::BufReader::new(body);
-    let head = std::io::BufRead::fill_buf(&mut input)?.to_vec();
-    let reader: Box<dyn std::io::Read> = if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::GzDecoder::new(input))
-    } else if head.starts_with(b"BZh") {
-        Box::new(bzip2::read::BzDecoder::new(input))
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Box::new(xz2::read::XzDecoder::new(input))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(input)?)
-    } else {
-        Box::new(input)
-    };
+    let reader = builder::decompressed(body)?;
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);

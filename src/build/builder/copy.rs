@@ -435,8 +435,10 @@ pub fn is_archive(path: &Path) -> bool {
     got == 512 && &head[257..262] == b"ustar"
 }
 
-fn decompressed<'a>(f: fs::File) -> io::Result<Box<dyn Read + 'a>> {
-    let mut br = io::BufReader::new(f);
+/// A tar as it came, or decompressed (gzip, bzip2, xz, zstd), by its first bytes: ADD's
+/// archives and the build context arrive either way.
+pub fn decompressed<'a>(r: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut br = io::BufReader::new(r);
     let head = io::BufRead::fill_buf(&mut br)?.to_vec();
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::GzDecoder::new(br))
@@ -444,6 +446,8 @@ fn decompressed<'a>(f: fs::File) -> io::Result<Box<dyn Read + 'a>> {
         Box::new(bzip2::read::BzDecoder::new(br))
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         Box::new(xz2::read::XzDecoder::new(br))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(br)?)
     } else {
         Box::new(br)
     })

@@ -235,6 +235,16 @@ fn nanos(d: Option<Duration>) -> Option<i64> {
     d.filter(|d| !d.is_zero()).map(|d| d.as_nanos() as i64)
 }
 
+/// HEALTHCHECK's test as Docker stores it: `CMD` and the argv, or `CMD-SHELL` and the text.
+fn health_test(command: &Command) -> Vec<String> {
+    match command {
+        Command::Exec(list) => std::iter::once("CMD".to_string())
+            .chain(list.iter().cloned())
+            .collect(),
+        Command::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
+    }
+}
+
 /// HEALTHCHECK as the image config holds it (Docker's HealthConfig: durations in ns, zero
 /// ones left out).
 pub fn healthcheck_config(hc: &Healthcheck, shell: &[String]) -> Value {
@@ -248,12 +258,7 @@ pub fn healthcheck_config(hc: &Healthcheck, shell: &[String]) -> Value {
             start_interval,
             retries,
         } => {
-            let test: Vec<String> = match command {
-                Command::Exec(list) => std::iter::once("CMD".to_string())
-                    .chain(list.iter().cloned())
-                    .collect(),
-                Command::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
-            };
+            let test = health_test(command);
             let _ = shell;
             let mut v = json!({ "Test": test });
             let o = v.as_object_mut().expect("an object");
@@ -287,12 +292,7 @@ fn healthcheck_text(hc: &Healthcheck) -> String {
             start_interval,
             retries,
         } => {
-            let test: Vec<String> = match command {
-                Command::Exec(list) => std::iter::once("CMD".to_string())
-                    .chain(list.iter().cloned())
-                    .collect(),
-                Command::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
-            };
+            let test = health_test(command);
             let d = |d: &Option<Duration>| format!("{:?}", go_duration(d.unwrap_or_default()));
             format!(
                 "HEALTHCHECK &{{{} {} {} {} {} '\\x{:02x}'}}",

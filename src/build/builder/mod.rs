@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-pub use copy::{hash_sources, CopyPlan};
+pub use copy::{decompressed, hash_sources, CopyPlan};
 pub use dispatch::{created_by_nop, StageState};
 
 /// An image as the builder sees it: its id and its config.

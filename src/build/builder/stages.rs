@@ -435,28 +435,8 @@ impl<B: Backend> Context<'_, B> {
                     .await
                     .map(Some)
             }
-            Instruction::Workdir(_) => {
-                let text = dispatch::apply_metadata(
-                    state,
-                    &instruction,
-                    &self.opts.build_args,
-                    globals,
-                    step.line,
-                )?;
-                let created_by = dispatch::created_by_nop(&state.shell(), &text);
-                if let Some(hit) = self
-                    .try_cache(parent.as_ref(), &created_by, &created_by, state, use_cache)
-                    .await?
-                {
-                    *state = restore(state, &hit);
-                    return Ok(Some(hit));
-                }
-                let workdir = state.config.working_dir.clone().unwrap_or_default();
-                self.workdir(state, parent, &workdir, &created_by)
-                    .await
-                    .map(Some)
-            }
             Instruction::From(_) => Err(BuildError::Invalid("FROM inside a stage".into())),
+            // WORKDIR changes the config like the others, and also makes its directory.
             _ => {
                 let text = dispatch::apply_metadata(
                     state,
@@ -472,6 +452,13 @@ impl<B: Backend> Context<'_, B> {
                 {
                     *state = restore(state, &hit);
                     return Ok(Some(hit));
+                }
+                if let Instruction::Workdir(_) = instruction {
+                    let workdir = state.config.working_dir.clone().unwrap_or_default();
+                    return self
+                        .workdir(state, parent, &workdir, &created_by)
+                        .await
+                        .map(Some);
                 }
                 let config = self.next_config(parent.as_ref(), state, &created_by, true);
                 let img = self
