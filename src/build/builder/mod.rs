@@ -9,6 +9,7 @@
 //! commit, which the daemon implements with the same code that serves `run` and `commit`.
 
 mod copy;
+mod copy_step;
 mod dispatch;
 mod stages;
 #[cfg(test)]
