@@ -64,11 +64,34 @@ fn random_tag() -> String {
 }
 
 /// A /24 in 10.213.0.0/16, distinct for every daemon this test process starts.
-fn next_subnet() -> String {
+/// A /24 of 10.213.0.0/16 that no other test daemon on this machine holds (suites of other
+/// checkouts may run at the same time) and no host route covers. The claim is an flock on a
+/// file named after the subnet, kept for the daemon's life and dropped by the kernel even if
+/// the test process dies.
+fn next_subnet() -> (String, nix::fcntl::Flock<std::fs::File>) {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let third = (std::process::id().wrapping_mul(37).wrapping_add(n * 7)) % 250 + 1;
-    format!("10.213.{third}.0/24")
+    let dir = std::path::Path::new("/run/berth-test-subnets");
+    std::fs::create_dir_all(dir).expect("creating /run/berth-test-subnets");
+    let routes = Command::new("ip")
+        .args(["-4", "route", "show", "table", "all"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for _ in 0..250 {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let third = (std::process::id().wrapping_mul(37).wrapping_add(n * 7)) % 250 + 1;
+        let subnet = format!("10.213.{third}.0/24");
+        if routes.contains(&format!("10.213.{third}.")) {
+            continue;
+        }
+        let file = std::fs::File::create(dir.join(third.to_string())).expect("a subnet claim");
+        if let Ok(claim) =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        {
+            return (subnet, claim);
+        }
+    }
+    panic!("no free test subnet in 10.213.0.0/16");
 }
 
 pub struct TestDaemon {
@@ -83,6 +106,8 @@ pub struct TestDaemon {
     pub cgroup_parent: String,
     pub extra_args: Vec<String>,
     child: Option<Child>,
+    /// Held while the daemon lives: the claim on `subnet`.
+    _subnet_claim: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl TestDaemon {
@@ -96,6 +121,7 @@ impl TestDaemon {
             return None;
         }
         let tag = random_tag();
+        let (subnet, subnet_claim) = next_subnet();
         let dir = tempfile::Builder::new()
             .prefix("berth-e2e-")
             .tempdir()
@@ -106,7 +132,8 @@ impl TestDaemon {
         let mut d = TestDaemon {
             bridge: format!("bt{tag}"),
             prefix: format!("BT{}", tag.to_uppercase()),
-            subnet: next_subnet(),
+            subnet,
+            _subnet_claim: subnet_claim,
             cgroup_parent: format!("berth-test-{tag}"),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             tag,
