@@ -341,6 +341,18 @@ pub fn apply(plan: &CopyPlan, root: &Path, own: Ownership) -> io::Result<()> {
             mkdir_p(&dest, own)?;
             copy_children(&item.src, &dest, own)?;
         } else {
+            // A file copied onto a directory the image has goes into it (`COPY f /etc`), as
+            // Docker does: never over it.
+            let dest = if dest.is_dir() {
+                let name = item.src.file_name().unwrap_or_default();
+                resolve_in_root(
+                    root,
+                    &format!("{}/{}", item.dest, name.to_string_lossy()),
+                    true,
+                )?
+            } else {
+                dest
+            };
             if let Some(parent) = dest.parent() {
                 mkdir_p(parent, Ownership { chmod: None, ..own })?;
             }

@@ -151,3 +151,43 @@ fn a_run_of_only_a_heredoc_runs_its_body() {
     };
     assert_eq!(run_script(text, &run.heredocs), "cat <<A > /a\nalpha\nA\n");
 }
+
+#[test]
+fn a_file_copied_onto_a_directory_goes_into_it() {
+    use super::copy::{apply, CopyPlan, Item, Ownership};
+    let ctx = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("f.txt"), "x").unwrap();
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    std::fs::write(root.path().join("etc/passwd"), "root").unwrap();
+    let plan = CopyPlan::new(ctx.path(), &["f.txt".into()], "/etc", false, false, "COPY").unwrap();
+    let own = Ownership {
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        chmod: None,
+    };
+    apply(&plan, root.path(), own).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/f.txt")).unwrap(),
+        "x"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/passwd")).unwrap(),
+        "root"
+    );
+    // And onto a path that is not there: the file takes that name.
+    let plan = CopyPlan {
+        items: vec![Item {
+            src: ctx.path().join("f.txt"),
+            dest: "/opt/renamed".into(),
+            extract: false,
+            mode: None,
+        }],
+        kind: "file",
+    };
+    apply(&plan, root.path(), own).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("opt/renamed")).unwrap(),
+        "x"
+    );
+}
