@@ -59,6 +59,8 @@ demo:
     show run --rm busybox echo hello from berth
     show run --rm busybox hostname
     show run --rm busybox ip addr show eth0
+    show build -t demo-hello fixtures/build/hello
+    show run --rm demo-hello
     show run -d --name demo-sleeper busybox sleep 30
     show ps -a
     show rm -f demo-sleeper
