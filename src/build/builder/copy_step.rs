@@ -144,7 +144,7 @@ impl<B: Backend> Context<'_, B> {
             .map_err(|e| BuildError::Backend(e.to_string()))?
             .map_err(|e| BuildError::Invalid(format!("{name} failed: {e}")))?;
         let shown_dest = dispatch::clean_abs(&dest);
-        let mut created_by = format!(
+        let created_by = format!(
             "{} #(nop) {name} {hash} in {} ",
             state.shell().join(" "),
             if dest.ends_with('/') && shown_dest != "/" {
@@ -164,7 +164,6 @@ impl<B: Backend> Context<'_, B> {
         {
             return Ok(hit);
         }
-        created_by = created_by.to_string();
         let scratch = self.backend.scratch(parent.as_ref()).await?;
         let root = scratch.root.clone();
         let chown = c.chown.clone();

@@ -247,7 +247,7 @@ fn health_test(command: &Command) -> Vec<String> {
 
 /// HEALTHCHECK as the image config holds it (Docker's HealthConfig: durations in ns, zero
 /// ones left out).
-pub fn healthcheck_config(hc: &Healthcheck, shell: &[String]) -> Value {
+pub fn healthcheck_config(hc: &Healthcheck) -> Value {
     match hc {
         Healthcheck::None => json!({"Test": ["NONE"]}),
         Healthcheck::Check {
@@ -259,7 +259,6 @@ pub fn healthcheck_config(hc: &Healthcheck, shell: &[String]) -> Value {
             retries,
         } => {
             let test = health_test(command);
-            let _ = shell;
             let mut v = json!({ "Test": test });
             let o = v.as_object_mut().expect("an object");
             for (k, d) in [
@@ -401,8 +400,7 @@ pub fn apply_metadata(
             format!("STOPSIGNAL {sig}")
         }
         Instruction::Healthcheck(hc) => {
-            let shell = state.shell();
-            state.config.healthcheck = Some(healthcheck_config(hc, &shell));
+            state.config.healthcheck = Some(healthcheck_config(hc));
             healthcheck_text(hc)
         }
         Instruction::Shell(list) => {

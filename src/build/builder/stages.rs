@@ -424,10 +424,7 @@ impl<B: Backend> Context<'_, B> {
             }
         }
         match &instruction {
-            Instruction::Run(run) => self
-                .run(step, state, parent, run, use_cache)
-                .await
-                .map(Some),
+            Instruction::Run(run) => self.run(state, parent, run, use_cache).await.map(Some),
             Instruction::Copy(c) | Instruction::Add(c) => {
                 let add = matches!(instruction, Instruction::Add(_));
                 self.copy(stage, state, parent, c, add, &vars, use_cache)
@@ -472,7 +469,6 @@ impl<B: Backend> Context<'_, B> {
 
     async fn run(
         &mut self,
-        step: &Step,
         state: &mut StageState,
         parent: Option<Image>,
         run: &dockerfile::Run,
@@ -498,7 +494,6 @@ impl<B: Backend> Context<'_, B> {
             let shown: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
             created_by = format!("|{} {} {created_by}", args.len(), shown.join(" "));
         }
-        let _ = step;
         if let Some(hit) = self
             .try_cache(Some(&parent), &created_by, &created_by, state, use_cache)
             .await?
