@@ -3,7 +3,8 @@
 //! writes, berth loads and runs; the image keeps its id both ways. Needs Debian's docker.io
 //! (`dockerd`, with containerd and runc); without it the test says so and skips. It starts a
 //! dockerd of its own (temp data root, exec root and socket, no bridge, no iptables rules, its
-//! own cgroup parent), so a Docker already running on the machine is left alone.
+//! own cgroup parent, its own network namespace), so a Docker already running on the machine
+//! is left alone.
 
 mod common;
 
@@ -35,7 +36,10 @@ impl PrivateDocker {
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
         let cgroup_parent = format!("berth-e2e-docker-{tag}");
         let sock = dir.path().join("d.sock");
-        let daemon = Command::new("dockerd")
+        // In a network namespace of its own: a dockerd with `--bridge=none` deletes the host's
+        // `docker0` at start, which would break a real Docker running beside the suite.
+        let daemon = Command::new("unshare")
+            .args(["--net", "--", "dockerd"])
             .arg("--data-root")
             .arg(dir.path().join("data"))
             .arg("--exec-root")
