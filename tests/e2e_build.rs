@@ -639,6 +639,14 @@ fn berth_build_against_berth() {
         "{stdout}"
     );
 
+    // What berth cannot honour is refused, not ignored.
+    let (_, stderr, code) = text(&d.berth(&["build", "--shm-size", "64m", ctx_s]));
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("--shm-size is not supported by berth yet"),
+        "{stderr}"
+    );
+
     // A Dockerfile on stdin, and a step that fails with its code.
     let out = common::output_with_stdin(
         d.cmd().args(["build", "-t", "fails", "-"]),
