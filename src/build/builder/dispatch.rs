@@ -279,31 +279,30 @@ pub fn healthcheck_config(hc: &Healthcheck) -> Value {
     }
 }
 
-/// Docker's `%q` of a HealthConfig in history: `&{["CMD-SHELL" "x"] "30s" "0s" "0s" "0s" '\x03'}`.
-fn healthcheck_text(hc: &Healthcheck) -> String {
-    match hc {
-        Healthcheck::None => "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}".into(),
-        Healthcheck::Check {
-            command,
-            interval,
-            timeout,
-            start_period,
-            start_interval,
-            retries,
-        } => {
-            let test = health_test(command);
-            let d = |d: &Option<Duration>| format!("{:?}", go_duration(d.unwrap_or_default()));
-            format!(
-                "HEALTHCHECK &{{{} {} {} {} {} '\\x{:02x}'}}",
-                quoted_list(&test),
-                d(interval),
-                d(timeout),
-                d(start_period),
-                d(start_interval),
-                retries.unwrap_or(0)
-            )
-        }
-    }
+/// Docker's `%q` of a HealthConfig in history: `&{["CMD-SHELL" "x"] "30s" "0s" "0s" "0s" '\x03'}`,
+/// read from the config [`healthcheck_config`] made, so the two never disagree.
+fn healthcheck_text(config: &Value) -> String {
+    let test: Vec<String> = config["Test"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let d = |k: &str| {
+        let ns = config[k].as_u64().unwrap_or(0);
+        format!("{:?}", go_duration(Duration::from_nanos(ns)))
+    };
+    format!(
+        "HEALTHCHECK &{{{} {} {} {} {} '\\x{:02x}'}}",
+        quoted_list(&test),
+        d("Interval"),
+        d("Timeout"),
+        d("StartPeriod"),
+        d("StartInterval"),
+        config["Retries"].as_u64().unwrap_or(0)
+    )
 }
 
 /// The effect on the config of an instruction that changes only the config (already
@@ -400,8 +399,10 @@ pub fn apply_metadata(
             format!("STOPSIGNAL {sig}")
         }
         Instruction::Healthcheck(hc) => {
-            state.config.healthcheck = Some(healthcheck_config(hc));
-            healthcheck_text(hc)
+            let config = healthcheck_config(hc);
+            let text = healthcheck_text(&config);
+            state.config.healthcheck = Some(config);
+            text
         }
         Instruction::Shell(list) => {
             cfg.shell = Some(list.clone());
