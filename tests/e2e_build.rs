@@ -639,8 +639,12 @@ fn berth_build_against_berth() {
         "{stdout}"
     );
 
-    // What berth cannot honour is refused, not ignored.
-    let (_, stderr, code) = text(&d.berth(&["build", "--shm-size", "64m", ctx_s]));
+    // What berth cannot honour is refused, not ignored; the refusal reaches the client even
+    // when it comes before a large context has been read.
+    let big = d.dir.path().join("big");
+    write(&big, "Dockerfile", "FROM busybox\n");
+    write(&big, "blob", &"0123456789abcdef".repeat(1 << 19));
+    let (_, stderr, code) = text(&d.berth(&["build", "--shm-size", "64m", big.to_str().unwrap()]));
     assert_ne!(code, 0);
     assert!(
         stderr.contains("--shm-size is not supported by berth yet"),

@@ -116,15 +116,25 @@ fn error_line(message: &str, code: i64) -> Bytes {
 /// `POST /build`.
 pub(super) async fn build(c: Call) -> Reply {
     let q = c.query();
-    let (opts, dockerfile) = options(&q)?;
-    let quiet = q.flag("q");
     let Call { req, d, .. } = c;
-    let dir = BuildDir::new(&d.config.root.join("tmp")).map_err(|e| {
-        ApiError::Status(
-            hyper::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("creating the build's directory: {e}"),
-        )
-    })?;
+    let (opts, dockerfile) = match options(&q) {
+        Ok(o) => o,
+        Err(e) => {
+            super::discard_body(req.into_body());
+            return Err(e);
+        }
+    };
+    let quiet = q.flag("q");
+    let dir = match BuildDir::new(&d.config.root.join("tmp")) {
+        Ok(dir) => dir,
+        Err(e) => {
+            super::discard_body(req.into_body());
+            return Err(ApiError::Status(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("creating the build's directory: {e}"),
+            ));
+        }
+    };
     let reader = body_reader(req.into_body());
     let context = dir.context();
     let unpacked = tokio::task::spawn_blocking(move || unpack_context(reader, &context))

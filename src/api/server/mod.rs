@@ -329,6 +329,7 @@ fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
                         if chunk.len() == CHUNK {
                             let full = std::mem::replace(&mut chunk, pool.take());
                             if tx.send(Ok(pool.send_off(full))).await.is_err() {
+                                drain(body).await;
                                 return;
                             }
                         }
@@ -345,6 +346,23 @@ fn body_reader(body: Incoming) -> crate::util::chanio::ChannelReader {
         }
     });
     ChannelReader::new(rx)
+}
+
+/// Read the rest of a body nobody wants. A handler that refuses a request before reading its
+/// body (a bad query, no such container) must still let the client finish sending it: were
+/// the connection closed with the body unread, the kernel would reset it and the client
+/// would see a failed write instead of the answer.
+async fn drain(mut body: Incoming) {
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            return;
+        }
+    }
+}
+
+/// `drain` in the background, for a handler about to answer with an error.
+fn discard_body(body: Incoming) {
+    tokio::spawn(drain(body));
 }
 
 #[cfg(test)]
