@@ -642,14 +642,20 @@ fn berth_build_against_berth() {
     // What berth cannot honour is refused, not ignored; the refusal reaches the client even
     // when it comes before a large context has been read.
     let big = d.dir.path().join("big");
-    write(&big, "Dockerfile", "FROM busybox\n");
-    write(&big, "blob", &"0123456789abcdef".repeat(1 << 19));
-    let (_, stderr, code) = text(&d.berth(&["build", "--shm-size", "64m", big.to_str().unwrap()]));
-    assert_ne!(code, 0);
-    assert!(
-        stderr.contains("--shm-size is not supported by berth yet"),
-        "{stderr}"
+    write(
+        &big,
+        "Dockerfile",
+        "FROM busybox\nRUN df -k /dev/shm | tail -1 > /shm\n",
     );
+    write(&big, "blob", &"0123456789abcdef".repeat(1 << 19));
+    let big_s = big.to_str().unwrap();
+    let (_, stderr, code) = text(&d.berth(&["build", "--platform", "windows/amd64", big_s]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not windows/amd64"), "{stderr}");
+    // --shm-size sizes the RUN steps' /dev/shm.
+    d.ok(&["build", "-q", "-t", "shm", "--shm-size", "96m", big_s]);
+    let df = d.ok(&["run", "--rm", "shm", "cat", "/shm"]);
+    assert_eq!(df.split_whitespace().nth(1), Some("98304"), "{df}");
 
     // A Dockerfile on stdin, and a step that fails with its code.
     let out = common::output_with_stdin(

@@ -236,6 +236,32 @@ fn run_flags_entrypoint_labels_stop_signal_cidfile_read_only() {
     assert!(out.contains("Read-only file system"), "{out}");
     assert!(out.ends_with("ok\n"), "{out}");
     assert_eq!(d.ok(&["ps", "-aq"]), "");
+
+    // /dev/shm is 64 MiB unless --shm-size says otherwise; inspect shows the size chosen.
+    let df = |args: &[&str]| {
+        let mut all = vec!["run", "--rm"];
+        all.extend(args);
+        all.extend(["busybox", "sh", "-c", "df -k /dev/shm | tail -1"]);
+        d.ok(&all)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(df(&[]), "65536");
+    assert_eq!(df(&["--shm-size", "1g"]), "1048576");
+    let id = d.ok(&["create", "--shm-size", "8m", "busybox", "true"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.HostConfig.ShmSize}}", id.trim()]),
+        "8388608\n"
+    );
+    d.ok(&["rm", id.trim()]);
+    let (_, err, c) = text(&d.berth(&["run", "--shm-size", "lots", "busybox", "true"]));
+    assert_eq!(c, 125);
+    assert!(
+        err.contains("invalid argument \"lots\" for \"--shm-size\" flag"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -126,22 +126,7 @@ fn size(flag: &str, v: &Option<String>) -> Result<i64, String> {
 /// opts.ValidateExtraHost: `host:ip` or `host=ip`, the address checked (or host-gateway);
 /// sent as written.
 fn extra_host(v: &str) -> Result<String, String> {
-    let (_, ip) = v
-        .split_once('=')
-        .or_else(|| v.split_once(':'))
-        .filter(|(h, _)| !h.is_empty())
-        .ok_or_else(|| bad_flag(v, "--add-host", format!("bad format for add-host: {v:?}")))?;
-    let bare = ip
-        .strip_prefix('[')
-        .and_then(|i| i.strip_suffix(']'))
-        .unwrap_or(ip);
-    if ip != "host-gateway" && bare.parse::<std::net::IpAddr>().is_err() {
-        return Err(bad_flag(
-            v,
-            "--add-host",
-            format!("invalid IP address in add-host: {ip:?}"),
-        ));
-    }
+    crate::network::extra_hosts::parse(v).map_err(|e| bad_flag(v, "--add-host", e))?;
     Ok(v.to_string())
 }
 

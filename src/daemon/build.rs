@@ -145,14 +145,9 @@ impl Backend for DaemonBackend {
                 "CpusetMems": opts.cpuset_mems,
             },
         });
-        let mut req: crate::wire::types::CreateRequest =
+        let req: crate::wire::types::CreateRequest =
             serde_json::from_value(req).map_err(|e| BuildError::Backend(e.to_string()))?;
-        if opts.extra_hosts.is_empty() {
-            req.host_config
-                .as_mut()
-                .map(|h| h.extra.remove("ExtraHosts"));
-        }
-        let id = self
+        let (id, _) = self
             .d
             .create(None, req)
             .await

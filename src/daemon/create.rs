@@ -10,18 +10,20 @@ use crate::wire::types::CreateRequest;
 use std::sync::Arc;
 
 impl Daemon {
-    /// `POST /containers/create`.
+    /// `POST /containers/create`: the new container's id, and Docker's warnings about it.
     pub async fn create(
         self: &Arc<Self>,
         name: Option<&str>,
         req: CreateRequest,
-    ) -> Result<String> {
+    ) -> Result<(String, Vec<String>)> {
         let mut cfg = req.config;
         let mut hc = req.host_config.unwrap_or_default();
         check_supported(&hc)?;
         super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
         // Docker records the log driver it chose; clients (the Python SDK) read it back.
         hc.log_config.driver = "json-file".into();
+        // And the size of /dev/shm it picked (inspect shows 67108864 for the default).
+        hc.extra.insert("ShmSize".into(), shm_size(&hc)?.into());
         if cfg.image.is_empty() {
             return Err(DaemonError::InvalidParameter(
                 "config error: no image specified".into(),
@@ -99,8 +101,15 @@ impl Daemon {
         // The reference as given, for an error that names the image.
         let cfg_image = cfg.image.clone();
         if cfg.hostname.is_empty() {
-            cfg.hostname = id[..12].to_string();
+            // On the host's network a container is the host, name included.
+            cfg.hostname = match crate::network::mode::NetworkMode::parse(&hc.network_mode) {
+                Ok(crate::network::mode::NetworkMode::Host) => nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| id[..12].to_string()),
+                _ => id[..12].to_string(),
+            };
         }
+        let warnings = create_warnings(&hc);
         let dir = self.containers_dir().join(&id);
         let record = Record {
             id: id.clone(),
@@ -178,6 +187,6 @@ impl Daemon {
             return Err(e);
         }
         self.container_event(&container.snapshot(), "create", &[]);
-        Ok(id)
+        Ok((id, warnings))
     }
 }

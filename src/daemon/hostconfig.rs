@@ -12,7 +12,6 @@ pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("Dns", "--dns"),
     ("DnsSearch", "--dns-search"),
     ("DnsOptions", "--dns-option"),
-    ("ExtraHosts", "--add-host"),
     ("Links", "--link"),
     ("VolumesFrom", "--volumes-from"),
     ("Mounts", "--mount"),
@@ -52,10 +51,14 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
     if let Some(b) = &hc.port_bindings {
         crate::network::ports::requested(b).map_err(DaemonError::InvalidParameter)?;
     }
-    match hc.network_mode.as_str() {
-        "" | "default" | "bridge" => {}
-        other => return refuse(&format!("network mode {other:?}")),
-    }
+    crate::network::mode::NetworkMode::parse(&hc.network_mode).map_err(|e| match e {
+        crate::network::mode::ModeError::NotFound(_) => DaemonError::NotFound(e.to_string()),
+        crate::network::mode::ModeError::Unsupported(_) => {
+            DaemonError::InvalidParameter(e.to_string())
+        }
+    })?;
+    extra_hosts(hc)?;
+    shm_size(hc)?;
     let driver = hc.log_config.driver.as_str();
     if !driver.is_empty() && driver != "json-file" {
         return refuse(&format!("the log driver {driver:?}"));
@@ -79,6 +82,44 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `HostConfig.ShmSize` in bytes: 0 or absent is Docker's default, a negative one an error.
+pub(super) fn shm_size(hc: &HostConfig) -> Result<u64> {
+    match hc.extra.get("ShmSize").and_then(|v| v.as_i64()) {
+        None | Some(0) => Ok(crate::runtime::spec::DEFAULT_SHM_SIZE),
+        Some(n) if n < 0 => Err(DaemonError::InvalidParameter(
+            "SHM size can not be less than 0".into(),
+        )),
+        Some(n) => Ok(n as u64),
+    }
+}
+
+/// `HostConfig.ExtraHosts` (`--add-host`), each entry checked.
+pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<crate::network::extra_hosts::ExtraHost>> {
+    let Some(v) = hc.extra.get("ExtraHosts").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<String> = serde_json::from_value(v.clone()).map_err(|_| {
+        DaemonError::InvalidParameter(format!("ExtraHosts: a list of strings, not {v}"))
+    })?;
+    entries
+        .iter()
+        .map(|e| crate::network::extra_hosts::parse(e).map_err(DaemonError::InvalidParameter))
+        .collect()
+}
+
+/// What the daemon tells the client about a create it accepted but will not fully honour,
+/// as Docker's `Warnings`.
+pub(super) fn create_warnings(hc: &HostConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let mode = crate::network::mode::NetworkMode::parse(&hc.network_mode);
+    if mode == Ok(crate::network::mode::NetworkMode::Host)
+        && hc.port_bindings.as_ref().is_some_and(|b| !b.is_empty())
+    {
+        out.push("Published ports are discarded when using host network mode".to_string());
+    }
+    out
 }
 
 /// What `--security-opt` asks for: the seccomp profile (None: unconfined) and

@@ -7,8 +7,9 @@ use super::error::{DaemonError, Result};
 use super::etc_files::*;
 use super::hostconfig::*;
 use super::{now_rfc3339, Daemon};
+use crate::network::mode::NetworkMode;
 use crate::runtime::client as shim;
-use crate::runtime::spec::{BindMount, ShimSpec};
+use crate::runtime::spec::{BindMount, Network, ShimSpec};
 use crate::wire::types::HostConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ pub(super) struct Prepared<'a> {
     /// `containers/<id>`: the record, the /etc files and the log.
     pub dir: &'a Path,
     pub rootfs: &'a Path,
-    pub netns: &'a Path,
+    pub network: Network,
     pub cgroup_paths: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub user: &'a crate::runtime::user::ResolvedUser,
@@ -66,7 +67,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
         hostname: rec.config.hostname.clone(),
         tty: rec.config.tty,
         open_stdin: rec.config.open_stdin,
-        netns: Some(p.netns.to_path_buf()),
+        network: p.network,
         cgroup_paths: p.cgroup_paths,
         binds: ["hosts", "hostname", "resolv.conf"]
             .iter()
@@ -78,6 +79,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
             .collect(),
         log_path: p.dir.join(format!("{}-json.log", rec.id)),
         state_dir: p.state_dir,
+        shm_size: shm_size(hc).unwrap_or(crate::runtime::spec::DEFAULT_SHM_SIZE),
         readonly_rootfs: hc.readonly_rootfs,
         capabilities: container_caps(hc).unwrap_or(None),
         init: hc.init.unwrap_or(false),
@@ -170,16 +172,29 @@ impl Daemon {
         }
         step("cgroup created");
 
-        let netns = self
-            .network
-            .create_netns(&id)
-            .await
-            .map_err(|e| sys("creating the network namespace", &e))?;
-        acquired.netns = Some(netns.clone());
+        let mode = NetworkMode::parse(&rec.host_config.network_mode)
+            .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        // The host's network has no namespace of berth's to make; bridge and none do.
+        let netns = match mode {
+            NetworkMode::Host => None,
+            NetworkMode::Bridge | NetworkMode::None => Some(
+                self.network
+                    .create_netns(&id)
+                    .await
+                    .map_err(|e| sys("creating the network namespace", &e))?,
+            ),
+        };
+        acquired.netns = netns.clone();
         let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        let etc = EtcFiles {
+            hostname: &rec.config.hostname,
+            mode,
+            extra_hosts: extra_hosts(&rec.host_config).map_err(|e| (e, 125))?,
+            gateway: self.network.gateway().into(),
+        };
         // /etc/hosts gets the container's address once it has one, below.
-        write_etc_files(&c.dir, &rec.config.hostname)
+        etc.write(&c.dir)
             .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
 
         let state_dir = self.shim_dir(&id);
@@ -193,7 +208,10 @@ impl Daemon {
             Prepared {
                 dir: &c.dir,
                 rootfs: &rootfs,
-                netns: &netns,
+                network: match &netns {
+                    Some(ns) => Network::Join(ns.clone()),
+                    None => Network::Host,
+                },
                 cgroup_paths: cgroup.paths().to_vec(),
                 state_dir: state_dir.clone(),
                 user: &user,
@@ -205,39 +223,50 @@ impl Daemon {
         // The veth and the container's namespaces are independent until the process runs, so
         // the two slowest steps of a start overlap: plugging in the network, and the shim
         // creating the container. The process is only started once both are done.
-        let (connected, created) = tokio::join!(
-            self.network.connect(&id, &netns),
-            shim::create(&self.exe, &spec)
-        );
+        let plug = async {
+            match (mode, &netns) {
+                (NetworkMode::Bridge, Some(ns)) => self.network.connect(&id, ns).await.map(Some),
+                (NetworkMode::None, Some(ns)) => {
+                    crate::network::loopback_only(ns).await.map(|()| None)
+                }
+                _ => Ok(None),
+            }
+        };
+        let (connected, created) = tokio::join!(plug, shim::create(&self.exe, &spec));
         let endpoint = match connected {
             Ok(ep) => ep,
             // Dropping a created shim before START makes it kill its init and exit.
-            Err(e) => return Err(sys("connecting to the bridge", &e)),
+            Err(e) => return Err(sys("connecting to the network", &e)),
         };
-        acquired.endpoint = Some(endpoint.clone());
+        acquired.endpoint = endpoint.clone();
         let mut shim = created.map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
-        let requested = match &rec.host_config.port_bindings {
-            Some(b) => crate::network::ports::requested(b)
-                .map_err(|e| (DaemonError::InvalidParameter(e), 125))?,
-            None => Vec::new(),
+        // Only a container with an address on the bridge has ports to publish: Docker
+        // discards them in the other modes (with a warning at create).
+        let ports = match (&endpoint, &rec.host_config.port_bindings) {
+            (Some(ep), Some(b)) => {
+                let requested = crate::network::ports::requested(b)
+                    .map_err(|e| (DaemonError::InvalidParameter(e), 125))?;
+                self.network
+                    .publish(&id, ep.ip, &requested)
+                    .await
+                    .map_err(|e| {
+                        (
+                            DaemonError::System(format!(
+                                "driver failed programming external connectivity on endpoint {} ({id}): {e}",
+                                rec.name.trim_start_matches('/')
+                            )),
+                            125,
+                        )
+                    })?
+            }
+            _ => Vec::new(),
         };
-        let ports = self
-            .network
-            .publish(&id, endpoint.ip, &requested)
-            .await
-            .map_err(|e| {
-                (
-                    DaemonError::System(format!(
-                        "driver failed programming external connectivity on endpoint {} ({id}): {e}",
-                        rec.name.trim_start_matches('/')
-                    )),
-                    125,
-                )
-            })?;
         acquired.ports = ports.clone();
         step("network connected and container created");
-        write_hosts(&c.dir, &rec.config.hostname, &endpoint.ip.to_string())
-            .map_err(|e| sys("writing /etc/hosts", &e))?;
+        if let Some(ep) = &endpoint {
+            etc.write_hosts(&c.dir, Some(ep.ip.into()))
+                .map_err(|e| sys("writing /etc/hosts", &e))?;
+        }
         let pid = shim.pid();
         if let Err(e) = shim.start().await {
             return Err(start_failure(&e.message, e.exit_code));
@@ -254,8 +283,8 @@ impl Daemon {
             r.state.error.clear();
             r.state.started_at = now_rfc3339();
             r.state.finished_at = ZERO_TIME.into();
-            r.endpoint = Some(endpoint.clone());
-            r.netns = Some(netns.clone());
+            r.endpoint = endpoint.clone();
+            r.netns = netns.clone();
             r.rootfs = Some(rootfs.clone());
             r.ports = ports.clone();
         });
@@ -408,7 +437,7 @@ mod tests {
             Prepared {
                 dir: Path::new("/var/lib/berth/containers/c0ffee"),
                 rootfs: Path::new("/var/lib/berth/overlay2/abc/merged"),
-                netns: Path::new("/run/berth/netns/c0ffee"),
+                network: Network::Join("/run/berth/netns/c0ffee".into()),
                 cgroup_paths: vec!["/sys/fs/cgroup/berth/c0ffee".into()],
                 state_dir: "/run/berth/shims/c0ffee".into(),
                 user: &user,

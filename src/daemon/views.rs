@@ -77,7 +77,11 @@ fn endpoint_view(rec: &Record, bridge: &str) -> EndpointSettings {
 pub fn network_view(rec: &Record, bridge: &str) -> NetworkSettings {
     let ep = endpoint_view(rec, bridge);
     let mut networks = BTreeMap::new();
-    networks.insert("bridge".to_string(), ep.clone());
+    // The one network the container is on, keyed by its name as Docker keys it.
+    let network = crate::network::mode::NetworkMode::parse(&rec.host_config.network_mode)
+        .map(|m| m.network_name())
+        .unwrap_or("bridge");
+    networks.insert(network.to_string(), ep.clone());
     NetworkSettings {
         bridge: String::new(),
         sandbox_id: if rec.netns.is_some() {

@@ -6,8 +6,10 @@
 
 pub mod bridge;
 pub mod chains;
+pub mod extra_hosts;
 pub mod ipam;
 pub mod iptables;
+pub mod mode;
 mod netlink;
 mod netns;
 mod portmap;
@@ -83,4 +85,14 @@ pub enum NetworkError {
 /// Idempotent.
 pub fn remove_netns(path: &Path) -> Result<(), NetworkError> {
     netns::remove(path)
+}
+
+/// `--network none`: bring up `lo` in the namespace pinned at `netns`, and nothing else.
+pub async fn loopback_only(netns: &Path) -> Result<(), NetworkError> {
+    netns::run_in(netns, || async {
+        let h = netlink::connect()?;
+        let lo = netlink::require_link(&h, "lo").await?;
+        netlink::set_up(&h, lo, "lo").await
+    })
+    .await
 }

@@ -366,7 +366,7 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
         &at("/dev/shm"),
         Some("tmpfs"),
         base,
-        Some("mode=1777,size=65536k"),
+        Some(&format!("mode=1777,size={}", spec.shm_size)),
     )?;
     ensure_dir(&at("/dev/mqueue"))?;
     mnt(
@@ -714,11 +714,12 @@ mod tests {
             hostname: "h".into(),
             tty: false,
             open_stdin: false,
-            netns: None,
+            network: crate::runtime::spec::Network::New,
             cgroup_paths: vec![],
             binds: vec![],
             log_path: "/dev/null".into(),
             state_dir: "/tmp".into(),
+            shm_size: crate::runtime::spec::DEFAULT_SHM_SIZE,
             readonly_rootfs: false,
             capabilities: None,
             init: false,

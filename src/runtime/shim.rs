@@ -7,7 +7,7 @@
 use super::init::{self, InitError, InitFds};
 use super::logfile::JsonLog;
 use super::protocol::{self, FrameBuffer};
-use super::spec::{ExitStatus, ShimSpec};
+use super::spec::{ExitStatus, Network, ShimSpec};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -86,11 +86,11 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     let (cg_r, cg_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
-    let netns = match &spec.netns {
-        Some(p) => Some(OwnedFd::from(
+    let netns = match &spec.network {
+        Network::Join(p) => Some(OwnedFd::from(
             std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
         )),
-        None => None,
+        Network::New | Network::Host => None,
     };
     // With -t, init makes the terminal inside the container and sends us its master end.
     let (console_r, console_w) = if spec.tty {
@@ -120,7 +120,7 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         | nix::sched::CloneFlags::CLONE_NEWUTS
         | nix::sched::CloneFlags::CLONE_NEWIPC
         | nix::sched::CloneFlags::CLONE_NEWPID;
-    if spec.netns.is_none() {
+    if spec.network == Network::New {
         flags |= nix::sched::CloneFlags::CLONE_NEWNET;
     }
     let filter = match &spec.seccomp_filter {

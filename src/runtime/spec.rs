@@ -6,6 +6,25 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Docker's `/dev/shm` when `--shm-size` is not given: 64 MiB.
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
+
+fn default_shm_size() -> u64 {
+    DEFAULT_SHM_SIZE
+}
+
+/// A container's network namespace (`--network`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// Join the namespace the daemon pinned at this path (bridge and `none` modes).
+    Join(PathBuf),
+    /// A new, empty namespace of its own, made by the clone.
+    New,
+    /// The host's own namespace (`--network host`): nothing is unshared.
+    Host,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ShimSpec {
     /// Full 64-hex container id.
@@ -26,8 +45,8 @@ pub struct ShimSpec {
     pub tty: bool,
     /// Keep stdin open (`-i`): the shim accepts stdin from attached clients.
     pub open_stdin: bool,
-    /// Network namespace file to join (bind-mounted under the exec root); None = a new empty one.
-    pub netns: Option<PathBuf>,
+    /// Which network namespace the container's processes live in.
+    pub network: Network,
     /// cgroup directories the init process is placed in before it runs
     /// (one per v1 hierarchy, or the single v2 directory).
     pub cgroup_paths: Vec<PathBuf>,
@@ -37,6 +56,9 @@ pub struct ShimSpec {
     pub log_path: PathBuf,
     /// The shim's own directory: `pid`, `shim.sock`, `exit.json` live here.
     pub state_dir: PathBuf,
+    /// The size of `/dev/shm` in bytes (`--shm-size`; Docker's default is 64 MiB).
+    #[serde(default = "default_shm_size")]
+    pub shm_size: u64,
     /// `--read-only`: the container sees its root filesystem read-only.
     #[serde(default)]
     pub readonly_rootfs: bool,

@@ -53,12 +53,6 @@ fn options(q: &super::Query) -> Result<(BuildOptions, String), ApiError> {
             )));
         }
     }
-    // berth's runtime gives every container the same /dev/shm: say so rather than ignore it.
-    if number(q, "shmsize")? != 0 {
-        return Err(ApiError::BadRequest(
-            "--shm-size is not supported by berth yet".into(),
-        ));
-    }
     let build_args: BTreeMap<String, Option<String>> = json_query(q.str("buildargs"), "buildargs")?;
     let labels: BTreeMap<String, String> = json_query(q.str("labels"), "labels")?;
     let cache_from: Vec<String> = json_query(q.str("cachefrom"), "cachefrom")?;

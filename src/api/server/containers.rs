@@ -23,13 +23,10 @@ pub(super) async fn create(c: Call) -> Reply {
         .map_err(|e| format!("invalid JSON: {e}"))
         .and_then(|v| crate::wire::types::parse_naming(&v, ""))
         .map_err(ApiError::BadRequest)?;
-    let id = d.create(name.as_deref(), create).await?;
+    let (id, warnings) = d.create(name.as_deref(), create).await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &CreateResponse {
-            id,
-            warnings: vec![],
-        },
+        &CreateResponse { id, warnings },
     ))
 }
 

@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Write the container ID to the file
     #[arg(long)]
     pub cidfile: Option<std::path::PathBuf>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -77,6 +80,12 @@ pub struct RunArgs {
     /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
+    /// Connect a container to a network (bridge, host, none)
+    #[arg(long = "network", alias = "net", default_value = "default")]
+    pub network: String,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_hosts: Vec<String>,
     /// Security Options (seccomp=unconfined|<profile.json>, no-new-privileges)
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
@@ -234,7 +243,7 @@ pub(super) fn restart_policy(flag: &str) -> crate::wire::types::RestartPolicyCon
 }
 
 /// `-m 512m` and friends as bytes; `-1` passes through (unlimited swap).
-fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<i64>, String> {
+pub(super) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     match v.as_deref() {
         None => Ok(None),
         Some("-1") => Ok(Some(-1)),

@@ -4,7 +4,7 @@
 //! exit 125, 126 or 127 as docker's do, so scripts can tell a daemon error from a command that
 //! could not be run or found.
 
-use super::opts::{health_config, resource_fields, restart_policy, RunArgs};
+use super::opts::{health_config, resource_fields, restart_policy, size_flag, RunArgs};
 use crate::api::client::{Client, ClientError};
 use crate::cli::report;
 use crate::wire::types::{
@@ -65,7 +65,7 @@ fn create_request(a: &RunArgs) -> CreateRequest {
         host_config: Some(HostConfig {
             auto_remove: a.rm,
             privileged: a.privileged,
-            network_mode: "default".into(),
+            network_mode: a.network.clone(),
             readonly_rootfs: a.read_only,
             init: a.init.then_some(true),
             cap_add: some(&a.cap_add),
@@ -165,11 +165,25 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         ));
     }
     let mut request = create_request(a);
+    for h in &a.add_hosts {
+        crate::network::extra_hosts::parse(h).map_err(|e| {
+            ClientError::Protocol(format!(
+                "invalid argument {h:?} for \"--add-host\" flag: {e}"
+            ))
+        })?;
+    }
     request.config.healthcheck = health_config(&a.health).map_err(ClientError::Protocol)?;
     if !exposed.is_empty() {
         request.config.exposed_ports = Some(exposed);
     }
     if let Some(hc) = request.host_config.as_mut() {
+        if let Some(n) = size_flag("--shm-size", &a.shm_size).map_err(ClientError::Protocol)? {
+            hc.extra.insert("ShmSize".into(), n.into());
+        }
+        if !a.add_hosts.is_empty() {
+            hc.extra
+                .insert("ExtraHosts".into(), serde_json::json!(a.add_hosts));
+        }
         if !bindings.is_empty() {
             hc.port_bindings = Some(
                 bindings
@@ -187,8 +201,14 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         crate::cli::registry::pull_image(client, &a.image, false, true).await?;
     }
     let resp: Result<CreateResponse, _> = client.post_json(&path, &request).await;
+    let warn = |r: CreateResponse| {
+        for w in &r.warnings {
+            eprintln!("WARNING: {w}");
+        }
+        r.id
+    };
     match resp {
-        Ok(r) => Ok(r.id),
+        Ok(r) => Ok(warn(r)),
         Err(ClientError::Api {
             status: 404,
             message,
@@ -198,7 +218,7 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
             eprintln!("Unable to find image '{}' locally", familiar(&a.image));
             crate::cli::registry::pull_image(client, &a.image, false, true).await?;
             let r: CreateResponse = client.post_json(&path, &request).await?;
-            Ok(r.id)
+            Ok(warn(r))
         }
         Err(e) => Err(e),
     }

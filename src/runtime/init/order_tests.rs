@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::runtime::kernel::recording::{Call, RecordingKernel};
-use crate::runtime::spec::BindMount;
+use crate::runtime::spec::{BindMount, Network};
 use nix::sched::CloneFlags;
 use std::fs::File;
 
@@ -49,11 +49,12 @@ fn container(tmp: &Path) -> ShimSpec {
         hostname: "c0ffee".into(),
         tty: false,
         open_stdin: false,
-        netns: Some("/run/berth/netns/c0ffee".into()),
+        network: Network::Join("/run/berth/netns/c0ffee".into()),
         cgroup_paths: vec![],
         binds,
         log_path: "/dev/null".into(),
         state_dir: tmp.to_path_buf(),
+        shm_size: crate::runtime::spec::DEFAULT_SHM_SIZE,
         readonly_rootfs: false,
         capabilities: None,
         init: false,
@@ -77,7 +78,7 @@ fn run_with(kernel: RecordingKernel, change: impl FnOnce(&mut ShimSpec)) -> Run 
     write_all(&cgroup_w, b"x");
     write_all(&go_w, b"x");
     let fds = InitFds {
-        netns: spec.netns.as_ref().map(|_| null()),
+        netns: matches!(spec.network, Network::Join(_)).then(null),
         cgroup_done,
         report,
         go,

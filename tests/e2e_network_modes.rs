@@ -1,0 +1,234 @@
+//! e2e: `--network host|none`, `--add-host`, for `run` and for a build's RUN steps, through
+//! berth's CLI and the docker CLI. Traffic goes only to 127.0.0.1 and to the test's own
+//! containers.
+
+mod common;
+
+use common::text;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The interfaces a container sees, from its /proc/net/dev.
+fn interfaces(d: &common::TestDaemon, network: &str) -> Vec<String> {
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "busybox",
+        "sh",
+        "-c",
+        "tail -n +3 /proc/net/dev | cut -d: -f1",
+    ]);
+    let mut names: Vec<String> = out.split_whitespace().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+fn gateway(d: &common::TestDaemon) -> String {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", &d.bridge])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cidr = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address on {}: {text}", d.bridge));
+    cidr.split('/').next().unwrap().to_string()
+}
+
+fn get(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(body) if body.contains("200") => return body,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("GET {addr}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn host_and_none_networks() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+
+    // none: a namespace with loopback alone, and loopback up.
+    assert_eq!(interfaces(&d, "none"), ["lo"]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W2",
+            "127.0.0.1"
+        ])
+        .lines()
+        .find(|l| l.contains("packets"))
+        .unwrap_or_default(),
+        "1 packets transmitted, 1 packets received, 0% packet loss"
+    );
+    let id = d.ok(&["create", "--network", "none", "busybox", "true"]);
+    let id = id.trim();
+    let networks = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", id]);
+    assert!(networks.starts_with("{\"none\":"), "{networks}");
+    d.ok(&["rm", id]);
+
+    // host: the host's interfaces (this test's bridge among them) and the host's name.
+    assert!(interfaces(&d, "host").contains(&d.bridge));
+    let host_name = nix::unistd::gethostname().unwrap();
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"])
+            .trim(),
+        host_name.to_string_lossy()
+    );
+    // A server in the host's namespace answers on the host's loopback, with no -p.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let web = d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p /www && echo on-the-host > /www/index.html && httpd -f -p 127.0.0.1:{port} -h /www"
+        ),
+    ]);
+    assert!(get(&format!("127.0.0.1:{port}")).contains("on-the-host"));
+    d.ok(&["rm", "-f", web.trim()]);
+
+    // -p means nothing on the host's network: Docker's warning, and the container runs.
+    let (_, stderr, code) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-p",
+        "8080:80",
+        "busybox",
+        "true",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("WARNING: Published ports are discarded when using host network mode"),
+        "{stderr}"
+    );
+
+    // A network berth does not have is Docker's 404, and nothing is left behind.
+    let (_, stderr, code) = text(&d.berth(&["run", "--network", "nope", "busybox", "true"]));
+    assert_eq!(code, 125);
+    assert!(stderr.contains("network nope not found"), "{stderr}");
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+
+    // The docker CLI asks for the same modes the same way.
+    if let Some(mut docker) = d.docker() {
+        let out = docker
+            .args([
+                "run",
+                "--rm",
+                "--net=none",
+                "busybox",
+                "cat",
+                "/proc/net/dev",
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr, code) = text(&out);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("lo:") && !stdout.contains("eth0"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn extra_hosts_in_run_and_build() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let gw = gateway(&d);
+    let hosts = d.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "db:10.0.0.5",
+        "--add-host",
+        "gw=host-gateway",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    let lines: Vec<&str> = hosts.lines().collect();
+    // Loopback names, the added entries in order, then the container's own address.
+    assert_eq!(lines[0], "127.0.0.1\tlocalhost");
+    assert_eq!(lines[6], "10.0.0.5\tdb", "{hosts}");
+    assert_eq!(lines[7], format!("{gw}\tgw"), "{hosts}");
+    assert_eq!(lines.len(), 9, "{hosts}");
+    let (_, stderr, code) = text(&d.berth(&["run", "--add-host", "nocolon", "busybox", "true"]));
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("invalid argument \"nocolon\" for \"--add-host\" flag: bad format for add-host: \"nocolon\""),
+        "{stderr}"
+    );
+
+    // A build's RUN steps get the same: extra hosts, the none and host networks.
+    let ctx = d.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN ping -c1 -W2 extrahost.test && grep extrahost /etc/hosts > /found\n",
+    )
+    .unwrap();
+    let ctx_s = ctx.to_str().unwrap();
+    d.ok(&[
+        "build",
+        "-t",
+        "hosts",
+        "--add-host",
+        "extrahost.test:127.0.0.1",
+        ctx_s,
+    ]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "hosts", "cat", "/found"]),
+        "127.0.0.1\textrahost.test\n"
+    );
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /ifaces\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-t", "isolated", "--network", "none", ctx_s]);
+    assert_eq!(d.ok(&["run", "--rm", "isolated", "cat", "/ifaces"]), "lo\n");
+    d.ok(&[
+        "build",
+        "--no-cache",
+        "-t",
+        "onhost",
+        "--network",
+        "host",
+        ctx_s,
+    ]);
+    let seen = d.ok(&["run", "--rm", "onhost", "cat", "/ifaces"]);
+    assert!(seen.lines().any(|l| l == d.bridge), "{seen}");
+}
