@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod chains;
+pub mod dns;
 pub mod extra_hosts;
 pub mod ipam;
 pub mod iptables;
