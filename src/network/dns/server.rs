@@ -394,3 +394,75 @@ async fn serve_tcp_client(ctx: &Ctx, mut stream: TcpStream) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::TYPE_A;
+    use super::*;
+
+    fn ctx(forwards: usize) -> Ctx {
+        let table = NameTable::new();
+        table.add(
+            "n",
+            "me",
+            vec!["me".into()],
+            std::net::Ipv4Addr::new(10, 0, 0, 2),
+        );
+        Ctx {
+            asker: "me".into(),
+            table: Arc::new(table),
+            upstream: vec![],
+            forwards: Arc::new(Semaphore::new(forwards)),
+        }
+    }
+
+    fn sent(p: Plan) -> Message {
+        match p {
+            Plan::Send(bytes) => Message::parse(&bytes).unwrap(),
+            _ => panic!("expected a reply"),
+        }
+    }
+
+    #[test]
+    fn garbage_after_a_query_header_is_formerr_and_responses_get_nothing() {
+        let mut raw = Message::query(77, "me", TYPE_A).encode().unwrap();
+        raw.truncate(15);
+        let r = sent(plan(&ctx(1), &raw, false));
+        assert_eq!((r.header.id, r.header.rcode), (77, Rcode::FormErr));
+        raw[2] |= 0x80;
+        assert!(matches!(plan(&ctx(1), &raw, false), Plan::Nothing));
+        assert!(matches!(plan(&ctx(1), &[1, 2, 3], false), Plan::Nothing));
+    }
+
+    #[test]
+    fn forwards_beyond_the_cap_are_refused() {
+        let c = ctx(1);
+        let raw = Message::query(1, "elsewhere", TYPE_A).encode().unwrap();
+        let held = match plan(&c, &raw, false) {
+            Plan::Forward(_, permit) => permit,
+            _ => panic!("expected a forward"),
+        };
+        assert_eq!(sent(plan(&c, &raw, false)).header.rcode, Rcode::Refused);
+        drop(held);
+        assert!(matches!(plan(&c, &raw, false), Plan::Forward(..)));
+        assert_eq!(
+            sent(plan(
+                &c,
+                &Message::query(2, "me", TYPE_A).encode().unwrap(),
+                false
+            ))
+            .answers
+            .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn no_upstream_at_all_is_servfail() {
+        let q = Message::query(3, "elsewhere", TYPE_A);
+        let raw = q.encode().unwrap();
+        let reply = forwarded(&ctx(1), &q, &raw, false, UDP_MIN_SIZE).await;
+        let r = Message::parse(&reply).unwrap();
+        assert_eq!((r.header.id, r.header.rcode), (3, Rcode::ServFail));
+    }
+}
