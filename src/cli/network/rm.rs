@@ -1,7 +1,7 @@
 //! `network rm`: each network removed in turn and its name printed as given; one that fails is
-//! reported and the rest still go, and the command exits 1. `-f` is quiet about a network that
-//! is not there. As docker does, each is looked at first, so removing a swarm's ingress
-//! network asks before it goes.
+//! reported and the rest still go, and the command ends with docker's `exit status 1` line
+//! and code. `-f` is quiet about a network that is not there. As docker does, each is looked
+//! at first, so removing a swarm's ingress network asks before it goes.
 
 use crate::api::client::{Client, ClientError};
 use clap::Args;
@@ -41,6 +41,10 @@ pub async fn rm(client: &Client, a: RmArgs) -> i32 {
             Err(ClientError::Api { status: 404, .. }) if a.force => {}
             Err(e) => code = super::fail(&e),
         }
+    }
+    if code != 0 {
+        // docker ends with its StatusError's own text.
+        eprintln!("exit status {code}");
     }
     code
 }
