@@ -286,12 +286,8 @@ fn network_commands_answer_as_dockers_do() {
         .skip(1)
         .map(|l| l.split_whitespace().nth(1).unwrap())
         .collect();
-    let mut sorted = names.clone();
-    sorted.sort();
-    assert!(names.contains(&"n1") && names.contains(&"n10"), "{table}");
-    assert_eq!(
+    assert!(
         names.iter().position(|n| *n == "n2") < names.iter().position(|n| *n == "n10"),
-        true,
         "natural order: n2 before n10\n{table}"
     );
     e.same(&["network", "ls", "-q"]);
