@@ -144,3 +144,59 @@ fn build_without_a_daemon_names_the_socket() {
             "unix:///nonexistent/berth-test.sock",
         ));
 }
+
+#[test]
+fn network_flags_are_checked_before_any_daemon_is_asked() {
+    // Flag errors exit 125 as docker's do; docker's own client-side checks (IPAM pairing,
+    // --ingress) exit 1 with its words; a missing daemon is named.
+    for (args, code) in [
+        (&["network", "create"][..], 125),
+        (&["network", "create", "--label", "=x", "n"], 125),
+        (&["network", "ls", "-f", "nofilter"], 125),
+        (&["network", "ls", "extra"], 125),
+        (&["network", "inspect"], 125),
+        (&["network", "connect", "n1"], 125),
+        (&["network", "connect", "--link", "a:b:c", "n1", "c1"], 125),
+        (&["network", "disconnect", "n1"], 125),
+        (&["network", "rm"], 125),
+        (&["network", "prune", "--filter", "x"], 125),
+        (&["network", "nosuch"], 125),
+        (&["run", "--dns", "x", "busybox"], 125),
+        (&["run", "--dns-search", "-x-", "busybox"], 125),
+        (&["run", "--link", "a:b:c", "busybox"], 125),
+        (&["network", "create", "--ingress", "n"], 1),
+    ] {
+        berth().args(args).assert().code(code);
+    }
+    berth()
+        .args(["network", "create", "--gateway", "10.0.0.1", "n"])
+        .assert()
+        .code(1)
+        .stderr("every ip-range or gateway must have a corresponding subnet\n");
+    berth()
+        .args([
+            "network",
+            "create",
+            "--subnet",
+            "10.1.0.0/16",
+            "--ip-range",
+            "10.2.0.0/24",
+            "n",
+        ])
+        .assert()
+        .code(1)
+        .stderr("no matching subnet for range 10.2.0.0/24\n");
+    berth()
+        .args(["network", "ls"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+    berth()
+        .args(["network", "ls", "-f", "nofilter"])
+        .assert()
+        .stderr(predicate::str::contains(
+            "bad format of filter (expected name=value)",
+        ));
+}

@@ -226,6 +226,13 @@ impl Client {
         self.version.get().map_or(API_VERSION, String::as_str)
     }
 
+    /// The API version requests are made with (after `negotiate`, maybe a daemon's lower
+    /// one): what the docker CLI's version-dependent choices (CheckDuplicate on network
+    /// create, where MacAddress goes) are made by.
+    pub fn api_version(&self) -> &str {
+        self.version()
+    }
+
     /// Speak the lower of berth's API version and the one the daemon's `/_ping` names, as the
     /// docker CLI does before every command; so a command that needs it (build, which is
     /// tested against a real Docker 20.10 engine) works with older engines too.
@@ -274,7 +281,8 @@ impl Client {
         detach_keys: Option<&str>,
     ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
         let mut path = format!(
-            "/v{API_VERSION}/containers/{id}/attach?stream=1&stdout=1&stderr=1{}",
+            "/v{}/containers/{id}/attach?stream=1&stdout=1&stderr=1{}",
+            self.version(),
             if stdin { "&stdin=1" } else { "" }
         );
         if let Some(k) = detach_keys {
@@ -290,7 +298,7 @@ impl Client {
         id: &str,
         body: &[u8],
     ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
-        let path = format!("/v{API_VERSION}/exec/{id}/start");
+        let path = format!("/v{}/exec/{id}/start", self.version());
         self.hijack(&path, "application/json", bytes_body(body.to_vec()))
             .await
     }

@@ -9,6 +9,7 @@ pub mod daemon_cmd;
 mod download;
 pub mod events;
 pub mod image;
+pub mod network;
 pub mod progress;
 pub mod registry;
 pub mod session;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Return low-level information on containers or images
     Inspect(container::InspectArgs),
     /// List images
@@ -145,6 +149,14 @@ impl Exit {
     }
 }
 
+/// Whether an API version ("1.41") is older than `than` (1, 44): the docker CLI's
+/// `versions.LessThan`, for the choices it makes by the daemon's version.
+pub fn api_below(version: &str, than: (u32, u32)) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    v < than
+}
+
 /// Report a client error the way docker does and choose the exit code.
 pub fn report(err: &ClientError) -> i32 {
     eprintln!("{err}");
@@ -159,6 +171,10 @@ pub async fn dispatch(cli: Cli) -> i32 {
             return 125;
         }
     };
+    // As the docker CLI does before every command: speak the daemon's API version when it is
+    // older than berth's (a real Docker 20.10 answers 1.41). A daemon that does not answer is
+    // reported by the command itself.
+    let _ = client.negotiate().await;
     match cli.command {
         Command::Daemon(_) => unreachable!("the daemon is started before the CLI runtime"),
         Command::Run(args) => container::run(&client, args).await,
@@ -188,6 +204,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Container(container::ContainerCommand::Prune(args)) => {
             container::prune(&client, args).await
         }
+        Command::Network(cmd) => network::network(&client, cmd).await,
         Command::Inspect(args) => container::inspect(&client, args).await,
         Command::Images(args) => image::images(&client, args).await,
         Command::Load(args) => image::load(&client, args).await,

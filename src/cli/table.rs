@@ -1,5 +1,6 @@
 //! Docker's tables: columns padded to the widest cell plus three spaces (Go's tabwriter with
-//! minimum width 10 and padding 3), the last column unpadded.
+//! minimum width 10 and padding 3), the last column unpadded (and an empty last cell leaves
+//! the padding before it in place, as the tabwriter does).
 
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let cols = headers.len();
@@ -19,7 +20,9 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
                 s.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        out.push_str(s.trim_end());
+        // Not trimmed: a padded cell before an empty last one keeps its padding, as Go's
+        // tabwriter leaves it (`--format 'table {{.Name}}\t{{.Label "x"}}'`).
+        out.push_str(&s);
         out.push('\n');
     };
     line(headers.to_vec());

@@ -49,9 +49,13 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         }
         Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
         Value::Object(o) | Value::Map(o) => {
-            // Sorted keys, as Go's encoding/json writes maps.
-            let sorted: std::collections::BTreeMap<_, _> =
-                o.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+            // Sorted keys, as Go's encoding/json writes maps; `__` keys are the CLI's own
+            // (what `label` reads), not fields of the object.
+            let sorted: std::collections::BTreeMap<_, _> = o
+                .iter()
+                .filter(|(k, _)| !k.starts_with("__"))
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect();
             serde_json::Value::Object(sorted.into_iter().collect())
         }
     }
@@ -117,6 +121,28 @@ fn truncate(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::String(s.chars().take(n).collect()))
 }
 
+/// `label . "key"`: what docker's `{{.Label "key"}}` method gives, for a row that carries its
+/// labels under `__labels` (`network ls`); on a table's header (no `__labels`), the column's
+/// title as docker makes it: the key's last dotted part, `-` and `_` as spaces.
+fn label(args: &[Value]) -> Result<Value, FuncError> {
+    let key = string_arg(args, 1, "label")?;
+    let labels = match args.first() {
+        Some(Value::Object(o)) | Some(Value::Map(o)) => o.get("__labels"),
+        _ => None,
+    };
+    Ok(Value::String(match labels {
+        Some(Value::Object(l)) | Some(Value::Map(l)) => match l.get(&key) {
+            Some(Value::String(v)) => v.clone(),
+            _ => String::new(),
+        },
+        _ => key
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .replace(['-', '_'], " "),
+    }))
+}
+
 impl Template {
     pub fn parse(text: &str) -> Result<Template, String> {
         let mut inner = gtmpl::Template::default();
@@ -127,6 +153,7 @@ impl Template {
             ("lower", lower as gtmpl_value::Func),
             ("split", split as gtmpl_value::Func),
             ("truncate", truncate as gtmpl_value::Func),
+            ("label", label as gtmpl_value::Func),
         ]);
         inner
             .parse(text)

@@ -144,7 +144,8 @@ pub struct NetworkPruneResponse {
     pub networks_deleted: Option<Vec<String>>,
 }
 
-/// `EndpointSettings.IPAMConfig`: the address asked for with `--ip`.
+/// `EndpointSettings.IPAMConfig`: the addresses asked for with `--ip`, `--ip6` and
+/// `--link-local-ip`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct EndpointIpamConfig {
@@ -160,6 +161,13 @@ pub struct EndpointIpamConfig {
         skip_serializing_if = "String::is_empty"
     )]
     pub ipv6_address: String,
+    /// `--link-local-ip`, on `run` and `network connect`.
+    #[serde(
+        rename = "LinkLocalIPs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub link_local_ips: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -80,9 +80,11 @@ pub struct RunArgs {
     /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
-    /// Connect a container to a network (bridge, host, none)
-    #[arg(long = "network", alias = "net", default_value = "default")]
-    pub network: String,
+    /// Connect a container to a network (bridge, host, none, or a network's name)
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    #[command(flatten)]
+    pub net: super::netopts::NetworkArgs,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_hosts: Vec<String>,

@@ -65,7 +65,7 @@ fn create_request(a: &RunArgs) -> CreateRequest {
         host_config: Some(HostConfig {
             auto_remove: a.rm,
             privileged: a.privileged,
-            network_mode: a.network.clone(),
+            network_mode: a.network.clone().unwrap_or_else(|| "default".into()),
             readonly_rootfs: a.read_only,
             init: a.init.then_some(true),
             cap_add: some(&a.cap_add),
@@ -176,6 +176,13 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
     if !exposed.is_empty() {
         request.config.exposed_ports = Some(exposed);
     }
+    super::netopts::apply(
+        &a.net,
+        a.network.as_deref(),
+        &mut request,
+        client.api_version(),
+    )
+    .map_err(ClientError::Protocol)?;
     if let Some(hc) = request.host_config.as_mut() {
         if let Some(n) = size_flag("--shm-size", &a.shm_size).map_err(ClientError::Protocol)? {
             hc.extra.insert("ShmSize".into(), n.into());
