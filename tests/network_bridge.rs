@@ -183,6 +183,11 @@ async fn bridge_end_to_end() {
         pools: vec![pool_net.to_string().parse::<SubnetPool>().unwrap()],
         state_dir: root.path().join("network"),
         exec_root: root.path().join("exec"),
+        subnet: None,
+        gateway: None,
+        ip_range: None,
+        aux: Vec::new(),
+        internal: false,
     };
     let up_host = format!("bu{tag}");
     let mut guard = Guard {
@@ -399,6 +404,11 @@ async fn setup_skips_routed_candidates() {
         pools: vec![format!("base=10.216.{third}.0/23,size=24").parse().unwrap()],
         state_dir: root.path().join("network"),
         exec_root: root.path().join("exec"),
+        subnet: None,
+        gateway: None,
+        ip_range: None,
+        aux: Vec::new(),
+        internal: false,
     };
     let net = BridgeNetwork::setup(cfg).await.unwrap();
     assert_eq!(net.subnet(), free);

@@ -29,6 +29,16 @@ pub struct NetworkConfig {
     pub state_dir: PathBuf,
     /// `<exec root>`: namespaces are pinned under `netns/`.
     pub exec_root: PathBuf,
+    /// A subnet asked for (`network create --subnet`); None picks one from `pools`.
+    pub subnet: Option<Ipv4Net>,
+    /// The bridge's own address in it (`--gateway`); None is the subnet's first address.
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range`: containers' addresses come from this part of the subnet.
+    pub ip_range: Option<Ipv4Net>,
+    /// `--aux-address`: addresses in the subnet never given to a container.
+    pub aux: Vec<Ipv4Addr>,
+    /// `--internal`: no way out (no masquerade, nothing forwarded off the bridge).
+    pub internal: bool,
 }
 
 impl NetworkConfig {
@@ -40,6 +50,11 @@ impl NetworkConfig {
             pools: super::subnet::default_pools(),
             state_dir: root.join("network"),
             exec_root: exec_root.to_path_buf(),
+            subnet: None,
+            gateway: None,
+            ip_range: None,
+            aux: Vec::new(),
+            internal: false,
         }
     }
 }
@@ -52,6 +67,13 @@ pub struct Endpoint {
     pub gateway: Ipv4Addr,
     pub mac: String,
     pub host_veth: String,
+    /// The interface inside the container: `eth0` on its first network, `eth1`, ... after.
+    #[serde(default = "eth0")]
+    pub interface: String,
+}
+
+fn eth0() -> String {
+    "eth0".into()
 }
 
 /// The set-up default bridge. Cheap to share behind an `Arc`; IPAM is serialised inside.
@@ -89,6 +111,15 @@ pub fn host_veth_name(id: &str) -> String {
     format!("veth{}", short(id))
 }
 
+/// The host end of the veth for a container's `slot`th network (0 is `host_veth_name`):
+/// still 15 characters at most, still distinct per slot.
+pub fn slot_veth_name(id: &str, slot: usize) -> String {
+    match slot {
+        0 => host_veth_name(id),
+        n => format!("veth{}{:x}", &id[..id.len().min(9)], n.min(0xff)),
+    }
+}
+
 /// Docker's container MAC: the locally administered prefix 02:42, then the IPv4 address.
 pub fn mac_for(ip: Ipv4Addr) -> String {
     let [a, b, c, d] = ip.octets();
@@ -124,22 +155,28 @@ impl BridgeNetwork {
             None => None,
         };
         let (subnet, gateway) = match adopted {
-            Some(addr) => {
+            Some(addr) if cfg.subnet.is_none_or(|s| s.trunc() == addr.trunc()) => {
                 tracing::info!("adopting bridge {name} with address {addr}");
                 (addr.trunc(), addr.addr())
             }
-            None => {
-                let routes = netlink::ipv4_routes(&h).await?;
-                let subnet =
-                    pick_subnet(&cfg.pools, &routes).ok_or_else(|| NetworkError::NoFreeSubnet {
-                        pools: cfg
-                            .pools
-                            .iter()
-                            .map(|p| p.to_string())
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    })?;
-                let gateway = first_host(&subnet);
+            _ => {
+                let subnet = match cfg.subnet {
+                    Some(s) => s.trunc(),
+                    None => {
+                        let routes = netlink::ipv4_routes(&h).await?;
+                        pick_subnet(&cfg.pools, &routes).ok_or_else(|| {
+                            NetworkError::NoFreeSubnet {
+                                pools: cfg
+                                    .pools
+                                    .iter()
+                                    .map(|p| p.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                            }
+                        })?
+                    }
+                };
+                let gateway = cfg.gateway.unwrap_or_else(|| first_host(&subnet));
                 let index = match existing {
                     Some(index) => index,
                     None => {
@@ -163,10 +200,11 @@ impl BridgeNetwork {
         let index = netlink::require_link(&h, name).await?;
         netlink::set_up(&h, index, name).await?;
         enable_ip_forward().await?;
-        iptables::apply(&iptables::plan_bridge_rules(
+        iptables::apply(&iptables::plan_network_rules(
             &cfg.iptables_prefix,
             name,
             &subnet,
+            cfg.internal,
         ))
         .await?;
 
@@ -177,7 +215,10 @@ impl BridgeNetwork {
                 path: cfg.state_dir.clone(),
                 source,
             })?;
-        let ipam = load_ipam(&state_path(&cfg), subnet, gateway).await?;
+        let ipam = load_ipam(&state_path(&cfg), subnet, gateway)
+            .await?
+            .with_range(cfg.ip_range)
+            .with_aux(cfg.aux.iter().copied());
         let net = BridgeNetwork {
             cfg,
             subnet,
@@ -247,14 +288,36 @@ impl BridgeNetwork {
     /// Plug the namespace at `netns` into the bridge: an address, a veth pair, `eth0`, `lo`,
     /// and a default route through the gateway. Undoes its own steps on failure.
     pub async fn connect(&self, id: &str, netns: &Path) -> Result<Endpoint, NetworkError> {
+        self.connect_slot(id, netns, 0, None, &[]).await
+    }
+
+    /// `connect` as the container's `slot`th network (`eth<slot>` inside; only slot 0 gets
+    /// the default route), at the address `wanted` (`--ip`) or the lowest free one, and with
+    /// the `link_local` addresses (`--link-local-ip`) on the interface as well.
+    pub async fn connect_slot(
+        &self,
+        id: &str,
+        netns: &Path,
+        slot: usize,
+        wanted: Option<Ipv4Addr>,
+        link_local: &[Ipv4Addr],
+    ) -> Result<Endpoint, NetworkError> {
         check_id(id)?;
-        let ip = self.with_ipam(|i| i.allocate()).await??;
+        let ip = match wanted {
+            Some(ip) => {
+                self.with_ipam(|i| i.reserve(ip)).await??;
+                ip
+            }
+            None => self.with_ipam(|i| i.allocate()).await??,
+        };
         let mut created_veth = false;
-        let result = self.plug(id, netns, ip, &mut created_veth).await;
+        let result = self
+            .plug(id, netns, ip, slot, link_local, &mut created_veth)
+            .await;
         if result.is_err() {
             if created_veth {
                 if let Ok(h) = netlink::connect() {
-                    if let Err(e) = netlink::delete_link(&h, &host_veth_name(id)).await {
+                    if let Err(e) = netlink::delete_link(&h, &slot_veth_name(id, slot)).await {
                         tracing::warn!("undoing connect of {id}: {e}");
                     }
                 }
@@ -271,13 +334,15 @@ impl BridgeNetwork {
         id: &str,
         netns: &Path,
         ip: Ipv4Addr,
+        slot: usize,
+        link_local: &[Ipv4Addr],
         created_veth: &mut bool,
     ) -> Result<Endpoint, NetworkError> {
         let h = netlink::connect()?;
         let bridge = netlink::require_link(&h, &self.cfg.bridge).await?;
-        let host = host_veth_name(id);
+        let host = slot_veth_name(id, slot);
         // A temporary name for the container end while it is still in the host namespace.
-        let peer = format!("vp{}", short(id));
+        let peer = format!("vp{}", &host[4..]);
         h.link()
             .add(LinkVeth::new(&host, &peer).build())
             .execute()
@@ -322,17 +387,22 @@ impl BridgeNetwork {
         drop(ns_file);
 
         let prefix_len = self.subnet.prefix_len();
-        let gateway = self.gateway;
+        // An internal network has no way out, so nothing routes through it by default.
+        let gateway = (slot == 0 && !self.cfg.internal).then_some(self.gateway);
+        let interface = format!("eth{slot}");
+        let inside = interface.clone();
+        let extra = link_local.to_vec();
         netns::run_in(netns, move || {
-            configure_inside(peer, ip, prefix_len, gateway)
+            configure_inside(peer, inside, ip, prefix_len, gateway, extra)
         })
         .await?;
         Ok(Endpoint {
             ip,
             prefix_len,
-            gateway,
+            gateway: self.gateway,
             mac: mac_for(ip),
             host_veth: host,
+            interface,
         })
     }
 
@@ -347,6 +417,31 @@ impl BridgeNetwork {
         Ok(())
     }
 
+    /// Take a user network's bridge down for good: the link, its own rules (the chains and
+    /// jumps the other networks share stay), its IPAM state. Safe to repeat.
+    pub async fn remove(&self) -> Result<(), NetworkError> {
+        let h = netlink::connect()?;
+        netlink::delete_link(&h, &self.cfg.bridge).await?;
+        for rule in iptables::network_own_rules(
+            &self.cfg.iptables_prefix,
+            &self.cfg.bridge,
+            &self.subnet,
+            self.cfg.internal,
+        ) {
+            iptables::delete_all(&rule).await?;
+        }
+        let path = state_path(&self.cfg);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(NetworkError::Io {
+                what: "remove IPAM state".into(),
+                path,
+                source,
+            }),
+        }
+    }
+
     /// Unpin a namespace made by `create_netns`. Safe to repeat.
     pub fn remove_netns(path: &Path) -> Result<(), NetworkError> {
         netns::remove(path)
@@ -357,7 +452,13 @@ impl BridgeNetwork {
     /// it removed, for the log.
     pub async fn sweep(&self, live: &[(String, Option<Endpoint>)]) -> Vec<String> {
         let mut removed = Vec::new();
-        let keep_veths: Vec<String> = live.iter().map(|(id, _)| host_veth_name(id)).collect();
+        let keep_veths: Vec<String> = live
+            .iter()
+            .map(|(id, ep)| match ep {
+                Some(ep) => ep.host_veth.clone(),
+                None => host_veth_name(id),
+            })
+            .collect();
         let stale: Vec<String> = self
             .list_host_veths()
             .await
@@ -431,9 +532,11 @@ impl BridgeNetwork {
 /// bring it and `lo` up, and route everything through the gateway.
 async fn configure_inside(
     peer: String,
+    name: String,
     ip: Ipv4Addr,
     prefix_len: u8,
-    gateway: Ipv4Addr,
+    gateway: Option<Ipv4Addr>,
+    link_local: Vec<Ipv4Addr>,
 ) -> Result<(), NetworkError> {
     let nl = |what: String| move |source| NetworkError::Netlink { what, source };
     let h = netlink::connect()?;
@@ -441,18 +544,25 @@ async fn configure_inside(
     h.link()
         .set(
             LinkUnspec::new_with_index(index)
-                .name("eth0".to_string())
+                .name(name.clone())
                 .address(mac_bytes(ip))
                 .build(),
         )
         .execute()
         .await
-        .map_err(nl(format!("rename {peer} to eth0 and set its MAC")))?;
+        .map_err(nl(format!("rename {peer} to {name} and set its MAC")))?;
     let addr = Ipv4Net::new(ip, prefix_len).expect("prefix from subnet");
-    netlink::add_ipv4_addr(&h, index, "eth0", addr).await?;
-    netlink::set_up(&h, index, "eth0").await?;
+    netlink::add_ipv4_addr(&h, index, &name, addr).await?;
+    for ll in link_local {
+        let net = Ipv4Net::new(ll, 16).expect("a /16");
+        netlink::add_ipv4_addr(&h, index, &name, net).await?;
+    }
+    netlink::set_up(&h, index, &name).await?;
     let lo = netlink::require_link(&h, "lo").await?;
     netlink::set_up(&h, lo, "lo").await?;
+    let Some(gateway) = gateway else {
+        return Ok(());
+    };
     h.route()
         .add(
             RouteMessageBuilder::<Ipv4Addr>::new()
@@ -547,6 +657,7 @@ mod tests {
             gateway: Ipv4Addr::new(172, 17, 0, 1),
             mac: mac_for(Ipv4Addr::new(172, 17, 0, 2)),
             host_veth: "veth0123456789a".into(),
+            interface: "eth0".into(),
         };
         let json = serde_json::to_string(&ep).unwrap();
         assert_eq!(serde_json::from_str::<Endpoint>(&json).unwrap(), ep);

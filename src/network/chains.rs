@@ -21,6 +21,18 @@ pub fn forward_chain(prefix: &str) -> String {
     format!("{prefix}-FORWARD")
 }
 
+/// filter: the first stage of isolation between networks: what leaves a bridge for another
+/// interface goes on to the second stage (Docker's `DOCKER-ISOLATION-STAGE-1`).
+pub fn isolation_chain(prefix: &str) -> String {
+    format!("{prefix}-ISOLATION-1")
+}
+
+/// filter: the second stage: a packet that left one bridge is dropped if it is bound for
+/// another of berth's bridges.
+pub fn isolation2_chain(prefix: &str) -> String {
+    format!("{prefix}-ISOLATION-2")
+}
+
 /// nat: the published ports' DNAT, reached for packets to the host's own addresses.
 pub fn dnat_chain(prefix: &str) -> String {
     format!("{prefix}-DNAT")
@@ -32,7 +44,13 @@ mod tests {
 
     #[test]
     fn chains_carry_the_prefix_and_are_never_builtin() {
-        for c in [nat_chain("P"), forward_chain("P"), dnat_chain("P")] {
+        for c in [
+            nat_chain("P"),
+            forward_chain("P"),
+            dnat_chain("P"),
+            isolation_chain("P"),
+            isolation2_chain("P"),
+        ] {
             assert!(c.starts_with("P-"), "{c}");
             assert!(!is_builtin_chain(&c), "{c}");
         }

@@ -26,6 +26,13 @@ pub enum IpamError {
 pub struct Ipam {
     subnet: Ipv4Net,
     gateway: Ipv4Addr,
+    /// `--ip-range`: where addresses are handed out from (an `--ip` may be anywhere in the
+    /// subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    range: Option<Ipv4Net>,
+    /// `--aux-address`: addresses something else on the network uses; never handed out.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    aux: BTreeSet<Ipv4Addr>,
     allocated: BTreeSet<Ipv4Addr>,
 }
 
@@ -34,8 +41,26 @@ impl Ipam {
         Ipam {
             subnet: subnet.trunc(),
             gateway,
+            range: None,
+            aux: BTreeSet::new(),
             allocated: BTreeSet::new(),
         }
+    }
+
+    /// Hand addresses out of `range` only (it must lie inside the subnet).
+    pub fn with_range(mut self, range: Option<Ipv4Net>) -> Self {
+        self.range = range.map(|r| r.trunc());
+        self
+    }
+
+    pub fn range(&self) -> Option<Ipv4Net> {
+        self.range
+    }
+
+    /// Keep these addresses from ever being handed out or asked for.
+    pub fn with_aux(mut self, aux: impl IntoIterator<Item = Ipv4Addr>) -> Self {
+        self.aux = aux.into_iter().collect();
+        self
     }
 
     pub fn subnet(&self) -> Ipv4Net {
@@ -56,38 +81,36 @@ impl Ipam {
         if !subnet.contains(&ip) {
             return Err(IpamError::OutOfRange { ip, subnet });
         }
-        if ip == subnet.network() || ip == subnet.broadcast() || ip == self.gateway {
+        if ip == subnet.network()
+            || ip == subnet.broadcast()
+            || ip == self.gateway
+            || self.aux.contains(&ip)
+        {
             return Err(IpamError::Reserved { ip, subnet });
         }
         Ok(())
     }
 
-    /// Hold the lowest free address.
+    /// Hold the lowest free address (of the range, when there is one).
     pub fn allocate(&mut self) -> Result<Ipv4Addr, IpamError> {
-        let first = u32::from(self.subnet.network()).saturating_add(1);
-        let last = u32::from(self.subnet.broadcast()).saturating_sub(1);
+        let mut first = u32::from(self.subnet.network()).saturating_add(1);
+        let mut last = u32::from(self.subnet.broadcast()).saturating_sub(1);
+        if let Some(r) = self.range {
+            first = first.max(u32::from(r.network()));
+            last = last.min(u32::from(r.broadcast()));
+        }
         let gateway = u32::from(self.gateway);
-        let mut candidate = first;
-        // Walk the held addresses in order: the first gap below the next held one is free.
-        for held in self.allocated.range(Ipv4Addr::from(first)..) {
-            let held = u32::from(*held);
-            if candidate == gateway && candidate < held {
-                candidate += 1;
-            }
-            if candidate < held {
-                break;
-            }
-            candidate = held.saturating_add(1);
-        }
-        if candidate == gateway {
-            candidate = candidate.saturating_add(1);
-        }
-        if candidate < first || candidate > last {
-            return Err(IpamError::Exhausted {
+        let taken = |c: u32| {
+            c == gateway
+                || self.allocated.contains(&Ipv4Addr::from(c))
+                || self.aux.contains(&Ipv4Addr::from(c))
+        };
+        let free = (first..=last)
+            .find(|c| !taken(*c))
+            .ok_or(IpamError::Exhausted {
                 subnet: self.subnet,
-            });
-        }
-        let ip = Ipv4Addr::from(candidate);
+            })?;
+        let ip = Ipv4Addr::from(free);
         self.allocated.insert(ip);
         Ok(ip)
     }
@@ -117,6 +140,19 @@ impl Ipam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_bounds_what_is_handed_out() {
+        let subnet: Ipv4Net = "10.5.0.0/16".parse().unwrap();
+        let range: Ipv4Net = "10.5.7.0/30".parse().unwrap();
+        let mut i = Ipam::new(subnet, "10.5.0.1".parse().unwrap()).with_range(Some(range));
+        let got: Vec<Ipv4Addr> = (0..4).map(|_| i.allocate().unwrap()).collect();
+        assert_eq!(got[0], Ipv4Addr::new(10, 5, 7, 0));
+        assert_eq!(got[3], Ipv4Addr::new(10, 5, 7, 3));
+        assert!(matches!(i.allocate(), Err(IpamError::Exhausted { .. })));
+        // An address asked for may still be anywhere in the subnet.
+        i.reserve("10.5.200.9".parse().unwrap()).unwrap();
+    }
     use proptest::prelude::*;
     use std::collections::HashSet;
 

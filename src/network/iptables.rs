@@ -9,7 +9,7 @@ use std::fmt;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use super::chains::dnat_chain;
+use super::chains::{dnat_chain, isolation2_chain, isolation_chain};
 pub use super::chains::{forward_chain, is_builtin_chain, nat_chain};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -106,6 +106,8 @@ pub fn bridge_chains(prefix: &str) -> Vec<(Table, String)> {
         (Table::Nat, nat_chain(prefix)),
         (Table::Nat, dnat_chain(prefix)),
         (Table::Filter, forward_chain(prefix)),
+        (Table::Filter, isolation_chain(prefix)),
+        (Table::Filter, isolation2_chain(prefix)),
     ]
 }
 
@@ -204,6 +206,77 @@ pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Ru
     // Jumps last, so no packet enters a chain that is still being filled.
     rules.extend(plan_bridge_jumps(prefix));
     rules
+}
+
+/// One network's bridge: the default bridge's rules for it (`plan_bridge_rules`, none of the
+/// way out when `internal`), and its part of the isolation between networks. Traffic between
+/// two of berth's bridges never passes; an internal network's traffic never leaves its bridge.
+pub fn plan_network_rules(
+    prefix: &str,
+    bridge: &str,
+    subnet: &Ipv4Net,
+    internal: bool,
+) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = plan_bridge_rules(prefix, bridge, subnet)
+        .into_iter()
+        .filter(|r| !(internal && r.spec.iter().any(|s| s == "MASQUERADE")))
+        .collect();
+    let iso1 = isolation_chain(prefix);
+    let iso2 = isolation2_chain(prefix);
+    let jumps_at = rules
+        .iter()
+        .position(|r| is_builtin_chain(&r.chain))
+        .unwrap_or(rules.len());
+    let mut own = vec![Rule::new(
+        Table::Filter,
+        &iso2,
+        &["-o", bridge, "-j", "DROP"],
+        Placement::Bottom,
+    )];
+    if internal {
+        own.push(Rule::new(
+            Table::Filter,
+            &iso1,
+            &["-i", bridge, "!", "-o", bridge, "-j", "DROP"],
+            Placement::Top,
+        ));
+        own.push(Rule::new(
+            Table::Filter,
+            &iso1,
+            &["!", "-i", bridge, "-o", bridge, "-j", "DROP"],
+            Placement::Top,
+        ));
+    } else {
+        own.push(Rule::new(
+            Table::Filter,
+            &iso1,
+            &["-i", bridge, "!", "-o", bridge, "-j", &iso2],
+            Placement::Bottom,
+        ));
+    }
+    // The forward chain asks the isolation chain before anything it accepts.
+    own.push(Rule::new(
+        Table::Filter,
+        &forward_chain(prefix),
+        &["-j", &iso1],
+        Placement::Top,
+    ));
+    rules.splice(jumps_at..jumps_at, own);
+    rules
+}
+
+/// The rules of `plan_network_rules` that belong to that one bridge (the jumps and the
+/// shared isolation jump stay for the other networks): what removing the network deletes.
+pub fn network_own_rules(
+    prefix: &str,
+    bridge: &str,
+    subnet: &Ipv4Net,
+    internal: bool,
+) -> Vec<Rule> {
+    plan_network_rules(prefix, bridge, subnet, internal)
+        .into_iter()
+        .filter(|r| r.spec.iter().any(|s| s == bridge))
+        .collect()
 }
 
 /// The plan as `iptables-save` would print it: one section per table, berth's chains
@@ -416,6 +489,24 @@ mod tests {
             .map(|r| format!("iptables -w {}", r.add_args().join(" ")))
             .collect();
         insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn user_network_plans_as_iptables_save() {
+        let subnet = "172.18.0.0/16".parse().unwrap();
+        insta::assert_snapshot!(render_save(&plan_network_rules(
+            "BERTH",
+            "br-0123456789ab",
+            &subnet,
+            false
+        )));
+        let internal = plan_network_rules("BERTH", "br-internal0", &subnet, true);
+        assert!(!internal
+            .iter()
+            .any(|r| r.spec.contains(&"MASQUERADE".to_string())));
+        let own = network_own_rules("BERTH", "br-internal0", &subnet, true);
+        assert!(own.iter().all(|r| !is_builtin_chain(&r.chain)));
+        assert!(!own.iter().any(|r| r.spec == ["-j", "BERTH-ISOLATION-1"]));
     }
 
     #[test]

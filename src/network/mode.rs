@@ -1,11 +1,11 @@
-//! `--network`: which network namespace a container gets. berth has the default bridge, the
-//! host's own namespace, and `none` (a namespace with only loopback); a container's or a
-//! user-defined network's name is answered as Docker answers a name it does not know.
+//! `--network`: which network namespace a container gets: the default bridge, the host's own
+//! namespace, `none` (a namespace with only loopback), or a user-defined network by name or id
+//! (the daemon looks it up). Another container's namespace (`container:<x>`) is refused.
 
 use std::fmt;
 
 /// A container's network mode, parsed from `HostConfig.NetworkMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkMode {
     /// The default bridge (`default`, `bridge`, or nothing given).
     Bridge,
@@ -13,13 +13,12 @@ pub enum NetworkMode {
     Host,
     /// A namespace of its own with only `lo`: no way in or out.
     None,
+    /// A user-defined network, by its name, id or id prefix.
+    Named(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModeError {
-    /// Docker's 404 for a network it does not have (berth has no user networks yet).
-    #[error("network {0} not found")]
-    NotFound(String),
     #[error("network mode {0:?} is not supported by berth yet")]
     Unsupported(String),
 }
@@ -31,16 +30,17 @@ impl NetworkMode {
             "host" => Ok(NetworkMode::Host),
             "none" => Ok(NetworkMode::None),
             m if m.starts_with("container:") => Err(ModeError::Unsupported(m.to_string())),
-            other => Err(ModeError::NotFound(other.to_string())),
+            other => Ok(NetworkMode::Named(other.to_string())),
         }
     }
 
-    /// The name of the one network the container is on, as inspect's `Networks` keys it.
-    pub fn network_name(self) -> &'static str {
+    /// The name of the network it names (for `Named`, as given).
+    pub fn network_name(&self) -> &str {
         match self {
             NetworkMode::Bridge => "bridge",
             NetworkMode::Host => "host",
             NetworkMode::None => "none",
+            NetworkMode::Named(n) => n,
         }
     }
 }
@@ -63,16 +63,8 @@ mod tests {
     #[case("host", Ok(NetworkMode::Host))]
     #[case("none", Ok(NetworkMode::None))]
     #[case("container:web", Err(ModeError::Unsupported("container:web".into())))]
-    #[case("backend", Err(ModeError::NotFound("backend".into())))]
+    #[case("backend", Ok(NetworkMode::Named("backend".into())))]
     fn modes(#[case] given: &str, #[case] want: Result<NetworkMode, ModeError>) {
         assert_eq!(NetworkMode::parse(given), want);
-    }
-
-    #[test]
-    fn errors_read_as_dockers() {
-        assert_eq!(
-            NetworkMode::parse("backend").unwrap_err().to_string(),
-            "network backend not found"
-        );
     }
 }
