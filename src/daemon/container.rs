@@ -29,8 +29,10 @@ pub struct Record {
     /// With the leading slash, as Docker stores it.
     pub name: String,
     pub state: ContainerState,
+    /// The networks it is on, by name: the one of its network mode first at start (`eth0`),
+    /// the others (`network connect`) after it.
     #[serde(default)]
-    pub endpoint: Option<Endpoint>,
+    pub networks: std::collections::BTreeMap<String, Attachment>,
     #[serde(default)]
     pub netns: Option<PathBuf>,
     /// The overlay mount, while mounted.
@@ -47,7 +49,54 @@ pub struct Record {
     pub ports: Vec<crate::network::ports::PortMapping>,
 }
 
+/// One network a container is on, or will be at its next start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attachment {
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    /// `--network-alias`, `network connect --alias`: more names in the embedded DNS.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `--ip`: the address asked for.
+    #[serde(default, rename = "IPv4Address")]
+    pub ipv4_address: Option<std::net::Ipv4Addr>,
+    /// `--link-local-ip`: more addresses on the interface.
+    #[serde(default)]
+    pub link_local: Vec<std::net::Ipv4Addr>,
+    /// `IPAMConfig` and `DriverOpts` as the client gave them, shown back by inspect.
+    #[serde(default, rename = "IPAMConfig")]
+    pub ipam_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub driver_opts: Option<serde_json::Value>,
+    /// While it runs: its veth and address on that network.
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
+}
+
 impl Record {
+    /// The name of the network its network mode names (`bridge` for the default).
+    pub fn primary_network(&self) -> String {
+        match self.host_config.network_mode.as_str() {
+            "" | "default" => "bridge".into(),
+            m => m.to_string(),
+        }
+    }
+
+    /// Its endpoint on that network, while it runs.
+    pub fn primary_endpoint(&self) -> Option<&Endpoint> {
+        self.networks
+            .get(&self.primary_network())
+            .and_then(|a| a.endpoint.as_ref())
+    }
+
+    /// Every endpoint it has now, with the name of its network.
+    pub fn endpoints(&self) -> impl Iterator<Item = (&String, &Endpoint)> {
+        self.networks
+            .iter()
+            .filter_map(|(n, a)| a.endpoint.as_ref().map(|e| (n, e)))
+    }
+
     pub fn status_created() -> ContainerState {
         ContainerState {
             status: "created".into(),

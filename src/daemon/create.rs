@@ -24,6 +24,11 @@ impl Daemon {
         hc.log_config.driver = "json-file".into();
         // And the size of /dev/shm it picked (inspect shows 67108864 for the default).
         hc.extra.insert("ShmSize".into(), shm_size(&hc)?.into());
+        if !cfg.domainname.is_empty() {
+            return Err(DaemonError::InvalidParameter(
+                "--domainname is not supported by berth yet".into(),
+            ));
+        }
         if cfg.image.is_empty() {
             return Err(DaemonError::InvalidParameter(
                 "config error: no image specified".into(),
@@ -98,6 +103,7 @@ impl Daemon {
         }
 
         let id = crate::util::id::random_id();
+        let networks = self.initial_attachments(&id, &mut hc, req.networking_config.as_ref())?;
         // The reference as given, for an error that names the image.
         let cfg_image = cfg.image.clone();
         if cfg.hostname.is_empty() {
@@ -121,7 +127,7 @@ impl Daemon {
             image: image.id.clone(),
             name: String::new(),
             state: Record::status_created(),
-            endpoint: None,
+            networks,
             netns: None,
             rootfs: None,
             restart_count: 0,

@@ -20,6 +20,9 @@ pub enum DaemonError {
     /// 401: a registry refused the credentials (`POST /auth`).
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: removing a predefined network, or one with containers on it.
+    #[error("{0}")]
+    Forbidden(String),
     /// 500
     #[error("{0}")]
     System(String),

@@ -3,9 +3,9 @@
 //! has one) and `resolv.conf` (the host's, less its loopback servers, which mean nothing inside
 //! a network namespace of its own). On the host's network both are the host's files.
 
+use crate::network::dns::resolv::{self, DnsOverrides};
 use crate::network::extra_hosts::{self, ExtraHost};
-use crate::network::mode::NetworkMode;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 const LOOPBACK_NAMES: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
@@ -13,7 +13,12 @@ const LOOPBACK_NAMES: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost
 /// What a container's three files are made from.
 pub(super) struct EtcFiles<'a> {
     pub hostname: &'a str,
-    pub mode: NetworkMode,
+    /// `--network host`: the host's own files.
+    pub host_network: bool,
+    /// On a user-defined network: the embedded DNS server is the nameserver.
+    pub embedded_dns: bool,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    pub dns: DnsOverrides,
     /// `--add-host`.
     pub extra_hosts: Vec<ExtraHost>,
     /// What `host-gateway` stands for.
@@ -24,7 +29,7 @@ impl EtcFiles<'_> {
     /// Docker's /etc/hosts: loopback names, the `--add-host` entries, then the container's own
     /// address. On the host's network, with nothing added, the host's own file.
     pub fn hosts(&self, ip: Option<IpAddr>, host_file: impl FnOnce() -> String) -> String {
-        if self.mode == NetworkMode::Host && self.extra_hosts.is_empty() {
+        if self.host_network && self.extra_hosts.is_empty() {
             return host_file();
         }
         let mut hosts = String::from(LOOPBACK_NAMES);
@@ -35,16 +40,24 @@ impl EtcFiles<'_> {
         hosts
     }
 
-    /// The host's resolv.conf; in a namespace of its own, without the loopback servers.
-    pub fn resolv_conf(&self, host: &str) -> String {
-        match self.mode {
-            NetworkMode::Host => host.to_string(),
-            NetworkMode::Bridge | NetworkMode::None => container_resolv_conf(host),
+    /// The container's resolv.conf, and the servers its embedded DNS forwards to: on the
+    /// host's network the host's file; on a user network 127.0.0.11 (the host's servers its
+    /// upstreams); on the default bridge and `none` the host's servers less the loopback ones.
+    pub fn resolv_conf(&self, host: &str, systemd: Option<&str>) -> (String, Vec<SocketAddr>) {
+        let no_flags = self.dns == DnsOverrides::default();
+        if self.host_network && no_flags {
+            return (host.to_string(), vec![]);
         }
+        if self.embedded_dns {
+            let r = resolv::for_user_network(host, systemd, &self.dns);
+            return (r.file, r.upstream);
+        }
+        (resolv::for_default_bridge(host, systemd, &self.dns), vec![])
     }
 
-    /// The three files Docker bind-mounts over the image's /etc (hosts without the address).
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+    /// The three files Docker bind-mounts over the image's /etc (hosts without the address);
+    /// the embedded DNS's upstream servers.
+    pub fn write(&self, dir: &Path) -> std::io::Result<Vec<SocketAddr>> {
         use crate::util::fsutil::write_atomic;
         write_atomic(
             &dir.join("hostname"),
@@ -55,10 +68,10 @@ impl EtcFiles<'_> {
         });
         write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        write_atomic(
-            &dir.join("resolv.conf"),
-            self.resolv_conf(&host_resolv).as_bytes(),
-        )
+        let systemd = std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_PATH).ok();
+        let (file, upstream) = self.resolv_conf(&host_resolv, systemd.as_deref());
+        write_atomic(&dir.join("resolv.conf"), file.as_bytes())?;
+        Ok(upstream)
     }
 
     /// Put the container's address into its `hosts`. The file is already bind-mounted into
@@ -78,37 +91,24 @@ impl EtcFiles<'_> {
     }
 }
 
-/// The host's resolv.conf without loopback nameservers, which mean nothing inside the
-/// container's own network namespace; Docker falls back to public resolvers when none is left.
-pub fn container_resolv_conf(host: &str) -> String {
-    let mut out = String::new();
-    let mut servers = 0;
-    for line in host.lines() {
-        let mut words = line.split_whitespace();
-        if words.next() == Some("nameserver") {
-            let addr = words.next().unwrap_or("");
-            if addr.starts_with("127.") || addr == "::1" {
-                continue;
-            }
-            servers += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if servers == 0 {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn files(mode: NetworkMode, extra: &[&str]) -> EtcFiles<'static> {
+    #[derive(PartialEq)]
+    enum Mode {
+        Bridge,
+        Host,
+        None,
+        User,
+    }
+
+    fn files(mode: Mode, extra: &[&str]) -> EtcFiles<'static> {
         EtcFiles {
             hostname: "c0ffee",
-            mode,
+            host_network: mode == Mode::Host,
+            embedded_dns: mode == Mode::User,
+            dns: DnsOverrides::default(),
             extra_hosts: extra
                 .iter()
                 .map(|e| extra_hosts::parse(e).unwrap())
@@ -122,38 +122,36 @@ mod tests {
         let host = || "10.9.8.7\tthe-host\n".to_string();
         let ip = Some("172.17.0.2".parse().unwrap());
         insta::assert_snapshot!(
-            files(NetworkMode::Bridge, &["db:10.0.0.5", "gw:host-gateway"]).hosts(ip, host)
+            files(Mode::Bridge, &["db:10.0.0.5", "gw:host-gateway"]).hosts(ip, host)
         );
         assert_eq!(
-            files(NetworkMode::None, &[]).hosts(None, host),
+            files(Mode::None, &[]).hosts(None, host),
             LOOPBACK_NAMES,
             "none: loopback only"
         );
-        assert_eq!(files(NetworkMode::Host, &[]).hosts(None, host), host());
+        assert_eq!(files(Mode::Host, &[]).hosts(None, host), host());
         // With --add-host the host's file is not the base, so an entry can override it.
         assert_eq!(
-            files(NetworkMode::Host, &["the-host:1.2.3.4"]).hosts(None, host),
+            files(Mode::Host, &["the-host:1.2.3.4"]).hosts(None, host),
             format!("{LOOPBACK_NAMES}1.2.3.4\tthe-host\n")
         );
     }
 
     #[test]
-    fn the_hosts_network_keeps_the_hosts_resolvers() {
-        let host = "nameserver 127.0.0.53\n";
-        assert_eq!(files(NetworkMode::Host, &[]).resolv_conf(host), host);
-        assert!(!files(NetworkMode::None, &[])
-            .resolv_conf(host)
-            .contains("127.0.0.53"));
-    }
-
-    #[test]
-    fn resolv_conf_drops_loopback_servers() {
-        let host = "search example\nnameserver 127.0.0.53\noptions edns0\n";
+    fn resolv_conf_in_each_mode() {
+        let host = "nameserver 127.0.0.53\nnameserver 10.1.2.3\n";
         assert_eq!(
-            container_resolv_conf(host),
-            "search example\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+            files(Mode::Host, &[]).resolv_conf(host, None),
+            (host.to_string(), vec![])
         );
-        let host = "nameserver 10.1.2.3\n";
-        assert_eq!(container_resolv_conf(host), "nameserver 10.1.2.3\n");
+        let (bridge, none) = (
+            files(Mode::Bridge, &[]).resolv_conf(host, None),
+            files(Mode::None, &[]).resolv_conf(host, None),
+        );
+        assert_eq!(bridge, none);
+        assert!(!bridge.0.contains("127.0.0.53") && bridge.0.contains("10.1.2.3"));
+        let (file, upstream) = files(Mode::User, &[]).resolv_conf(host, None);
+        assert!(file.contains("nameserver 127.0.0.11"), "{file}");
+        assert_eq!(upstream.len(), 2, "{upstream:?}");
     }
 }

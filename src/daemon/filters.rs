@@ -96,7 +96,7 @@ mod tests {
             image: "sha256:1111".into(),
             name: format!("/{name}"),
             state,
-            endpoint: None,
+            networks: Default::default(),
             netns: None,
             rootfs: None,
             restart_count: 0,

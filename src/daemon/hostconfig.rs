@@ -9,9 +9,6 @@ use crate::wire::types::HostConfig;
 
 /// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
 pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
-    ("Dns", "--dns"),
-    ("DnsSearch", "--dns-search"),
-    ("DnsOptions", "--dns-option"),
     ("Links", "--link"),
     ("VolumesFrom", "--volumes-from"),
     ("Mounts", "--mount"),
@@ -51,13 +48,10 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
     if let Some(b) = &hc.port_bindings {
         crate::network::ports::requested(b).map_err(DaemonError::InvalidParameter)?;
     }
-    crate::network::mode::NetworkMode::parse(&hc.network_mode).map_err(|e| match e {
-        crate::network::mode::ModeError::NotFound(_) => DaemonError::NotFound(e.to_string()),
-        crate::network::mode::ModeError::Unsupported(_) => {
-            DaemonError::InvalidParameter(e.to_string())
-        }
-    })?;
+    crate::network::mode::NetworkMode::parse(&hc.network_mode)
+        .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
     extra_hosts(hc)?;
+    dns_overrides(hc)?;
     shm_size(hc)?;
     let driver = hc.log_config.driver.as_str();
     if !driver.is_empty() && driver != "json-file" {
@@ -93,6 +87,30 @@ pub(super) fn shm_size(hc: &HostConfig) -> Result<u64> {
         )),
         Some(n) => Ok(n as u64),
     }
+}
+
+/// `--dns`, `--dns-search`, `--dns-option` (`HostConfig.Dns`, `DnsSearch`, `DnsOptions`).
+pub(super) fn dns_overrides(hc: &HostConfig) -> Result<crate::network::dns::resolv::DnsOverrides> {
+    let list = |key: &str| -> Result<Vec<String>> {
+        match hc.extra.get(key).filter(|v| !v.is_null()) {
+            None => Ok(Vec::new()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+                DaemonError::InvalidParameter(format!("{key}: a list of strings, not {v}"))
+            }),
+        }
+    };
+    let servers = list("Dns")?
+        .iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| DaemonError::InvalidParameter(format!("{s} is not an ip address")))
+        })
+        .collect::<Result<Vec<std::net::IpAddr>>>()?;
+    Ok(crate::network::dns::resolv::DnsOverrides {
+        servers,
+        search: list("DnsSearch")?,
+        options: list("DnsOptions")?,
+    })
 }
 
 /// `HostConfig.ExtraHosts` (`--add-host`), each entry checked.

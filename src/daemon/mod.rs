@@ -22,6 +22,7 @@ pub mod lock;
 pub mod logs;
 mod monitor;
 pub mod names;
+pub mod network;
 mod pause;
 mod rename;
 mod resize;
@@ -64,7 +65,15 @@ pub struct DaemonConfig {
 pub struct Daemon {
     pub config: DaemonConfig,
     pub images: Arc<Mutex<ImageStore>>,
-    pub network: BridgeNetwork,
+    /// The default bridge (also the `bridge` entry of `networks`).
+    pub network: Arc<BridgeNetwork>,
+    /// Every network: the predefined three and the user-defined ones.
+    pub networks: network::Networks,
+    /// Held while a network is created or removed, so two never race for a name or subnet.
+    pub network_lock: tokio::sync::Mutex<()>,
+    /// The names the embedded DNS answers, and each running container's resolver.
+    pub dns: Arc<crate::network::dns::NameTable>,
+    pub resolvers: Mutex<HashMap<String, crate::network::dns::Resolver>>,
     pub cgroups: CgroupManager,
     pub containers: Mutex<HashMap<String, Arc<Container>>>,
     pub execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
@@ -98,9 +107,17 @@ impl Daemon {
             pools: config.pools.clone(),
             state_dir: config.root.join("network"),
             exec_root: config.exec_root.clone(),
+            subnet: None,
+            gateway: None,
+            ip_range: None,
+            aux: Vec::new(),
+            internal: false,
         })
         .await
         .with_context(|| format!("setting up the bridge {}", config.bridge))?;
+        let network = Arc::new(network);
+        let networks =
+            network::Networks::open(&config.root, network.clone(), network.config()).await?;
         let cgroups = CgroupManager::new(&config.cgroup_parent)
             .with_context(|| format!("opening the cgroup parent {}", config.cgroup_parent))?;
         let exe = std::env::current_exe().context("finding the berth binary")?;
@@ -108,6 +125,10 @@ impl Daemon {
             config,
             images: Arc::new(Mutex::new(images)),
             network,
+            networks,
+            network_lock: tokio::sync::Mutex::new(()),
+            dns: Arc::new(crate::network::dns::NameTable::new()),
+            resolvers: Mutex::new(HashMap::new()),
             cgroups,
             containers: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
@@ -138,6 +159,19 @@ impl Daemon {
         }
         self.events
             .emit(events::Event::new("container", action, &rec.id, attrs));
+    }
+
+    pub fn network_event(
+        &self,
+        r: &network::NetworkRecord,
+        action: &str,
+        extra: &std::collections::BTreeMap<String, String>,
+    ) {
+        let mut attrs = extra.clone();
+        attrs.insert("name".into(), r.name.clone());
+        attrs.insert("type".into(), r.driver.clone());
+        self.events
+            .emit(events::Event::new("network", action, &r.id, attrs));
     }
 
     fn containers_dir(&self) -> PathBuf {

@@ -53,7 +53,9 @@ impl Daemon {
             rootfs: true,
             cgroup: true,
             netns: rec.netns.clone(),
-            endpoint: rec.endpoint.clone(),
+            plugged: self.plugged_of(&rec),
+            primary: rec.primary_network(),
+            dns: true,
             ports: rec.ports.clone(),
             shim_dir: Some(self.shim_dir(&c.id)),
         };
@@ -71,7 +73,9 @@ impl Daemon {
             r.state.exit_code = code;
             r.state.oom_killed = oom_killed;
             r.state.finished_at = status.finished_at.clone();
-            r.endpoint = None;
+            for a in r.networks.values_mut() {
+                a.endpoint = None;
+            }
             r.netns = None;
             r.rootfs = None;
             r.ports.clear();
@@ -112,6 +116,8 @@ impl Daemon {
                     *c.stdin.lock().await = Some(stdin);
                     tracing::info!("container {}: reattached to its shim", &c.id[..12]);
                     self.monitor(c, events);
+                    // Its names and its resolver lived in the old daemon: make them again.
+                    self.names_changed(c).await;
                     // As Docker's restore: the health state starts over, unless paused.
                     if !c.snapshot().state.paused {
                         self.health_start(c);

@@ -121,7 +121,9 @@ impl Daemon {
                 let _ = c.update(|r| {
                     r.state.exit_code = code;
                     r.state.error = msg.clone();
-                    r.endpoint = None;
+                    for a in r.networks.values_mut() {
+                        a.endpoint = None;
+                    }
                     r.netns = None;
                     r.rootfs = None;
                     r.ports.clear();
@@ -174,10 +176,14 @@ impl Daemon {
 
         let mode = NetworkMode::parse(&rec.host_config.network_mode)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        let primary = self
+            .networks
+            .find(mode.network_name())
+            .map_err(|e| (e, 125))?;
         // The host's network has no namespace of berth's to make; bridge and none do.
         let netns = match mode {
             NetworkMode::Host => None,
-            NetworkMode::Bridge | NetworkMode::None => Some(
+            _ => Some(
                 self.network
                     .create_netns(&id)
                     .await
@@ -189,12 +195,15 @@ impl Daemon {
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
         let etc = EtcFiles {
             hostname: &rec.config.hostname,
-            mode,
+            host_network: mode == NetworkMode::Host,
+            embedded_dns: primary.has_dns(),
+            dns: dns_overrides(&rec.host_config).map_err(|e| (e, 125))?,
             extra_hosts: extra_hosts(&rec.host_config).map_err(|e| (e, 125))?,
             gateway: self.network.gateway().into(),
         };
         // /etc/hosts gets the container's address once it has one, below.
-        etc.write(&c.dir)
+        let upstream = etc
+            .write(&c.dir)
             .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
 
         let state_dir = self.shim_dir(&id);
@@ -220,33 +229,33 @@ impl Daemon {
             },
         );
         acquired.shim_dir = Some(state_dir.clone());
-        // The veth and the container's namespaces are independent until the process runs, so
-        // the two slowest steps of a start overlap: plugging in the network, and the shim
+        // The veths and the container's namespaces are independent until the process runs,
+        // so the two slowest steps of a start overlap: plugging in the networks, and the shim
         // creating the container. The process is only started once both are done.
         let plug = async {
-            match (mode, &netns) {
-                (NetworkMode::Bridge, Some(ns)) => self.network.connect(&id, ns).await.map(Some),
-                (NetworkMode::None, Some(ns)) => {
-                    crate::network::loopback_only(ns).await.map(|()| None)
-                }
-                _ => Ok(None),
+            match (&mode, &netns) {
+                (NetworkMode::None, Some(ns)) => crate::network::loopback_only(ns)
+                    .await
+                    .map(|()| Vec::new())
+                    .map_err(|e| DaemonError::system("bringing up lo", e)),
+                (NetworkMode::Host, _) | (_, None) => Ok(Vec::new()),
+                (_, Some(ns)) => self.plug_all(&rec, ns).await,
             }
         };
         let (connected, created) = tokio::join!(plug, shim::create(&self.exe, &spec));
-        let endpoint = match connected {
-            Ok(ep) => ep,
-            // Dropping a created shim before START makes it kill its init and exit.
-            Err(e) => return Err(sys("connecting to the network", &e)),
-        };
-        acquired.endpoint = endpoint.clone();
+        // Dropping a created shim before START makes it kill its init and exit.
+        let plugged = connected.map_err(|e| (e, 125))?;
+        acquired.plugged = plugged.clone();
+        acquired.primary = rec.primary_network();
         let mut shim = created.map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
-        // Only a container with an address on the bridge has ports to publish: Docker
+        let primary_ep = plugged.iter().find(|p| p.0 == acquired.primary);
+        // Only a container with an address on a bridge has ports to publish: Docker
         // discards them in the other modes (with a warning at create).
-        let ports = match (&endpoint, &rec.host_config.port_bindings) {
-            (Some(ep), Some(b)) => {
+        let ports = match (primary_ep, &rec.host_config.port_bindings) {
+            (Some((_, bridge, ep)), Some(b)) => {
                 let requested = crate::network::ports::requested(b)
                     .map_err(|e| (DaemonError::InvalidParameter(e), 125))?;
-                self.network
+                bridge
                     .publish(&id, ep.ip, &requested)
                     .await
                     .map_err(|e| {
@@ -263,9 +272,17 @@ impl Daemon {
         };
         acquired.ports = ports.clone();
         step("network connected and container created");
-        if let Some(ep) = &endpoint {
+        if let Some((_, _, ep)) = primary_ep {
             etc.write_hosts(&c.dir, Some(ep.ip.into()))
                 .map_err(|e| sys("writing /etc/hosts", &e))?;
+        }
+        // The names are in the embedded DNS, and it answers, before the process runs.
+        if let (true, Some(ns)) = (self.on_user_network(&plugged), &netns) {
+            self.dns_names(&rec, &plugged);
+            acquired.dns = true;
+            self.start_resolver(&id, ns, upstream)
+                .await
+                .map_err(|e| sys("starting the embedded DNS server", &e))?;
         }
         let pid = shim.pid();
         if let Err(e) = shim.start().await {
@@ -283,7 +300,11 @@ impl Daemon {
             r.state.error.clear();
             r.state.started_at = now_rfc3339();
             r.state.finished_at = ZERO_TIME.into();
-            r.endpoint = endpoint.clone();
+            for (name, _, ep) in &plugged {
+                if let Some(a) = r.networks.get_mut(name) {
+                    a.endpoint = Some(ep.clone());
+                }
+            }
             r.netns = netns.clone();
             r.rootfs = Some(rootfs.clone());
             r.ports = ports.clone();
@@ -318,14 +339,15 @@ impl Daemon {
                 }
             }
         });
-        if let Some(ep) = &a.endpoint {
-            if !a.ports.is_empty() {
-                self.network.unpublish(id, ep.ip, &a.ports).await;
-            }
-            if let Err(e) = self.network.disconnect(id, ep).await {
-                tracing::warn!("container {id}: disconnecting: {e}");
+        if a.dns {
+            self.stop_resolver(id);
+        }
+        if !a.ports.is_empty() {
+            if let Some((_, bridge, ep)) = a.plugged.iter().find(|p| p.0 == a.primary) {
+                bridge.unpublish(id, ep.ip, &a.ports).await;
             }
         }
+        self.unplug_all(id, &a.plugged).await;
         if let Some(ns) = &a.netns {
             if let Err(e) = crate::network::remove_netns(ns) {
                 tracing::warn!("container {id}: removing netns: {e}");
@@ -391,7 +413,11 @@ pub(super) struct Acquired {
     pub(super) rootfs: bool,
     pub(super) cgroup: bool,
     pub(super) netns: Option<PathBuf>,
-    pub(super) endpoint: Option<crate::network::Endpoint>,
+    /// The networks plugged in, and the name of the one its ports are published on.
+    pub(super) plugged: Vec<super::network::connect::Plugged>,
+    pub(super) primary: String,
+    /// Its names are in the embedded DNS and its resolver runs.
+    pub(super) dns: bool,
     pub(super) ports: Vec<crate::network::ports::PortMapping>,
     pub(super) shim_dir: Option<PathBuf>,
 }

@@ -15,12 +15,9 @@ impl Daemon {
             .iter()
             .map(|c| (c.id.clone(), c.snapshot()))
             .collect();
-        let live: Vec<(String, Option<crate::network::Endpoint>)> = records
-            .values()
-            .filter(|r| r.state.running)
-            .map(|r| (r.id.clone(), r.endpoint.clone()))
-            .collect();
-        let is_live = |id: &str| live.iter().any(|(l, _)| l == id);
+        let running: Vec<&super::container::Record> =
+            records.values().filter(|r| r.state.running).collect();
+        let is_live = |id: &str| running.iter().any(|r| r.id == id);
 
         let published: Vec<(
             String,
@@ -30,13 +27,27 @@ impl Daemon {
             .values()
             .filter(|r| r.state.running)
             .filter_map(|r| {
-                r.endpoint
-                    .as_ref()
+                r.primary_endpoint()
                     .map(|e| (r.id.clone(), e.ip, r.ports.clone()))
             })
             .collect();
         let mut removed = self.network.sweep_ports(&published).await;
-        removed.extend(self.network.sweep(&live).await);
+        // Each bridge keeps the veths and addresses of the running containers on it.
+        for net in self.networks.all() {
+            let Some(bridge) = &net.bridge else { continue };
+            let live: Vec<(String, Option<crate::network::Endpoint>)> = running
+                .iter()
+                .map(|r| {
+                    let ep = r
+                        .networks
+                        .get(&net.record.name)
+                        .filter(|a| a.network_id == net.record.id)
+                        .and_then(|a| a.endpoint.clone());
+                    (r.id.clone(), ep)
+                })
+                .collect();
+            removed.extend(bridge.sweep(&live).await);
+        }
 
         {
             let images = self.images.lock().unwrap();

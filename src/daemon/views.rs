@@ -1,6 +1,6 @@
 //! How containers look through the API: `inspect` and the rows of `ps`, built from records.
 
-use super::container::Record;
+use super::container::{Attachment, Record};
 use super::Daemon;
 use crate::util::human::human_duration;
 use crate::wire::types::{
@@ -10,20 +10,20 @@ use std::collections::BTreeMap;
 
 impl Daemon {
     pub fn inspect_view(&self, rec: &Record, dir: &std::path::Path) -> ContainerInspect {
-        inspect_view(rec, dir, self.network.bridge())
+        inspect_view(rec, dir)
     }
 
     pub fn network_view(&self, rec: &Record) -> NetworkSettings {
-        network_view(rec, self.network.bridge())
+        network_view(rec)
     }
 
     pub fn summary_view(&self, rec: &Record) -> ContainerSummary {
-        summary_view(rec, self.network.bridge())
+        summary_view(rec)
     }
 }
 
 /// `docker inspect` of a container: its record, and where its files are under `dir`.
-pub fn inspect_view(rec: &Record, dir: &std::path::Path, bridge: &str) -> ContainerInspect {
+pub fn inspect_view(rec: &Record, dir: &std::path::Path) -> ContainerInspect {
     let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let mut graph = BTreeMap::new();
     if let Some(root) = &rec.rootfs {
@@ -55,33 +55,37 @@ pub fn inspect_view(rec: &Record, dir: &std::path::Path, bridge: &str) -> Contai
         },
         mounts: vec![],
         config: rec.config.clone(),
-        network_settings: network_view(rec, bridge),
+        network_settings: network_view(rec),
     }
 }
 
-fn endpoint_view(rec: &Record, bridge: &str) -> EndpointSettings {
-    match &rec.endpoint {
-        Some(ep) => EndpointSettings {
-            network_id: bridge.to_string(),
-            endpoint_id: rec.id.clone(),
-            gateway: ep.gateway.to_string(),
-            ip_address: ep.ip.to_string(),
-            ip_prefix_len: ep.prefix_len as i64,
-            mac_address: ep.mac.clone(),
-            ..Default::default()
-        },
-        None => EndpointSettings::default(),
+fn endpoint_view(rec: &Record, a: &Attachment) -> EndpointSettings {
+    let mut e = EndpointSettings {
+        network_id: a.network_id.clone(),
+        aliases: (!a.aliases.is_empty()).then(|| a.aliases.clone()),
+        ipam_config: a.ipam_config.clone(),
+        driver_opts: a.driver_opts.clone(),
+        ..Default::default()
+    };
+    if let Some(ep) = &a.endpoint {
+        e.endpoint_id = crate::daemon::network::view::endpoint_id(&rec.id, &a.network_id);
+        e.gateway = ep.gateway.to_string();
+        e.ip_address = ep.ip.to_string();
+        e.ip_prefix_len = ep.prefix_len as i64;
+        e.mac_address = ep.mac.clone();
     }
+    e
 }
 
-pub fn network_view(rec: &Record, bridge: &str) -> NetworkSettings {
-    let ep = endpoint_view(rec, bridge);
-    let mut networks = BTreeMap::new();
-    // The one network the container is on, keyed by its name as Docker keys it.
-    let network = crate::network::mode::NetworkMode::parse(&rec.host_config.network_mode)
-        .map(|m| m.network_name())
-        .unwrap_or("bridge");
-    networks.insert(network.to_string(), ep.clone());
+/// NetworkSettings: one entry per network, by name; the old top-level fields describe the
+/// default bridge only, as Docker's do.
+pub fn network_view(rec: &Record) -> NetworkSettings {
+    let networks: BTreeMap<String, EndpointSettings> = rec
+        .networks
+        .iter()
+        .map(|(name, a)| (name.clone(), endpoint_view(rec, a)))
+        .collect();
+    let bridge = networks.get("bridge").cloned().unwrap_or_default();
     NetworkSettings {
         bridge: String::new(),
         sandbox_id: if rec.netns.is_some() {
@@ -95,11 +99,11 @@ pub fn network_view(rec: &Record, bridge: &str) -> NetworkSettings {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
         ports: ports_view(rec),
-        endpoint_id: ep.endpoint_id.clone(),
-        gateway: ep.gateway.clone(),
-        ip_address: ep.ip_address.clone(),
-        ip_prefix_len: ep.ip_prefix_len,
-        mac_address: ep.mac_address.clone(),
+        endpoint_id: bridge.endpoint_id.clone(),
+        gateway: bridge.gateway.clone(),
+        ip_address: bridge.ip_address.clone(),
+        ip_prefix_len: bridge.ip_prefix_len,
+        mac_address: bridge.mac_address.clone(),
         networks,
     }
 }
@@ -131,7 +135,7 @@ fn ports_view(rec: &Record) -> BTreeMap<String, serde_json::Value> {
     out
 }
 
-pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
+pub fn summary_view(rec: &Record) -> ContainerSummary {
     let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
         .map(|t| t.timestamp())
         .unwrap_or(0);
@@ -140,7 +144,7 @@ pub fn summary_view(rec: &Record, bridge: &str) -> ContainerSummary {
         command.push(' ');
         command.push_str(a);
     }
-    let net = network_view(rec, bridge);
+    let net = network_view(rec);
     ContainerSummary {
         id: rec.id.clone(),
         names: vec![rec.name.clone()],
@@ -243,13 +247,22 @@ mod tests {
             image: "sha256:26ef77768ffa48d1630993a7f0edf6e1533792f0c8513f350d29aa466b407104".into(),
             name: "/web".into(),
             state,
-            endpoint: Some(crate::network::Endpoint {
-                ip: "10.213.7.2".parse().unwrap(),
-                prefix_len: 24,
-                gateway: "10.213.7.1".parse().unwrap(),
-                mac: "02:42:0a:d5:07:02".into(),
-                host_veth: "vethf3d76ad43f4".into(),
-            }),
+            networks: [(
+                "bridge".to_string(),
+                crate::daemon::container::Attachment {
+                    network_id: "7b3d".repeat(16),
+                    endpoint: Some(crate::network::Endpoint {
+                        ip: "10.213.7.2".parse().unwrap(),
+                        prefix_len: 24,
+                        gateway: "10.213.7.1".parse().unwrap(),
+                        mac: "02:42:0a:d5:07:02".into(),
+                        host_veth: "vethf3d76ad43f4".into(),
+                        interface: "eth0".into(),
+                    }),
+                    ..Default::default()
+                },
+            )]
+            .into(),
             netns: Some(
                 "/run/berth/netns/f3d76ad43f45ba93ade6d681d24c3ba85ffc01213b9c4644ba03a5cba4357227"
                     .into(),
@@ -265,14 +278,14 @@ mod tests {
     fn inspect_json_has_dockers_shape() {
         let rec = running_record();
         let dir = std::path::Path::new("/var/lib/berth/containers").join(&rec.id);
-        let v = inspect_view(&rec, &dir, "berth0");
+        let v = inspect_view(&rec, &dir);
         insta::assert_json_snapshot!(v);
     }
 
     #[test]
     fn ps_row_and_status() {
         let rec = running_record();
-        let row = summary_view(&rec, "berth0");
+        let row = summary_view(&rec);
         assert_eq!(row.command, "sleep 100");
         assert_eq!(row.names, vec!["/web"]);
         let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:16:05.6Z")

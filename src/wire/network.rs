@@ -1,10 +1,18 @@
 //! The Engine API's network objects: what `GET /networks` and `GET /networks/{id}` answer, and
 //! the bodies of `create`, `connect`, `disconnect` and `prune`, in Docker's JSON shapes.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
 use super::types::EndpointSettings;
+
+/// A JSON `null` read as the type's default (clients such as the Python SDK send `null` for
+/// what they leave unset).
+fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// A network as `GET /networks/{id}` (and each item of `GET /networks`) shows it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -36,6 +44,7 @@ pub struct NetworkResource {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Ipam {
+    #[serde(default, deserialize_with = "null_default")]
     pub driver: String,
     #[serde(default)]
     pub options: Option<BTreeMap<String, String>>,
@@ -47,11 +56,24 @@ pub struct Ipam {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamConfig {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub subnet: String,
-    #[serde(rename = "IPRange", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPRange",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ip_range: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub gateway: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,
@@ -82,25 +104,26 @@ pub struct NetworkContainer {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkCreateRequest {
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Deprecated in the API (the daemon always checks); still sent by older clients.
     #[serde(default)]
     pub check_duplicate: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub driver: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub scope: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub internal: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub attachable: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub ingress: bool,
     #[serde(rename = "IPAM", default)]
     pub ipam: Option<Ipam>,
     #[serde(rename = "EnableIPv6", default)]
     pub enable_ipv6: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub config_only: bool,
     #[serde(default)]
     pub config_from: Option<ConfigReference>,
@@ -133,7 +156,7 @@ pub struct NetworkConnectRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkDisconnectRequest {
     pub container: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub force: bool,
 }
 
@@ -183,6 +206,15 @@ mod tests {
         let back: serde_json::Value = serde_json::to_value(&n).unwrap();
         let want: serde_json::Value = serde_json::from_str(docker).unwrap();
         assert_eq!(back, want);
+    }
+
+    /// What the Python SDK sends: nulls for what it leaves out.
+    #[test]
+    fn the_sdks_nulls_are_defaults() {
+        let body = r#"{"Name":"n3","Driver":null,"Options":null,"EnableIPv6":false,"Internal":false,"Attachable":null,"Ingress":null,"Labels":null,"Scope":null,"IPAM":{"Driver":"default","Config":[{"Subnet":"10.9.0.0/24","IPRange":null,"Gateway":null,"AuxiliaryAddresses":null}],"Options":null}}"#;
+        let r: NetworkCreateRequest = serde_json::from_str(body).unwrap();
+        assert_eq!((r.driver.as_str(), r.attachable), ("", false));
+        assert_eq!(r.ipam.unwrap().config.unwrap()[0].gateway, "");
     }
 
     /// What the docker CLI 28 sends for `docker network create n2` (captures/13).

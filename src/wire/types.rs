@@ -317,9 +317,10 @@ pub struct ContainerState {
     pub health: Option<Health>,
 }
 
-/// One network endpoint as `inspect` and `ps` show it.
+/// One network endpoint as `inspect` and `ps` show it (and as a client asks for one, with
+/// most fields left out).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct EndpointSettings {
     #[serde(rename = "IPAMConfig")]
     pub ipam_config: Option<Value>,

@@ -13,6 +13,7 @@ mod distribution;
 mod exec;
 mod images;
 mod logs;
+mod networks;
 mod router;
 mod system;
 
@@ -121,6 +122,7 @@ impl ApiError {
                         return base(StatusCode::NOT_MODIFIED).body(empty()).unwrap()
                     }
                     DaemonError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+                    DaemonError::Forbidden(_) => StatusCode::FORBIDDEN,
                     DaemonError::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 (status, e.to_string())
@@ -141,12 +143,17 @@ struct Call {
 }
 
 impl Call {
-    /// A parameter of the route's pattern (`{id}`, `{name*}`), as the path had it.
+    /// A parameter of the route's pattern (`{id}`, `{name*}`), percent-decoded (a network
+    /// named `test 01` arrives as `test%2001`).
     fn param(&self, name: &str) -> String {
         self.params
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
             .unwrap_or_default()
     }
 

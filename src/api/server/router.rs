@@ -3,7 +3,9 @@
 //! one path segment; `{name*}` takes one or more, for image names with slashes in them
 //! (`/images/{name*}/json` matches `/images/lib/bb:v1/json`).
 
-use super::{archive, attach, build, containers, distribution, exec, images, logs, system};
+use super::{
+    archive, attach, build, containers, distribution, exec, images, logs, networks, system,
+};
 use super::{error_response, ApiError, Body, Call, Reply};
 use crate::daemon::Daemon;
 use hyper::body::Incoming;
@@ -84,6 +86,13 @@ fn table() -> Vec<Route> {
         route(M::POST, "/exec/{id}/start", exec::start),
         route(M::POST, "/exec/{id}/resize", exec::resize),
         route(M::GET, "/exec/{id}/json", exec::inspect),
+        route(M::GET, "/networks", networks::list),
+        route(M::POST, "/networks/create", networks::create),
+        route(M::POST, "/networks/prune", networks::prune),
+        route(M::GET, "/networks/{id}", networks::inspect),
+        route(M::DELETE, "/networks/{id}", networks::remove),
+        route(M::POST, "/networks/{id}/connect", networks::connect),
+        route(M::POST, "/networks/{id}/disconnect", networks::disconnect),
         route(M::GET, "/images/json", images::list),
         route(M::POST, "/images/load", images::load),
         route(M::GET, "/images/get", images::save),

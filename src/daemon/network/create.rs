@@ -1,0 +1,251 @@
+//! `network create`: check the request as Docker does, make the bridge (a subnet of its own,
+//! asked for or taken first-fit from the pools), and only then record the network.
+
+use super::super::error::{DaemonError, Result};
+use super::super::Daemon;
+use super::{user_bridge, Network, NetworkRecord};
+use crate::wire::network::NetworkCreateRequest;
+use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+
+fn invalid(m: impl Into<String>) -> DaemonError {
+    DaemonError::InvalidParameter(m.into())
+}
+
+/// What `IPAM.Config` asks for: one IPv4 subnet, its gateway, its range and its auxiliary
+/// addresses, each optional.
+struct Asked {
+    subnet: Option<Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+    range: Option<Ipv4Net>,
+    aux: BTreeMap<String, String>,
+}
+
+fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
+    let Some(ipam) = &req.ipam else {
+        return Ok(Asked {
+            subnet: None,
+            gateway: None,
+            range: None,
+            aux: BTreeMap::new(),
+        });
+    };
+    if !ipam.driver.is_empty() && ipam.driver != "default" {
+        return Err(DaemonError::NotFound(format!(
+            "plugin \"{}\" not found",
+            ipam.driver
+        )));
+    }
+    if ipam.options.as_ref().is_some_and(|o| !o.is_empty()) {
+        return Err(invalid("--ipam-opt is not supported by berth yet"));
+    }
+    let configs = ipam.config.as_deref().unwrap_or_default();
+    if configs.len() > 1 {
+        return Err(invalid(
+            "berth supports one IPv4 subnet per network (more are not supported yet)",
+        ));
+    }
+    let Some(c) = configs.first() else {
+        return Ok(Asked {
+            subnet: None,
+            gateway: None,
+            range: None,
+            aux: BTreeMap::new(),
+        });
+    };
+    let range: Option<Ipv4Net> = match c.ip_range.as_str() {
+        "" => None,
+        r => Some(
+            r.parse()
+                .map_err(|_| invalid(format!("invalid ip range {r}")))?,
+        ),
+    };
+    let subnet: Option<Ipv4Net> = match c.subnet.as_str() {
+        "" => None,
+        s => Some(s.parse().map_err(|_| {
+            invalid(format!(
+                "invalid subnet {s}: IPv4 subnets only, as a.b.c.d/n"
+            ))
+        })?),
+    };
+    let gateway: Option<Ipv4Addr> = match c.gateway.as_str() {
+        "" => None,
+        g => Some(
+            g.parse()
+                .map_err(|_| invalid(format!("invalid gateway address {g}")))?,
+        ),
+    };
+    if let Some(r) = range {
+        match subnet {
+            None => return Err(invalid("an ip range needs a subnet (--subnet)")),
+            Some(s) if !s.contains(&r) => {
+                return Err(invalid(format!("ip range {r} is not within subnet {s}")))
+            }
+            _ => {}
+        }
+    }
+    match (subnet, gateway) {
+        (None, Some(_)) => Err(invalid("a gateway needs a subnet (--subnet)")),
+        (Some(s), Some(g)) if !s.contains(&g) || g == s.network() || g == s.broadcast() => {
+            Err(invalid(format!("no matching subnet for gateway {g}")))
+        }
+        (Some(s), _) if s.prefix_len() > 30 => Err(invalid(format!(
+            "subnet {s} is too small for a network (a /30 at least)"
+        ))),
+        (subnet, gateway) => {
+            let aux = c.auxiliary_addresses.clone().unwrap_or_default();
+            for (name, ip) in &aux {
+                let ip: Ipv4Addr = ip
+                    .parse()
+                    .map_err(|_| invalid(format!("invalid auxiliary address {name}={ip}")))?;
+                if subnet.is_none_or(|s| !s.contains(&ip)) {
+                    return Err(invalid(format!("no matching subnet for aux-address {ip}")));
+                }
+            }
+            Ok(Asked {
+                subnet,
+                gateway,
+                range,
+                aux,
+            })
+        }
+    }
+}
+
+impl Daemon {
+    /// `POST /networks/create`: the new network's id.
+    pub async fn network_create(&self, req: NetworkCreateRequest) -> Result<String> {
+        let _guard = self.network_lock.lock().await;
+        let name = req.name.trim().to_string();
+        if name.is_empty() {
+            return Err(invalid("network name is required"));
+        }
+        if self.networks.all().iter().any(|n| n.record.name == name) {
+            return Err(DaemonError::Conflict(format!(
+                "network with name {name} already exists"
+            )));
+        }
+        match req.driver.as_str() {
+            "" | "bridge" => {}
+            "host" | "null" => {
+                return Err(DaemonError::Forbidden(format!(
+                    "only one instance of \"{}\" network is allowed",
+                    req.driver
+                )))
+            }
+            other => {
+                return Err(DaemonError::NotFound(format!(
+                    "plugin \"{other}\" not found"
+                )))
+            }
+        }
+        if req.enable_ipv6 == Some(true) {
+            return Err(invalid("IPv6 networks are not supported by berth yet"));
+        }
+        if req.ingress
+            || req.config_only
+            || req
+                .config_from
+                .as_ref()
+                .is_some_and(|c| !c.network.is_empty())
+        {
+            return Err(invalid(
+                "swarm networks (--ingress, --config-only, --config-from) are not supported by berth",
+            ));
+        }
+        if !req.scope.is_empty() && req.scope != "local" {
+            return Err(invalid(format!(
+                "scope {:?} is not supported by berth (local networks only)",
+                req.scope
+            )));
+        }
+        let Asked {
+            subnet,
+            gateway,
+            range: ip_range,
+            aux,
+        } = ipam(&req)?;
+        if let Some(s) = subnet {
+            for other in self.networks.all() {
+                let theirs = other.bridge.as_ref().map(|b| b.subnet());
+                if theirs.is_some_and(|t| t.contains(&s.network()) || s.contains(&t.network())) {
+                    return Err(DaemonError::Forbidden(
+                        "Pool overlaps with other one on this address space".into(),
+                    ));
+                }
+            }
+        }
+        let options = req.options.clone().unwrap_or_default();
+        for key in options.keys() {
+            if key != BRIDGE_NAME && key != "com.docker.network.driver.mtu" {
+                return Err(invalid(format!(
+                    "network option {key} is not supported by berth yet"
+                )));
+            }
+        }
+        if options.contains_key("com.docker.network.driver.mtu") {
+            return Err(invalid(
+                "network option com.docker.network.driver.mtu is not supported by berth yet",
+            ));
+        }
+        let id = crate::util::id::random_id();
+        let bridge = match options.get(BRIDGE_NAME) {
+            Some(b) if b.is_empty() || b.len() > 15 || b.contains('/') || b.contains(' ') => {
+                return Err(invalid(format!("invalid bridge name {b:?}")))
+            }
+            Some(b) => b.clone(),
+            None => format!("br-{}", &id[..12]),
+        };
+        if self
+            .networks
+            .all()
+            .iter()
+            .any(|n| n.record.bridge == bridge)
+        {
+            return Err(DaemonError::Conflict(format!(
+                "bridge name {bridge} is already in use by another network"
+            )));
+        }
+        let mut record = NetworkRecord {
+            id: id.clone(),
+            name,
+            created: super::super::now_rfc3339(),
+            driver: "bridge".into(),
+            bridge,
+            subnet: subnet.map(|s| s.trunc().to_string()),
+            gateway: gateway.map(|g| g.to_string()),
+            ip_range: ip_range.map(|r| r.trunc().to_string()),
+            aux,
+            ipam_options: req.ipam.as_ref().and_then(|i| i.options.clone()),
+            internal: req.internal,
+            attachable: req.attachable,
+            options: options.clone(),
+            labels: req.labels.clone().unwrap_or_default(),
+            builtin: false,
+        };
+        let base = self.network.config().clone();
+        let made = user_bridge(&base, &record).await.map_err(|e| match e {
+            crate::network::NetworkError::NoFreeSubnet { .. } => DaemonError::Forbidden(
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+            ),
+            e => DaemonError::system("creating the network's bridge", e),
+        })?;
+        record.subnet = Some(made.subnet().to_string());
+        record.gateway = Some(made.gateway().to_string());
+        let made = Arc::new(made);
+        if let Err(e) = self.networks.save(&record) {
+            let _ = made.remove().await;
+            return Err(DaemonError::system("writing the network record", e));
+        }
+        self.network_event(&record, "create", &BTreeMap::new());
+        self.networks.insert(Network {
+            record,
+            bridge: Some(made),
+        });
+        Ok(id)
+    }
+}
