@@ -13,6 +13,10 @@ remove_daemon_traces() {
   iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
   iptables -w -t nat -F "$prefix-DNAT" 2>/dev/null
   iptables -w -t nat -X "$prefix-DNAT" 2>/dev/null
+  for chain in ISOLATION-1 ISOLATION-2; do
+    iptables -w -t filter -F "$prefix-$chain" 2>/dev/null
+    iptables -w -t filter -X "$prefix-$chain" 2>/dev/null
+  done
   # cgroup v2: one directory at the top; v1: one per controller hierarchy. Children first.
   find /sys/fs/cgroup/"$cgroup_parent" /sys/fs/cgroup/*/"$cgroup_parent" -depth -type d \
     -exec rmdir {} + 2>/dev/null

@@ -103,11 +103,14 @@ pub struct TestDaemon {
     pub bridge: String,
     pub prefix: String,
     pub subnet: String,
+    /// Where this daemon's user networks take their /26 subnets from.
+    pub user_subnets: String,
     pub cgroup_parent: String,
     pub extra_args: Vec<String>,
     child: Option<Child>,
-    /// Held while the daemon lives: the claim on `subnet`.
+    /// Held while the daemon lives: the claims on `subnet` and `user_subnets`.
     _subnet_claim: nix::fcntl::Flock<std::fs::File>,
+    _user_subnet_claim: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl TestDaemon {
@@ -122,6 +125,7 @@ impl TestDaemon {
         }
         let tag = random_tag();
         let (subnet, subnet_claim) = next_subnet();
+        let (user_subnets, user_subnet_claim) = next_subnet();
         let dir = tempfile::Builder::new()
             .prefix("berth-e2e-")
             .tempdir()
@@ -134,6 +138,8 @@ impl TestDaemon {
             prefix: format!("BT{}", tag.to_uppercase()),
             subnet,
             _subnet_claim: subnet_claim,
+            user_subnets,
+            _user_subnet_claim: user_subnet_claim,
             cgroup_parent: format!("berth-test-{tag}"),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             tag,
@@ -172,6 +178,8 @@ impl TestDaemon {
             .arg(&self.prefix)
             .arg("--default-subnet-pool")
             .arg(format!("base={},size=24", self.subnet))
+            .arg("--default-subnet-pool")
+            .arg(format!("base={},size=26", self.user_subnets))
             .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
             .arg("--debug")
@@ -321,6 +329,14 @@ impl TestDaemon {
                 }
             }
         }
+        for bridge in self.user_bridges() {
+            if std::path::Path::new("/sys/class/net")
+                .join(&bridge)
+                .exists()
+            {
+                leaks.push(format!("bridge of a user network: {bridge}"));
+            }
+        }
         for pid in processes_mentioning(&here) {
             leaks.push(format!(
                 "process {pid} still runs with {here} in its command line"
@@ -344,6 +360,21 @@ impl TestDaemon {
             }
         }
         leaks
+    }
+
+    /// The bridges of the user networks this daemon has records of.
+    pub fn user_bridges(&self) -> Vec<String> {
+        let dir = self.root.join("network").join("networks");
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .filter_map(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+            .filter(|r| r["builtin"] != serde_json::Value::Bool(true))
+            .filter_map(|r| r["bridge"].as_str().map(str::to_string))
+            .filter(|b| !b.is_empty())
+            .collect()
     }
 
     fn stop(&mut self) {
@@ -454,6 +485,9 @@ impl Drop for TestDaemon {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
+        for bridge in self.user_bridges() {
+            let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        }
         let dnat = format!("{}-DNAT", self.prefix);
         for (hook, extra) in [
             ("PREROUTING", vec![]),
@@ -467,6 +501,8 @@ impl Drop for TestDaemon {
         for (table, hook, chain) in [
             ("nat", "POSTROUTING", format!("{}-POSTROUTING", self.prefix)),
             ("filter", "FORWARD", format!("{}-FORWARD", self.prefix)),
+            ("filter", "", format!("{}-ISOLATION-1", self.prefix)),
+            ("filter", "", format!("{}-ISOLATION-2", self.prefix)),
             ("nat", "", dnat.clone()),
         ] {
             if !hook.is_empty() {
