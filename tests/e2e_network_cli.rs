@@ -10,104 +10,10 @@
 
 mod common;
 
+use common::dockerd::PrivateDocker;
 use common::text;
 use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// A dockerd of the test's own.
-struct PrivateDocker {
-    dir: tempfile::TempDir,
-    daemon: Child,
-    cgroup_parent: String,
-}
-
-impl PrivateDocker {
-    fn start() -> Option<PrivateDocker> {
-        if !common::installed("dockerd") || !common::installed("docker") {
-            eprintln!("SKIPPED: no Docker engine installed (apt-get install docker.io)");
-            return None;
-        }
-        if !common::is_root() {
-            eprintln!("SKIPPED: a private dockerd needs root");
-            return None;
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("berth-netcli-")
-            .tempdir()
-            .unwrap();
-        let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
-        let cgroup_parent = format!("berth-e2e-netcli-{}", std::process::id());
-        // Its own network namespace: the default bridge and every network the test makes live
-        // there, so the host's bridges, routes and firewall stay as they were.
-        let daemon = Command::new("unshare")
-            .args(["--net", "--", "dockerd"])
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .arg("--pidfile")
-            .arg(dir.path().join("d.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", dir.path().join("d.sock").display()))
-            .args(["--iptables=false", "--ip-masq=false"])
-            .arg(format!("--cgroup-parent={cgroup_parent}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let d = PrivateDocker {
-            dir,
-            daemon,
-            cgroup_parent,
-        };
-        let engine = Engine::new(&d.host(), d.dir.path());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if engine
-                .docker(&["version"])
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-            {
-                return Some(d);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        eprintln!(
-            "SKIPPED: dockerd did not answer within 30 s; its log ends:\n{}",
-            d.log()
-        );
-        None
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.dir.path().join("d.sock").display())
-    }
-
-    fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for PrivateDocker {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.daemon.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.daemon.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-        common::unmount_under(self.dir.path());
-        common::remove_cgroup_parent(&self.cgroup_parent);
-    }
-}
+use std::process::{Command, Output, Stdio};
 
 /// An engine reached through one socket, by berth's CLI and (when installed) docker's.
 struct Engine {
@@ -202,7 +108,7 @@ enum Backing {
 /// The same checks against Docker itself (the reference) and against berth's daemon.
 #[test]
 fn network_commands_answer_as_dockers_do() {
-    let Some(d) = PrivateDocker::start() else {
+    let Some(d) = PrivateDocker::start("netcli", &[]) else {
         return;
     };
     let e = Engine::new(&d.host(), d.dir.path());

@@ -5,9 +5,7 @@
 mod common;
 
 use common::text;
-use std::io::{Read, Write};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// The interfaces a container sees, from its /proc/net/dev.
 fn interfaces(d: &common::TestDaemon, network: &str) -> Vec<String> {
@@ -38,25 +36,6 @@ fn gateway(d: &common::TestDaemon) -> String {
         .nth(1)
         .unwrap_or_else(|| panic!("no address on {}: {text}", d.bridge));
     cidr.split('/').next().unwrap().to_string()
-}
-
-fn get(addr: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = std::net::TcpStream::connect(addr)?;
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(body) if body.contains("200") => return body,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            other => panic!("GET {addr}: {other:?}"),
-        }
-    }
 }
 
 #[test]
@@ -115,7 +94,7 @@ fn host_and_none_networks() {
             "mkdir -p /www && echo on-the-host > /www/index.html && httpd -f -p 127.0.0.1:{port} -h /www"
         ),
     ]);
-    assert!(get(&format!("127.0.0.1:{port}")).contains("on-the-host"));
+    assert!(common::http_get(&format!("127.0.0.1:{port}")).contains("on-the-host"));
     d.ok(&["rm", "-f", web.trim()]);
 
     // -p means nothing on the host's network: Docker's warning, and the container runs.

@@ -6,29 +6,9 @@
 mod common;
 
 use common::text;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn http_get(addr: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = TcpStream::connect(addr)?;
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(body) if body.contains("200") => return body,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            other => panic!("GET {addr}: {other:?}"),
-        }
-    }
-}
+use std::time::Duration;
 
 /// A network namespace with a veth to the host: 10.214.<n>.1 on the host, .2 inside.
 struct Upstream {
@@ -141,7 +121,9 @@ fn published_ports_answer_on_loopback_and_through_dnat_and_survive_the_daemon() 
     );
 
     // From the host, over loopback: the userland proxy.
-    assert!(http_get(&format!("127.0.0.1:{loopback}")).contains(&format!("hello-from-{short}")));
+    assert!(
+        common::http_get(&format!("127.0.0.1:{loopback}")).contains(&format!("hello-from-{short}"))
+    );
 
     // From another network namespace, to the host's address there: the DNAT rule, which
     // keeps the client's own address (the proxy would show the gateway's).
@@ -164,10 +146,10 @@ fn published_ports_answer_on_loopback_and_through_dnat_and_survive_the_daemon() 
 
     // The daemon dies; the published ports keep answering, both ways.
     d.kill9_and_restart_with(Duration::ZERO, |_| {
-        assert!(http_get(&format!("127.0.0.1:{loopback}")).contains("hello-from"));
+        assert!(common::http_get(&format!("127.0.0.1:{loopback}")).contains("hello-from"));
         assert!(up.get(&any).contains("hello-from"), "DNAT without a daemon");
     });
-    assert!(http_get(&format!("127.0.0.1:{loopback}")).contains("hello-from"));
+    assert!(common::http_get(&format!("127.0.0.1:{loopback}")).contains("hello-from"));
 
     // The real docker CLI reads the same bindings.
     if let Some(mut docker) = d.docker() {

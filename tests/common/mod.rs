@@ -4,6 +4,7 @@
 //! fails the test if the daemon left anything behind.
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
@@ -524,6 +525,26 @@ impl Drop for TestDaemon {
                 leaks.join("\n"),
                 self.log()
             );
+        }
+    }
+}
+
+/// A `GET /` over HTTP/1.0 to `addr`, retried for up to 10 s until the answer says 200.
+pub fn http_get(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            std::io::Write::write_all(&mut s, b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut s, &mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(body) if body.contains("200") => return body,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("GET {addr}: {other:?}"),
         }
     }
 }

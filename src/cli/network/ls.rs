@@ -167,19 +167,13 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 pub async fn ls(client: &Client, a: LsArgs) -> i32 {
-    let mut path = "/networks".to_string();
-    if !a.filters.is_empty() {
-        match crate::cli::container::filters_json(&a.filters) {
-            Ok(j) => {
-                path.push_str("?filters=");
-                path.extend(url::form_urlencoded::byte_serialize(j.as_bytes()));
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                return 125;
-            }
+    let path = match super::with_filters("/networks", &a.filters) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 125;
         }
-    }
+    };
     let raw: Vec<Value> = match client.get_json(&path).await {
         Ok(r) => r,
         Err(e) => return super::fail(&e),

@@ -90,3 +90,13 @@ pub(crate) fn confirm(message: &str) -> bool {
     let _ = std::io::stdin().read_line(&mut answer);
     answer.trim().eq_ignore_ascii_case("y")
 }
+
+/// `path` with `?filters=` and the docker CLI's JSON of `-f/--filter` (none: `path` as it is).
+fn with_filters(path: &str, filters: &[String]) -> Result<String, String> {
+    if filters.is_empty() {
+        return Ok(path.to_string());
+    }
+    let json = crate::cli::container::filters_json(filters)?;
+    let encoded: String = url::form_urlencoded::byte_serialize(json.as_bytes()).collect();
+    Ok(format!("{path}?filters={encoded}"))
+}

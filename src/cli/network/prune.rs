@@ -35,19 +35,13 @@ pub fn report(r: &NetworkPruneResponse) -> String {
 }
 
 pub async fn prune(client: &Client, a: PruneArgs) -> i32 {
-    let mut path = "/networks/prune".to_string();
-    if !a.filters.is_empty() {
-        match crate::cli::container::filters_json(&a.filters) {
-            Ok(j) => {
-                path.push_str("?filters=");
-                path.extend(url::form_urlencoded::byte_serialize(j.as_bytes()));
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                return 125;
-            }
+    let path = match super::with_filters("/networks/prune", &a.filters) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 125;
         }
-    }
+    };
     if !a.force && !super::confirm(WARNING) {
         return 0;
     }
