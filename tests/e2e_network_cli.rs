@@ -350,8 +350,10 @@ fn network_commands(backing: Backing, e: Engine) {
         "8080",
         "--expose",
         "9000-9001/udp",
+        "--domainname",
+        "example.com",
     ];
-    let legacy = ["--domainname", "example.com", "--link", "c1:peer"];
+    let legacy = ["--link", "c1:peer"];
     if on_berth {
         // What berth does not do yet it refuses, by the flag's name.
         for pair in legacy.chunks(2) {
@@ -390,14 +392,18 @@ fn network_commands(backing: Backing, e: Engine) {
         "{}",
         log()
     );
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.Config.Domainname}}", "r1"]),
+        "example.com\n"
+    );
     if !on_berth {
         let legacy = e.ok(&[
             "inspect",
             "-f",
-            "{{.Config.Domainname}} {{json .NetworkSettings.Networks.n1.Links}}",
+            "{{json .NetworkSettings.Networks.n1.Links}}",
             "r1",
         ]);
-        assert_eq!(legacy, "example.com [\"c1:peer\"]\n");
+        assert_eq!(legacy, "[\"c1:peer\"]\n");
     }
     let resolv = helper_ok(&["exec", "r1", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains("search example.com"), "{resolv}");

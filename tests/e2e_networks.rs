@@ -134,6 +134,55 @@ fn containers_on_a_network_find_each_other_and_no_one_else() {
     assert_eq!(links, "eth0\nlo\n");
     assert_eq!(lookup(&d, "client", "guest"), Vec::<String>::new());
 
+    // --mac-address, --hostname and --domainname: the interface, the UTS namespace, /etc/hosts.
+    start(
+        &d,
+        "front",
+        "named",
+        &[
+            "--mac-address",
+            "92:d0:c6:0a:29:33",
+            "--hostname",
+            "box",
+            "--domainname",
+            "example.test",
+        ],
+        &["sleep", "300"],
+    );
+    let (mac, _, _) = exec(&d, "named", "cat /sys/class/net/eth0/address");
+    assert_eq!(mac, "92:d0:c6:0a:29:33\n");
+    let (names, _, _) = exec(
+        &d,
+        "named",
+        "hostname; cat /proc/sys/kernel/domainname; tail -1 /etc/hosts",
+    );
+    let ip = ip_on(&d, "named", "front");
+    assert_eq!(
+        names,
+        format!("box\nexample.test\n{ip}\tbox.example.test box\n")
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.front.MacAddress}}",
+            "named"
+        ]),
+        "92:d0:c6:0a:29:33\n"
+    );
+    let (_, err, code) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "--mac-address",
+        "92:d0:c6:0a:29",
+        "busybox",
+        "true",
+    ]));
+    assert_eq!(code, 125);
+    assert!(err.contains("92:d0:c6:0a:29"), "{err}");
+
     // Several containers behind one alias: every address is answered.
     start(
         &d,
@@ -185,7 +234,7 @@ fn containers_on_a_network_find_each_other_and_no_one_else() {
         assert_eq!(code, 0, "{stdout}{stderr}");
     }
 
-    d.ok(&["rm", "-f", "web", "client", "outsider", "p1", "p2"]);
+    d.ok(&["rm", "-f", "web", "client", "outsider", "p1", "p2", "named"]);
     assert_eq!(d.ok(&["network", "rm", "front", "back"]), "front\nback\n");
     assert_eq!(d.ok(&["network", "ls", "-q", "-f", "type=custom"]), "");
 }

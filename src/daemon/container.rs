@@ -64,6 +64,9 @@ pub struct Attachment {
     /// `--link-local-ip`: more addresses on the interface.
     #[serde(default)]
     pub link_local: Vec<std::net::Ipv4Addr>,
+    /// `--mac-address`: the interface's MAC instead of the one made from its address.
+    #[serde(default)]
+    pub mac: Option<String>,
     /// `IPAMConfig` and `DriverOpts` as the client gave them, shown back by inspect.
     #[serde(default, rename = "IPAMConfig")]
     pub ipam_config: Option<serde_json::Value>,
@@ -72,6 +75,18 @@ pub struct Attachment {
     /// While it runs: its veth and address on that network.
     #[serde(default)]
     pub endpoint: Option<Endpoint>,
+}
+
+impl Attachment {
+    /// How to plug it in as the container's `slot`th network.
+    pub fn plug(&self, slot: usize) -> crate::network::Plug {
+        crate::network::Plug {
+            slot,
+            ip: self.ipv4_address,
+            mac: self.mac.as_deref().and_then(crate::network::parse_mac),
+            link_local: self.link_local.clone(),
+        }
+    }
 }
 
 impl Record {

@@ -24,11 +24,6 @@ impl Daemon {
         hc.log_config.driver = "json-file".into();
         // And the size of /dev/shm it picked (inspect shows 67108864 for the default).
         hc.extra.insert("ShmSize".into(), shm_size(&hc)?.into());
-        if !cfg.domainname.is_empty() {
-            return Err(DaemonError::InvalidParameter(
-                "--domainname is not supported by berth yet".into(),
-            ));
-        }
         if cfg.image.is_empty() {
             return Err(DaemonError::InvalidParameter(
                 "config error: no image specified".into(),
@@ -103,7 +98,28 @@ impl Daemon {
         }
 
         let id = crate::util::id::random_id();
-        let networks = self.initial_attachments(&id, &mut hc, req.networking_config.as_ref())?;
+        let mut networks =
+            self.initial_attachments(&id, &mut hc, req.networking_config.as_ref())?;
+        // The old place of `--mac-address` (API < 1.44): the primary network's endpoint.
+        if let Some(m) = cfg
+            .extra
+            .get("MacAddress")
+            .and_then(|v| v.as_str())
+            .filter(|m| !m.is_empty())
+        {
+            if crate::network::parse_mac(m).is_none() {
+                return Err(DaemonError::InvalidParameter(format!(
+                    "invalid MAC address: {m}"
+                )));
+            }
+            let primary = match hc.network_mode.as_str() {
+                "" | "default" => "bridge".to_string(),
+                p => p.to_string(),
+            };
+            if let Some(a) = networks.get_mut(&primary) {
+                a.mac.get_or_insert_with(|| m.to_ascii_lowercase());
+            }
+        }
         // The reference as given, for an error that names the image.
         let cfg_image = cfg.image.clone();
         if cfg.hostname.is_empty() {

@@ -13,6 +13,8 @@ const LOOPBACK_NAMES: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost
 /// What a container's three files are made from.
 pub(super) struct EtcFiles<'a> {
     pub hostname: &'a str,
+    /// `--domainname`: the container's own line names it `hostname.domainname` as well.
+    pub domainname: &'a str,
     /// `--network host`: the host's own files.
     pub host_network: bool,
     /// On a user-defined network: the embedded DNS server is the nameserver.
@@ -35,7 +37,10 @@ impl EtcFiles<'_> {
         let mut hosts = String::from(LOOPBACK_NAMES);
         hosts.push_str(&extra_hosts::lines(&self.extra_hosts, self.gateway));
         if let Some(ip) = ip {
-            hosts.push_str(&format!("{ip}\t{}\n", self.hostname));
+            match self.domainname {
+                "" => hosts.push_str(&format!("{ip}\t{}\n", self.hostname)),
+                d => hosts.push_str(&format!("{ip}\t{}.{d} {}\n", self.hostname, self.hostname)),
+            }
         }
         hosts
     }
@@ -106,6 +111,7 @@ mod tests {
     fn files(mode: Mode, extra: &[&str]) -> EtcFiles<'static> {
         EtcFiles {
             hostname: "c0ffee",
+            domainname: "",
             host_network: mode == Mode::Host,
             embedded_dns: mode == Mode::User,
             dns: DnsOverrides::default(),

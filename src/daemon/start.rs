@@ -65,6 +65,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
         gid: p.user.gid,
         additional_gids: p.user.additional_gids.clone(),
         hostname: rec.config.hostname.clone(),
+        domainname: rec.config.domainname.clone(),
         tty: rec.config.tty,
         open_stdin: rec.config.open_stdin,
         network: p.network,
@@ -195,6 +196,7 @@ impl Daemon {
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
         let etc = EtcFiles {
             hostname: &rec.config.hostname,
+            domainname: &rec.config.domainname,
             host_network: mode == NetworkMode::Host,
             embedded_dns: primary.has_dns(),
             dns: dns_overrides(&rec.host_config).map_err(|e| (e, 125))?,

@@ -126,9 +126,42 @@ pub fn mac_for(ip: Ipv4Addr) -> String {
     format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
 }
 
-fn mac_bytes(ip: Ipv4Addr) -> Vec<u8> {
+fn mac_bytes(ip: Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = ip.octets();
-    vec![0x02, 0x42, a, b, c, d]
+    [0x02, 0x42, a, b, c, d]
+}
+
+fn format_mac(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `aa:bb:cc:dd:ee:ff` (or with dashes), as `--mac-address` takes it.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut out = [0u8; 6];
+    for (o, p) in out.iter_mut().zip(parts) {
+        if p.len() != 2 {
+            return None;
+        }
+        *o = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// How a container is plugged into a network: which of its networks this is, and what the
+/// user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Plug {
+    pub slot: usize,
+    pub ip: Option<Ipv4Addr>,
+    pub mac: Option<[u8; 6]>,
+    pub link_local: Vec<Ipv4Addr>,
 }
 
 async fn enable_ip_forward() -> Result<(), NetworkError> {
@@ -288,22 +321,21 @@ impl BridgeNetwork {
     /// Plug the namespace at `netns` into the bridge: an address, a veth pair, `eth0`, `lo`,
     /// and a default route through the gateway. Undoes its own steps on failure.
     pub async fn connect(&self, id: &str, netns: &Path) -> Result<Endpoint, NetworkError> {
-        self.connect_slot(id, netns, 0, None, &[]).await
+        self.connect_slot(id, netns, &Plug::default()).await
     }
 
-    /// `connect` as the container's `slot`th network (`eth<slot>` inside; only slot 0 gets
-    /// the default route), at the address `wanted` (`--ip`) or the lowest free one, and with
-    /// the `link_local` addresses (`--link-local-ip`) on the interface as well.
+    /// `connect` as the container's `plug.slot`th network (`eth<slot>` inside; only slot 0
+    /// gets the default route), at the address `plug.ip` (`--ip`) or the lowest free one, with
+    /// `plug.mac` (`--mac-address`) or the `02:42:<ip>` one, and the `plug.link_local`
+    /// addresses (`--link-local-ip`) on the interface as well.
     pub async fn connect_slot(
         &self,
         id: &str,
         netns: &Path,
-        slot: usize,
-        wanted: Option<Ipv4Addr>,
-        link_local: &[Ipv4Addr],
+        plug: &Plug,
     ) -> Result<Endpoint, NetworkError> {
         check_id(id)?;
-        let ip = match wanted {
+        let ip = match plug.ip {
             Some(ip) => {
                 self.with_ipam(|i| i.reserve(ip)).await??;
                 ip
@@ -311,13 +343,11 @@ impl BridgeNetwork {
             None => self.with_ipam(|i| i.allocate()).await??,
         };
         let mut created_veth = false;
-        let result = self
-            .plug(id, netns, ip, slot, link_local, &mut created_veth)
-            .await;
+        let result = self.plug(id, netns, ip, plug, &mut created_veth).await;
         if result.is_err() {
             if created_veth {
                 if let Ok(h) = netlink::connect() {
-                    if let Err(e) = netlink::delete_link(&h, &slot_veth_name(id, slot)).await {
+                    if let Err(e) = netlink::delete_link(&h, &slot_veth_name(id, plug.slot)).await {
                         tracing::warn!("undoing connect of {id}: {e}");
                     }
                 }
@@ -334,10 +364,10 @@ impl BridgeNetwork {
         id: &str,
         netns: &Path,
         ip: Ipv4Addr,
-        slot: usize,
-        link_local: &[Ipv4Addr],
+        opts: &Plug,
         created_veth: &mut bool,
     ) -> Result<Endpoint, NetworkError> {
+        let slot = opts.slot;
         let h = netlink::connect()?;
         let bridge = netlink::require_link(&h, &self.cfg.bridge).await?;
         let host = slot_veth_name(id, slot);
@@ -391,16 +421,17 @@ impl BridgeNetwork {
         let gateway = (slot == 0 && !self.cfg.internal).then_some(self.gateway);
         let interface = format!("eth{slot}");
         let inside = interface.clone();
-        let extra = link_local.to_vec();
+        let extra = opts.link_local.clone();
+        let mac = opts.mac.unwrap_or_else(|| mac_bytes(ip));
         netns::run_in(netns, move || {
-            configure_inside(peer, inside, ip, prefix_len, gateway, extra)
+            configure_inside(peer, inside, ip, mac, prefix_len, gateway, extra)
         })
         .await?;
         Ok(Endpoint {
             ip,
             prefix_len,
             gateway: self.gateway,
-            mac: mac_for(ip),
+            mac: format_mac(&mac),
             host_veth: host,
             interface,
         })
@@ -534,6 +565,7 @@ async fn configure_inside(
     peer: String,
     name: String,
     ip: Ipv4Addr,
+    mac: [u8; 6],
     prefix_len: u8,
     gateway: Option<Ipv4Addr>,
     link_local: Vec<Ipv4Addr>,
@@ -545,7 +577,7 @@ async fn configure_inside(
         .set(
             LinkUnspec::new_with_index(index)
                 .name(name.clone())
-                .address(mac_bytes(ip))
+                .address(mac.to_vec())
                 .build(),
         )
         .execute()
@@ -627,6 +659,16 @@ mod tests {
         assert_eq!(host_veth_name("abc"), "vethabc");
         assert!(host_veth_name("0123456789abcdef").len() <= 15);
         assert_eq!(mac_for(Ipv4Addr::new(172, 17, 0, 2)), "02:42:ac:11:00:02");
+        assert_eq!(
+            format_mac(&mac_bytes(Ipv4Addr::new(172, 17, 0, 2))),
+            "02:42:ac:11:00:02"
+        );
+        assert_eq!(
+            parse_mac("92:D0:C6:0A:29:33"),
+            Some([0x92, 0xd0, 0xc6, 0x0a, 0x29, 0x33])
+        );
+        assert_eq!(parse_mac("92:d0:c6:0a:29"), None);
+        assert_eq!(parse_mac("92:d0:c6:0a:29:zz"), None);
     }
 
     #[test]

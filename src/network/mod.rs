@@ -20,7 +20,9 @@ pub mod subnet;
 
 use std::path::{Path, PathBuf};
 
-pub use bridge::{host_veth_name, mac_for, teardown, BridgeNetwork, Endpoint, NetworkConfig};
+pub use bridge::{
+    host_veth_name, mac_for, parse_mac, teardown, BridgeNetwork, Endpoint, NetworkConfig, Plug,
+};
 pub use ipam::{Ipam, IpamError};
 pub use iptables::{plan_bridge_rules, render_save, IptablesError, Placement, Rule, Table};
 pub use ports::PortError;

@@ -105,6 +105,10 @@ pub fn prepare_and_exec(
     setup_rootfs(k, spec)?;
     k.sethostname(&spec.hostname)
         .map_err(|e| InitError::setup("setting the hostname", e))?;
+    if !spec.domainname.is_empty() {
+        k.setdomainname(&spec.domainname)
+            .map_err(|e| InitError::setup("setting the domain name", e))?;
+    }
 
     let cwd = if spec.cwd.is_empty() {
         "/"
@@ -712,6 +716,7 @@ mod tests {
             gid: 0,
             additional_gids: vec![],
             hostname: "h".into(),
+            domainname: String::new(),
             tty: false,
             open_stdin: false,
             network: crate::runtime::spec::Network::New,

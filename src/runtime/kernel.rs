@@ -66,6 +66,8 @@ pub trait Kernel {
     fn chdir(&self, dir: &Path) -> Result<(), KernelError>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), KernelError>;
     fn sethostname(&self, name: &str) -> Result<(), KernelError>;
+    /// The NIS domain name of the UTS namespace (`--domainname`).
+    fn setdomainname(&self, name: &str) -> Result<(), KernelError>;
     /// None when nothing is there; `follow_symlinks` picks stat(2) over lstat(2).
     fn path_kind(&self, path: &Path, follow_symlinks: bool) -> Option<PathKind>;
     fn host_cgroups(&self) -> Result<HostCgroups, KernelError>;
@@ -127,6 +129,17 @@ impl Kernel for LinuxKernel {
 
     fn sethostname(&self, name: &str) -> Result<(), KernelError> {
         Ok(nix::unistd::sethostname(name)?)
+    }
+
+    fn setdomainname(&self, name: &str) -> Result<(), KernelError> {
+        // SAFETY: the pointer and length describe `name`'s bytes, which outlive the call; the
+        // kernel copies them and needs no terminating NUL.
+        let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(nix::errno::Errno::last().into())
+        }
     }
 
     fn path_kind(&self, path: &Path, follow_symlinks: bool) -> Option<PathKind> {

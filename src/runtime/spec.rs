@@ -42,6 +42,9 @@ pub struct ShimSpec {
     pub gid: u32,
     pub additional_gids: Vec<u32>,
     pub hostname: String,
+    /// `--domainname`: the UTS namespace's domain name (empty: left as the kernel's default).
+    #[serde(default)]
+    pub domainname: String,
     pub tty: bool,
     /// Keep stdin open (`-i`): the shim accepts stdin from attached clients.
     pub open_stdin: bool,

@@ -68,11 +68,15 @@ pub fn attachment(
         }
     }
     let mut aliases = cfg.aliases.clone().unwrap_or_default();
-    if !cfg.mac_address.is_empty() {
-        return Err(DaemonError::InvalidParameter(
-            "--mac-address is not supported by berth yet".into(),
-        ));
-    }
+    let mac = match cfg.mac_address.as_str() {
+        "" => None,
+        m if crate::network::parse_mac(m).is_some() => Some(m.to_ascii_lowercase()),
+        m => {
+            return Err(DaemonError::InvalidParameter(format!(
+                "invalid MAC address: {m}"
+            )))
+        }
+    };
     if cfg.links.as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(DaemonError::InvalidParameter(
             "--link is not supported by berth yet".into(),
@@ -105,6 +109,7 @@ pub fn attachment(
         aliases,
         ipv4_address: ip,
         link_local,
+        mac,
         ipam_config: cfg.ipam_config.clone().filter(|v| !v.is_null()),
         driver_opts: cfg.driver_opts.clone().filter(|v| !v.is_null()),
         endpoint: None,
@@ -129,7 +134,7 @@ impl Daemon {
                 continue;
             };
             match bridge
-                .connect_slot(&rec.id, netns, done.len(), a.ipv4_address, &a.link_local)
+                .connect_slot(&rec.id, netns, &a.plug(done.len()))
                 .await
             {
                 Ok(ep) => done.push((name, bridge, ep)),
@@ -198,7 +203,7 @@ impl Daemon {
                 .collect();
             let slot = (0..).find(|n| !used.contains(n)).unwrap_or(0);
             let ep = bridge
-                .connect_slot(&rec.id, &ns, slot, a.ipv4_address, &a.link_local)
+                .connect_slot(&rec.id, &ns, &a.plug(slot))
                 .await
                 .map_err(|e| DaemonError::system(&format!("connecting to network {name}"), e))?;
             endpoint = Some(ep);

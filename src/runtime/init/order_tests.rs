@@ -46,6 +46,7 @@ fn container(tmp: &Path) -> ShimSpec {
         uid: 0,
         gid: 0,
         additional_gids: vec![],
+        domainname: String::new(),
         hostname: "c0ffee".into(),
         tty: false,
         open_stdin: false,

@@ -40,6 +40,7 @@ pub enum Call {
     Chdir(PathBuf),
     PivotRoot(PathBuf, PathBuf),
     Sethostname(String),
+    Setdomainname(String),
     Dup2(RawFd),
     /// The capabilities kept in the bounding set, as a mask.
     Bounding(u64),
@@ -114,6 +115,7 @@ impl fmt::Display for Call {
                 write!(f, "pivot_root {} {}", new.display(), old.display())
             }
             Call::Sethostname(h) => write!(f, "sethostname {h}"),
+            Call::Setdomainname(d) => write!(f, "setdomainname {d}"),
             Call::Dup2(to) => write!(f, "dup2 to {to}"),
             Call::Bounding(m) => write!(f, "capabilities: bounding set keeps {m:016x}"),
             Call::Capset(set, m) => write!(f, "capabilities: {set} set to {m:016x}"),
@@ -243,6 +245,10 @@ impl Kernel for RecordingKernel {
 
     fn sethostname(&self, name: &str) -> Result<(), KernelError> {
         self.record(Call::Sethostname(name.into()))
+    }
+
+    fn setdomainname(&self, name: &str) -> Result<(), KernelError> {
+        self.record(Call::Setdomainname(name.into()))
     }
 
     fn path_kind(&self, path: &Path, _follow_symlinks: bool) -> Option<PathKind> {
