@@ -211,3 +211,84 @@ fn extra_hosts_in_run_and_build() {
     let seen = d.ok(&["run", "--rm", "onhost", "cat", "/ifaces"]);
     assert!(seen.lines().any(|l| l == d.bridge), "{seen}");
 }
+
+#[test]
+fn another_containers_network() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let base = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "base",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo shared > /www/i && httpd -f -p 127.0.0.1:8080 -h /www",
+    ]);
+    let base = base.trim();
+    // The joiner's loopback is base's: base's server answers on 127.0.0.1 inside it.
+    let got = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:base",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do printf 'GET /i HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 8080 | tail -1 | grep . && break; sleep 0.2; done; hostname; ls /sys/class/net",
+    ]);
+    assert_eq!(got, format!("shared\n{}\neth0\nlo\n", &base[..12]));
+    // It took nothing of base's with it.
+    assert!(d.exec_root.join("netns").join(base).exists());
+    let id = d.ok(&["create", "--network", "container:base", "busybox", "true"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}",
+            id.trim()
+        ]),
+        "container:base 0\n"
+    );
+    d.ok(&["rm", id.trim()]);
+
+    // What would configure a network of its own conflicts, in Docker's words.
+    for (flags, want) in [
+        (
+            vec!["-p", "80:80"],
+            "conflicting options: port publishing and the container type network mode",
+        ),
+        (
+            vec!["--hostname", "x"],
+            "conflicting options: hostname and the network mode",
+        ),
+        (
+            vec!["--dns", "127.0.0.1"],
+            "conflicting options: dns and the network mode",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm", "--network", "container:base"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let (_, err, code) = text(&d.berth(&args));
+        assert_eq!(code, 125, "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    d.ok(&["create", "--name", "idle", "busybox", "true"]);
+    let (_, err, code) = text(&d.berth(&["run", "--network", "container:idle", "busybox", "true"]));
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("cannot join network namespace of a non running container"),
+        "{err}"
+    );
+    let (_, err, code) =
+        text(&d.berth(&["run", "--network", "container:ghost", "busybox", "true"]));
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("No such container: ghost"), "{err}");
+    d.ok(&["rm", "-f", "base", "idle"]);
+    let leftover = d.ok(&["ps", "-aq"]);
+    for id in leftover.lines() {
+        d.ok(&["rm", "-f", id]);
+    }
+}

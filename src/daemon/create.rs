@@ -19,6 +19,7 @@ impl Daemon {
         let mut cfg = req.config;
         let mut hc = req.host_config.unwrap_or_default();
         check_supported(&hc)?;
+        check_container_mode(&cfg, &hc)?;
         super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
         // Docker records the log driver it chose; clients (the Python SDK) read it back.
         hc.log_config.driver = "json-file".into();
@@ -124,10 +125,15 @@ impl Daemon {
         let cfg_image = cfg.image.clone();
         if cfg.hostname.is_empty() {
             // On the host's network a container is the host, name included.
-            cfg.hostname = match crate::network::mode::NetworkMode::parse(&hc.network_mode) {
-                Ok(crate::network::mode::NetworkMode::Host) => nix::unistd::gethostname()
+            use crate::network::mode::NetworkMode;
+            cfg.hostname = match NetworkMode::parse(&hc.network_mode) {
+                Ok(NetworkMode::Host) => nix::unistd::gethostname()
                     .map(|h| h.to_string_lossy().into_owned())
                     .unwrap_or_else(|_| id[..12].to_string()),
+                // The other container's name: its /etc/hostname and UTS name are shared.
+                Ok(NetworkMode::Container(other)) => {
+                    self.lookup(&other)?.snapshot().config.hostname
+                }
                 _ => id[..12].to_string(),
             };
         }

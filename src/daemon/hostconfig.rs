@@ -127,6 +127,51 @@ pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<crate::network::extra_h
         .collect()
 }
 
+/// `--network container:<x>` shares the other's namespace and files, so what would configure
+/// a network of its own conflicts (Docker's checks and words).
+pub(super) fn check_container_mode(
+    cfg: &crate::wire::types::ContainerConfig,
+    hc: &HostConfig,
+) -> Result<()> {
+    use crate::network::mode::NetworkMode;
+    if !matches!(
+        NetworkMode::parse(&hc.network_mode),
+        Ok(NetworkMode::Container(_))
+    ) {
+        return Ok(());
+    }
+    let set = |key: &str| hc.extra.get(key).is_some_and(|v| !is_unset(v));
+    let conflict = |what: &str| {
+        Err(DaemonError::InvalidParameter(format!(
+            "conflicting options: {what}"
+        )))
+    };
+    if !cfg.hostname.is_empty() {
+        return conflict("hostname and the network mode");
+    }
+    if set("Links") {
+        return conflict(
+            "container type network can't be used with links. This would result in undefined behavior",
+        );
+    }
+    if set("Dns") || set("DnsSearch") || set("DnsOptions") {
+        return conflict("dns and the network mode");
+    }
+    if set("ExtraHosts") {
+        return conflict("custom host-to-IP mapping and the network mode");
+    }
+    if cfg.extra.get("MacAddress").is_some_and(|v| !is_unset(v)) {
+        return conflict("mac-address and the network mode");
+    }
+    if hc.port_bindings.as_ref().is_some_and(|b| !b.is_empty()) || set("PublishAllPorts") {
+        return conflict("port publishing and the container type network mode");
+    }
+    if cfg.exposed_ports.as_ref().is_some_and(|p| !p.is_empty()) {
+        return conflict("port exposing and the container type network mode");
+    }
+    Ok(())
+}
+
 /// What the daemon tells the client about a create it accepted but will not fully honour,
 /// as Docker's `Warnings`.
 pub(super) fn create_warnings(hc: &HostConfig) -> Vec<String> {

@@ -52,7 +52,11 @@ impl Daemon {
         let acquired = Acquired {
             rootfs: true,
             cgroup: true,
-            netns: rec.netns.clone(),
+            // Only its own pinned namespace: a `container:<x>` one is x's to remove.
+            netns: rec
+                .netns
+                .clone()
+                .filter(|p| *p == self.network.netns_path(&c.id)),
             plugged: self.plugged_of(&rec),
             primary: rec.primary_network(),
             dns: true,

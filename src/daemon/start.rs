@@ -177,36 +177,52 @@ impl Daemon {
 
         let mode = NetworkMode::parse(&rec.host_config.network_mode)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
-        let primary = self
-            .networks
-            .find(mode.network_name())
-            .map_err(|e| (e, 125))?;
-        // The host's network has no namespace of berth's to make; bridge and none do.
-        let netns = match mode {
-            NetworkMode::Host => None,
-            _ => Some(
-                self.network
-                    .create_netns(&id)
-                    .await
-                    .map_err(|e| sys("creating the network namespace", &e))?,
+        // `container:<x>`: x's namespace (not ours to remove) and x's /etc files.
+        let joined = match &mode {
+            NetworkMode::Container(other) => {
+                Some(self.joined_network(other).map_err(|e| (e, 125))?)
+            }
+            _ => None,
+        };
+        let primary = match &joined {
+            Some(_) => None,
+            None => Some(
+                self.networks
+                    .find(mode.network_name())
+                    .map_err(|e| (e, 125))?,
             ),
         };
-        acquired.netns = netns.clone();
+        // The host's network has no namespace of berth's to make; bridge and none do.
+        let netns = match (&mode, &joined) {
+            (_, Some(j)) => j.netns.clone(),
+            (NetworkMode::Host, _) => None,
+            _ => {
+                let ns = self
+                    .network
+                    .create_netns(&id)
+                    .await
+                    .map_err(|e| sys("creating the network namespace", &e))?;
+                acquired.netns = Some(ns.clone());
+                Some(ns)
+            }
+        };
         let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
         let etc = EtcFiles {
             hostname: &rec.config.hostname,
             domainname: &rec.config.domainname,
             host_network: mode == NetworkMode::Host,
-            embedded_dns: primary.has_dns(),
+            embedded_dns: primary.as_ref().is_some_and(|p| p.has_dns()),
             dns: dns_overrides(&rec.host_config).map_err(|e| (e, 125))?,
             extra_hosts: extra_hosts(&rec.host_config).map_err(|e| (e, 125))?,
             gateway: self.network.gateway().into(),
         };
         // /etc/hosts gets the container's address once it has one, below.
-        let upstream = etc
-            .write(&c.dir)
-            .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
+        let upstream = match &joined {
+            Some(j) => copy_etc_files(&j.dir, &c.dir).map(|()| Vec::new()),
+            None => etc.write(&c.dir),
+        }
+        .map_err(|e| sys("writing /etc/hosts, /etc/hostname, /etc/resolv.conf", &e))?;
 
         let state_dir = self.shim_dir(&id);
         let _ = std::fs::remove_dir_all(&state_dir);
@@ -240,7 +256,7 @@ impl Daemon {
                     .await
                     .map(|()| Vec::new())
                     .map_err(|e| DaemonError::system("bringing up lo", e)),
-                (NetworkMode::Host, _) | (_, None) => Ok(Vec::new()),
+                (NetworkMode::Host | NetworkMode::Container(_), _) | (_, None) => Ok(Vec::new()),
                 (_, Some(ns)) => self.plug_all(&rec, ns).await,
             }
         };
@@ -394,6 +410,43 @@ impl Daemon {
             .map_err(|e| DaemonError::system("writing the seccomp filter", e))?;
         Ok(Some(path))
     }
+}
+
+/// What a `container:<x>` start joins: x's pinned namespace (None: x is on the host's), and
+/// the directory of x's /etc files.
+pub(super) struct Joined {
+    pub netns: Option<PathBuf>,
+    pub dir: PathBuf,
+}
+
+impl Daemon {
+    pub(super) fn joined_network(&self, other: &str) -> Result<Joined> {
+        let o = self.lookup(other)?;
+        let rec = o.snapshot();
+        if !rec.state.running {
+            return Err(DaemonError::Conflict(format!(
+                "cannot join network namespace of a non running container: {}",
+                rec.id
+            )));
+        }
+        if rec.host_config.network_mode.starts_with("container:") {
+            // Its namespace is a third container's: follow it, as the kernel would.
+            return self.joined_network(&rec.host_config.network_mode["container:".len()..]);
+        }
+        Ok(Joined {
+            netns: rec.netns.clone(),
+            dir: o.dir.clone(),
+        })
+    }
+}
+
+/// The other container's hosts, hostname and resolv.conf, as this one's.
+fn copy_etc_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    for f in ["hosts", "hostname", "resolv.conf"] {
+        let data = std::fs::read(from.join(f))?;
+        crate::util::fsutil::write_atomic(&to.join(f), &data)?;
+    }
+    Ok(())
 }
 
 /// A process that could not be started: 126 and 127 are the client's mistake (400), with the

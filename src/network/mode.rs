@@ -1,6 +1,6 @@
 //! `--network`: which network namespace a container gets: the default bridge, the host's own
 //! namespace, `none` (a namespace with only loopback), or a user-defined network by name or id
-//! (the daemon looks it up). Another container's namespace (`container:<x>`) is refused.
+//! (the daemon looks it up), or another container's namespace (`container:<name|id>`).
 
 use std::fmt;
 
@@ -15,11 +15,13 @@ pub enum NetworkMode {
     None,
     /// A user-defined network, by its name, id or id prefix.
     Named(String),
+    /// The network namespace of another (running) container, and its /etc files.
+    Container(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModeError {
-    #[error("network mode {0:?} is not supported by berth yet")]
+    #[error("invalid network mode {0:?}: container: needs a container's name or id")]
     Unsupported(String),
 }
 
@@ -29,18 +31,22 @@ impl NetworkMode {
             "" | "default" | "bridge" => Ok(NetworkMode::Bridge),
             "host" => Ok(NetworkMode::Host),
             "none" => Ok(NetworkMode::None),
-            m if m.starts_with("container:") => Err(ModeError::Unsupported(m.to_string())),
+            "container:" => Err(ModeError::Unsupported("container:".into())),
+            m if m.starts_with("container:") => {
+                Ok(NetworkMode::Container(m["container:".len()..].to_string()))
+            }
             other => Ok(NetworkMode::Named(other.to_string())),
         }
     }
 
-    /// The name of the network it names (for `Named`, as given).
+    /// The name of the network it names (for `Named`, as given; none for `Container`).
     pub fn network_name(&self) -> &str {
         match self {
             NetworkMode::Bridge => "bridge",
             NetworkMode::Host => "host",
             NetworkMode::None => "none",
             NetworkMode::Named(n) => n,
+            NetworkMode::Container(_) => "",
         }
     }
 }
@@ -62,7 +68,8 @@ mod tests {
     #[case("bridge", Ok(NetworkMode::Bridge))]
     #[case("host", Ok(NetworkMode::Host))]
     #[case("none", Ok(NetworkMode::None))]
-    #[case("container:web", Err(ModeError::Unsupported("container:web".into())))]
+    #[case("container:web", Ok(NetworkMode::Container("web".into())))]
+    #[case("container:", Err(ModeError::Unsupported("container:".into())))]
     #[case("backend", Ok(NetworkMode::Named("backend".into())))]
     fn modes(#[case] given: &str, #[case] want: Result<NetworkMode, ModeError>) {
         assert_eq!(NetworkMode::parse(given), want);

@@ -178,7 +178,11 @@ impl Daemon {
         let rec = c.snapshot();
         let name = net.record.name.clone();
         let mode = rec.primary_network();
-        if net.bridge.is_none() || mode == "host" || mode == "none" {
+        if net.bridge.is_none()
+            || mode == "host"
+            || mode == "none"
+            || mode.starts_with("container:")
+        {
             return Err(DaemonError::Forbidden(if net.bridge.is_none() {
                 format!("container cannot be disconnected from host network or connected to {name} network")
             } else {
@@ -316,6 +320,11 @@ impl Daemon {
         use crate::network::mode::NetworkMode;
         let mode = NetworkMode::parse(&hc.network_mode)
             .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        if let NetworkMode::Container(other) = &mode {
+            // On no network of its own: it lives in the other's namespace.
+            self.lookup(other)?;
+            return Ok(BTreeMap::new());
+        }
         let primary = self.networks.find(mode.network_name())?;
         if let NetworkMode::Named(_) = mode {
             hc.network_mode = primary.record.name.clone();
