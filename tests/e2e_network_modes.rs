@@ -292,3 +292,70 @@ fn another_containers_network() {
         d.ok(&["rm", "-f", id]);
     }
 }
+
+#[test]
+fn legacy_links_on_the_default_bridge() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&[
+        "run", "-d", "--name", "db", "-e", "FOO=1", "--expose", "5432", "busybox", "sleep", "300",
+    ]);
+    let db_ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "db"]);
+    let db_ip = db_ip.trim();
+    let out = d.ok(&[
+        "run",
+        "--name",
+        "app",
+        "--link",
+        "db:store",
+        "busybox",
+        "sh",
+        "-c",
+        "env | grep ^STORE_ | sort; grep store /etc/hosts; ping -c1 -W2 store | head -1",
+    ]);
+    let db_id = d.ok(&["inspect", "-f", "{{.Id}}", "db"]);
+    assert_eq!(
+        out,
+        format!(
+            "STORE_ENV_FOO=1\nSTORE_NAME=/app/store\nSTORE_PORT=tcp://{db_ip}:5432\n\
+             STORE_PORT_5432_TCP=tcp://{db_ip}:5432\nSTORE_PORT_5432_TCP_ADDR={db_ip}\n\
+             STORE_PORT_5432_TCP_PORT=5432\nSTORE_PORT_5432_TCP_PROTO=tcp\n\
+             {db_ip}\tstore {} db\nPING store ({db_ip}): 56 data bytes\n",
+            &db_id[..12]
+        )
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{json .HostConfig.Links}}", "app"]),
+        "[\"/db:/app/store\"]\n"
+    );
+    // The link goes on its own; both containers stay.
+    let status = {
+        use std::io::{Read, Write};
+        let mut sock = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        sock.write_all(b"DELETE /containers/app/store?link=1 HTTP/1.0\r\nHost: berth\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        sock.read_to_string(&mut answer).unwrap();
+        answer
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(status, "204");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{json .HostConfig.Links}}", "app"]),
+        "[]\n"
+    );
+    let (_, err, code) = text(&d.berth(&["run", "--rm", "--link", "nobody:x", "busybox", "true"]));
+    assert_eq!(code, 125);
+    assert!(err.contains("could not get container for nobody"), "{err}");
+    d.ok(&["stop", "-t", "0", "db"]);
+    let (_, err, code) = text(&d.berth(&["run", "--rm", "--link", "db", "busybox", "true"]));
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("Cannot link to a non running container"),
+        "{err}"
+    );
+    d.ok(&["rm", "-f", "db", "app"]);
+}

@@ -20,6 +20,7 @@ impl Daemon {
         let mut hc = req.host_config.unwrap_or_default();
         check_supported(&hc)?;
         check_container_mode(&cfg, &hc)?;
+        self.check_links(&hc)?;
         super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
         // Docker records the log driver it chose; clients (the Python SDK) read it back.
         hc.log_config.driver = "json-file".into();
@@ -179,6 +180,19 @@ impl Daemon {
                 },
             };
             let mut record = record;
+            // Under the map's lock, so names are read from it, not through `lookup`.
+            let name_of = |t: &str| {
+                let as_name = format!("/{}", t.trim_start_matches('/'));
+                map.values()
+                    .find(|c| c.id == t || c.name() == as_name || c.id.starts_with(t))
+                    .map(|c| c.name())
+            };
+            if let Some(links) = Daemon::stored_links(&name, &record.host_config, name_of) {
+                record
+                    .host_config
+                    .extra
+                    .insert("Links".into(), links.into());
+            }
             record.name = name;
             let c = Arc::new(Container::new(record, dir.clone()));
             map.insert(id.clone(), c.clone());

@@ -23,6 +23,8 @@ pub(super) struct EtcFiles<'a> {
     pub dns: DnsOverrides,
     /// `--add-host`.
     pub extra_hosts: Vec<ExtraHost>,
+    /// `--link`: a line each, `ip\talias id name`.
+    pub links: Vec<String>,
     /// What `host-gateway` stands for.
     pub gateway: IpAddr,
 }
@@ -36,6 +38,10 @@ impl EtcFiles<'_> {
         }
         let mut hosts = String::from(LOOPBACK_NAMES);
         hosts.push_str(&extra_hosts::lines(&self.extra_hosts, self.gateway));
+        for l in &self.links {
+            hosts.push_str(l);
+            hosts.push('\n');
+        }
         if let Some(ip) = ip {
             match self.domainname {
                 "" => hosts.push_str(&format!("{ip}\t{}\n", self.hostname)),
@@ -119,6 +125,7 @@ mod tests {
                 .iter()
                 .map(|e| extra_hosts::parse(e).unwrap())
                 .collect(),
+            links: vec![],
             gateway: "172.17.0.1".parse().unwrap(),
         }
     }

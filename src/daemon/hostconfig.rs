@@ -9,7 +9,6 @@ use crate::wire::types::HostConfig;
 
 /// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
 pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
-    ("Links", "--link"),
     ("VolumesFrom", "--volumes-from"),
     ("Mounts", "--mount"),
     ("Tmpfs", "--tmpfs"),

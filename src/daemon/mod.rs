@@ -18,6 +18,7 @@ pub mod health;
 mod health_monitor;
 mod hostconfig;
 pub mod images;
+mod links;
 pub mod lock;
 pub mod logs;
 mod monitor;

@@ -28,6 +28,8 @@ pub(super) struct Prepared<'a> {
     pub user: &'a crate::runtime::user::ResolvedUser,
     pub seccomp_filter: Option<PathBuf>,
     pub no_new_privileges: bool,
+    /// `--link`: the environment each link gives, before the container's own.
+    pub link_env: Vec<String>,
 }
 
 /// The spec the shim runs a container from, built from its record alone and what start
@@ -43,6 +45,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
     if rec.config.tty {
         env.push("TERM=xterm".into());
     }
+    env = merge_env(&env, &p.link_env);
     env = merge_env(&env, rec.config.env.as_deref().unwrap_or(&[]));
     if !has_key(&env, "HOME") {
         env.push(format!("HOME={}", p.user.home));
@@ -208,7 +211,9 @@ impl Daemon {
         };
         let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        let (link_hosts, link_env) = self.link_parts(&rec).map_err(|e| (e, 125))?;
         let etc = EtcFiles {
+            links: link_hosts,
             hostname: &rec.config.hostname,
             domainname: &rec.config.domainname,
             host_network: mode == NetworkMode::Host,
@@ -244,6 +249,7 @@ impl Daemon {
                 user: &user,
                 seccomp_filter,
                 no_new_privileges: security.no_new_privileges,
+                link_env,
             },
         );
         acquired.shim_dir = Some(state_dir.clone());
@@ -524,6 +530,7 @@ mod tests {
                 user: &user,
                 seccomp_filter: Some("/run/berth/seccomp/default.bpf".into()),
                 no_new_privileges: true,
+                link_env: vec![],
             },
         );
         insta::assert_json_snapshot!(spec);

@@ -220,9 +220,14 @@ pub(super) async fn prune(c: Call) -> Reply {
     ok_json(&serde_json::json!({ "ContainersDeleted": ids, "SpaceReclaimed": bytes }))
 }
 
-/// `DELETE /containers/{id}?force=&v=`. No volumes exist yet, so `v` has nothing to remove.
+/// `DELETE /containers/{id}?force=&v=&link=`. No volumes exist yet, so `v` has nothing to
+/// remove. With `link`, `{id}` is `<container>/<alias>` and only that link goes.
 pub(super) async fn remove(c: Call) -> Reply {
-    c.d.remove(&c.param("id"), c.query().flag("force")).await?;
+    if c.query().flag("link") {
+        c.d.remove_link(&c.param("id")).await?;
+    } else {
+        c.d.remove(&c.param("id"), c.query().flag("force")).await?;
+    }
     no_content()
 }
 

@@ -74,7 +74,7 @@ fn table() -> Vec<Route> {
         route(M::GET, "/containers/{id}/stats", containers::stats),
         route(M::GET, "/containers/{id}/changes", containers::changes),
         route(M::GET, "/containers/{id}/export", containers::export),
-        route(M::DELETE, "/containers/{id}", containers::remove),
+        route(M::DELETE, "/containers/{id*}", containers::remove),
         route(M::POST, "/commit", containers::commit),
         route(M::POST, "/build", build::build),
         route(M::POST, "/containers/{id}/attach", attach::attach),
