@@ -13,7 +13,6 @@ pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("VolumesFrom", "--volumes-from"),
     ("Mounts", "--mount"),
     ("Tmpfs", "--tmpfs"),
-    ("PublishAllPorts", "--publish-all"),
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
     ("GroupAdd", "--group-add"),
@@ -125,6 +124,14 @@ pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<crate::network::extra_h
         .iter()
         .map(|e| crate::network::extra_hosts::parse(e).map_err(DaemonError::InvalidParameter))
         .collect()
+}
+
+/// `-P`: HostConfig.PublishAllPorts (kept among the fields berth does not type).
+pub(super) fn publish_all(hc: &HostConfig) -> bool {
+    hc.extra
+        .get("PublishAllPorts")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// What the daemon tells the client about a create it accepted but will not fully honour,
