@@ -1,8 +1,10 @@
 //! The host-port allocator for published ports without a host port (`-p 80`, `-p
 //! 127.0.0.1::80`, `-P`), as libnetwork's `portallocator`: ports come from the kernel's
-//! ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), one set per host address and
-//! protocol, and the search resumes after the last port handed out, so a port just released
-//! is not given to the next container at once (its clients' connections may still be around).
+//! ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), one set per protocol, and the
+//! search resumes after the last port handed out, so a port just released is not given to the
+//! next container at once (its clients' connections may still be around). Unlike Docker's, the
+//! sets are not per host address: a port out on 127.0.0.1 is not offered on 0.0.0.0 either,
+//! where binding it would fail anyway.
 //! Pure: it only counts; [`super::ports::bind`] asks it for a port and tries the next one when
 //! the kernel says that port is in use by someone else.
 //!
@@ -10,7 +12,6 @@
 //! so every network publishes from the same one.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
 use std::sync::{LazyLock, Mutex};
 
 /// Docker's range when the kernel's cannot be read.
@@ -33,11 +34,10 @@ pub fn host_range() -> (u16, u16) {
         .unwrap_or(FALLBACK_RANGE)
 }
 
-/// Every port of the range is taken, for this address and protocol.
+/// Every port of the range is taken, for this protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no free host port in {begin}-{end} for {host_ip}/{proto}: all ports are allocated")]
+#[error("no free host port in {begin}-{end} for {proto}: all ports are allocated")]
 pub struct Exhausted {
-    pub host_ip: Ipv4Addr,
     pub proto: String,
     pub begin: u16,
     pub end: u16,
@@ -50,12 +50,12 @@ struct PortSet {
     last: Option<u16>,
 }
 
-/// Ephemeral host ports in `begin..=end`, per (host address, protocol).
+/// Ephemeral host ports in `begin..=end`, per protocol.
 #[derive(Debug)]
 pub struct PortAllocator {
     begin: u16,
     end: u16,
-    sets: HashMap<(Ipv4Addr, String), PortSet>,
+    sets: HashMap<String, PortSet>,
 }
 
 impl PortAllocator {
@@ -78,9 +78,9 @@ impl PortAllocator {
     }
 
     /// A free port of the range, the first after the last one given, wrapping around.
-    pub fn allocate(&mut self, host_ip: Ipv4Addr, proto: &str) -> Result<u16, Exhausted> {
+    pub fn allocate(&mut self, proto: &str) -> Result<u16, Exhausted> {
         let (begin, end, len) = (self.begin, self.end, self.len());
-        let set = self.sets.entry((host_ip, proto.to_string())).or_default();
+        let set = self.sets.entry(proto.to_string()).or_default();
         let mut port = set.last.unwrap_or(end);
         for _ in 0..len {
             port = if port >= end { begin } else { port + 1 };
@@ -90,7 +90,6 @@ impl PortAllocator {
             }
         }
         Err(Exhausted {
-            host_ip,
             proto: proto.to_string(),
             begin,
             end,
@@ -99,10 +98,10 @@ impl PortAllocator {
 
     /// Mark a port as taken without handing it out (one a running container already holds,
     /// found after a daemon restart). Ports outside the range are not the allocator's.
-    pub fn reserve(&mut self, host_ip: Ipv4Addr, proto: &str, port: u16) {
+    pub fn reserve(&mut self, proto: &str, port: u16) {
         if (self.begin..=self.end).contains(&port) {
             self.sets
-                .entry((host_ip, proto.to_string()))
+                .entry(proto.to_string())
                 .or_default()
                 .used
                 .insert(port);
@@ -110,17 +109,15 @@ impl PortAllocator {
     }
 
     /// Give a port back. Releasing one never given is harmless.
-    pub fn release(&mut self, host_ip: Ipv4Addr, proto: &str, port: u16) {
-        if let Some(set) = self.sets.get_mut(&(host_ip, proto.to_string())) {
+    pub fn release(&mut self, proto: &str, port: u16) {
+        if let Some(set) = self.sets.get_mut(proto) {
             set.used.remove(&port);
         }
     }
 
-    /// How many ports are out for this address and protocol.
-    pub fn in_use(&self, host_ip: Ipv4Addr, proto: &str) -> usize {
-        self.sets
-            .get(&(host_ip, proto.to_string()))
-            .map_or(0, |s| s.used.len())
+    /// How many ports are out for this protocol.
+    pub fn in_use(&self, proto: &str) -> usize {
+        self.sets.get(proto).map_or(0, |s| s.used.len())
     }
 }
 
@@ -139,8 +136,6 @@ mod tests {
     use proptest::prelude::*;
     use rstest::rstest;
 
-    const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
-
     #[rstest]
     #[case("32768\t60999\n", Some((32768, 60999)))]
     #[case("1024 1024", Some((1024, 1024)))]
@@ -155,29 +150,28 @@ mod tests {
     #[test]
     fn resumes_after_the_last_port_and_wraps_around() {
         let mut a = PortAllocator::new(100, 102);
-        assert_eq!(a.allocate(ANY, "tcp"), Ok(100));
-        assert_eq!(a.allocate(ANY, "tcp"), Ok(101));
-        a.release(ANY, "tcp", 100);
+        assert_eq!(a.allocate("tcp"), Ok(100));
+        assert_eq!(a.allocate("tcp"), Ok(101));
+        a.release("tcp", 100);
         // 100 was just released: 102 comes first, then the search wraps to 100.
-        assert_eq!(a.allocate(ANY, "tcp"), Ok(102));
-        assert_eq!(a.allocate(ANY, "tcp"), Ok(100));
-        let err = a.allocate(ANY, "tcp").unwrap_err();
+        assert_eq!(a.allocate("tcp"), Ok(102));
+        assert_eq!(a.allocate("tcp"), Ok(100));
+        let err = a.allocate("tcp").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "no free host port in 100-102 for 0.0.0.0/tcp: all ports are allocated"
+            "no free host port in 100-102 for tcp: all ports are allocated"
         );
-        // Another protocol, or another address, is another set of ports.
-        assert_eq!(a.allocate(ANY, "udp"), Ok(100));
-        assert_eq!(a.allocate(Ipv4Addr::LOCALHOST, "tcp"), Ok(100));
+        // Another protocol is another set of ports.
+        assert_eq!(a.allocate("udp"), Ok(100));
     }
 
     #[test]
     fn reserved_ports_are_skipped_and_outside_ones_ignored() {
         let mut a = PortAllocator::new(100, 102);
-        a.reserve(ANY, "tcp", 100);
-        a.reserve(ANY, "tcp", 8080);
-        assert_eq!(a.in_use(ANY, "tcp"), 1);
-        assert_eq!(a.allocate(ANY, "tcp"), Ok(101));
+        a.reserve("tcp", 100);
+        a.reserve("tcp", 8080);
+        assert_eq!(a.in_use("tcp"), 1);
+        assert_eq!(a.allocate("tcp"), Ok(101));
     }
 
     #[derive(Debug, Clone)]
@@ -212,7 +206,7 @@ mod tests {
                 match op {
                     Op::Allocate(udp) => {
                         let (k, proto) = if udp { (1, "udp") } else { (0, "tcp") };
-                        match a.allocate(ANY, proto) {
+                        match a.allocate(proto) {
                             Ok(p) => {
                                 prop_assert!((begin..=end).contains(&p));
                                 prop_assert!(!out[k].contains(&p), "{p} handed out twice");
@@ -236,12 +230,12 @@ mod tests {
                         let (k, proto) = if udp { (1, "udp") } else { (0, "tcp") };
                         if !out[k].is_empty() {
                             let p = out[k].remove(i % out[k].len());
-                            a.release(ANY, proto, p);
+                            a.release(proto, p);
                         }
                     }
                 }
-                prop_assert_eq!(a.in_use(ANY, "tcp"), out[0].len());
-                prop_assert_eq!(a.in_use(ANY, "udp"), out[1].len());
+                prop_assert_eq!(a.in_use("tcp"), out[0].len());
+                prop_assert_eq!(a.in_use("udp"), out[1].len());
             }
         }
     }

@@ -161,7 +161,7 @@ impl BridgeNetwork {
         {
             let mut alloc = portalloc::host_ports().lock().unwrap();
             for m in live.iter().flat_map(|(_, _, maps)| maps) {
-                alloc.reserve(m.host_ip, &m.proto, m.host_port);
+                alloc.reserve(&m.proto, m.host_port);
             }
         }
         let mut removed = Vec::new();
@@ -205,7 +205,7 @@ impl BridgeNetwork {
 fn release_ports(maps: &[ports::PortMapping]) {
     let mut alloc = portalloc::host_ports().lock().unwrap();
     for m in maps {
-        alloc.release(m.host_ip, &m.proto, m.host_port);
+        alloc.release(&m.proto, m.host_port);
     }
 }
 

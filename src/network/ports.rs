@@ -261,11 +261,11 @@ fn bind_one(proto: &str, host_ip: Ipv4Addr, port: u16) -> std::io::Result<Bound>
 fn bind_ephemeral(r: &Requested, alloc: &mut PortAllocator) -> Result<(u16, Bound), PortError> {
     let (begin, end) = alloc.range();
     for _ in begin..=end {
-        let port = alloc.allocate(r.host_ip, &r.proto)?;
+        let port = alloc.allocate(&r.proto)?;
         match bind_one(&r.proto, r.host_ip, port) {
             Ok(b) => return Ok((port, b)),
             Err(e) => {
-                alloc.release(r.host_ip, &r.proto, port);
+                alloc.release(&r.proto, port);
                 if e.kind() != std::io::ErrorKind::AddrInUse {
                     return Err(PortError::from_io(&r.proto, r.host_ip, port, e));
                 }
@@ -273,7 +273,6 @@ fn bind_ephemeral(r: &Requested, alloc: &mut PortAllocator) -> Result<(u16, Boun
         }
     }
     Err(Exhausted {
-        host_ip: r.host_ip,
         proto: r.proto.clone(),
         begin,
         end,
@@ -301,7 +300,7 @@ pub fn bind(
             Ok(b) => b,
             Err(e) => {
                 for (r, port) in given {
-                    alloc.release(r.host_ip, &r.proto, port);
+                    alloc.release(&r.proto, port);
                 }
                 return Err(e);
             }
@@ -573,7 +572,7 @@ mod tests {
         let got = bind(&[req("tcp", [127, 0, 0, 1], 0, 80)], alloc).unwrap();
         assert_ne!(got[0].0.host_port, first);
         assert!((first + 1..=first + 20).contains(&got[0].0.host_port));
-        assert_eq!(alloc.in_use(Ipv4Addr::LOCALHOST, "tcp"), 1);
+        assert_eq!(alloc.in_use("tcp"), 1);
 
         // An explicit port in use after an ephemeral one: the ephemeral one is given back.
         let err = bind(
@@ -586,19 +585,19 @@ mod tests {
         .err()
         .expect("the explicit port is taken");
         assert!(matches!(err, PortError::AlreadyAllocated { .. }), "{err:?}");
-        assert_eq!(alloc.in_use(Ipv4Addr::LOCALHOST, "tcp"), 1);
+        assert_eq!(alloc.in_use("tcp"), 1);
     }
 
     #[test]
     fn a_full_range_is_reported() {
         let alloc = &mut PortAllocator::new(41200, 41200);
-        alloc.reserve(Ipv4Addr::LOCALHOST, "udp", 41200);
+        alloc.reserve("udp", 41200);
         let err = bind(&[req("udp", [127, 0, 0, 1], 0, 53)], alloc)
             .err()
             .expect("no port left");
         assert_eq!(
             err.to_string(),
-            "no free host port in 41200-41200 for 127.0.0.1/udp: all ports are allocated"
+            "no free host port in 41200-41200 for udp: all ports are allocated"
         );
     }
 
