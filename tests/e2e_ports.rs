@@ -220,3 +220,129 @@ fn the_proxy_relays_udp_both_ways() {
     let _ = proxy.wait();
     assert_eq!(got.as_deref(), Some(&b"echo:ping"[..]));
 }
+
+/// The host port `port <name>` shows for `key` (`80/tcp`) on 0.0.0.0, and how many lines it has.
+fn published(d: &common::TestDaemon, name: &str, key: &str) -> (u16, usize) {
+    let out = d.ok(&["port", name]);
+    let port = out
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} -> 0.0.0.0:")))
+        .unwrap_or_else(|| panic!("no {key} on 0.0.0.0 in `port {name}`:\n{out}"))
+        .parse()
+        .unwrap();
+    (port, out.lines().count())
+}
+
+/// `-P`: the image's EXPOSE and `--expose` published on ephemeral ports of the kernel's range,
+/// as `port`, `ps` and inspect show them; every container its own ports, a released port not
+/// handed out again at once, a binding of the container's own kept; the docker CLI agrees.
+#[test]
+fn publish_all_publishes_every_exposed_port_on_an_ephemeral_port() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let ctx = d.dir.path().join("exposing");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nEXPOSE 80\n\
+         CMD mkdir -p /www && echo hello-from-$HOSTNAME > /www/index.html && httpd -f -p 80 -h /www\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-q", "-t", "exposing", ctx.to_str().unwrap()]);
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let mut range = range.split_whitespace().map(|p| p.parse::<u16>().unwrap());
+    let range = range.next().unwrap()..=range.next().unwrap();
+
+    let a = d.ok(&["run", "-d", "--name", "pa", "-P", "exposing"]);
+    let (port_a, lines) = published(&d, "pa", "80/tcp");
+    assert_eq!(lines, 1);
+    assert!(range.contains(&port_a), "{port_a} outside {range:?}");
+    assert!(common::http_get(&format!("127.0.0.1:{port_a}"))
+        .contains(&format!("hello-from-{}", &a[..12])));
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{json .Config.ExposedPorts}}", "pa"]),
+        "{\"80/tcp\":{}}\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}",
+            "pa"
+        ]),
+        format!("{port_a}\n")
+    );
+    assert_eq!(
+        d.ok(&["ps", "-f", "name=pa", "--format", "{{.Ports}}"]),
+        format!("0.0.0.0:{port_a}->80/tcp\n")
+    );
+
+    // --expose adds a port; a second container gets ports of its own.
+    d.ok(&[
+        "run", "-d", "--name", "pb", "--expose", "9000", "-P", "exposing",
+    ]);
+    let (port_b, lines) = published(&d, "pb", "80/tcp");
+    let (port_b9000, _) = published(&d, "pb", "9000/tcp");
+    assert_eq!(lines, 2);
+    let all = [port_a, port_b, port_b9000];
+    assert!(all.iter().all(|p| range.contains(p)), "{all:?}");
+    assert!(
+        port_a != port_b && port_b != port_b9000 && port_a != port_b9000,
+        "{all:?}"
+    );
+    assert!(common::http_get(&format!("127.0.0.1:{port_b}")).contains("hello-from"));
+
+    // A binding of its own wins over -P; without -P, EXPOSE publishes nothing.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pc",
+        "-P",
+        "-p",
+        "127.0.0.1::80",
+        "exposing",
+    ]);
+    let c = d.ok(&["port", "pc"]);
+    assert_eq!(c.lines().count(), 1, "{c}");
+    assert!(c.starts_with("80/tcp -> 127.0.0.1:"), "{c}");
+    d.ok(&["run", "-d", "--name", "pe", "exposing"]);
+    assert_eq!(d.ok(&["port", "pe"]), "");
+    assert_eq!(
+        d.ok(&["ps", "-f", "name=pe", "--format", "{{.Ports}}"]),
+        "80/tcp\n"
+    );
+
+    // A port just released is not handed out again at once.
+    d.ok(&["rm", "-f", "pa"]);
+    d.ok(&["run", "-d", "--name", "pg", "-P", "exposing"]);
+    let (port_g, _) = published(&d, "pg", "80/tcp");
+    assert_ne!(port_g, port_a);
+    assert!(TcpStream::connect(format!("127.0.0.1:{port_a}")).is_err());
+
+    // The docker CLI: its -P and its `port` agree with ours.
+    if let Some(mut docker) = d.docker() {
+        let out = docker
+            .args(["run", "-d", "-P", "--name", "pf", "exposing"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let (port_f, _) = published(&d, "pf", "80/tcp");
+        let out = d
+            .docker()
+            .unwrap()
+            .args(["port", "pf", "80"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("0.0.0.0:{port_f}").as_str()),
+            "{text}"
+        );
+        assert!(common::http_get(&format!("127.0.0.1:{port_f}")).contains("hello-from"));
+    }
+    for name in ["pb", "pc", "pe", "pg", "pf"] {
+        let _ = d.berth(&["rm", "-f", name]);
+    }
+}

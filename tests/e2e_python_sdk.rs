@@ -152,3 +152,41 @@ fn python_sdk_builds_an_image() {
     let Some(python) = sdk_python() else { return };
     run_script(&d, python, BUILD);
 }
+
+/// The SDK's port tests, on ephemeral ports (theirs bind fixed ones): `ports={"2222/tcp":
+/// None}` (test_ports_target_none), explicit 127.0.0.1 bindings read back through `port`
+/// (PortTest.test_port), and `publish_all_ports` over tcp and udp exposed ports.
+const PORTS: &str = r#"
+import docker
+c = docker.from_env()
+api = c.api
+ct = c.containers.run("busybox", "sleep 100", detach=True, ports={"2222/tcp": None})
+ct.reload()
+assert list(ct.ports) == ["2222/tcp"], ct.ports
+for b in ct.ports["2222/tcp"]:
+    assert sorted(b) == ["HostIp", "HostPort"] and int(b["HostPort"]) > 0, ct.ports
+ct.remove(force=True)
+
+ct = api.create_container("busybox", ["sleep", "60"], ports=[1111, 2222, (3333, "udp")],
+    host_config=api.create_host_config(
+        port_bindings={"1111": ("127.0.0.1", None), "3333/udp": ("127.0.0.1", None)},
+        publish_all_ports=True, network_mode="bridge"))
+api.start(ct)
+tcp = set()
+for port, ip in [("1111", "127.0.0.1"), ("2222", "0.0.0.0"), ("3333/udp", "127.0.0.1")]:
+    b = api.port(ct, port)
+    assert len(b) == 1 and b[0]["HostIp"] == ip and int(b[0]["HostPort"]) > 0, (port, b)
+    if "udp" not in port:
+        tcp.add(b[0]["HostPort"])
+assert len(tcp) == 2, tcp
+assert api.inspect_container(ct)["HostConfig"]["PublishAllPorts"] is True
+api.remove_container(ct, force=True)
+print("ok")
+"#;
+
+#[test]
+fn python_sdk_publishes_ports() {
+    let d = daemon_or_skip!();
+    let Some(python) = sdk_python() else { return };
+    run_script(&d, python, PORTS);
+}

@@ -1,5 +1,5 @@
 //! `create`: a container record from the client's Config and HostConfig merged with the
-//! image's (Docker's rules for entrypoint, cmd, env, workdir and healthcheck), a name, and the
+//! image's (Docker's rules for entrypoint, cmd, env, workdir, exposed ports and healthcheck), a name, and the
 //! container's layers (the `-init` layer and the read-write one). Nothing runs yet.
 
 use super::container::{Container, Record};
@@ -78,6 +78,23 @@ impl Daemon {
             let mut labels = image_labels;
             labels.extend(cfg.labels.take().unwrap_or_default());
             cfg.labels = Some(labels);
+        }
+        // EXPOSE: the image's exposed ports are the container's too, with the client's.
+        if let Some(image_ports) = icfg.exposed_ports.clone() {
+            let ports = cfg.exposed_ports.get_or_insert_with(Default::default);
+            for (k, v) in image_ports {
+                ports.entry(k).or_insert(v);
+            }
+        }
+        // With -P every one of them will be published: refuse one berth cannot publish now,
+        // rather than at start.
+        if publish_all(&hc) {
+            crate::network::ports::requests_for(
+                hc.port_bindings.as_ref(),
+                cfg.exposed_ports.as_ref(),
+                true,
+            )
+            .map_err(DaemonError::InvalidParameter)?;
         }
         if cfg.stop_signal.is_none() {
             cfg.stop_signal = icfg.stop_signal.clone();

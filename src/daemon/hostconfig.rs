@@ -12,7 +12,6 @@ pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("VolumesFrom", "--volumes-from"),
     ("Mounts", "--mount"),
     ("Tmpfs", "--tmpfs"),
-    ("PublishAllPorts", "--publish-all"),
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
     ("GroupAdd", "--group-add"),
@@ -169,6 +168,14 @@ pub(super) fn check_container_mode(
         return conflict("port exposing and the container type network mode");
     }
     Ok(())
+}
+
+/// `-P`: HostConfig.PublishAllPorts (kept among the fields berth does not type).
+pub(super) fn publish_all(hc: &HostConfig) -> bool {
+    hc.extra
+        .get("PublishAllPorts")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// What the daemon tells the client about a create it accepted but will not fully honour,

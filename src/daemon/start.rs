@@ -274,11 +274,18 @@ impl Daemon {
         let mut shim = created.map_err(|e| start_failure(&e.to_string(), e.exit_code()))?;
         let primary_ep = plugged.iter().find(|p| p.0 == acquired.primary);
         // Only a container with an address on a bridge has ports to publish: Docker
-        // discards them in the other modes (with a warning at create).
-        let ports = match (primary_ep, &rec.host_config.port_bindings) {
-            (Some((_, bridge, ep)), Some(b)) => {
-                let requested = crate::network::ports::requested(b)
-                    .map_err(|e| (DaemonError::InvalidParameter(e), 125))?;
+        // discards them in the other modes (with a warning at create). With -P, each exposed
+        // port without a binding of its own gets an ephemeral one.
+        // An internal network has no way in either: Docker publishes nothing there.
+        let internal = primary.as_ref().is_some_and(|p| p.record.internal);
+        let ports = match primary_ep.filter(|_| !internal) {
+            Some((_, bridge, ep)) => {
+                let requested = crate::network::ports::requests_for(
+                    rec.host_config.port_bindings.as_ref(),
+                    rec.config.exposed_ports.as_ref(),
+                    publish_all(&rec.host_config),
+                )
+                .map_err(|e| (DaemonError::InvalidParameter(e), 125))?;
                 bridge
                     .publish(&id, ep.ip, &requested)
                     .await
@@ -292,7 +299,7 @@ impl Daemon {
                         )
                     })?
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         acquired.ports = ports.clone();
         step("network connected and container created");

@@ -135,6 +135,40 @@ fn ports_view(rec: &Record) -> BTreeMap<String, serde_json::Value> {
     out
 }
 
+/// The list's Ports of a running container: each published port, and each exposed port that
+/// is not published with its number and protocol only (the PORTS column's `80/tcp`).
+fn summary_ports(rec: &Record) -> Vec<serde_json::Value> {
+    if !rec.state.running {
+        return vec![];
+    }
+    let mut out: Vec<serde_json::Value> = rec
+        .ports
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "IP": m.host_ip.to_string(),
+                "PrivatePort": m.container_port,
+                "PublicPort": m.host_port,
+                "Type": m.proto,
+            })
+        })
+        .collect();
+    for key in ports_view(rec).keys() {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if !rec
+            .ports
+            .iter()
+            .any(|m| m.container_port == port && m.proto == proto)
+        {
+            out.push(serde_json::json!({ "PrivatePort": port, "Type": proto }));
+        }
+    }
+    out
+}
+
 pub fn summary_view(rec: &Record) -> ContainerSummary {
     let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
         .map(|t| t.timestamp())
@@ -152,21 +186,7 @@ pub fn summary_view(rec: &Record) -> ContainerSummary {
         image_id: rec.image.clone(),
         command,
         created,
-        ports: if rec.state.running {
-            rec.ports
-                .iter()
-                .map(|m| {
-                    serde_json::json!({
-                        "IP": m.host_ip.to_string(),
-                        "PrivatePort": m.container_port,
-                        "PublicPort": m.host_port,
-                        "Type": m.proto,
-                    })
-                })
-                .collect()
-        } else {
-            vec![]
-        },
+        ports: summary_ports(rec),
         labels: rec.config.labels.clone().unwrap_or_default(),
         state: rec.state.status.clone(),
         status: status_text(rec, chrono::Utc::now()),
@@ -292,6 +312,34 @@ mod tests {
             .unwrap()
             .with_timezone(&chrono::Utc);
         assert_eq!(status_text(&rec, now), "Up 2 seconds");
+    }
+
+    /// As Docker lists them: a published port with its host side, an exposed one without.
+    #[test]
+    fn ps_ports_show_published_and_exposed_ports() {
+        let mut rec = running_record();
+        rec.config.exposed_ports = Some(
+            [
+                ("80/tcp".to_string(), serde_json::json!({})),
+                ("9000/udp".into(), serde_json::json!({})),
+            ]
+            .into(),
+        );
+        rec.ports = vec![crate::network::ports::PortMapping {
+            proto: "tcp".into(),
+            host_ip: std::net::Ipv4Addr::UNSPECIFIED,
+            host_port: 32768,
+            container_port: 80,
+        }];
+        assert_eq!(
+            serde_json::Value::from(summary_view(&rec).ports),
+            serde_json::json!([
+                {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"},
+                {"PrivatePort": 9000, "Type": "udp"},
+            ])
+        );
+        rec.state.running = false;
+        assert!(summary_view(&rec).ports.is_empty());
     }
 
     #[rstest::rstest]

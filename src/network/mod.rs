@@ -2,7 +2,8 @@
 //! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, `chains`,
 //! the rule planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply
 //! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules),
-//! `portmap` (publishing them on the bridge) and `proxy` (the userland proxy process).
+//! `portalloc` (ephemeral host ports), `portmap` (publishing them on the bridge) and `proxy`
+//! (the userland proxy process).
 
 pub mod bridge;
 pub mod chains;
@@ -13,6 +14,7 @@ pub mod iptables;
 pub mod mode;
 mod netlink;
 mod netns;
+pub mod portalloc;
 mod portmap;
 pub mod ports;
 pub mod proxy;

@@ -1,14 +1,15 @@
-//! Published ports (`-p`) on the bridge, as Docker's port mapper does them: bind the host
-//! ports (so a port in use fails the start at once, in Docker's words), add the DNAT, ACCEPT
-//! and hairpin rules, and start the userland proxy with the bound sockets; on stop, take the
-//! proxy and the rules down again, and after a crash sweep what no running container owns.
+//! Published ports (`-p`, `-P`) on the bridge, as Docker's port mapper does them: bind the
+//! host ports (so a port in use fails the start at once, in Docker's words; port 0 comes from
+//! the daemon's [`portalloc`]), add the DNAT, ACCEPT and hairpin rules, and start the userland
+//! proxy with the bound sockets; on stop, take the proxy and the rules down again and give the
+//! ports back, and after a crash sweep what no running container owns.
 
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::bridge::{check_id, BridgeNetwork};
 use super::iptables::{self, Rule, Table};
-use super::{chains, ports, proxy, NetworkError};
+use super::{chains, portalloc, ports, proxy, NetworkError};
 
 impl BridgeNetwork {
     /// One container's published-port rules on this bridge, with this daemon's chains.
@@ -30,11 +31,18 @@ impl BridgeNetwork {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let bound = ports::bind(requests)?;
+        let bound = {
+            let mut alloc = portalloc::host_ports().lock().unwrap();
+            ports::bind(requests, &mut alloc)?
+        };
         let maps: Vec<_> = bound.iter().map(|(m, _)| m.clone()).collect();
-        self.add_port_rules(ip, &maps).await?;
+        if let Err(e) = self.add_port_rules(ip, &maps).await {
+            release_ports(&maps);
+            return Err(e);
+        }
         if let Err(e) = self.start_proxy(id, ip, &maps, &bound) {
             delete_quietly(&self.port_rules(ip, &maps)).await;
+            release_ports(&maps);
             return Err(e);
         }
         Ok(maps)
@@ -131,9 +139,11 @@ impl BridgeNetwork {
         Ok(())
     }
 
-    /// Take a container's published ports down: the proxy and the rules. Safe to repeat.
+    /// Take a container's published ports down: the proxy, the rules, and the ports in the
+    /// allocator. Safe to repeat.
     pub async fn unpublish(&self, id: &str, ip: Ipv4Addr, maps: &[ports::PortMapping]) {
         proxy::stop(&self.config().exec_root, id);
+        release_ports(maps);
         for r in self.port_rules(ip, maps) {
             if let Err(e) = iptables::delete_all(&r).await {
                 tracing::warn!("unpublishing ports of {id}: {e}");
@@ -142,11 +152,18 @@ impl BridgeNetwork {
     }
 
     /// After a crash: stop proxies and delete published-port rules that belong to no running
-    /// container (`live`: id, address and ports of each).
+    /// container (`live`: id, address and ports of each), and tell the allocator which host
+    /// ports the running ones hold, so a new container is not offered them first.
     pub async fn sweep_ports(
         &self,
         live: &[(String, Ipv4Addr, Vec<ports::PortMapping>)],
     ) -> Vec<String> {
+        {
+            let mut alloc = portalloc::host_ports().lock().unwrap();
+            for m in live.iter().flat_map(|(_, _, maps)| maps) {
+                alloc.reserve(&m.proto, m.host_port);
+            }
+        }
         let mut removed = Vec::new();
         let dir = self.config().exec_root.join("proxies");
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -181,6 +198,14 @@ impl BridgeNetwork {
             }
         }
         removed
+    }
+}
+
+/// Give a container's host ports back to the allocator (explicit ones were never its: a no-op).
+fn release_ports(maps: &[ports::PortMapping]) {
+    let mut alloc = portalloc::host_ports().lock().unwrap();
+    for m in maps {
+        alloc.release(&m.proto, m.host_port);
     }
 }
 

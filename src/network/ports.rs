@@ -1,5 +1,6 @@
-//! Published ports (`-p`): parsing `-p` and PortBindings as Docker does, binding the host ports
-//! (one in use fails the start at once, in Docker's words; port 0 becomes a free port), and
+//! Published ports (`-p`, `-P`): parsing `-p` and PortBindings as Docker does, adding a
+//! binding for every exposed port under `-P`, binding the host ports (one in use fails the
+//! start at once, in Docker's words; port 0 becomes a port from [`super::portalloc`]), and
 //! each container's rules, which `portmap` applies. As in Docker, from outside a DNAT in
 //! `<PREFIX>-DNAT` rewrites packets for the host's addresses, and from the host to 127.0.0.1,
 //! which DNAT excludes, the userland proxy ([`super::proxy`]) copies the connection.
@@ -7,6 +8,7 @@
 pub use super::chains::dnat_chain;
 use super::chains::{forward_chain, nat_chain};
 use super::iptables::{Placement, Rule, Table};
+use super::portalloc::{Exhausted, PortAllocator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -148,6 +150,52 @@ pub fn requested(bindings: &BTreeMap<String, serde_json::Value>) -> Result<Vec<R
     Ok(out)
 }
 
+/// `80/tcp`, `80` (tcp), `7000-7002/udp`: a Config.ExposedPorts key as (port, proto) pairs.
+fn exposed_key(key: &str) -> Result<Vec<(u16, String)>, String> {
+    let (ports, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if proto != "tcp" && proto != "udp" {
+        return Err(format!(
+            "publishing {proto} ports is not supported by berth (exposed port {key})"
+        ));
+    }
+    let (a, b) = parse_range(ports, "exposed")?;
+    Ok((a..=b).map(|p| (p, proto.clone())).collect())
+}
+
+/// Everything a container's ports ask for, as Docker's daemon reads them: the PortBindings,
+/// and with PublishAllPorts (`-P`) one more for each exposed port that has no binding of its
+/// own, on an ephemeral port (0) of every host address. Sorted by container port.
+pub fn requests_for(
+    bindings: Option<&BTreeMap<String, serde_json::Value>>,
+    exposed: Option<&BTreeMap<String, serde_json::Value>>,
+    publish_all: bool,
+) -> Result<Vec<Requested>, String> {
+    let mut out = match bindings {
+        Some(b) => requested(b)?,
+        None => Vec::new(),
+    };
+    if publish_all {
+        for key in exposed.into_iter().flat_map(|e| e.keys()) {
+            for (port, proto) in exposed_key(key)? {
+                let bound = out
+                    .iter()
+                    .any(|r| r.container_port == port && r.proto == proto);
+                if !bound {
+                    out.push(Requested {
+                        proto,
+                        host_ip: Ipv4Addr::UNSPECIFIED,
+                        host_port: 0,
+                        container_port: port,
+                    });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.container_port, &a.proto).cmp(&(b.container_port, &b.proto)));
+    Ok(out)
+}
+
 /// A bound host socket, to be handed to the proxy.
 pub enum Bound {
     Tcp(std::net::TcpListener),
@@ -179,40 +227,83 @@ pub enum PortError {
         #[source]
         source: std::io::Error,
     },
+    /// No ephemeral port left (or none the kernel would give) in the range.
+    #[error(transparent)]
+    Exhausted(#[from] Exhausted),
 }
 
 impl PortError {
-    fn from_io(r: &Requested, source: std::io::Error) -> Self {
+    fn from_io(proto: &str, host_ip: Ipv4Addr, host_port: u16, source: std::io::Error) -> Self {
         if source.kind() == std::io::ErrorKind::AddrInUse {
-            PortError::AlreadyAllocated {
-                host_ip: r.host_ip,
-                host_port: r.host_port,
-            }
+            PortError::AlreadyAllocated { host_ip, host_port }
         } else {
             PortError::Bind {
-                proto: r.proto.clone(),
-                host_ip: r.host_ip,
-                host_port: r.host_port,
+                proto: proto.to_string(),
+                host_ip,
+                host_port,
                 source,
             }
         }
     }
 }
 
-/// Bind every requested host port; a port in use fails with Docker's words.
-pub fn bind(requests: &[Requested]) -> Result<Vec<(PortMapping, Bound)>, PortError> {
-    let mut out = Vec::new();
+fn bind_one(proto: &str, host_ip: Ipv4Addr, port: u16) -> std::io::Result<Bound> {
+    let addr = std::net::SocketAddr::from((host_ip, port));
+    Ok(if proto == "udp" {
+        Bound::Udp(std::net::UdpSocket::bind(addr)?)
+    } else {
+        Bound::Tcp(std::net::TcpListener::bind(addr)?)
+    })
+}
+
+/// An ephemeral port for `r`: the allocator's next one that the kernel lets us bind; a port
+/// some other program holds is given back and the next one tried, until the range is done.
+fn bind_ephemeral(r: &Requested, alloc: &mut PortAllocator) -> Result<(u16, Bound), PortError> {
+    let (begin, end) = alloc.range();
+    for _ in begin..=end {
+        let port = alloc.allocate(&r.proto)?;
+        match bind_one(&r.proto, r.host_ip, port) {
+            Ok(b) => return Ok((port, b)),
+            Err(e) => {
+                alloc.release(&r.proto, port);
+                if e.kind() != std::io::ErrorKind::AddrInUse {
+                    return Err(PortError::from_io(&r.proto, r.host_ip, port, e));
+                }
+            }
+        }
+    }
+    Err(Exhausted {
+        proto: r.proto.clone(),
+        begin,
+        end,
+    }
+    .into())
+}
+
+/// Bind every requested host port, port 0 through `alloc`; a port in use fails with Docker's
+/// words. On failure nothing stays bound or allocated.
+pub fn bind(
+    requests: &[Requested],
+    alloc: &mut PortAllocator,
+) -> Result<Vec<(PortMapping, Bound)>, PortError> {
+    let mut out: Vec<(PortMapping, Bound)> = Vec::new();
+    let mut given = Vec::new();
     for r in requests {
-        let addr = std::net::SocketAddr::from((r.host_ip, r.host_port));
-        let fail = |e| PortError::from_io(r, e);
-        let (bound, port) = if r.proto == "udp" {
-            let s = std::net::UdpSocket::bind(addr).map_err(fail)?;
-            let port = s.local_addr().map_err(fail)?.port();
-            (Bound::Udp(s), port)
+        let bound = if r.host_port == 0 {
+            bind_ephemeral(r, alloc).inspect(|(port, _)| given.push((r, *port)))
         } else {
-            let l = std::net::TcpListener::bind(addr).map_err(fail)?;
-            let port = l.local_addr().map_err(fail)?.port();
-            (Bound::Tcp(l), port)
+            bind_one(&r.proto, r.host_ip, r.host_port)
+                .map(|b| (r.host_port, b))
+                .map_err(|e| PortError::from_io(&r.proto, r.host_ip, r.host_port, e))
+        };
+        let (port, bound) = match bound {
+            Ok(b) => b,
+            Err(e) => {
+                for (r, port) in given {
+                    alloc.release(&r.proto, port);
+                }
+                return Err(e);
+            }
         };
         out.push((
             PortMapping {
@@ -386,14 +477,17 @@ mod tests {
             host_port: port,
             container_port: 80,
         };
-        let err = bind(&[want("tcp")]).err().expect("the port is taken");
+        let alloc = &mut PortAllocator::new(40000, 40010);
+        let err = bind(&[want("tcp")], alloc)
+            .err()
+            .expect("the port is taken");
         assert!(matches!(err, PortError::AlreadyAllocated { host_port, .. } if host_port == port));
         assert_eq!(
             err.to_string(),
             format!("Bind for 127.0.0.1:{port} failed: port is already allocated")
         );
         // TCP and UDP ports are separate: the same number is free for UDP.
-        let (map, _socket) = bind(&[want("udp")]).unwrap().pop().unwrap();
+        let (map, _socket) = bind(&[want("udp")], alloc).unwrap().pop().unwrap();
         assert_eq!(map.host_port, port);
     }
 
@@ -406,11 +500,104 @@ mod tests {
             host_port: 8080,
             container_port: 80,
         };
-        let err = bind(&[r]).err().expect("not a local address");
+        let alloc = &mut PortAllocator::new(40000, 40010);
+        let err = bind(&[r], alloc).err().expect("not a local address");
         assert!(matches!(err, PortError::Bind { .. }), "{err:?}");
         assert!(
             err.to_string().starts_with("binding 192.0.2.1:8080/tcp: "),
             "{err}"
+        );
+    }
+
+    fn req(proto: &str, ip: [u8; 4], host_port: u16, container_port: u16) -> Requested {
+        Requested {
+            proto: proto.into(),
+            host_ip: ip.into(),
+            host_port,
+            container_port,
+        }
+    }
+
+    #[rstest]
+    #[case::expose_only_publishes_nothing(r#"{}"#, r#"{"80/tcp":{}}"#, false, vec![])]
+    #[case::expose_and_publish_all(r#"{}"#, r#"{"80/tcp":{}}"#, true, vec![req("tcp", [0; 4], 0, 80)])]
+    #[case::a_binding_of_its_own_wins(
+        r#"{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]}"#,
+        r#"{"80/tcp":{},"9000/tcp":{}}"#,
+        true,
+        vec![req("tcp", [127, 0, 0, 1], 8080, 80), req("tcp", [0; 4], 0, 9000)]
+    )]
+    #[case::an_empty_binding_list_is_no_binding(r#"{"80/tcp":[]}"#, r#"{"80/tcp":{}}"#, true, vec![req("tcp", [0; 4], 0, 80)])]
+    #[case::udp_and_tcp_are_different_ports(
+        r#"{"53/tcp":[{"HostIp":"","HostPort":"5353"}]}"#,
+        r#"{"53/udp":{},"53/tcp":{}}"#,
+        true,
+        vec![req("tcp", [0; 4], 5353, 53), req("udp", [0; 4], 0, 53)]
+    )]
+    #[case::a_range_and_a_bare_port(r#"{}"#, r#"{"7000-7001/tcp":{},"8000":{}}"#, true, vec![req("tcp", [0; 4], 0, 7000), req("tcp", [0; 4], 0, 7001), req("tcp", [0; 4], 0, 8000)])]
+    #[case::bindings_without_publish_all(r#"{"80/tcp":[{"HostIp":"","HostPort":""}]}"#, r#"{"80/tcp":{},"81/tcp":{}}"#, false, vec![req("tcp", [0; 4], 0, 80)])]
+    fn exposed_ports_expand_into_requests(
+        #[case] bindings: &str,
+        #[case] exposed: &str,
+        #[case] publish_all: bool,
+        #[case] want: Vec<Requested>,
+    ) {
+        let b: BTreeMap<String, serde_json::Value> = serde_json::from_str(bindings).unwrap();
+        let e: BTreeMap<String, serde_json::Value> = serde_json::from_str(exposed).unwrap();
+        assert_eq!(requests_for(Some(&b), Some(&e), publish_all), Ok(want));
+    }
+
+    #[test]
+    fn publish_all_refuses_an_exposed_sctp_port() {
+        let e: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(r#"{"9/sctp":{}}"#).unwrap();
+        assert_eq!(
+            requests_for(None, Some(&e), true),
+            Err("publishing sctp ports is not supported by berth (exposed port 9/sctp)".into())
+        );
+        assert_eq!(requests_for(None, Some(&e), false), Ok(vec![]));
+    }
+
+    /// Port 0 comes from the allocator, skipping a port some other program holds; a failure
+    /// later in the list gives back what was allocated.
+    #[test]
+    fn port_zero_comes_from_the_allocator_and_skips_ports_in_use() {
+        // A range of ports that may be busy on this host: take the first free one we find, and
+        // hold it, so the allocator has to step over it.
+        let held = (41000..41100)
+            .find_map(|p| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, p)).ok())
+            .expect("a free port in 41000-41099");
+        let first = held.local_addr().unwrap().port();
+        let alloc = &mut PortAllocator::new(first, first + 20);
+        let got = bind(&[req("tcp", [127, 0, 0, 1], 0, 80)], alloc).unwrap();
+        assert_ne!(got[0].0.host_port, first);
+        assert!((first + 1..=first + 20).contains(&got[0].0.host_port));
+        assert_eq!(alloc.in_use("tcp"), 1);
+
+        // An explicit port in use after an ephemeral one: the ephemeral one is given back.
+        let err = bind(
+            &[
+                req("tcp", [127, 0, 0, 1], 0, 81),
+                req("tcp", [127, 0, 0, 1], first, 82),
+            ],
+            alloc,
+        )
+        .err()
+        .expect("the explicit port is taken");
+        assert!(matches!(err, PortError::AlreadyAllocated { .. }), "{err:?}");
+        assert_eq!(alloc.in_use("tcp"), 1);
+    }
+
+    #[test]
+    fn a_full_range_is_reported() {
+        let alloc = &mut PortAllocator::new(41200, 41200);
+        alloc.reserve("udp", 41200);
+        let err = bind(&[req("udp", [127, 0, 0, 1], 0, 53)], alloc)
+            .err()
+            .expect("no port left");
+        assert_eq!(
+            err.to_string(),
+            "no free host port in 41200-41200 for udp: all ports are allocated"
         );
     }
 
