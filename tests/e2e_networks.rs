@@ -245,7 +245,13 @@ fn internal_networks_names_after_a_crash_and_builds() {
     d.load_busybox();
     d.ok(&["network", "create", "--internal", "vault"]);
     // Nothing is published from an internal network, as in Docker.
-    start(&d, "vault", "safe", &["-p", "127.0.0.1::80"], &["sleep", "300"]);
+    start(
+        &d,
+        "vault",
+        "safe",
+        &["-p", "127.0.0.1::80"],
+        &["sleep", "300"],
+    );
     assert_eq!(d.ok(&["port", "safe"]), "");
     start(&d, "vault", "asker", &[], &["sleep", "300"]);
     // No way out: no default route.
