@@ -88,7 +88,7 @@ impl Daemon {
         }
         if !matches!(hc.network_mode.as_str(), "" | "default" | "bridge") {
             return Err(DaemonError::InvalidParameter(
-                "--link is supported on the default bridge only by berth yet (user networks resolve container names already)".into(),
+                "--link on a network other than the default bridge is not supported by berth yet (on a user network, containers find each other by name already)".into(),
             ));
         }
         for l in &links {
