@@ -11,6 +11,17 @@ pub const CONTAINER_FILTERS: &[&str] = &[
     "status", "name", "id", "label", "ancestor", "exited", "health",
 ];
 
+/// A `label` filter's value against an object's labels: `key` (any value) or `key=value`.
+pub fn label_matches(labels: Option<&BTreeMap<String, String>>, want: &str) -> bool {
+    let Some(labels) = labels else {
+        return false;
+    };
+    match want.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(want),
+    }
+}
+
 pub fn parse(json: &str) -> Result<Filters, String> {
     if json.trim().is_empty() {
         return Ok(Filters::new());
@@ -53,13 +64,7 @@ pub fn matches(rec: &Record, f: &Filters, ancestor_ids: &[String]) -> bool {
                 .trim_start_matches('/')
                 .contains(v.trim_start_matches('/')),
             "id" => rec.id.starts_with(v.as_str()),
-            "label" => {
-                let labels = rec.config.labels.clone().unwrap_or_default();
-                match v.split_once('=') {
-                    Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
-                    None => labels.contains_key(v),
-                }
-            }
+            "label" => label_matches(rec.config.labels.as_ref(), v),
             "ancestor" => rec.config.image == *v || ancestor_ids.contains(&rec.image),
             "health" => super::health::filter_value(rec.state.health.as_ref()) == v,
             "exited" => {

@@ -590,13 +590,7 @@ impl ImageFilter {
                     let name = t.rsplit_once(':').map(|(n, _)| n).unwrap_or(t);
                     glob(v, t) || glob(v, name)
                 }),
-                "label" => {
-                    let labels = img.labels.clone().unwrap_or_default();
-                    match v.split_once('=') {
-                        Some((key, val)) => labels.get(key).map(String::as_str) == Some(val),
-                        None => labels.contains_key(v.as_str()),
-                    }
-                }
+                "label" => super::filters::label_matches(img.labels.as_ref(), v),
                 _ => false,
             })
         })

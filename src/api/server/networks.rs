@@ -12,13 +12,6 @@ use hyper::StatusCode;
 
 const LIST_FILTERS: &[&str] = &["driver", "id", "label", "name", "scope", "type", "dangling"];
 
-fn has_label(n: &NetworkResource, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
-        None => n.labels.contains_key(want),
-    }
-}
-
 /// One network against `GET /networks`'s filters: within a key any value, every key.
 fn matches(f: &filters::Filters, n: &NetworkResource, builtin: bool, in_use: bool) -> bool {
     f.iter().all(|(key, values)| {
@@ -26,7 +19,7 @@ fn matches(f: &filters::Filters, n: &NetworkResource, builtin: bool, in_use: boo
             "driver" => n.driver == *v,
             "id" => n.id.starts_with(v.as_str()),
             "name" => n.name.contains(v.as_str()),
-            "label" => has_label(n, v),
+            "label" => filters::label_matches(Some(&n.labels), v),
             "scope" => n.scope == *v,
             "type" => (v == "builtin" && builtin) || (v == "custom" && !builtin),
             "dangling" => (v == "true" || v == "1") == (!in_use && !builtin),

@@ -15,10 +15,7 @@ impl Daemon {
         let mut removed = Vec::new();
         for net in self.networks.all() {
             let r = &net.record;
-            let has = |l: &String| match l.split_once('=') {
-                Some((k, v)) => r.labels.get(k).is_some_and(|x| x == v),
-                None => r.labels.contains_key(l),
-            };
+            let has = |l: &String| super::super::filters::label_matches(Some(&r.labels), l);
             let created = chrono::DateTime::parse_from_rfc3339(&r.created).ok();
             let too_new = until.is_some_and(|u| created.is_none_or(|c| c > u));
             if r.builtin
