@@ -88,15 +88,19 @@ pub(super) fn shm_size(hc: &HostConfig) -> Result<u64> {
 }
 
 /// `--dns`, `--dns-search`, `--dns-option` (`HostConfig.Dns`, `DnsSearch`, `DnsOptions`).
+/// A list of strings among the HostConfig fields berth does not type (`Dns`, `ExtraHosts`,
+/// `Links`, …): absent or null is empty, anything but strings is refused by the field's name.
+pub(super) fn string_list(hc: &HostConfig, key: &str) -> Result<Vec<String>> {
+    match hc.extra.get(key).filter(|v| !v.is_null()) {
+        None => Ok(Vec::new()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            DaemonError::InvalidParameter(format!("{key}: a list of strings, not {v}"))
+        }),
+    }
+}
+
 pub(super) fn dns_overrides(hc: &HostConfig) -> Result<crate::network::dns::resolv::DnsOverrides> {
-    let list = |key: &str| -> Result<Vec<String>> {
-        match hc.extra.get(key).filter(|v| !v.is_null()) {
-            None => Ok(Vec::new()),
-            Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-                DaemonError::InvalidParameter(format!("{key}: a list of strings, not {v}"))
-            }),
-        }
-    };
+    let list = |key: &str| string_list(hc, key);
     let servers = list("Dns")?
         .iter()
         .map(|s| {
@@ -113,13 +117,7 @@ pub(super) fn dns_overrides(hc: &HostConfig) -> Result<crate::network::dns::reso
 
 /// `HostConfig.ExtraHosts` (`--add-host`), each entry checked.
 pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<crate::network::extra_hosts::ExtraHost>> {
-    let Some(v) = hc.extra.get("ExtraHosts").filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let entries: Vec<String> = serde_json::from_value(v.clone()).map_err(|_| {
-        DaemonError::InvalidParameter(format!("ExtraHosts: a list of strings, not {v}"))
-    })?;
-    entries
+    string_list(hc, "ExtraHosts")?
         .iter()
         .map(|e| crate::network::extra_hosts::parse(e).map_err(DaemonError::InvalidParameter))
         .collect()

@@ -19,12 +19,7 @@ pub struct Link {
 /// `HostConfig.Links`, in the client's forms (`name`, `name:alias`) or Docker's stored one
 /// (`/name:/me/alias`).
 pub fn parse(hc: &crate::wire::types::HostConfig) -> Result<Vec<Link>> {
-    let Some(v) = hc.extra.get("Links").filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let entries: Vec<String> = serde_json::from_value(v.clone())
-        .map_err(|_| DaemonError::InvalidParameter(format!("Links: a list of strings, not {v}")))?;
-    entries
+    super::hostconfig::string_list(hc, "Links")?
         .iter()
         .map(|e| {
             let (target, alias) = e.split_once(':').unwrap_or((e, e));
@@ -150,16 +145,13 @@ impl Daemon {
             .ok_or_else(|| DaemonError::InvalidParameter(format!("Could not find link {path}")))?;
         let c = self.lookup(parent)?;
         let rec = c.snapshot();
-        let kept: Vec<String> = rec
-            .host_config
-            .extra
-            .get("Links")
-            .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
-            .unwrap_or_default()
-            .into_iter()
+        let stored = super::hostconfig::string_list(&rec.host_config, "Links")?;
+        let kept: Vec<String> = stored
+            .iter()
             .filter(|l| l.rsplit('/').next() != Some(alias))
+            .cloned()
             .collect();
-        if parse(&rec.host_config)?.len() == kept.len() {
+        if stored.len() == kept.len() {
             return Err(DaemonError::NotFound(format!("Could not find link {path}")));
         }
         c.update(|r| {
