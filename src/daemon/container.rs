@@ -49,6 +49,14 @@ pub struct Record {
     pub ports: Vec<crate::network::ports::PortMapping>,
 }
 
+/// The network a (create-normalized) `HostConfig.NetworkMode` names: `bridge` for the default.
+pub fn network_of_mode(mode: &str) -> String {
+    match mode {
+        "" | "default" => "bridge".into(),
+        m => m.to_string(),
+    }
+}
+
 /// One network a container is on, or will be at its next start.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -92,10 +100,7 @@ impl Attachment {
 impl Record {
     /// The name of the network its network mode names (`bridge` for the default).
     pub fn primary_network(&self) -> String {
-        match self.host_config.network_mode.as_str() {
-            "" | "default" => "bridge".into(),
-            m => m.to_string(),
-        }
+        network_of_mode(&self.host_config.network_mode)
     }
 
     /// Its endpoint on that network, while it runs.

@@ -131,10 +131,7 @@ impl Daemon {
                     "invalid MAC address: {m}"
                 )));
             }
-            let primary = match hc.network_mode.as_str() {
-                "" | "default" => "bridge".to_string(),
-                p => p.to_string(),
-            };
+            let primary = super::container::network_of_mode(&hc.network_mode);
             if let Some(a) = networks.get_mut(&primary) {
                 a.mac.get_or_insert_with(|| m.to_ascii_lowercase());
             }

@@ -78,8 +78,7 @@ impl EtcFiles<'_> {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         });
         write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let systemd = std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_PATH).ok();
+        let (host_resolv, systemd) = host_resolv_files();
         let (file, upstream) = self.resolv_conf(&host_resolv, systemd.as_deref());
         write_atomic(&dir.join("resolv.conf"), file.as_bytes())?;
         Ok(upstream)
@@ -100,6 +99,14 @@ impl EtcFiles<'_> {
         std::io::Write::write_all(&mut f, hosts.as_bytes())?;
         f.sync_all()
     }
+}
+
+/// The host's resolv.conf, and systemd-resolved's list of real servers where it runs.
+pub(super) fn host_resolv_files() -> (String, Option<String>) {
+    (
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_PATH).ok(),
+    )
 }
 
 #[cfg(test)]

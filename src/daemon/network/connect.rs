@@ -7,6 +7,7 @@ use super::super::container::{Attachment, Container, Record};
 use super::super::error::{DaemonError, Result};
 use super::super::Daemon;
 use super::Network;
+use crate::network::mode::NetworkMode;
 use crate::network::{BridgeNetwork, Endpoint};
 use crate::wire::network::NetworkConnectRequest;
 use std::collections::BTreeMap;
@@ -177,12 +178,12 @@ impl Daemon {
         let _op = c.op.lock().await;
         let rec = c.snapshot();
         let name = net.record.name.clone();
-        let mode = rec.primary_network();
-        if net.bridge.is_none()
-            || mode == "host"
-            || mode == "none"
-            || mode.starts_with("container:")
-        {
+        // Only a container with a namespace of its own on a bridge can get another interface.
+        let own_namespace = !matches!(
+            NetworkMode::parse(&rec.host_config.network_mode),
+            Ok(NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_))
+        );
+        if net.bridge.is_none() || !own_namespace {
             return Err(DaemonError::Forbidden(if net.bridge.is_none() {
                 format!("container cannot be disconnected from host network or connected to {name} network")
             } else {
@@ -317,7 +318,6 @@ impl Daemon {
         hc: &mut crate::wire::types::HostConfig,
         networking: Option<&serde_json::Value>,
     ) -> Result<BTreeMap<String, Attachment>> {
-        use crate::network::mode::NetworkMode;
         let mode = NetworkMode::parse(&hc.network_mode)
             .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
         if let NetworkMode::Container(other) = &mode {

@@ -69,11 +69,9 @@ impl Daemon {
 
     /// The upstream servers of a container's resolver, as its resolv.conf was made.
     pub(crate) fn upstream_servers(&self, rec: &Record) -> Vec<SocketAddr> {
-        use crate::network::dns::resolv;
-        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let systemd = std::fs::read_to_string(resolv::SYSTEMD_RESOLVED_PATH).ok();
+        let (host, systemd) = super::super::etc_files::host_resolv_files();
         let dns = super::super::hostconfig::dns_overrides(&rec.host_config).unwrap_or_default();
-        resolv::for_user_network(&host, systemd.as_deref(), &dns).upstream
+        crate::network::dns::resolv::for_user_network(&host, systemd.as_deref(), &dns).upstream
     }
 
     pub(crate) async fn start_resolver(
