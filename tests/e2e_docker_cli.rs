@@ -8,12 +8,11 @@ use common::{run_ok, text};
 #[test]
 fn docker_cli_runs_lists_and_inspects() {
     let d = daemon_or_skip!();
-    let Some(_) = d.docker() else {
-        eprintln!("SKIPPED: no docker client installed");
+    if !d.docker_or_say() {
         return;
-    };
+    }
     d.load_busybox();
-    let docker = |args: &[&str]| text(&d.docker().unwrap().args(args).output().unwrap());
+    let docker = |args: &[&str]| d.docker_text(args);
 
     let (out, err, c) = docker(&["run", "--rm", "busybox", "echo", "hi"]);
     assert_eq!((out.as_str(), c), ("hi\n", 0), "{err}\n{}", d.log());
@@ -57,10 +56,9 @@ fn docker_cli_runs_lists_and_inspects() {
 #[test]
 fn docker_run_i_delivers_input_that_ends_before_the_start() {
     let d = daemon_or_skip!();
-    let Some(_) = d.docker() else {
-        eprintln!("SKIPPED: no docker client installed");
+    if !d.docker_or_say() {
         return;
-    };
+    }
     d.load_busybox();
     let out = common::output_with_stdin(
         d.docker()

@@ -461,12 +461,11 @@ fn probes_stop_while_paused_and_resume_after_a_daemon_restart() {
 #[test]
 fn the_docker_cli_sees_health() {
     let d = daemon_or_skip!();
-    let Some(_) = d.docker() else {
-        eprintln!("SKIPPED: no docker client installed");
+    if !d.docker_or_say() {
         return;
-    };
+    }
     d.load_busybox();
-    let docker = |args: &[&str]| text(&d.docker().unwrap().args(args).output().unwrap());
+    let docker = |args: &[&str]| d.docker_text(args);
     let (_, err, code) = docker(&[
         "run",
         "-d",

@@ -126,12 +126,11 @@ fn stop_restart_wait_rename() {
 #[test]
 fn docker_cli_logs_stop_wait_rename() {
     let d = daemon_or_skip!();
-    let Some(_) = d.docker() else {
-        eprintln!("SKIPPED: no docker client installed");
+    if !d.docker_or_say() {
         return;
-    };
+    }
     d.load_busybox();
-    let docker = |args: &[&str]| text(&d.docker().unwrap().args(args).output().unwrap());
+    let docker = |args: &[&str]| d.docker_text(args);
     let (_, err, c) = docker(&[
         "run",
         "-d",

@@ -9,10 +9,7 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/bench/lib.sh
 source tests/bench/lib.sh
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench: needs root (sudo just bench)" >&2
-  exit 1
-fi
+needs_root
 runs=${BENCH_BUILD_RUNS:-9}
 context_mb=${BENCH_CONTEXT_MB:-200}
 bridge=bbenchb0 prefix=BBENCHB cgroup_parent=berth-bench-build

@@ -12,10 +12,7 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/bench/lib.sh
 source tests/bench/lib.sh
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench: needs root (sudo just bench)" >&2
-  exit 1
-fi
+needs_root
 total_mb=${BENCH_IMAGE_MB:-320}
 layers=${BENCH_LAYERS:-4}
 runs=${BENCH_IMAGE_RUNS:-5}

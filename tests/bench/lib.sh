@@ -38,3 +38,11 @@ start_bench_daemon() {
   tail -20 "$work/daemon.log" >&2
   exit 1
 }
+
+# Every benchmark makes namespaces, bridges and cgroups: refuse to start without root.
+needs_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bench: needs root (sudo just bench)" >&2
+    exit 1
+  fi
+}

@@ -9,10 +9,7 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/bench/lib.sh
 source tests/bench/lib.sh
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench: needs root (sudo just bench)" >&2
-  exit 1
-fi
+needs_root
 runs=${BENCH_RUNS:-30}
 case "$runs" in '' | *[!0-9]* | 0)
   echo "bench: BENCH_RUNS must be a positive number, not '$runs'" >&2

@@ -301,6 +301,27 @@ impl TestDaemon {
         Some(c)
     }
 
+    /// Whether the docker CLI is installed; when it is not, says that the test skips.
+    pub fn docker_or_say(&self) -> bool {
+        let have = self.docker().is_some();
+        if !have {
+            eprintln!("SKIPPED: no docker client installed");
+        }
+        have
+    }
+
+    /// `docker <args>` against this daemon, as `text` gives its output.
+    pub fn docker_text(&self, args: &[&str]) -> (String, String, i32) {
+        text(
+            &self
+                .docker()
+                .expect("the docker CLI")
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+
     /// Everything the daemon made for containers that is still there.
     pub fn leaks(&self) -> Vec<String> {
         let mut leaks = Vec::new();
