@@ -30,6 +30,8 @@ pub(super) struct Prepared<'a> {
     pub no_new_privileges: bool,
     /// `--link`: the environment each link gives, before the container's own.
     pub link_env: Vec<String>,
+    /// Volumes, binds and tmpfs mounts, in the order they are applied.
+    pub mounts: Vec<crate::runtime::spec::Mount>,
 }
 
 /// The spec the shim runs a container from, built from its record alone and what start
@@ -81,6 +83,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
                 readonly: false,
             })
             .collect(),
+        mounts: p.mounts,
         log_path: p.dir.join(format!("{}-json.log", rec.id)),
         state_dir: p.state_dir,
         shm_size: shm_size(hc).unwrap_or(crate::runtime::spec::DEFAULT_SHM_SIZE),
@@ -250,6 +253,7 @@ impl Daemon {
                 seccomp_filter,
                 no_new_privileges: security.no_new_privileges,
                 link_env,
+                mounts: Vec::new(),
             },
         );
         acquired.shim_dir = Some(state_dir.clone());
@@ -538,6 +542,7 @@ mod tests {
                 seccomp_filter: Some("/run/berth/seccomp/default.bpf".into()),
                 no_new_privileges: true,
                 link_env: vec![],
+                mounts: vec![],
             },
         );
         insta::assert_json_snapshot!(spec);

@@ -721,6 +721,7 @@ mod tests {
             open_stdin: false,
             network: crate::runtime::spec::Network::New,
             cgroup_paths: vec![],
+            mounts: vec![],
             binds: vec![],
             log_path: "/dev/null".into(),
             state_dir: "/tmp".into(),

@@ -55,6 +55,10 @@ pub struct ShimSpec {
     pub cgroup_paths: Vec<PathBuf>,
     /// Files bound into the container: /etc/hosts, /etc/hostname, /etc/resolv.conf.
     pub binds: Vec<BindMount>,
+    /// Volumes, bind mounts and tmpfs mounts, already in the order they are applied (a
+    /// parent before its children); applied after /dev and the /etc files.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
     /// Docker json-file log the shim appends to.
     pub log_path: PathBuf,
     /// The shim's own directory: `pid`, `shim.sock`, `exit.json` live here.
@@ -92,6 +96,72 @@ pub struct BindMount {
     /// Absolute path inside the container.
     pub destination: String,
     pub readonly: bool,
+}
+
+/// One volume, bind or tmpfs mount of a container. Its target is resolved inside the
+/// rootfs without leaving it (a link planted in the image or in a volume cannot point a
+/// mount at a host path).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mount {
+    /// Absolute and clean path inside the container.
+    pub destination: String,
+    pub kind: MountKind,
+    pub readonly: bool,
+    pub nosuid: bool,
+    pub nodev: bool,
+    pub noexec: bool,
+    pub propagation: Propagation,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path (a bind's source, a volume's `_data`): a file or a directory.
+    Bind {
+        source: PathBuf,
+        /// `rbind`: the mounts under the source come along (Docker's default).
+        recursive: bool,
+    },
+    /// A fresh tmpfs; `data` is the filesystem's options (`size=…,mode=…`), flags excluded.
+    Tmpfs { data: String },
+}
+
+/// Mount propagation (`bind-propagation`, the `-v` propagation modes).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    Private,
+    #[default]
+    Rprivate,
+    Shared,
+    Rshared,
+    Slave,
+    Rslave,
+}
+
+impl Propagation {
+    pub fn parse(s: &str) -> Option<Propagation> {
+        Some(match s {
+            "private" => Propagation::Private,
+            "rprivate" => Propagation::Rprivate,
+            "shared" => Propagation::Shared,
+            "rshared" => Propagation::Rshared,
+            "slave" => Propagation::Slave,
+            "rslave" => Propagation::Rslave,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Propagation::Private => "private",
+            Propagation::Rprivate => "rprivate",
+            Propagation::Shared => "shared",
+            Propagation::Rshared => "rshared",
+            Propagation::Slave => "slave",
+            Propagation::Rslave => "rslave",
+        }
+    }
 }
 
 /// What the shim records when its container's process ends (`exit.json`).

@@ -53,6 +53,7 @@ fn container(tmp: &Path) -> ShimSpec {
         network: Network::Join("/run/berth/netns/c0ffee".into()),
         cgroup_paths: vec![],
         binds,
+        mounts: vec![],
         log_path: "/dev/null".into(),
         state_dir: tmp.to_path_buf(),
         shm_size: crate::runtime::spec::DEFAULT_SHM_SIZE,
