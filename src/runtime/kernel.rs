@@ -1,8 +1,8 @@
 //! The seam between the container's init and the kernel: every system call whose order makes
 //! a container what it is (mounts, pivot_root, namespaces, capabilities, identity, seccomp,
-//! execve) goes through the [`Kernel`] trait. [`LinuxKernel`] makes the calls, and holds all of
-//! init's `unsafe`; a recording double (tests only) writes them down instead, so the order
-//! can be checked without root.
+//! execve) goes through the [`Kernel`] trait. [`LinuxKernel`] makes the calls, and this module
+//! holds all of init's `unsafe`; a recording double (tests only) writes them down instead, so
+//! the order can be checked without root.
 
 use caps::{CapSet, CapsHashSet};
 use nix::errno::Errno;
@@ -11,7 +11,7 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::{Gid, Uid};
 use std::ffi::{CStr, CString};
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use thiserror::Error;
 
@@ -46,9 +46,11 @@ pub enum HostCgroups {
     V1(Vec<(String, String)>),
 }
 
-/// The calls init's sequence is made of. Two of them only look ([`Kernel::path_kind`],
-/// [`Kernel::host_cgroups`]): what init mounts depends on their answers, so a test must be
-/// able to give them.
+/// The calls init's sequence is made of. Three of them only look ([`Kernel::path_kind`],
+/// [`Kernel::host_cgroups`], [`Kernel::mount_flags_at`]): what init mounts depends on their
+/// answers, so a test must be able to give them. Finding and creating a mount point inside the
+/// rootfs (`init::mounts`) is not here: it only opens and creates files, which a test can let
+/// happen in a temporary directory.
 pub trait Kernel {
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> Result<(), KernelError>;
     fn unshare(&self, flags: CloneFlags) -> Result<(), KernelError>;
@@ -60,6 +62,20 @@ pub trait Kernel {
         flags: MsFlags,
         data: Option<&str>,
     ) -> Result<(), KernelError>;
+    /// mount(2) onto what `target` names, an `O_PATH` descriptor of a mount point already
+    /// resolved inside the rootfs, so that no path is looked up again between the resolution
+    /// and the mount (a link swapped in meanwhile cannot redirect it).
+    fn mount_at(
+        &self,
+        source: Option<&str>,
+        target: BorrowedFd<'_>,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), KernelError>;
+    /// The flags of the mount `fd` lies on (statvfs(2)) as `MS_*` bits: the ones a bind
+    /// remount must repeat so as not to lift what the source's mount imposes.
+    fn mount_flags_at(&self, fd: BorrowedFd<'_>) -> Result<MsFlags, KernelError>;
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<(), KernelError>;
     fn mknod(&self, path: &Path, kind: SFlag, mode: Mode, dev: u64) -> Result<(), KernelError>;
     /// The working directory is part of the pivot (`pivot_root(".", ".")` acts on it).
@@ -109,6 +125,33 @@ impl Kernel for LinuxKernel {
         data: Option<&str>,
     ) -> Result<(), KernelError> {
         Ok(nix::mount::mount(source, target, fstype, flags, data)?)
+    }
+
+    fn mount_at(
+        &self,
+        source: Option<&str>,
+        target: BorrowedFd<'_>,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), KernelError> {
+        // Init runs this before pivot_root, in its copy of the host's mounts: /proc is still the
+        // host's procfs, where this process has a pid (the host's pid namespace is an ancestor
+        // of the container's), so /proc/self/fd/N is the magic link to the descriptor's file.
+        let target = format!("/proc/self/fd/{}", target.as_raw_fd());
+        Ok(nix::mount::mount(
+            source,
+            target.as_str(),
+            fstype,
+            flags,
+            data,
+        )?)
+    }
+
+    fn mount_flags_at(&self, fd: BorrowedFd<'_>) -> Result<MsFlags, KernelError> {
+        Ok(statvfs_to_mount_flags(
+            nix::sys::statvfs::fstatvfs(fd)?.flags(),
+        ))
     }
 
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<(), KernelError> {
@@ -164,7 +207,6 @@ impl Kernel for LinuxKernel {
     }
 
     fn dup2(&self, from: BorrowedFd<'_>, to: RawFd) -> Result<(), KernelError> {
-        use std::os::fd::AsRawFd;
         nix::unistd::dup2(from.as_raw_fd(), to)?;
         Ok(())
     }
@@ -220,6 +262,71 @@ impl Kernel for LinuxKernel {
             Err(e) => Err(e),
         }
     }
+}
+
+/// statvfs's `ST_*` flags as the `MS_*` flags mount(2) takes (the kernel's calculate_f_flags in
+/// reverse). A mount showing none of the atime flags is strictatime, which must be asked for
+/// by name: a remount without any atime flag would make it relatime.
+fn statvfs_to_mount_flags(st: nix::sys::statvfs::FsFlags) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let pairs = [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_SYNCHRONOUS, MsFlags::MS_SYNCHRONOUS),
+        (FsFlags::ST_MANDLOCK, MsFlags::MS_MANDLOCK),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ];
+    let mut flags = MsFlags::empty();
+    for (st_flag, ms_flag) in pairs {
+        if st.contains(st_flag) {
+            flags |= ms_flag;
+        }
+    }
+    if !flags.intersects(MsFlags::MS_NOATIME | MsFlags::MS_RELATIME) {
+        flags |= MsFlags::MS_STRICTATIME;
+    }
+    flags
+}
+
+/// openat2(2) relative to `root` with RESOLVE_IN_ROOT (every link and `..` resolved as if
+/// `root` were `/`, so the walk cannot leave it) and RESOLVE_NO_MAGICLINKS; always `O_PATH`.
+/// Outside the trait, as the other calls that only find or create files for init: a test lets
+/// them happen in a temporary directory.
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: nix::fcntl::OFlag,
+) -> Result<OwnedFd, Errno> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = nix::fcntl::openat2(root.as_raw_fd(), path, how)?;
+    // SAFETY: openat2 has just returned this descriptor; nothing else holds it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Create the file `name` in `dir`, empty, failing if anything (a link included) is there.
+pub fn create_new_file_at(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    mode: Mode,
+) -> Result<(), Errno> {
+    use nix::fcntl::OFlag;
+    let fd = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        mode,
+    )?;
+    // SAFETY: openat has just returned this descriptor; nothing else holds it, and it is
+    // closed right here.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(())
 }
 
 /// fork(2), for `--init`, which stays behind as PID 1. Outside the trait: the recording

@@ -30,6 +30,15 @@ pub enum Call {
         flags: MsFlags,
         data: Option<String>,
     },
+    /// A mount onto a descriptor ([`Kernel::mount_at`]); `target` is the path the
+    /// descriptor names, as /proc/self/fd shows it.
+    MountAt {
+        source: Option<String>,
+        target: PathBuf,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
     Umount(PathBuf, MntFlags),
     Mknod {
         path: PathBuf,
@@ -59,7 +68,7 @@ pub enum Call {
 impl Call {
     pub fn mount_target(&self) -> Option<&Path> {
         match self {
-            Call::Mount { target, .. } => Some(target),
+            Call::Mount { target, .. } | Call::MountAt { target, .. } => Some(target),
             _ => None,
         }
     }
@@ -85,18 +94,14 @@ impl fmt::Display for Call {
                 fstype,
                 flags,
                 data,
-            } => {
-                let source = source.as_deref().unwrap_or("none");
-                write!(f, "mount {source} on {}", target.display())?;
-                if let Some(t) = fstype {
-                    write!(f, " type {t}")?;
-                }
-                write!(f, " {}", names(flags.iter_names()))?;
-                if let Some(d) = data {
-                    write!(f, " {d:?}")?;
-                }
-                Ok(())
-            }
+            } => write_mount(f, source, "", target, fstype, *flags, data),
+            Call::MountAt {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => write_mount(f, source, "fd:", target, fstype, *flags, data),
             Call::Umount(p, flags) => {
                 write!(f, "umount {} {}", p.display(), names(flags.iter_names()))
             }
@@ -130,6 +135,27 @@ impl fmt::Display for Call {
     }
 }
 
+fn write_mount(
+    f: &mut fmt::Formatter<'_>,
+    source: &Option<String>,
+    by: &str,
+    target: &Path,
+    fstype: &Option<String>,
+    flags: MsFlags,
+    data: &Option<String>,
+) -> fmt::Result {
+    let source = source.as_deref().unwrap_or("none");
+    write!(f, "mount {source} on {by}{}", target.display())?;
+    if let Some(t) = fstype {
+        write!(f, " type {t}")?;
+    }
+    write!(f, " {}", names(flags.iter_names()))?;
+    if let Some(d) = data {
+        write!(f, " {d:?}")?;
+    }
+    Ok(())
+}
+
 fn cap_mask(caps: &CapsHashSet) -> u64 {
     mask(&caps.iter().copied().collect::<Vec<_>>())
 }
@@ -140,6 +166,9 @@ pub struct RecordingKernel {
     pub cgroups: HostCgroups,
     /// What `path_kind` finds; anything else is absent.
     pub paths: HashMap<PathBuf, PathKind>,
+    /// What `mount_flags_at` reports for every mount, as if each source lay on a mount with
+    /// these flags (none: a plain rw, strictatime mount of nothing in particular).
+    pub source_mount_flags: MsFlags,
 }
 
 impl Default for RecordingKernel {
@@ -171,6 +200,7 @@ impl Default for RecordingKernel {
                 .into_iter()
                 .map(|(p, k)| (PathBuf::from(p), k))
                 .collect(),
+            source_mount_flags: MsFlags::empty(),
         }
     }
 }
@@ -180,13 +210,18 @@ impl RecordingKernel {
         self.calls.borrow().clone()
     }
 
-    /// One line per call, with the test's temporary directory written as `$TMP`.
+    /// One line per call, with the test's temporary directory written as `$TMP` (also as
+    /// /proc/self/fd shows it, links resolved, for the mounts onto descriptors).
     pub fn transcript(&self, tmp: &Path) -> String {
-        let root = tmp.to_string_lossy();
+        let root = tmp.to_string_lossy().into_owned();
+        let real = tmp
+            .canonicalize()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| root.clone());
         self.calls
             .borrow()
             .iter()
-            .map(|c| c.to_string().replace(root.as_ref(), "$TMP") + "\n")
+            .map(|c| c.to_string().replace(&real, "$TMP").replace(&root, "$TMP") + "\n")
             .collect()
     }
 
@@ -220,6 +255,29 @@ impl Kernel for RecordingKernel {
             flags,
             data: data.map(String::from),
         })
+    }
+
+    fn mount_at(
+        &self,
+        source: Option<&str>,
+        target: BorrowedFd<'_>,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), KernelError> {
+        use std::os::fd::AsRawFd;
+        let target = std::fs::read_link(format!("/proc/self/fd/{}", target.as_raw_fd()))?;
+        self.record(Call::MountAt {
+            source: source.map(String::from),
+            target,
+            fstype: fstype.map(String::from),
+            flags,
+            data: data.map(String::from),
+        })
+    }
+
+    fn mount_flags_at(&self, _fd: BorrowedFd<'_>) -> Result<MsFlags, KernelError> {
+        Ok(self.source_mount_flags)
     }
 
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<(), KernelError> {
