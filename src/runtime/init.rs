@@ -1,8 +1,9 @@
 //! The container's first process, from clone(2) to execve(2): it joins the network namespace,
-//! waits for its cgroup, takes a cgroup namespace, builds proc, sys, dev and the /etc binds,
-//! pivots into the rootfs, masks what Docker masks, sets the hostname, drops to Docker's
-//! capabilities and the user, and execs on the shim's word. Every call that order rests on
-//! goes through `kernel::Kernel`, so `order_tests` can check it without root.
+//! waits for its cgroup, takes a cgroup namespace, builds proc, sys and dev, makes the
+//! container's own mounts and the /etc binds (`mounts`), pivots into the rootfs, masks what
+//! Docker masks, sets the hostname, drops to Docker's capabilities and the user, and execs on
+//! the shim's word. Every call that order rests on goes through `kernel::Kernel`, so
+//! `order_tests` can check it without root.
 
 use super::kernel::{HostCgroups, Kernel, LinuxKernel, PathKind};
 use super::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
@@ -290,13 +291,14 @@ fn mnt(
 
 fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
     let root = &spec.rootfs;
-    // Nothing done here may leak back to the host's mount namespace.
+    // Nothing done here may leak back to the host's mount namespace (private, or slave when a
+    // bind wants the host's mounts to come in: see `mounts::root_propagation`).
     mnt(
         k,
         None,
         Path::new("/"),
         None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        mounts::root_propagation(&spec.mounts),
         None,
     )?;
     let at = |p: &str| root.join(p.trim_start_matches('/'));
@@ -391,28 +393,12 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
         std::os::unix::fs::symlink(target, at(&format!("/dev/{link}")))
             .map_err(|e| InitError::setup(&format!("creating /dev/{link}"), e))?;
     }
-    for b in &spec.binds {
-        let target = at(&b.destination);
-        if let Some(parent) = target.parent() {
-            ensure_dir(parent)?;
-        }
-        if !target.exists() {
-            std::fs::write(&target, b"")
-                .map_err(|e| InitError::setup(&format!("creating {}", b.destination), e))?;
-        }
-        let src = b.source.to_string_lossy();
-        mnt(k, Some(&src), &target, None, MsFlags::MS_BIND, None)?;
-        if b.readonly {
-            mnt(
-                k,
-                None,
-                &target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None,
-            )?;
-        }
-    }
+    // Volumes, binds and tmpfs after /dev (a volume at /dev/shm covers berth's), and before
+    // the /etc files, which a user's mount at that path replaces.
+    let rootfs = mounts::Rootfs::open(root).map_err(|e| InitError::setup("mounting", e))?;
+    mounts::mount_all(k, &rootfs, &spec.mounts)?;
+    mounts::bind_etc_files(k, &rootfs, &spec.binds, &spec.mounts)?;
+    drop(rootfs);
 
     // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only
     // the container's filesystem, and takes every host mount copied into this namespace along.
@@ -697,6 +683,8 @@ pub fn execve(
         exit_code: code,
     })
 }
+
+mod mounts;
 
 #[cfg(test)]
 mod order_tests;

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::runtime::kernel::recording::{Call, RecordingKernel};
-use crate::runtime::spec::{BindMount, Network};
+use crate::runtime::spec::{BindMount, Mount, MountKind, Network, Propagation};
 use nix::sched::CloneFlags;
 use std::fs::File;
 
@@ -13,6 +13,7 @@ const FILTER: [u8; 32] = [0; 32];
 
 struct Run {
     kernel: RecordingKernel,
+    spec: ShimSpec,
     calls: Vec<Call>,
     tmp: tempfile::TempDir,
     result: Result<(), InitError>,
@@ -97,6 +98,7 @@ fn run_with(kernel: RecordingKernel, change: impl FnOnce(&mut ShimSpec)) -> Run 
     Run {
         calls: kernel.calls(),
         kernel,
+        spec,
         tmp,
         result,
         report,
@@ -123,7 +125,11 @@ fn is_mask(c: &Call) -> bool {
 fn changes_mounts(c: &Call) -> bool {
     matches!(
         c,
-        Call::Mount { .. } | Call::Mknod { .. } | Call::PivotRoot(..) | Call::Umount(..)
+        Call::Mount { .. }
+            | Call::MountAt { .. }
+            | Call::Mknod { .. }
+            | Call::PivotRoot(..)
+            | Call::Umount(..)
     )
 }
 
@@ -146,7 +152,8 @@ fn assert_init_order(r: &Run, no_new_privileges: bool) {
     assert_eq!(r.result, Ok(()));
     assert_eq!(r.report, b"R", "init said it was ready, once");
 
-    // Private propagation first: nothing that follows can show up in the host's mounts.
+    // Private (or slave) propagation first: nothing that follows can show up in the host's
+    // mounts.
     let first = position(calls, changes_mounts).unwrap();
     assert_eq!(
         calls[first],
@@ -154,7 +161,7 @@ fn assert_init_order(r: &Run, no_new_privileges: bool) {
             source: None,
             target: "/".into(),
             fstype: None,
-            flags: MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            flags: mounts::root_propagation(&r.spec.mounts),
             data: None,
         }
     );
@@ -330,4 +337,265 @@ fn a_custom_capability_set_is_what_root_keeps_of_what_it_holds() {
     for set in ["effective", "permitted"] {
         assert!(r.calls.contains(&Call::Capset(set.into(), kept)), "{set}");
     }
+}
+
+// --- The container's own mounts -----------------------------------------------------------
+
+/// A volume-like bind of a directory made under the test's temporary directory.
+fn volume(s: &ShimSpec, name: &str, destination: &str) -> Mount {
+    let source = s.state_dir.join("volumes").join(name);
+    std::fs::create_dir_all(&source).unwrap();
+    Mount {
+        destination: destination.into(),
+        kind: MountKind::Bind {
+            source,
+            recursive: true,
+        },
+        readonly: false,
+        nosuid: false,
+        nodev: false,
+        noexec: false,
+        propagation: Propagation::Rprivate,
+    }
+}
+
+fn tmpfs(destination: &str) -> Mount {
+    Mount {
+        destination: destination.into(),
+        kind: MountKind::Tmpfs {
+            data: "size=65536k".into(),
+        },
+        readonly: false,
+        nosuid: true,
+        nodev: true,
+        noexec: true,
+        propagation: Propagation::Rprivate,
+    }
+}
+
+fn mounted_on(r: &Run, destination: &str) -> PathBuf {
+    r.tmp
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("rootfs")
+        .join(destination.trim_start_matches('/'))
+}
+
+/// Where the first mount onto `destination` (through a descriptor) is in the sequence.
+fn first_mount_on(r: &Run, destination: &str) -> Option<usize> {
+    let target = mounted_on(r, destination);
+    position(
+        &r.calls,
+        |c| matches!(c, Call::MountAt { target: t, .. } if *t == target),
+    )
+}
+
+fn mounts_on(r: &Run, destination: &str) -> Vec<Call> {
+    let target = mounted_on(r, destination);
+    r.calls
+        .iter()
+        .filter(|c| matches!(c, Call::MountAt { target: t, .. } if *t == target))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_container_with_volumes() {
+    let r = run(|s| {
+        s.mounts = vec![
+            volume(s, "data", "/data"),
+            Mount {
+                readonly: true,
+                ..volume(s, "conf", "/data/conf")
+            },
+            tmpfs("/run/cache"),
+        ];
+    });
+    assert_init_order(&r, false);
+    insta::assert_snapshot!(r.kernel.transcript(r.tmp.path()));
+}
+
+#[test]
+fn user_mounts_come_after_dev_and_in_their_order_before_the_etc_files() {
+    let r = run(|s| {
+        s.mounts = vec![
+            volume(s, "data", "/data"),
+            volume(s, "deeper", "/data/deeper"),
+            tmpfs("/dev/shm"),
+        ];
+    });
+    assert_init_order(&r, false);
+    let mqueue = r.tmp.path().join("rootfs/dev/mqueue");
+    let dev_done = position(
+        &r.calls,
+        |c| matches!(c, Call::Mount { target, .. } if *target == mqueue),
+    )
+    .unwrap();
+    let data = first_mount_on(&r, "/data").unwrap();
+    let deeper = first_mount_on(&r, "/data/deeper").unwrap();
+    let shm = first_mount_on(&r, "/dev/shm").unwrap();
+    let hosts = first_mount_on(&r, "/etc/hosts").unwrap();
+    let pivot = position(&r.calls, |c| matches!(c, Call::PivotRoot(..))).unwrap();
+    assert!(dev_done < data && data < deeper && deeper < shm && shm < hosts && hosts < pivot);
+}
+
+#[test]
+fn a_users_mount_at_etc_hosts_replaces_berths() {
+    let r = run(|s| {
+        let mine = s.state_dir.join("my-hosts");
+        std::fs::write(&mine, b"").unwrap();
+        s.mounts = vec![Mount {
+            kind: MountKind::Bind {
+                source: mine,
+                recursive: false,
+            },
+            ..volume(s, "unused", "/etc/hosts")
+        }];
+    });
+    assert_init_order(&r, false);
+    let sources: Vec<String> = mounts_on(&r, "/etc/hosts")
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::MountAt { source, .. } => source,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [r.tmp.path().join("my-hosts").to_string_lossy().into_owned()]
+    );
+    for other in ["/etc/hostname", "/etc/resolv.conf"] {
+        assert!(first_mount_on(&r, other).is_some(), "{other}");
+    }
+}
+
+#[test]
+fn a_restricted_bind_is_remounted_with_its_flags_and_those_of_its_source_mount() {
+    let mut kernel = RecordingKernel::default();
+    // The source lies on a nodev,nosuid,relatime mount; `sync` is the superblock's, not the
+    // mount's, and not repeated.
+    kernel.source_mount_flags =
+        MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_RELATIME | MsFlags::MS_SYNCHRONOUS;
+    let r = run_with(kernel, |s| {
+        s.mounts = vec![
+            Mount {
+                readonly: true,
+                noexec: true,
+                ..volume(s, "ro", "/ro")
+            },
+            volume(s, "rw", "/rw"),
+        ];
+    });
+    assert_init_order(&r, false);
+    let source = r
+        .tmp
+        .path()
+        .join("volumes/ro")
+        .to_string_lossy()
+        .into_owned();
+    let target = mounted_on(&r, "/ro");
+    let at = |source: Option<&str>, flags| Call::MountAt {
+        source: source.map(String::from),
+        target: target.clone(),
+        fstype: None,
+        flags,
+        data: None,
+    };
+    assert_eq!(
+        mounts_on(&r, "/ro"),
+        [
+            at(Some(&source), MsFlags::MS_BIND | MsFlags::MS_REC),
+            at(
+                None,
+                MsFlags::MS_BIND
+                    | MsFlags::MS_REMOUNT
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOEXEC
+                    | MsFlags::MS_NODEV
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_RELATIME
+            ),
+            at(None, MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+        ]
+    );
+    // Nothing asked, nothing remounted: a bind keeps its source mount's flags anyway.
+    let rw = mounts_on(&r, "/rw");
+    assert_eq!(rw.len(), 2);
+    assert!(!rw
+        .iter()
+        .any(|c| matches!(c, Call::MountAt { flags, .. } if flags.contains(MsFlags::MS_REMOUNT))));
+}
+
+#[rstest::rstest]
+#[case::none(&[], MsFlags::MS_PRIVATE)]
+#[case::rprivate(&[Propagation::Rprivate], MsFlags::MS_PRIVATE)]
+#[case::private(&[Propagation::Private, Propagation::Rprivate], MsFlags::MS_PRIVATE)]
+#[case::shared(&[Propagation::Rprivate, Propagation::Shared], MsFlags::MS_SLAVE)]
+#[case::rshared(&[Propagation::Rshared], MsFlags::MS_SLAVE)]
+#[case::slave(&[Propagation::Slave], MsFlags::MS_SLAVE)]
+#[case::rslave(&[Propagation::Rslave, Propagation::Private], MsFlags::MS_SLAVE)]
+fn the_roots_propagation_follows_what_the_binds_ask(
+    #[case] asked: &[Propagation],
+    #[case] root: MsFlags,
+) {
+    let r = run(|s| {
+        s.mounts = asked
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Mount {
+                propagation: *p,
+                ..volume(s, &format!("v{i}"), &format!("/v{i}"))
+            })
+            .collect();
+        // A tmpfs's propagation is nobody's business: it receives nothing from the host.
+        s.mounts.push(Mount {
+            propagation: Propagation::Rshared,
+            ..tmpfs("/tmp")
+        });
+    });
+    assert_init_order(&r, false);
+    assert_eq!(
+        r.calls[2],
+        Call::Mount {
+            source: None,
+            target: "/".into(),
+            fstype: None,
+            flags: MsFlags::MS_REC | root,
+            data: None,
+        }
+    );
+    for (i, p) in asked.iter().enumerate() {
+        let last = mounts_on(&r, &format!("/v{i}")).pop().unwrap();
+        assert!(
+            matches!(last, Call::MountAt { flags, .. } if flags == mounts::propagation_flags(*p)),
+            "{p:?}: {last}"
+        );
+    }
+    assert_eq!(
+        mounts_on(&r, "/tmp").len(),
+        1,
+        "a tmpfs: one mount, no more"
+    );
+}
+
+#[test]
+fn a_failing_mount_names_its_destination() {
+    let r = run(|s| {
+        s.mounts = vec![Mount {
+            kind: MountKind::Bind {
+                source: s.state_dir.join("nowhere"),
+                recursive: true,
+            },
+            ..volume(s, "unused", "/data")
+        }];
+    });
+    let err = r.result.unwrap_err();
+    assert!(
+        err.message.starts_with("mounting /data: the bind source "),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.exit_code, 125);
+    assert!(position(&r.calls, |c| matches!(c, Call::PivotRoot(..))).is_none());
 }
