@@ -15,4 +15,5 @@ pub mod layers;
 pub mod network;
 pub mod runtime;
 pub mod util;
+pub mod volume;
 pub mod wire;
