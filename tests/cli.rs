@@ -200,3 +200,66 @@ fn network_flags_are_checked_before_any_daemon_is_asked() {
             "bad format of filter (expected name=value)",
         ));
 }
+
+#[test]
+fn storage_flags_of_run_and_create_are_refused_before_any_daemon_is_asked() {
+    // docker exits 125 on a flag it cannot read; the words are its client's.
+    for (args, words) in [
+        (
+            &["run", "--mount", "type=bind,src=/a", "busybox"][..],
+            "invalid argument \"type=bind,src=/a\" for \"--mount\" flag: target is required",
+        ),
+        (
+            &["create", "--mount", "type=volume,dst=/x,bogus", "busybox"],
+            "invalid field 'bogus' must be a key=value pair",
+        ),
+        (
+            &[
+                "run",
+                "--mount",
+                "type=bind,src=/a,dst=/x,volume-nocopy",
+                "busybox",
+            ],
+            "cannot mix 'volume-*' options with mount type 'bind'",
+        ),
+        (
+            &[
+                "run",
+                "--mount",
+                "type=tmpfs,dst=/x,tmpfs-size=lots",
+                "busybox",
+            ],
+            "invalid value for tmpfs-size: lots",
+        ),
+        (
+            &["run", "-v", "/a::/b", "busybox"],
+            "invalid spec: /a::/b: empty section between colons",
+        ),
+        (
+            &["create", "--volume", "/a:/b:ro:x", "busybox"],
+            "invalid spec: /a:/b:ro:x: too many colons",
+        ),
+    ] {
+        berth()
+            .args(args)
+            .assert()
+            .code(125)
+            .stderr(predicate::str::contains(words));
+    }
+    // A good mount gets as far as the daemon, which is not there.
+    berth()
+        .args([
+            "run",
+            "--rm",
+            "--mount",
+            "type=tmpfs,dst=/x",
+            "-v",
+            "/data",
+            "busybox",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}
