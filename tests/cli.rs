@@ -263,3 +263,15 @@ fn storage_flags_of_run_and_create_are_refused_before_any_daemon_is_asked() {
             "unix:///nonexistent/berth-test.sock",
         ));
 }
+
+#[test]
+fn rm_volumes_is_a_flag_of_rm() {
+    berth().args(["rm", "-v"]).assert().code(125);
+    berth()
+        .args(["rm", "-v", "--force", "c"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}
