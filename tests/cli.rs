@@ -265,6 +265,47 @@ fn storage_flags_of_run_and_create_are_refused_before_any_daemon_is_asked() {
 }
 
 #[test]
+fn volume_flags_are_checked_before_any_daemon_is_asked() {
+    for args in [
+        &["volume", "inspect"][..],
+        &["volume", "rm"],
+        &["volume", "ls", "-f", "nofilter"],
+        &["volume", "ls", "extra"],
+        &["volume", "create", "a", "b"],
+        &["volume", "create", "--label", "=x", "v"],
+        &["volume", "prune", "--filter", "x"],
+        &["volume", "nosuch"],
+    ] {
+        berth().args(args).assert().code(125);
+    }
+    // docker's own client-side refusals exit 1 with its words.
+    berth()
+        .args(["volume", "create", "--name", "a", "a"])
+        .assert()
+        .code(1)
+        .stderr("conflicting options: cannot specify a volume-name through both --name and as a positional arg\n");
+    berth()
+        .args(["volume", "prune", "-a", "-f", "--filter", "all=1"])
+        .assert()
+        .code(1)
+        .stderr("conflicting options: cannot specify both --all and --filter all=1\n");
+    for args in [
+        &["volume", "ls"][..],
+        &["volume", "create", "v"],
+        &["volume", "rm", "v"],
+        &["volume", "inspect", "v"],
+    ] {
+        berth()
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "unix:///nonexistent/berth-test.sock",
+            ));
+    }
+}
+
+#[test]
 fn rm_volumes_is_a_flag_of_rm() {
     berth().args(["rm", "-v"]).assert().code(125);
     berth()
