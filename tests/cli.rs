@@ -316,3 +316,16 @@ fn rm_volumes_is_a_flag_of_rm() {
             "unix:///nonexistent/berth-test.sock",
         ));
 }
+
+#[test]
+fn system_df_takes_no_arguments() {
+    berth().args(["system", "df", "extra"]).assert().code(125);
+    berth().args(["system", "df", "--nope"]).assert().code(125);
+    berth()
+        .args(["system", "df", "-v"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}

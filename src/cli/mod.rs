@@ -105,6 +105,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Return low-level information on containers or images
     Inspect(container::InspectArgs),
     /// List images
@@ -210,6 +213,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         }
         Command::Network(cmd) => network::network(&client, cmd).await,
         Command::Volume(cmd) => volume::volume(&client, cmd).await,
+        Command::System(cmd) => system::system(&client, cmd).await,
         Command::Inspect(args) => container::inspect(&client, args).await,
         Command::Images(args) => image::images(&client, args).await,
         Command::Load(args) => image::load(&client, args).await,

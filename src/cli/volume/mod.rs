@@ -12,6 +12,7 @@ mod rm;
 
 pub use create::{create, create_request, CreateArgs};
 pub use inspect::{inspect, render, InspectArgs};
+pub(crate) use ls::header;
 pub use ls::{ls, ls_table, volume_context, LsArgs};
 pub use prune::{prune, PruneArgs};
 pub use rm::{rm, RmArgs};
