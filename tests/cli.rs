@@ -200,3 +200,132 @@ fn network_flags_are_checked_before_any_daemon_is_asked() {
             "bad format of filter (expected name=value)",
         ));
 }
+
+#[test]
+fn storage_flags_of_run_and_create_are_refused_before_any_daemon_is_asked() {
+    // docker exits 125 on a flag it cannot read; the words are its client's.
+    for (args, words) in [
+        (
+            &["run", "--mount", "type=bind,src=/a", "busybox"][..],
+            "invalid argument \"type=bind,src=/a\" for \"--mount\" flag: target is required",
+        ),
+        (
+            &["create", "--mount", "type=volume,dst=/x,bogus", "busybox"],
+            "invalid field 'bogus' must be a key=value pair",
+        ),
+        (
+            &[
+                "run",
+                "--mount",
+                "type=bind,src=/a,dst=/x,volume-nocopy",
+                "busybox",
+            ],
+            "cannot mix 'volume-*' options with mount type 'bind'",
+        ),
+        (
+            &[
+                "run",
+                "--mount",
+                "type=tmpfs,dst=/x,tmpfs-size=lots",
+                "busybox",
+            ],
+            "invalid value for tmpfs-size: lots",
+        ),
+        (
+            &["run", "-v", "/a::/b", "busybox"],
+            "invalid spec: /a::/b: empty section between colons",
+        ),
+        (
+            &["create", "--volume", "/a:/b:ro:x", "busybox"],
+            "invalid spec: /a:/b:ro:x: too many colons",
+        ),
+    ] {
+        berth()
+            .args(args)
+            .assert()
+            .code(125)
+            .stderr(predicate::str::contains(words));
+    }
+    // A good mount gets as far as the daemon, which is not there.
+    berth()
+        .args([
+            "run",
+            "--rm",
+            "--mount",
+            "type=tmpfs,dst=/x",
+            "-v",
+            "/data",
+            "busybox",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}
+
+#[test]
+fn volume_flags_are_checked_before_any_daemon_is_asked() {
+    for args in [
+        &["volume", "inspect"][..],
+        &["volume", "rm"],
+        &["volume", "ls", "-f", "nofilter"],
+        &["volume", "ls", "extra"],
+        &["volume", "create", "a", "b"],
+        &["volume", "create", "--label", "=x", "v"],
+        &["volume", "prune", "--filter", "x"],
+        &["volume", "nosuch"],
+    ] {
+        berth().args(args).assert().code(125);
+    }
+    // docker's own client-side refusals exit 1 with its words.
+    berth()
+        .args(["volume", "create", "--name", "a", "a"])
+        .assert()
+        .code(1)
+        .stderr("conflicting options: cannot specify a volume-name through both --name and as a positional arg\n");
+    berth()
+        .args(["volume", "prune", "-a", "-f", "--filter", "all=1"])
+        .assert()
+        .code(1)
+        .stderr("conflicting options: cannot specify both --all and --filter all=1\n");
+    for args in [
+        &["volume", "ls"][..],
+        &["volume", "create", "v"],
+        &["volume", "rm", "v"],
+        &["volume", "inspect", "v"],
+    ] {
+        berth()
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "unix:///nonexistent/berth-test.sock",
+            ));
+    }
+}
+
+#[test]
+fn rm_volumes_is_a_flag_of_rm() {
+    berth().args(["rm", "-v"]).assert().code(125);
+    berth()
+        .args(["rm", "-v", "--force", "c"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}
+
+#[test]
+fn system_df_takes_no_arguments() {
+    berth().args(["system", "df", "extra"]).assert().code(125);
+    berth().args(["system", "df", "--nope"]).assert().code(125);
+    berth()
+        .args(["system", "df", "-v"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unix:///nonexistent/berth-test.sock",
+        ));
+}

@@ -18,6 +18,7 @@ pub mod system;
 pub mod table;
 pub mod template;
 mod upload;
+pub mod volume;
 
 use crate::api::client::{Client, ClientError};
 use clap::{Parser, Subcommand};
@@ -101,6 +102,12 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Return low-level information on containers or images
     Inspect(container::InspectArgs),
     /// List images
@@ -205,6 +212,8 @@ pub async fn dispatch(cli: Cli) -> i32 {
             container::prune(&client, args).await
         }
         Command::Network(cmd) => network::network(&client, cmd).await,
+        Command::Volume(cmd) => volume::volume(&client, cmd).await,
+        Command::System(cmd) => system::system(&client, cmd).await,
         Command::Inspect(args) => container::inspect(&client, args).await,
         Command::Images(args) => image::images(&client, args).await,
         Command::Load(args) => image::load(&client, args).await,

@@ -16,6 +16,8 @@ fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Volume {
+    /// Docker leaves it out when it does not know it (`omitempty`).
+    #[serde(default)]
     pub created_at: String,
     pub driver: String,
     #[serde(default, deserialize_with = "null_default")]
@@ -39,18 +41,36 @@ pub struct UsageData {
     pub ref_count: i64,
 }
 
-/// `POST /volumes/create`.
+/// `POST /volumes/create`. Fields in the order Go's `volume.CreateOptions` declares them and
+/// empty ones left out, as its `omitempty` tags do, so the body is the docker CLI's byte for
+/// byte (`{"Driver":"local","Name":"v2"}`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct VolumeCreateRequest {
-    #[serde(default, deserialize_with = "null_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub driver: String,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub driver_opts: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub name: String,
 }
 
 /// `GET /volumes`.
@@ -104,6 +124,9 @@ pub struct Mount {
     pub bind_options: Option<BindOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_options: Option<VolumeOptions>,
+    /// `type=image` with `image-subpath`: a directory of an image (API 1.48).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_options: Option<ImageOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmpfs_options: Option<TmpfsOptions>,
 }
@@ -136,6 +159,31 @@ pub struct BindOptions {
         skip_serializing_if = "is_false"
     )]
     pub create_mountpoint: bool,
+    /// `bind-recursive=writable`: read-only at the top only, the mounts under it writable.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub read_only_non_recursive: bool,
+    /// `bind-recursive=readonly`: read-only all the way down, or an error.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub read_only_force_recursive: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageOptions {
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub subpath: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -64,6 +64,8 @@ pub struct RunArgs {
     #[arg(long = "read-only")]
     pub read_only: bool,
     #[command(flatten)]
+    pub storage: super::mountopts::MountArgs,
+    #[command(flatten)]
     pub resources: ResourceArgs,
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]

@@ -12,7 +12,8 @@ use crate::wire::types::{
 };
 use hyper::Method;
 
-fn create_request(a: &RunArgs) -> CreateRequest {
+/// The create request for the flags; `cwd` is where relative mount sources are taken from.
+fn create_request(a: &RunArgs, cwd: Option<&str>) -> Result<CreateRequest, String> {
     let attach = !a.detach;
     let labels: std::collections::BTreeMap<String, String> = a
         .labels
@@ -27,7 +28,8 @@ fn create_request(a: &RunArgs) -> CreateRequest {
         extra.insert("StopTimeout".into(), t.into());
     }
     let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-    CreateRequest {
+    let mounts = super::mountopts::plan(&a.storage, cwd)?;
+    let mut request = CreateRequest {
         config: ContainerConfig {
             hostname: a.hostname.clone().unwrap_or_default(),
             user: a.user.clone().unwrap_or_default(),
@@ -79,7 +81,17 @@ fn create_request(a: &RunArgs) -> CreateRequest {
             ..Default::default()
         }),
         networking_config: None,
-    }
+    };
+    super::mountopts::apply(mounts, &mut request);
+    Ok(request)
+}
+
+/// The flags docker refuses while it reads them, refused before the daemon is asked anything,
+/// so a typo is reported the same with or without a daemon.
+fn check_flags(a: &RunArgs) -> Result<(), ClientError> {
+    super::mountopts::plan(&a.storage, None)
+        .map(|_| ())
+        .map_err(ClientError::Protocol)
 }
 
 /// `run` prints a daemon error, adds docker's hint line, and picks 125/126/127 as docker does.
@@ -164,7 +176,10 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
             url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
         ));
     }
-    let mut request = create_request(a);
+    let cwd = std::env::current_dir()
+        .ok()
+        .map(|d| d.to_string_lossy().into_owned());
+    let mut request = create_request(a, cwd.as_deref()).map_err(ClientError::Protocol)?;
     for h in &a.add_hosts {
         crate::network::extra_hosts::parse(h).map_err(|e| {
             ClientError::Protocol(format!(
@@ -259,6 +274,9 @@ fn familiar(image: &str) -> String {
 }
 
 pub async fn create(client: &Client, a: RunArgs) -> i32 {
+    if let Err(e) = check_flags(&a) {
+        return run_failure(&e);
+    }
     match create_container(client, &a).await {
         Ok(id) => {
             println!("{id}");
@@ -269,6 +287,9 @@ pub async fn create(client: &Client, a: RunArgs) -> i32 {
 }
 
 pub async fn run(client: &Client, a: RunArgs) -> i32 {
+    if let Err(e) = check_flags(&a) {
+        return run_failure(&e);
+    }
     if let Err(e) = client.ping().await {
         return run_failure(&e);
     }
@@ -359,7 +380,56 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use rstest::rstest;
+
+    fn run_args(argv: &[&str]) -> RunArgs {
+        let argv = ["berth", "run"].iter().chain(argv);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(a) => a,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn storage_flags_reach_the_request() {
+        let a = run_args(&[
+            "-v",
+            "/data",
+            "-v",
+            "./src:/src:ro",
+            "--volume",
+            "cache:/cache",
+            "--mount",
+            "type=tmpfs,dst=/t,tmpfs-mode=700",
+            "--tmpfs",
+            "/run:size=1m",
+            "--volumes-from",
+            "c1:ro",
+            "--volume-driver",
+            "local",
+            "busybox",
+        ]);
+        let v = serde_json::to_value(create_request(&a, Some("/w")).unwrap()).unwrap();
+        assert_eq!(v["Volumes"], serde_json::json!({"/data": {}}));
+        let hc = &v["HostConfig"];
+        assert_eq!(
+            hc["Binds"],
+            serde_json::json!(["/w/src:/src:ro", "cache:/cache"])
+        );
+        assert_eq!(
+            hc["Mounts"],
+            serde_json::json!([{"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"Mode": 0o700}}])
+        );
+        assert_eq!(hc["Tmpfs"], serde_json::json!({"/run": "size=1m"}));
+        assert_eq!(hc["VolumesFrom"], serde_json::json!(["c1:ro"]));
+        assert_eq!(hc["VolumeDriver"], "local");
+        let bad = run_args(&["--mount", "type=bind,target=/x,volume-nocopy", "busybox"]);
+        assert_eq!(
+            create_request(&bad, None).unwrap_err(),
+            "invalid argument \"type=bind,target=/x,volume-nocopy\" for \"--mount\" flag: cannot mix 'volume-*' options with mount type 'bind'"
+        );
+    }
 
     #[rstest]
     #[case("failed to create task for container: exec: \"nosuch\": executable file not found in $PATH: unknown", 127)]

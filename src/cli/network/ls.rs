@@ -110,7 +110,7 @@ fn template_for(format: Option<&str>, quiet: bool) -> String {
 
 /// docker's `{{.Label "k"}}` is a method call, which the template engine lacks: it becomes
 /// `{{label . "k"}}`, a function of the row (or of the header, where it names the column).
-fn with_label_calls(t: &str) -> String {
+pub(crate) fn with_label_calls(t: &str) -> String {
     t.replace(".Label ", "label . ")
 }
 

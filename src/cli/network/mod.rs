@@ -18,6 +18,9 @@ pub use inspect::{go_indent, inspect, InspectArgs};
 pub use ls::{ls, ls_contexts, ls_table, LsArgs};
 pub use prune::{prune, PruneArgs};
 pub use rm::{rm, RmArgs};
+// docker/cli's own helpers, which the volume commands share with these.
+pub(crate) use create::validate_label;
+pub(crate) use ls::{filter_flag, natural_cmp, with_label_calls};
 
 use crate::api::client::Client;
 
@@ -92,7 +95,7 @@ pub(crate) fn confirm(message: &str) -> bool {
 }
 
 /// `path` with `?filters=` and the docker CLI's JSON of `-f/--filter` (none: `path` as it is).
-fn with_filters(path: &str, filters: &[String]) -> Result<String, String> {
+pub(crate) fn with_filters(path: &str, filters: &[String]) -> Result<String, String> {
     if filters.is_empty() {
         return Ok(path.to_string());
     }
