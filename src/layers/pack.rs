@@ -138,9 +138,10 @@ pub fn pack_layer<W: Write>(root: &Path, out: W) -> io::Result<(String, u64)> {
     let mut builder = tar::Builder::new(HashingWriter::new(out));
     builder.follow_symlinks(false);
     builder.mode(tar::HeaderMode::Complete);
+    let mut linked = Linked::new();
     for entry in walk(root)? {
         match entry {
-            Entry::Present(rel) => append_present(&mut builder, root, &rel)?,
+            Entry::Present(rel) => append_present(&mut builder, root, &rel, &mut linked)?,
             Entry::Deleted(rel) => {
                 let name = rel.file_name().unwrap_or_default().to_string_lossy();
                 let wh = rel.with_file_name(format!(".wh.{name}"));
@@ -159,19 +160,35 @@ pub fn pack_layer<W: Write>(root: &Path, out: W) -> io::Result<(String, u64)> {
     Ok((digest, size))
 }
 
+/// The first name each multiply-linked file was written under, by (device, inode), so
+/// later names become hard-link entries, as Docker's tars keep them.
+type Linked = std::collections::HashMap<(u64, u64), std::path::PathBuf>;
+
 /// One file, link or directory as it is on disk; a directory's name ends in `/`, as in the
 /// tars Docker (Go's archive/tar) writes.
 fn append_present<W: Write>(
     builder: &mut tar::Builder<W>,
     root: &Path,
     rel: &Path,
+    linked: &mut Linked,
 ) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let path = root.join(rel);
-    if std::fs::symlink_metadata(&path)?.is_dir() {
-        builder.append_path_with_name(&path, rel.join(""))
-    } else {
-        builder.append_path_with_name(&path, rel)
+    let md = std::fs::symlink_metadata(&path)?;
+    if md.is_dir() {
+        return builder.append_path_with_name(&path, rel.join(""));
     }
+    if md.is_file() && md.nlink() > 1 {
+        if let Some(first) = linked.get(&(md.dev(), md.ino())) {
+            let mut h = tar::Header::new_gnu();
+            h.set_metadata_in_mode(&md, tar::HeaderMode::Complete);
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            return builder.append_link(&mut h, rel, first);
+        }
+        linked.insert((md.dev(), md.ino()), rel.to_path_buf());
+    }
+    builder.append_path_with_name(&path, rel)
 }
 
 /// Write a whole filesystem tree (a container's merged root, for `export`) as a tar.
@@ -179,9 +196,10 @@ pub fn pack_tree<W: Write>(root: &Path, out: W) -> io::Result<W> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     builder.mode(tar::HeaderMode::Complete);
+    let mut linked = Linked::new();
     for entry in walk(root)? {
         if let Entry::Present(rel) = entry {
-            append_present(&mut builder, root, &rel)?;
+            append_present(&mut builder, root, &rel, &mut linked)?;
         }
     }
     builder.into_inner()
@@ -221,6 +239,38 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["etc/", "etc/.wh.gone", "etc/motd", "etc/motd.link"]);
+    }
+
+    #[test]
+    fn a_second_name_of_a_file_is_a_hard_link_entry() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a"), b"shared").unwrap();
+        std::fs::hard_link(root.path().join("a"), root.path().join("b")).unwrap();
+        let mut tar = Vec::new();
+        pack_layer(root.path(), &mut tar).unwrap();
+        let entries: Vec<(String, tar::EntryType, Option<String>)> = tar::Archive::new(&tar[..])
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let link = e
+                    .link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned());
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.header().entry_type(),
+                    link,
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("a".to_string(), tar::EntryType::Regular, None),
+                ("b".to_string(), tar::EntryType::Link, Some("a".to_string())),
+            ]
+        );
     }
 
     use proptest::prelude::*;
