@@ -145,6 +145,21 @@ pub struct HostConfig {
     pub privileged: bool,
     #[serde(default)]
     pub binds: Option<Vec<String>>,
+    /// `--mount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<crate::wire::volume::Mount>>,
+    /// `--tmpfs`: destination → options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// `--volumes-from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_from: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub volume_driver: String,
     #[serde(default)]
     pub port_bindings: Option<BTreeMap<String, Value>>,
     #[serde(default, deserialize_with = "nullable")]

@@ -89,35 +89,18 @@ pub fn plan(a: &MountArgs, cwd: Option<&str>) -> Result<MountPlan, String> {
     Ok(p)
 }
 
-/// Put the plan in the request: `Config.Volumes` always (docker sends `{}` for none),
-/// `HostConfig.Binds` typed, and the fields HostConfig does not type under their API names.
+/// Put the plan in the request: `Config.Volumes` always (docker sends `{}` for none), and
+/// HostConfig's `Binds`, `Mounts`, `Tmpfs`, `VolumesFrom` and `VolumeDriver` when given.
 pub fn apply(p: MountPlan, request: &mut CreateRequest) {
     request.config.volumes = Some(p.volumes);
     let Some(hc) = request.host_config.as_mut() else {
         return;
     };
-    if !p.binds.is_empty() {
-        hc.binds = Some(p.binds);
-    }
-    if !p.mounts.is_empty() {
-        hc.extra.insert(
-            "Mounts".into(),
-            serde_json::to_value(&p.mounts).expect("mounts serialize"),
-        );
-    }
-    if !p.tmpfs.is_empty() {
-        hc.extra.insert(
-            "Tmpfs".into(),
-            serde_json::to_value(&p.tmpfs).expect("a map"),
-        );
-    }
-    if !p.volumes_from.is_empty() {
-        hc.extra
-            .insert("VolumesFrom".into(), serde_json::json!(p.volumes_from));
-    }
-    if let Some(d) = p.volume_driver.filter(|d| !d.is_empty()) {
-        hc.extra.insert("VolumeDriver".into(), d.into());
-    }
+    hc.binds = (!p.binds.is_empty()).then_some(p.binds);
+    hc.mounts = (!p.mounts.is_empty()).then_some(p.mounts);
+    hc.tmpfs = (!p.tmpfs.is_empty()).then_some(p.tmpfs);
+    hc.volumes_from = (!p.volumes_from.is_empty()).then_some(p.volumes_from);
+    hc.volume_driver = p.volume_driver.unwrap_or_default();
 }
 
 /// A `-v` spec as docker/cli's `volumespec.Parse` splits it.
