@@ -136,18 +136,63 @@ pub fn extract_into(
     Ok(())
 }
 
-/// A container's files as the host reaches them: the merged overlay, and the files berth
-/// bind-mounts over it (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`) from the
-/// container's own dir, which the overlay underneath does not hold.
+/// A container's files as the host reaches them: the merged overlay, its volumes and bind
+/// mounts (a path under one is that mount's), and the files berth bind-mounts over it
+/// (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`) from the container's own dir, which
+/// the overlay underneath does not hold.
 pub struct Root {
     pub merged: PathBuf,
     dir: PathBuf,
+    /// (destination, host source, writable), the deepest destination first.
+    mounts: Vec<(String, PathBuf, bool)>,
 }
 
 impl Root {
-    fn resolve(&self, path: &str, follow_last: bool) -> Result<PathBuf> {
-        let host = resolve_in_root(&self.merged, path, follow_last)
+    /// The volume or bind mount a path (inside the container, resolved) is on.
+    fn mount_of(&self, inside: &str) -> Option<&(String, PathBuf, bool)> {
+        self.mounts.iter().find(|(dst, _, _)| {
+            inside
+                .strip_prefix(dst.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+
+    /// Whether what is written at `path` lands on a writable filesystem: its mount's if it
+    /// is on one, else the rootfs.
+    fn writable(&self, path: &str, rootfs_read_only: bool) -> Result<()> {
+        let host = resolve_in_root(&self.merged, path, true)
             .map_err(|e| DaemonError::InvalidParameter(format!("{path}: {e}")))?;
+        let inside = format!(
+            "/{}",
+            host.strip_prefix(&self.merged)
+                .unwrap_or(Path::new(""))
+                .display()
+        );
+        match self.mount_of(&inside) {
+            Some((_, _, false)) => Err(DaemonError::Conflict(
+                "mounted volume is marked read-only".into(),
+            )),
+            Some(_) => Ok(()),
+            None if rootfs_read_only => Err(DaemonError::Conflict(
+                "container rootfs is marked read-only".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn resolve(&self, path: &str, follow_last: bool) -> Result<PathBuf> {
+        let bad = |e: io::Error| DaemonError::InvalidParameter(format!("{path}: {e}"));
+        let host = resolve_in_root(&self.merged, path, follow_last).map_err(bad)?;
+        let inside = format!(
+            "/{}",
+            host.strip_prefix(&self.merged)
+                .unwrap_or(Path::new(""))
+                .display()
+        );
+        if let Some((dst, source, _)) = self.mount_of(&inside) {
+            // Within the mount, its own links resolve inside it.
+            return resolve_in_root(source, &inside[dst.len()..], follow_last).map_err(bad);
+        }
         for f in ["hosts", "hostname", "resolv.conf"] {
             if host == self.merged.join("etc").join(f) {
                 return Ok(self.dir.join(f));
@@ -189,6 +234,20 @@ impl Daemon {
     /// Mount a container's root (if it is not mounted already) for one copy or export.
     pub fn mount_root(&self, input: &str) -> Result<MountedRoot> {
         let c = self.lookup(input)?;
+        let mut mounts: Vec<(String, PathBuf, bool)> = c
+            .snapshot()
+            .mount_points
+            .iter()
+            .filter(|m| m.kind != "tmpfs")
+            .map(|m| {
+                let mut source = PathBuf::from(&m.source);
+                if let Some(sub) = m.volume_spec.as_ref().filter(|s| !s.subpath.is_empty()) {
+                    source = source.join(&sub.subpath);
+                }
+                (m.destination.clone(), source, m.rw)
+            })
+            .collect();
+        mounts.sort_by_key(|(d, _, _)| std::cmp::Reverse(d.len()));
         let store = self.images.lock().unwrap();
         let was = store.layers().is_mounted(&c.id);
         let merged = store
@@ -200,6 +259,7 @@ impl Daemon {
             root: Root {
                 merged,
                 dir: c.dir.clone(),
+                mounts,
             },
             container: c,
             images: self.images.clone(),
@@ -278,13 +338,9 @@ impl Daemon {
     ) -> Result<()> {
         let c = self.lookup(input)?;
         let read_only = c.snapshot().host_config.readonly_rootfs;
-        if read_only {
-            return Err(DaemonError::Conflict(
-                "container rootfs is marked read-only".into(),
-            ));
-        }
         let path = path.to_string();
         self.with_root(input, move |root| {
+            root.writable(&path, read_only)?;
             let dest = root.resolve(&path, true)?;
             match std::fs::metadata(&dest) {
                 Ok(md) if md.is_dir() => {}

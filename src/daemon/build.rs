@@ -251,7 +251,7 @@ impl Backend for DaemonBackend {
 
     async fn remove(&self, container: &str) {
         if self.d.lookup(container).is_ok() {
-            if let Err(e) = self.d.remove(container, true).await {
+            if let Err(e) = self.d.remove(container, true, true).await {
                 tracing::warn!("build: removing container {container}: {e}");
             }
             return;

@@ -47,6 +47,9 @@ pub struct Record {
     /// The published ports, as bound (a requested port 0 is the port actually had).
     #[serde(default)]
     pub ports: Vec<crate::network::ports::PortMapping>,
+    /// Its volumes and bind mounts (and `--mount type=tmpfs`), planned at create.
+    #[serde(default)]
+    pub mount_points: Vec<crate::volume::spec::MountPoint>,
 }
 
 /// The network a (create-normalized) `HostConfig.NetworkMode` names: `bridge` for the default.

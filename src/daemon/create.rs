@@ -96,6 +96,13 @@ impl Daemon {
             )
             .map_err(DaemonError::InvalidParameter)?;
         }
+        // VOLUME: the image's volumes are the container's too (anonymous unless mounted).
+        if let Some(image_volumes) = icfg.volumes.clone() {
+            let volumes = cfg.volumes.get_or_insert_with(Default::default);
+            for (k, v) in image_volumes {
+                volumes.entry(k).or_insert(v);
+            }
+        }
         if cfg.stop_signal.is_none() {
             cfg.stop_signal = icfg.stop_signal.clone();
         }
@@ -154,6 +161,11 @@ impl Daemon {
         }
         let warnings = create_warnings(&hc);
         let dir = self.containers_dir().join(&id);
+        // Volumes are made, and named by the record, under the volume lock: a `volume rm`
+        // waits until the record that uses them is in the map, and then refuses.
+        let volume_lock = self.volume_lock.lock().await;
+        let planned = self.plan_mounts(&cfg, &hc)?;
+        let made_volumes = planned.made;
         let record = Record {
             id: id.clone(),
             created: now_rfc3339(),
@@ -170,10 +182,11 @@ impl Daemon {
             restart_count: 0,
             manually_stopped: false,
             ports: Vec::new(),
+            mount_points: planned.mounts,
         };
 
         // The name is reserved under the map's lock, so two creates cannot take the same one.
-        let container = {
+        let container = (|| {
             let mut map = self.containers.lock().unwrap();
             let name = match name {
                 Some(n) if !n.is_empty() => {
@@ -210,7 +223,15 @@ impl Daemon {
             record.name = name;
             let c = Arc::new(Container::new(record, dir.clone()));
             map.insert(id.clone(), c.clone());
-            c
+            Ok(c)
+        })();
+        drop(volume_lock);
+        let container = match container {
+            Ok(c) => c,
+            Err(e) => {
+                self.forget_volumes(&made_volumes);
+                return Err(e);
+            }
         };
 
         let made = (|| -> Result<()> {
@@ -231,8 +252,16 @@ impl Daemon {
                 .update(|_| {})
                 .map_err(|e| DaemonError::system("writing the container record", e))
         })();
+        let made = match made {
+            Ok(()) => self.copy_up(&container.snapshot()).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = made {
             self.containers.lock().unwrap().remove(&id);
+            {
+                let _lock = self.volume_lock.lock().await;
+                self.forget_volumes(&made_volumes);
+            }
             let _ = self
                 .images
                 .lock()

@@ -6,8 +6,9 @@ use super::Daemon;
 use std::sync::Arc;
 
 impl Daemon {
-    /// `DELETE /containers/{id}`.
-    pub async fn remove(self: &Arc<Self>, input: &str, force: bool) -> Result<()> {
+    /// `DELETE /containers/{id}`; `volumes` (`rm -v`, and `--rm`) takes its anonymous
+    /// volumes too.
+    pub async fn remove(self: &Arc<Self>, input: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.lookup(input)?;
         if c.is_running() {
             if !force {
@@ -47,6 +48,10 @@ impl Daemon {
             .lock()
             .unwrap()
             .retain(|_, e| e.container_id != c.id);
+        if volumes {
+            self.remove_anonymous_volumes(&c.snapshot().mount_points)
+                .await;
+        }
         c.lifecycle.send_modify(|l| l.removed = true);
         self.container_event(&c.snapshot(), "destroy", &[]);
         Ok(())
@@ -69,7 +74,7 @@ impl Daemon {
                 .upper_dir(&c.id)
                 .map(|d| crate::layers::dir_size(&d))
                 .unwrap_or(0);
-            if self.remove(&c.id, false).await.is_ok() {
+            if self.remove(&c.id, false, false).await.is_ok() {
                 deleted.push(c.id.clone());
                 reclaimed += size;
             }

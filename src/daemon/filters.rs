@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub type Filters = BTreeMap<String, Vec<String>>;
 
 pub const CONTAINER_FILTERS: &[&str] = &[
-    "status", "name", "id", "label", "ancestor", "exited", "health",
+    "status", "name", "id", "label", "ancestor", "exited", "health", "volume",
 ];
 
 /// A `label` filter's value against an object's labels: `key` (any value) or `key=value`.
@@ -67,6 +67,11 @@ pub fn matches(rec: &Record, f: &Filters, ancestor_ids: &[String]) -> bool {
             "label" => label_matches(rec.config.labels.as_ref(), v),
             "ancestor" => rec.config.image == *v || ancestor_ids.contains(&rec.image),
             "health" => super::health::filter_value(rec.state.health.as_ref()) == v,
+            // A volume's name or a mount's destination, as Docker's `volume` filter.
+            "volume" => rec
+                .mount_points
+                .iter()
+                .any(|m| (m.is_volume() && m.name == *v) || m.destination == *v),
             "exited" => {
                 rec.state.status == "exited"
                     && v.parse::<i64>().is_ok_and(|c| c == rec.state.exit_code)
@@ -107,6 +112,7 @@ mod tests {
             restart_count: 0,
             manually_stopped: false,
             ports: vec![],
+            mount_points: vec![],
         }
     }
 

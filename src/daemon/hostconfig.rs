@@ -9,9 +9,6 @@ use crate::wire::types::HostConfig;
 
 /// HostConfig fields berth does not implement yet: refused when set, never silently ignored.
 pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
-    ("VolumesFrom", "--volumes-from"),
-    ("Mounts", "--mount"),
-    ("Tmpfs", "--tmpfs"),
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
     ("GroupAdd", "--group-add"),
@@ -40,9 +37,6 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
             "{what} is not supported by berth yet"
         )))
     };
-    if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
-        return refuse("volumes and bind mounts (-v)");
-    }
     if let Some(b) = &hc.port_bindings {
         crate::network::ports::requested(b).map_err(DaemonError::InvalidParameter)?;
     }

@@ -8,6 +8,7 @@ pub mod commit;
 pub mod container;
 mod create;
 mod delete;
+mod df;
 pub mod distribution;
 pub mod error;
 mod etc_files;
@@ -22,6 +23,7 @@ mod links;
 pub mod lock;
 pub mod logs;
 mod monitor;
+mod mounts;
 pub mod names;
 pub mod network;
 mod pause;
@@ -35,6 +37,7 @@ mod sweep;
 pub mod top;
 mod update;
 pub mod views;
+pub mod volume;
 mod wait;
 
 use crate::cgroups::CgroupManager;
@@ -86,6 +89,14 @@ pub struct Daemon {
     pub started: std::time::Instant,
     /// One lock per layer chain being pulled, so concurrent pulls unpack it once.
     pub layer_locks: crate::image::distribution::LayerLocks,
+    /// The local driver's volumes.
+    pub volumes: crate::volume::store::VolumeStore,
+    /// Held while volumes are made for a create, or removed, so a volume is never removed
+    /// between being chosen for a container and that container's record naming it.
+    pub volume_lock: tokio::sync::Mutex<()>,
+    /// The running containers using each volume that is mounted from a device (`--opt`):
+    /// mounted at the first, unmounted after the last.
+    pub volume_users: Mutex<HashMap<String, std::collections::HashSet<String>>>,
 }
 
 impl Daemon {
@@ -122,6 +133,8 @@ impl Daemon {
         let cgroups = CgroupManager::new(&config.cgroup_parent)
             .with_context(|| format!("opening the cgroup parent {}", config.cgroup_parent))?;
         let exe = std::env::current_exe().context("finding the berth binary")?;
+        let volumes = crate::volume::store::VolumeStore::open(&config.root)
+            .with_context(|| format!("opening the volumes in {}", config.root.display()))?;
         let daemon = Arc::new(Daemon {
             config,
             images: Arc::new(Mutex::new(images)),
@@ -138,6 +151,9 @@ impl Daemon {
             exe,
             started: std::time::Instant::now(),
             layer_locks: Default::default(),
+            volumes,
+            volume_lock: tokio::sync::Mutex::new(()),
+            volume_users: Mutex::new(HashMap::new()),
         });
         daemon.load_containers().await;
         Ok(daemon)

@@ -60,6 +60,7 @@ impl Daemon {
             plugged: self.plugged_of(&rec),
             primary: rec.primary_network(),
             dns: true,
+            volumes: true,
             ports: rec.ports.clone(),
             shim_dir: Some(self.shim_dir(&c.id)),
         };
@@ -96,7 +97,7 @@ impl Daemon {
             l.exit_code = code;
         });
         if rec.host_config.auto_remove {
-            if let Err(e) = self.remove(&c.id, true).await {
+            if let Err(e) = self.remove(&c.id, true, true).await {
                 tracing::warn!("auto-removing {}: {e}", c.id);
             }
             return;

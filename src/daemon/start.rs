@@ -137,7 +137,7 @@ impl Daemon {
                 });
                 if c.snapshot().host_config.auto_remove {
                     drop(_op);
-                    let _ = self.remove(&c.id, true).await;
+                    let _ = self.remove(&c.id, true, true).await;
                 }
                 Err(err)
             }
@@ -215,6 +215,8 @@ impl Daemon {
         let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
         let (link_hosts, link_env) = self.link_parts(&rec).map_err(|e| (e, 125))?;
+        acquired.volumes = true;
+        let mounts = self.start_mounts(&rec).map_err(|e| (e, 125))?;
         let etc = EtcFiles {
             links: link_hosts,
             hostname: &rec.config.hostname,
@@ -253,7 +255,7 @@ impl Daemon {
                 seccomp_filter,
                 no_new_privileges: security.no_new_privileges,
                 link_env,
-                mounts: Vec::new(),
+                mounts,
             },
         );
         acquired.shim_dir = Some(state_dir.clone());
@@ -377,6 +379,9 @@ impl Daemon {
         if a.dns {
             self.stop_resolver(id);
         }
+        if a.volumes {
+            self.release_volumes(id);
+        }
         if !a.ports.is_empty() {
             if let Some((_, bridge, ep)) = a.plugged.iter().find(|p| p.0 == a.primary) {
                 bridge.unpublish(id, ep.ip, &a.ports).await;
@@ -490,6 +495,8 @@ pub(super) struct Acquired {
     pub(super) primary: String,
     /// Its names are in the embedded DNS and its resolver runs.
     pub(super) dns: bool,
+    /// Its device-backed volumes may be mounted for it.
+    pub(super) volumes: bool,
     pub(super) ports: Vec<crate::network::ports::PortMapping>,
     pub(super) shim_dir: Option<PathBuf>,
 }

@@ -89,6 +89,8 @@ impl Daemon {
             }
         }
 
+        removed.extend(self.restore_volume_users());
+
         let shims = self.config.exec_root.join("shims");
         for entry in std::fs::read_dir(&shims).into_iter().flatten().flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();

@@ -53,7 +53,11 @@ pub fn inspect_view(rec: &Record, dir: &std::path::Path) -> ContainerInspect {
             name: "overlay2".into(),
             data: graph,
         },
-        mounts: vec![],
+        mounts: rec
+            .mount_points
+            .iter()
+            .map(|m| serde_json::to_value(m.view()).expect("a mount point serializes"))
+            .collect(),
         config: rec.config.clone(),
         network_settings: network_view(rec),
     }
@@ -194,7 +198,11 @@ pub fn summary_view(rec: &Record) -> ContainerSummary {
         size_root_fs: None,
         host_config: serde_json::json!({ "NetworkMode": rec.host_config.network_mode }),
         network_settings: serde_json::json!({ "Networks": net.networks }),
-        mounts: vec![],
+        mounts: rec
+            .mount_points
+            .iter()
+            .map(|m| serde_json::to_value(m.view()).expect("a mount point serializes"))
+            .collect(),
     }
 }
 
@@ -291,6 +299,7 @@ mod tests {
             restart_count: 0,
             manually_stopped: false,
             ports: vec![],
+            mount_points: vec![],
         }
     }
 

@@ -220,13 +220,14 @@ pub(super) async fn prune(c: Call) -> Reply {
     ok_json(&serde_json::json!({ "ContainersDeleted": ids, "SpaceReclaimed": bytes }))
 }
 
-/// `DELETE /containers/{id}?force=&v=&link=`. No volumes exist yet, so `v` has nothing to
-/// remove. With `link`, `{id}` is `<container>/<alias>` and only that link goes.
+/// `DELETE /containers/{id}?force=&v=&link=`: with `v`, its anonymous volumes go too. With
+/// `link`, `{id}` is `<container>/<alias>` and only that link goes.
 pub(super) async fn remove(c: Call) -> Reply {
     if c.query().flag("link") {
         c.d.remove_link(&c.param("id")).await?;
     } else {
-        c.d.remove(&c.param("id"), c.query().flag("force")).await?;
+        c.d.remove(&c.param("id"), c.query().flag("force"), c.query().flag("v"))
+            .await?;
     }
     no_content()
 }

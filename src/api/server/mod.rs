@@ -16,6 +16,7 @@ mod logs;
 mod networks;
 mod router;
 mod system;
+mod volumes;
 
 use crate::daemon::{Daemon, DaemonError};
 use crate::wire::types::{ErrorResponse, API_VERSION, MIN_API_VERSION};
@@ -155,6 +156,11 @@ impl Call {
                     .into_owned()
             })
             .unwrap_or_default()
+    }
+
+    /// The API version the client asked for in the path (`/v1.41/...`), if it did.
+    fn api_version(&self) -> Option<(u32, u32)> {
+        split_version(self.req.uri().path()).0.map(version_tuple)
     }
 
     fn query(&self) -> Query {

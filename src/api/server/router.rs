@@ -4,7 +4,7 @@
 //! (`/images/{name*}/json` matches `/images/lib/bb:v1/json`).
 
 use super::{
-    archive, attach, build, containers, distribution, exec, images, logs, networks, system,
+    archive, attach, build, containers, distribution, exec, images, logs, networks, system, volumes,
 };
 use super::{error_response, ApiError, Body, Call, Reply};
 use crate::daemon::Daemon;
@@ -86,6 +86,12 @@ fn table() -> Vec<Route> {
         route(M::POST, "/exec/{id}/start", exec::start),
         route(M::POST, "/exec/{id}/resize", exec::resize),
         route(M::GET, "/exec/{id}/json", exec::inspect),
+        route(M::GET, "/volumes", volumes::list),
+        route(M::POST, "/volumes/create", volumes::create),
+        route(M::POST, "/volumes/prune", volumes::prune),
+        route(M::GET, "/volumes/{name}", volumes::inspect),
+        route(M::DELETE, "/volumes/{name}", volumes::remove),
+        route(M::GET, "/system/df", system::df),
         route(M::GET, "/networks", networks::list),
         route(M::POST, "/networks/create", networks::create),
         route(M::POST, "/networks/prune", networks::prune),

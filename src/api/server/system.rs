@@ -29,6 +29,11 @@ pub(super) async fn version(_: Call) -> Reply {
     ok_json(&version_info())
 }
 
+/// `GET /system/df`.
+pub(super) async fn df(c: Call) -> Reply {
+    ok_json(&c.d.disk_usage().await?)
+}
+
 pub(super) async fn info(c: Call) -> Reply {
     ok_json(&info_of(&c.d))
 }
@@ -195,7 +200,7 @@ fn info_of(d: &Daemon) -> serde_json::Value {
         "Images": images,
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Native Overlay Diff", "true"]],
-        "Plugins": {"Volume": [], "Network": ["bridge"], "Authorization": null, "Log": ["json-file"]},
+        "Plugins": {"Volume": ["local"], "Network": ["bridge"], "Authorization": null, "Log": ["json-file"]},
         "MemoryLimit": false,
         "SwapLimit": false,
         "CpuCfsPeriod": false,
