@@ -110,19 +110,6 @@ fn deep_archive(dir: &Path, name: &str, extra: usize) -> PathBuf {
     path
 }
 
-/// What the daemon made for containers and left, while it still runs (the drop of `d`
-/// checks again once it has stopped): every leak but the daemon's own process.
-fn leaks_but_the_daemon(d: &common::TestDaemon) -> Vec<String> {
-    let is_daemon = |leak: &str| {
-        let pid = leak
-            .strip_prefix("process ")
-            .and_then(|r| r.split(' ').next());
-        pid.and_then(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
-            .is_some_and(|cmd| cmd.split(|b| *b == 0).nth(1) == Some(b"daemon"))
-    };
-    d.leaks().into_iter().filter(|l| !is_daemon(l)).collect()
-}
-
 fn load(d: &common::TestDaemon, archive: &Path, name: &str) {
     let out = d.ok(&["load", "-i", archive.to_str().unwrap()]);
     assert!(
@@ -170,7 +157,7 @@ fn a_200_layer_image_runs_through_berth_and_the_docker_cli() {
         eprintln!("docker CLI part SKIPPED: no docker client installed");
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "");
-    assert_eq!(leaks_but_the_daemon(&d), Vec::<String>::new());
+    assert_eq!(d.leaks_but_the_daemon(), Vec::<String>::new());
 }
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -209,7 +196,7 @@ fn overlayfs_stack_limit_is_reached_exactly_and_refused_past_it() {
     assert_eq!(entries(&overlay), before, "no layer dir may be left");
     assert!(entries(&d.root.join("image/overlay2/layerdb/mounts")).is_empty());
     assert!(entries(&d.root.join("containers")).is_empty());
-    assert_eq!(leaks_but_the_daemon(&d), Vec::<String>::new());
+    assert_eq!(d.leaks_but_the_daemon(), Vec::<String>::new());
     // The name was not kept either.
     let out = d.ok(&[
         "run",
