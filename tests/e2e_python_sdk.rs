@@ -190,3 +190,42 @@ fn python_sdk_publishes_ports() {
     let Some(python) = sdk_python() else { return };
     run_script(&d, python, PORTS);
 }
+
+/// Volumes through the SDK: a named volume shared by two containers, a bind, the in-use
+/// conflict, `remove(v=True)` taking an anonymous volume, and prune.
+const VOLUMES: &str = r#"
+import docker, os, tempfile
+c = docker.from_env()
+v = c.volumes.create(name="pyvol", labels={"from": "sdk"})
+assert v.attrs["Driver"] == "local" and v.attrs["Labels"] == {"from": "sdk"}, v.attrs
+c.containers.run("busybox", "sh -c 'echo kept > /data/f'", volumes={"pyvol": {"bind": "/data", "mode": "rw"}}, remove=True)
+host = tempfile.mkdtemp()
+out = c.containers.run("busybox", "sh -c 'cat /in/f; echo bound > /out/g'",
+    volumes={"pyvol": {"bind": "/in", "mode": "ro"}, host: {"bind": "/out", "mode": "rw"}}, remove=True)
+assert out == b"kept\n", out
+assert open(os.path.join(host, "g")).read() == "bound\n"
+ct = c.containers.create("busybox", "true", volumes=["pyvol:/data", "/anon"])
+mounts = {m["Destination"]: m for m in ct.attrs["Mounts"]}
+assert mounts["/data"]["Name"] == "pyvol" and mounts["/data"]["RW"], mounts
+anon = mounts["/anon"]["Name"]
+assert len(anon) == 64, anon
+try:
+    v.remove()
+    raise SystemExit("a volume in use must not be removed")
+except docker.errors.APIError as e:
+    assert e.status_code == 409 and "volume is in use" in str(e), str(e)
+ct.remove(v=True)
+names = [x.name for x in c.volumes.list()]
+assert names == ["pyvol"], names
+assert c.volumes.prune()["VolumesDeleted"] in (None, []), "a named volume is not pruned by default"
+v.remove()
+assert c.volumes.list() == []
+print("ok")
+"#;
+
+#[test]
+fn python_sdk_uses_volumes_and_binds() {
+    let d = daemon_or_skip!();
+    let Some(python) = sdk_python() else { return };
+    run_script(&d, python, VOLUMES);
+}
