@@ -84,7 +84,7 @@ fi
 "$berth" rm bench-payload >/dev/null
 tree=$(mktemp -d "$work/tree.XXXXXX")
 "$berth" create --name bench-src bench/payload >/dev/null
-"$berth" cp bench-src:/payload "$tree/" >/dev/null
+"$berth" cp bench-src:/payload "$tree/" >/dev/null 2>&1
 "$berth" rm bench-src >/dev/null
 copy_runs=$(( runs < 5 ? runs : 5 ))
 cu=() cpa=()
