@@ -213,6 +213,32 @@ fn copy_up_fills_an_empty_volume_with_the_images_directory() {
         "/srv/app",
     ]);
     assert!(!out.lines().any(|l| l == "f"), "{out}");
+    // Creates racing for one new volume: one copy-up fills it, the others find it full.
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut cmd = d.cmd();
+            cmd.args(["create", "-v", "raced:/srv/app", "withdata", "true"]);
+            std::thread::spawn(move || cmd.output().unwrap())
+        })
+        .collect();
+    for r in racers {
+        let out = r.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "raced:/srv/app",
+        "withdata",
+        "cat",
+        "/srv/app/f",
+    ]);
+    assert_eq!(out, "x\n");
     // nocopy: the image's content stays out.
     let out = d.ok(&[
         "run",

@@ -94,6 +94,8 @@ pub struct Daemon {
     /// Held while volumes are made for a create, or removed, so a volume is never removed
     /// between being chosen for a container and that container's record naming it.
     pub volume_lock: tokio::sync::Mutex<()>,
+    /// Held by a create while it copies an image's directory into a new volume.
+    pub copy_up_lock: tokio::sync::Mutex<()>,
     /// The running containers using each volume that is mounted from a device (`--opt`):
     /// mounted at the first, unmounted after the last.
     pub volume_users: Mutex<HashMap<String, std::collections::HashSet<String>>>,
@@ -153,6 +155,7 @@ impl Daemon {
             layer_locks: Default::default(),
             volumes,
             volume_lock: tokio::sync::Mutex::new(()),
+            copy_up_lock: tokio::sync::Mutex::new(()),
             volume_users: Mutex::new(HashMap::new()),
         });
         daemon.load_containers().await;

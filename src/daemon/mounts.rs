@@ -163,15 +163,24 @@ impl Daemon {
     /// Copy-up: each empty volume of a new container, mounted over a directory of the
     /// image, gets that directory's content. The rootfs is mounted for the time of it.
     pub(super) async fn copy_up(self: &Arc<Self>, rec: &Record) -> Result<()> {
+        // Only an empty volume is copied into (a device-backed one is only there while
+        // mounted: it is left alone); without one, the rootfs need not be mounted at all.
+        let is_empty = |name: &str| {
+            let data = self.volumes.data_path(name);
+            std::fs::read_dir(&data).is_ok_and(|mut d| d.next().is_none())
+                && !crate::volume::local::is_mounted(&data)
+        };
         let wanted: Vec<MountPoint> = rec
             .mount_points
             .iter()
-            .filter(|m| m.is_volume() && m.copy_data)
+            .filter(|m| m.is_volume() && m.copy_data && is_empty(&m.name))
             .cloned()
             .collect();
         if wanted.is_empty() {
             return Ok(());
         }
+        // One copy-up at a time: two new containers on one new volume must not both fill it.
+        let _one = self.copy_up_lock.lock().await;
         let mounted = self.mount_root(&rec.id)?;
         let merged = mounted.root.merged.clone();
         let store_dir = self.volumes.dir().to_path_buf();
@@ -193,11 +202,8 @@ impl Daemon {
                     continue;
                 }
                 let data = store_dir.join(&m.name).join("_data");
-                let empty = std::fs::read_dir(&data)
-                    .map(|mut d| d.next().is_none())
-                    .unwrap_or(false);
-                // A volume mounted from a device is only there while mounted: leave it.
-                if !empty || crate::volume::local::is_mounted(&data) {
+                // Another container's copy-up may have filled it meanwhile.
+                if std::fs::read_dir(&data).is_ok_and(|mut d| d.next().is_some()) {
                     continue;
                 }
                 crate::volume::copyup::copy_up(&src, &data).map_err(|e| {
