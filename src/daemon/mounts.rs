@@ -168,7 +168,7 @@ impl Daemon {
         let is_empty = |name: &str| {
             let data = self.volumes.data_path(name);
             std::fs::read_dir(&data).is_ok_and(|mut d| d.next().is_none())
-                && !crate::volume::local::is_mounted(&data)
+                && !crate::layers::is_mountpoint(&data)
         };
         let wanted: Vec<MountPoint> = rec
             .mount_points
@@ -358,7 +358,7 @@ impl Daemon {
         let mut swept = Vec::new();
         for v in self.volumes.list() {
             let data = self.volumes.data_path(&v.name);
-            if !users.contains_key(&v.name) && crate::volume::local::is_mounted(&data) {
+            if !users.contains_key(&v.name) && crate::layers::is_mountpoint(&data) {
                 match self.volumes.unmount(&v.name) {
                     Ok(()) => swept.push(format!("mount of volume {}", v.name)),
                     Err(e) => tracing::warn!("sweep: {e}"),

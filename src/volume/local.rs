@@ -109,42 +109,10 @@ impl DriverOpts {
     }
 }
 
-/// Whether something is mounted exactly at `path` (in the daemon's mount namespace).
-pub fn is_mounted(path: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let want = path.to_string_lossy();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|p| unescape(p) == want)
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\NNN` octal.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Unmount everything stacked at `path`.
 pub fn unmount_if_mounted(path: &Path) -> std::io::Result<()> {
     for _ in 0..16 {
-        if !is_mounted(path) {
+        if !crate::layers::is_mountpoint(path) {
             return Ok(());
         }
         if nix::mount::umount(path).is_err() {
@@ -192,12 +160,5 @@ mod tests {
         let (flags, data) = d.flags_and_data();
         assert_eq!(flags, MsFlags::MS_RDONLY | MsFlags::MS_NOEXEC);
         assert_eq!(data, "size=64m,uid=1000");
-    }
-
-    #[test]
-    fn mountinfo_escapes_are_read() {
-        assert_eq!(unescape(r"/a\040b\134c"), r"/a b\c");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape(r"/end\04"), r"/end\04");
     }
 }

@@ -204,7 +204,7 @@ impl VolumeStore {
             return Ok(());
         };
         let data = self.data_path(name);
-        if local::is_mounted(&data) {
+        if crate::layers::is_mountpoint(&data) {
             return Ok(());
         }
         opts.mount(&data).map_err(|err| VolumeError::Io {
