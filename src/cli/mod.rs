@@ -9,6 +9,7 @@ pub mod daemon_cmd;
 mod download;
 pub mod events;
 pub mod image;
+pub mod inspector;
 pub mod network;
 pub mod progress;
 pub mod registry;

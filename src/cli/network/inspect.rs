@@ -3,9 +3,8 @@
 //! with `--format json`, or through a Go template. A network that is not there is reported
 //! after the others are printed, and the command exits 1, as docker's does.
 
-use crate::api::client::{Client, ClientError};
+use crate::api::client::Client;
 use clap::Args;
-use hyper::Method;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct InspectArgs {
@@ -110,73 +109,24 @@ pub fn render(raw: &[bytes::Bytes], format: Option<&str>) -> Result<(String, Vec
         "json" if raw.is_empty() => Ok(("[]\n".into(), vec![])),
         "json" => Ok((format!("{}\n", go_indent(&joined(), "")), vec![])),
         f => {
-            let f = f.replace("\\t", "\t").replace("\\n", "\n");
-            let t = crate::cli::template::Template::parse(&f)?;
-            let mut out = String::new();
-            let mut errors = Vec::new();
-            for r in raw {
-                let v: serde_json::Value = serde_json::from_slice(r)
-                    .map_err(|e| format!("unable to read inspect data: {e}"))?;
-                match t.render(&v) {
-                    Ok(line) => {
-                        out.push_str(&line);
-                        out.push('\n');
-                    }
-                    Err(e) => errors.push(format!("template parsing error: {e}")),
-                }
-            }
-            if out.is_empty() {
-                out.push('\n');
-            }
-            Ok((out, errors))
+            let values = raw
+                .iter()
+                .map(|r| serde_json::from_slice(r))
+                .collect::<Result<Vec<serde_json::Value>, _>>()
+                .map_err(|e| format!("unable to read inspect data: {e}"))?;
+            crate::cli::inspector::render_each(f, &values)
         }
     }
 }
 
 pub async fn inspect(client: &Client, a: InspectArgs) -> i32 {
-    let format = a.format.as_deref();
-    if let Some(f) = format.filter(|f| !f.is_empty() && *f != "json") {
-        // docker refuses a template it cannot parse before asking the daemon anything.
-        if let Err(e) = crate::cli::template::Template::parse(f) {
-            eprintln!("{e}");
-            return 64;
-        }
-    }
-    let mut raw = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    for name in &a.networks {
-        let path = format!(
-            "/networks/{name}{}",
-            if a.verbose { "?verbose=true" } else { "" }
-        );
-        let got = match client.request(Method::GET, &path, None).await {
-            Ok(resp) => Client::read_body(resp).await,
-            Err(e) => Err(e),
-        };
-        match got {
-            Ok(body) => raw.push(body),
-            Err(e @ ClientError::Api { .. }) => errors.push(e.to_string()),
-            Err(e) => {
-                eprintln!("{e}");
-                return 1;
-            }
-        }
-    }
-    match render(&raw, format) {
-        Ok((out, render_errors)) => {
-            print!("{out}");
-            errors.extend(render_errors);
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return 64;
-        }
-    }
-    if errors.is_empty() {
-        return 0;
-    }
-    eprintln!("{}", errors.join("\n"));
-    1
+    let verbose = if a.verbose { "?verbose=true" } else { "" };
+    let paths = a
+        .networks
+        .iter()
+        .map(|name| Ok(format!("/networks/{name}{verbose}")))
+        .collect();
+    crate::cli::inspector::inspect_each(client, paths, a.format.as_deref(), render).await
 }
 
 #[cfg(test)]

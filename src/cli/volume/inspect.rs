@@ -5,10 +5,9 @@
 //! indented in one array, compact with `--format json`, or through a Go template. A volume
 //! that is not there is reported after the others are printed, and the command exits 1.
 
-use crate::api::client::{Client, ClientError};
+use crate::api::client::Client;
 use crate::cli::network::{go_indent, trim_id};
 use clap::Args;
-use hyper::Method;
 use serde_json::Value;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -117,21 +116,8 @@ pub fn render(raw: &[bytes::Bytes], format: Option<&str>) -> Result<(String, Vec
         "" => format!("{}\n", go_indent(array().as_bytes(), "    ")),
         "json" => format!("{}\n", array()),
         f => {
-            let f = f.replace("\\t", "\t").replace("\\n", "\n");
-            let t = crate::cli::template::Template::parse(&f)?;
-            let mut out = String::new();
-            for v in &volumes {
-                match t.render(v) {
-                    Ok(line) => {
-                        out.push_str(&line);
-                        out.push('\n');
-                    }
-                    Err(e) => errors.push(format!("template parsing error: {e}")),
-                }
-            }
-            if out.is_empty() {
-                out.push('\n');
-            }
+            let (out, render_errors) = crate::cli::inspector::render_each(f, &volumes)?;
+            errors.extend(render_errors);
             out
         }
     };
@@ -139,54 +125,12 @@ pub fn render(raw: &[bytes::Bytes], format: Option<&str>) -> Result<(String, Vec
 }
 
 pub async fn inspect(client: &Client, a: InspectArgs) -> i32 {
-    let format = a.format.as_deref();
-    if let Some(f) = format.filter(|f| !f.is_empty() && *f != "json") {
-        // docker refuses a template it cannot parse before asking the daemon anything.
-        if let Err(e) = crate::cli::template::Template::parse(f) {
-            eprintln!("{e}");
-            return 64;
-        }
-    }
-    let mut raw = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    for name in &a.volumes {
-        let name = match trim_id("volume", name) {
-            Ok(n) => n,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let got = match client
-            .request(Method::GET, &format!("/volumes/{name}"), None)
-            .await
-        {
-            Ok(resp) => Client::read_body(resp).await,
-            Err(e) => Err(e),
-        };
-        match got {
-            Ok(body) => raw.push(body),
-            Err(e @ ClientError::Api { .. }) => errors.push(e.to_string()),
-            Err(e) => {
-                eprintln!("{e}");
-                return 1;
-            }
-        }
-    }
-    let (out, render_errors) = match render(&raw, format) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{e}");
-            return 64;
-        }
-    };
-    print!("{out}");
-    errors.extend(render_errors);
-    if errors.is_empty() {
-        return 0;
-    }
-    eprintln!("{}", errors.join("\n"));
-    1
+    let paths = a
+        .volumes
+        .iter()
+        .map(|name| trim_id("volume", name).map(|n| format!("/volumes/{n}")))
+        .collect();
+    crate::cli::inspector::inspect_each(client, paths, a.format.as_deref(), render).await
 }
 
 #[cfg(test)]
