@@ -11,7 +11,7 @@ use super::error::{DaemonError, Result};
 use super::Daemon;
 use crate::runtime::spec::{Mount, MountKind};
 use crate::volume::spec::{self, MountPoint};
-use crate::volume::store::{CreateOptions, VolumeError};
+use crate::volume::store::{device_opts, CreateOptions, VolumeError};
 use crate::wire::types::{ContainerConfig, HostConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -266,7 +266,7 @@ impl Daemon {
     fn mount_source(&self, rec: &Record, m: &MountPoint) -> Result<PathBuf> {
         if m.is_volume() {
             let v = self.volumes.get(&m.name)?;
-            self.use_volume(&rec.id, &m.name)?;
+            self.use_volume(&rec.id, &v)?;
             let data = PathBuf::from(v.mountpoint);
             let sub = m
                 .volume_spec
@@ -304,15 +304,15 @@ impl Daemon {
 
     /// A running container starts using a volume: a device-backed one is mounted for its
     /// first user.
-    fn use_volume(&self, id: &str, name: &str) -> Result<()> {
-        if self.volumes.driver_opts(name)?.is_none() {
+    fn use_volume(&self, id: &str, v: &crate::wire::volume::Volume) -> Result<()> {
+        let Some(opts) = device_opts(v)? else {
             return Ok(());
-        }
+        };
         let mut users = self.volume_users.lock().unwrap();
-        let set = users.entry(name.to_string()).or_default();
+        let set = users.entry(v.name.clone()).or_default();
         if set.is_empty() {
-            self.volumes.mount(name)?;
-            self.volume_event(name, "mount", &[("container", id.to_string())]);
+            self.volumes.mount(&v.name, &opts)?;
+            self.volume_event(&v.name, "mount", &[("container", id.to_string())]);
         }
         set.insert(id.to_string());
         Ok(())
@@ -347,7 +347,8 @@ impl Daemon {
                 continue;
             }
             for m in rec.mount_points.iter().filter(|m| m.is_volume()) {
-                if matches!(self.volumes.driver_opts(&m.name), Ok(Some(_))) {
+                let device = self.volumes.get(&m.name).ok().map(|v| device_opts(&v));
+                if matches!(device, Some(Ok(Some(_)))) {
                     users
                         .entry(m.name.clone())
                         .or_default()

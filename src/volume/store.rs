@@ -189,20 +189,9 @@ impl VolumeStore {
         std::fs::remove_dir_all(&trash).map_err(io)
     }
 
-    /// The driver options of a volume that is mounted from somewhere (`type`/`device`/`o`),
-    /// or None for a plain directory.
-    pub fn driver_opts(&self, name: &str) -> Result<Option<DriverOpts>> {
-        let v = self.get(name)?;
-        let opts =
-            DriverOpts::parse(&v.options.unwrap_or_default()).map_err(VolumeError::Invalid)?;
-        Ok(opts.needs_mount().then_some(opts))
-    }
-
-    /// Mount a volume's device over its `_data` (first user), unless it is already.
-    pub fn mount(&self, name: &str) -> Result<()> {
-        let Some(opts) = self.driver_opts(name)? else {
-            return Ok(());
-        };
+    /// Mount a volume's device (`opts`, from [`device_opts`]) over its `_data` (first user),
+    /// unless it is already.
+    pub fn mount(&self, name: &str, opts: &DriverOpts) -> Result<()> {
         let data = self.data_path(name);
         if crate::layers::is_mountpoint(&data) {
             return Ok(());
@@ -227,6 +216,14 @@ impl VolumeStore {
     pub fn size(&self, name: &str) -> u64 {
         crate::layers::dir_size(&self.data_path(name))
     }
+}
+
+/// The driver options of a volume that is mounted from somewhere (`type`/`device`/`o`), or
+/// None for a plain directory.
+pub fn device_opts(v: &Volume) -> Result<Option<DriverOpts>> {
+    let opts = DriverOpts::parse(v.options.as_ref().unwrap_or(&BTreeMap::new()))
+        .map_err(VolumeError::Invalid)?;
+    Ok(opts.needs_mount().then_some(opts))
 }
 
 fn is_anonymous_name(n: &str) -> bool {

@@ -32,7 +32,7 @@ impl VolumeFilters {
     }
 
     /// Each key's values are alternatives; all keys must match.
-    fn matches(&self, v: &Volume, in_use: bool) -> Result<bool> {
+    pub(super) fn matches(&self, v: &Volume, in_use: bool) -> Result<bool> {
         for want in self.values("dangling") {
             let dangling = match want.as_str() {
                 "true" | "1" => true,
@@ -75,9 +75,10 @@ impl VolumeFilters {
 
 impl Daemon {
     pub fn volume_list(&self, filters: &VolumeFilters) -> Result<Vec<Volume>> {
+        let users = self.volume_users();
         let mut out = Vec::new();
         for v in self.volumes.list() {
-            let in_use = !self.volume_users_of(&v.name).is_empty();
+            let in_use = users.contains_key(&v.name);
             if filters.matches(&v, in_use)? {
                 out.push(v);
             }
@@ -91,13 +92,14 @@ impl Daemon {
 
     /// Every volume with its size and its number of users, for `GET /system/df`.
     pub fn volume_usage(&self) -> Vec<Volume> {
+        let users = self.volume_users();
         self.volumes
             .list()
             .into_iter()
             .map(|mut v| {
                 v.usage_data = Some(crate::wire::volume::UsageData {
                     size: self.volumes.size(&v.name) as i64,
-                    ref_count: self.volume_users_of(&v.name).len() as i64,
+                    ref_count: users.get(&v.name).map_or(0, Vec::len) as i64,
                 });
                 v
             })

@@ -3,7 +3,6 @@
 
 use super::VolumeFilters;
 use crate::daemon::error::{DaemonError, Result};
-use crate::daemon::filters::label_matches;
 use crate::daemon::Daemon;
 use crate::volume::store::ANONYMOUS_LABEL;
 
@@ -24,28 +23,19 @@ impl Daemon {
             }
         };
         let _lock = self.volume_lock.lock().await;
+        let users = self.volume_users();
         let mut deleted = Vec::new();
         let mut reclaimed = 0;
         for v in self.volumes.list() {
             if !all && !v.labels.contains_key(ANONYMOUS_LABEL) {
                 continue;
             }
-            if !filters
-                .values("label")
-                .iter()
-                .all(|l| label_matches(Some(&v.labels), l))
-                || filters
-                    .values("label!")
-                    .iter()
-                    .any(|l| label_matches(Some(&v.labels), l))
-            {
-                continue;
-            }
-            if !self.volume_users_of(&v.name).is_empty() {
+            let in_use = users.contains_key(&v.name);
+            if in_use || !filters.matches(&v, in_use)? {
                 continue;
             }
             let size = self.volumes.size(&v.name);
-            if self.remove_unused_volume(&v.name).is_ok() {
+            if self.remove_unused_volume(&v.name, &users).is_ok() {
                 deleted.push(v.name.clone());
                 reclaimed += size;
             }

@@ -1,6 +1,7 @@
 //! `DELETE /volumes/{name}`, and the anonymous volumes that go with a container (`rm -v`,
 //! `--rm`).
 
+use super::VolumeUsers;
 use crate::daemon::error::{DaemonError, Result};
 use crate::daemon::Daemon;
 use crate::volume::store::VolumeError;
@@ -10,20 +11,20 @@ impl Daemon {
     /// as Docker's does: a volume in use is never removed.
     pub async fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
         let _lock = self.volume_lock.lock().await;
-        self.remove_unused_volume(name).or_else(|e| match e {
-            DaemonError::NotFound(_) if force => Ok(()),
-            e => Err(e),
-        })
+        self.remove_unused_volume(name, &self.volume_users())
+            .or_else(|e| match e {
+                DaemonError::NotFound(_) if force => Ok(()),
+                e => Err(e),
+            })
     }
 
-    /// Under `volume_lock`.
-    pub(super) fn remove_unused_volume(&self, name: &str) -> Result<()> {
+    /// Under `volume_lock`, with `users` read under it.
+    pub(super) fn remove_unused_volume(&self, name: &str, users: &VolumeUsers) -> Result<()> {
         let v = self.volumes.get(name)?;
-        let users = self.volume_users_of(&v.name);
-        if !users.is_empty() {
+        if let Some(ids) = users.get(&v.name) {
             return Err(DaemonError::Conflict(format!(
                 "remove {name}: volume is in use - [{}]",
-                users.join(", ")
+                ids.join(", ")
             )));
         }
         self.volumes.remove(&v.name).map_err(|e| match e {
@@ -41,8 +42,9 @@ impl Daemon {
         mounts: &[crate::volume::spec::MountPoint],
     ) {
         let _lock = self.volume_lock.lock().await;
+        let users = self.volume_users();
         for m in mounts.iter().filter(|m| m.is_volume() && m.anonymous) {
-            match self.remove_unused_volume(&m.name) {
+            match self.remove_unused_volume(&m.name, &users) {
                 Ok(()) | Err(DaemonError::NotFound(_)) | Err(DaemonError::Conflict(_)) => {}
                 Err(e) => tracing::warn!("removing volume {}: {e}", m.name),
             }
