@@ -14,10 +14,11 @@ export DEBIAN_FRONTEND=noninteractive
 # python3-docker: the e2e suite drives berth with Debian's Docker SDK too. libseccomp-dev:
 # the seccomp crate links libseccomp (runtime: libseccomp2, on every Debian). docker-registry
 # and apache2-utils (htpasswd): the pull/push tests run a real registry on 127.0.0.1. skopeo and
-# umoci read what `berth save` writes, in the image tests.
+# umoci read what `berth save` writes, in the image tests. docker-compose (1.29): a real
+# multi-container client, in tests/e2e_compose.rs.
 packages=(build-essential pkg-config libseccomp-dev iptables iproute2 busybox-static runc util-linux
   ca-certificates curl python3 python3-pip python3-docker tmux procps psmisc
-  docker-registry apache2-utils skopeo umoci)
+  docker-registry apache2-utils skopeo umoci docker-compose)
 if [ "${BERTH_WITH_DOCKER:-0}" = 1 ]; then
   packages+=(docker.io)
 fi
