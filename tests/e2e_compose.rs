@@ -95,7 +95,11 @@ fn compose_brings_up_two_services_that_find_each_other_by_name() {
 
     let (out, err, code) = compose(&d, &project, &["down"]);
     assert_eq!(code, 0, "compose down: {out}{err}");
-    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "", "containers left after down");
+    assert_eq!(
+        d.ok(&["ps", "-aq"]).trim(),
+        "",
+        "containers left after down"
+    );
     let networks = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.lines().any(|n| n == "berthapp_app"), "{networks}");
     let leaks = d.leaks_but_the_daemon();
