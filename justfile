@@ -32,21 +32,10 @@ demo:
     daemon=$!
     cleanup() {
         kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true
-        ip link del berthdemo0 2>/dev/null || true
         # The daemon leaves its chains behind on exit, as dockerd does (published ports keep
-        # working while it is down); a demo takes them away.
-        iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j BERTHDEMO-DNAT 2>/dev/null || true
-        iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BERTHDEMO-DNAT 2>/dev/null || true
-        iptables -w -t nat -F BERTHDEMO-DNAT 2>/dev/null || true
-        iptables -w -t nat -X BERTHDEMO-DNAT 2>/dev/null || true
-        for hook in nat:POSTROUTING filter:FORWARD; do
-            table=${hook%%:*} chain=${hook#*:}
-            iptables -w -t "$table" -D "$chain" -j "BERTHDEMO-$chain" 2>/dev/null || true
-            iptables -w -t "$table" -F "BERTHDEMO-$chain" 2>/dev/null || true
-            iptables -w -t "$table" -X "BERTHDEMO-$chain" 2>/dev/null || true
-        done
-        find /sys/fs/cgroup/berth-demo /sys/fs/cgroup/*/berth-demo -depth -type d \
-            -exec rmdir {} + 2>/dev/null || true
+        # working while it is down); a demo takes them away, with its bridge and cgroup.
+        source tests/bench/lib.sh
+        remove_daemon_traces berthdemo0 BERTHDEMO berth-demo
         rm -rf "$demo"
     }
     trap cleanup EXIT

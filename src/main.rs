@@ -1,6 +1,5 @@
-//! The one berth binary: `berth shim` (per container), `berth nsexec` (per exec) and
-//! `berth proxy` (per container with published ports), all started by the daemon; `berth daemon`;
-//! and every other first argument is a CLI command.
+//! The one berth binary: `berth shim` (per container) and `berth nsexec` (per exec), both
+//! started by the daemon; `berth daemon`; and every other first argument is a CLI command.
 
 use clap::Parser;
 
@@ -19,15 +18,6 @@ fn main() {
             std::process::exit(125);
         };
         berth::runtime::nsexec::main(spec);
-    }
-    if argv.get(1).map(String::as_str) == Some("proxy") {
-        let Some(spec) = argv.get(3) else {
-            eprintln!(
-                "usage: berth proxy <container id> <spec> (started by the daemon, not by hand)"
-            );
-            std::process::exit(125);
-        };
-        berth::network::proxy::main(spec);
     }
     let cli = match berth::cli::Cli::try_parse() {
         Ok(c) => c,

@@ -1,6 +1,7 @@
-//! e2e: published ports (`-p`, `port`, the PORTS column): through the userland proxy on
-//! 127.0.0.1, through the DNAT rules from a fake "upstream" network namespace the test makes,
-//! UDP, a port already in use, and ports that keep answering while the daemon is dead.
+//! e2e: published ports (`-p`, `-P`, `port`, the PORTS column), served by DNAT alone: from
+//! 127.0.0.1, from a fake "upstream" network namespace the test makes, from containers
+//! (hairpin), UDP, a port already in use, and ports that keep answering while the daemon is
+//! dead.
 //! Traffic goes only to 127.0.0.1 and to addresses this test created.
 
 mod common;
@@ -120,13 +121,13 @@ fn published_ports_answer_on_loopback_and_through_dnat_and_survive_the_daemon() 
         "{err}"
     );
 
-    // From the host, over loopback: the userland proxy.
+    // From the host, over loopback: the DNAT too (route_localnet on the bridge).
     assert!(
         common::http_get(&format!("127.0.0.1:{loopback}")).contains(&format!("hello-from-{short}"))
     );
 
     // From another network namespace, to the host's address there: the DNAT rule, which
-    // keeps the client's own address (the proxy would show the gateway's).
+    // keeps the client's own address (Docker's proxy would show the gateway's).
     let tag = &d.prefix[2..].to_ascii_lowercase();
     let up = Upstream::new(tag, (std::process::id() % 200) as u8 + 20);
     assert!(up.get(&any).contains("hello-from"), "upstream GET");
@@ -158,7 +159,7 @@ fn published_ports_answer_on_loopback_and_through_dnat_and_survive_the_daemon() 
         assert!(text.contains(&format!("127.0.0.1:{loopback}")), "{text}");
     }
 
-    // Stopping takes the proxy and the rules away: nothing answers any more.
+    // Stopping takes the rules away: nothing answers any more.
     d.ok(&["stop", "-t", "0", "web"]);
     assert!(TcpStream::connect(format!("127.0.0.1:{loopback}")).is_err());
     assert_eq!(d.ok(&["port", "web"]), "");
@@ -166,59 +167,189 @@ fn published_ports_answer_on_loopback_and_through_dnat_and_survive_the_daemon() 
     drop(up);
 }
 
-/// The userland proxy relays UDP both ways. busybox has no UDP server, so the "container"
-/// here is an echo socket of the test's own on 127.0.0.1, and the proxy is started by hand the
-/// way the daemon starts it: with the bound host socket as fd 3.
-#[test]
-fn the_proxy_relays_udp_both_ways() {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
-    let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let echo_port = echo.local_addr().unwrap().port();
+/// An HTTP GET, sent from inside container `from` with busybox nc to the host's address on
+/// its default route (the gateway: one of the host's own addresses), port `port`.
+fn get_via_gateway(d: &common::TestDaemon, from: &str, port: u16) -> String {
+    let script = format!(
+        "gw=$(ip route | sed -n 's/^default via \\([0-9.]*\\).*/\\1/p'); \
+         for i in 1 2 3 4 5 6 7 8 9 10; do \
+           out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $gw {port}) && \
+           [ -n \"$out\" ] && echo \"$out\" && exit 0; sleep 0.2; done; exit 1"
+    );
+    let (out, err, code) = text(&d.berth(&["exec", from, "sh", "-c", &script]));
+    assert_eq!(
+        code, 0,
+        "GET from {from} to the gateway's port {port}: {out}{err}"
+    );
+    out
+}
+
+/// A UDP echo (answering `echo:<datagram>`) bound to `port` inside the network namespace
+/// at `ns`, served by a thread of the test: the socket is made in that namespace by a thread
+/// that joins it, and stays there.
+fn udp_echo_in(ns: &str, port: u16) -> std::thread::JoinHandle<()> {
+    let ns = std::fs::File::open(ns).unwrap();
     std::thread::spawn(move || {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let echo = std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap();
+        echo.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let mut buf = [0u8; 1500];
         while let Ok((n, from)) = echo.recv_from(&mut buf) {
             let mut reply = b"echo:".to_vec();
             reply.extend_from_slice(&buf[..n]);
             let _ = echo.send_to(&reply, from);
         }
-    });
-    let host = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let host_addr = host.local_addr().unwrap();
-    let spec = serde_json::json!({
-        "container_ip": "127.0.0.1",
-        "ports": [{"proto": "udp", "host_ip": "127.0.0.1", "host_port": host_addr.port(), "container_port": echo_port}],
-    });
-    let fd = host.as_raw_fd();
-    let mut cmd = Command::new(common::berth_bin());
-    cmd.args(["proxy", "0123456789ab", &spec.to_string()]);
-    // SAFETY: only dup2 between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut proxy = cmd.spawn().unwrap();
-    drop(host);
+    })
+}
+
+/// No process serves a port: with TCP and UDP published, the test's daemon has no child but
+/// its shims. UDP reaches the container from loopback through the DNAT; a container reaches
+/// its own published port, a sibling's on its bridge, and one on another network, through a
+/// host address (hairpin), while the networks stay isolated otherwise.
+#[test]
+fn ports_are_served_by_dnat_alone_udp_and_hairpin_included() {
+    let mut d = daemon_or_skip!();
+    d.load_busybox();
+    server(&d, "web", &["80"]);
+    let (web_port, _) = published(&d, "web", "80/tcp");
+    // busybox has no UDP server: the container's echo is a socket of the test's own, bound
+    // inside the container's network namespace.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-p",
+        "127.0.0.1::9999/udp",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "udp"]);
+    let echo = udp_echo_in(&format!("/proc/{}/ns/net", pid.trim()), 9999);
+    let udp = d.ok(&["port", "udp", "9999/udp"]);
+    let udp_port: u16 = udp
+        .trim()
+        .strip_prefix("127.0.0.1:")
+        .unwrap_or_else(|| panic!("{udp}"))
+        .parse()
+        .unwrap();
+
+    // Only the daemon and one shim per container: no proxy, whatever is published.
+    let here = d.dir.path().to_string_lossy().into_owned();
+    let roles: Vec<String> = common::processes_mentioning(&here)
+        .into_iter()
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .filter_map(|cmd| {
+            cmd.split(|b| *b == 0)
+                .nth(1)
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+        })
+        .collect();
+    assert!(
+        roles.iter().all(|r| r == "daemon" || r == "shim"),
+        "{roles:?}"
+    );
+    assert_eq!(
+        roles.iter().filter(|r| *r == "shim").count(),
+        2,
+        "{roles:?}"
+    );
+
+    // UDP from the host's loopback, both ways: the container's echo answers through it.
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client
-        .set_read_timeout(Some(Duration::from_millis(300)))
+        .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let mut buf = [0u8; 1500];
-    let mut got = None;
-    for _ in 0..20 {
-        client.send_to(b"ping", host_addr).unwrap();
-        if let Ok((n, _)) = client.recv_from(&mut buf) {
-            got = Some(buf[..n].to_vec());
-            break;
-        }
+    let mut buf = [0u8; 64];
+    common::wait_until("a datagram through the DNAT and its answer", || {
+        client.send_to(b"ping", ("127.0.0.1", udp_port)).unwrap();
+        matches!(client.recv_from(&mut buf), Ok((n, _)) if &buf[..n] == b"echo:ping")
+    });
+    drop(echo);
+
+    // Hairpin: the server reaches itself, a sibling reaches it, through a host address.
+    assert!(get_via_gateway(&d, "web", web_port).contains("hello-from"));
+    d.ok(&["run", "-d", "--name", "sibling", "busybox", "sleep", "600"]);
+    assert!(get_via_gateway(&d, "sibling", web_port).contains("hello-from"));
+
+    // From a user network: through the published port, yes; to the address, no.
+    d.ok(&["network", "create", "elsewhere"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "far",
+        "--network",
+        "elsewhere",
+        "--dns",
+        "127.0.0.1",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert!(get_via_gateway(&d, "far", web_port).contains("hello-from"));
+    // A port published from a user network survives a daemon SIGKILL: the sweep at restart
+    // keeps the rules of a running container on any bridge, not only the default one.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "farweb",
+        "--network",
+        "elsewhere",
+        "--dns",
+        "127.0.0.1",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www && echo far > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let farweb = d.ok(&["port", "farweb", "80"]);
+    let farweb = farweb.trim().to_string();
+    d.kill9_and_restart_with(Duration::ZERO, |_| {});
+    assert!(common::http_get(&farweb).contains("200"), "{farweb}");
+    // ... and its way in from outside (FORWARD names its bridge) is still there too.
+    let farweb_ip = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.elsewhere.IPAddress}}",
+        "farweb",
+    ]);
+    let forward = Command::new("iptables")
+        .args(["-w", "-S", &format!("{}-FORWARD", d.prefix)])
+        .output()
+        .unwrap();
+    let forward = String::from_utf8_lossy(&forward.stdout);
+    assert!(
+        forward.contains(&format!("-d {}/32", farweb_ip.trim())),
+        "{forward}"
+    );
+
+    let web_ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    let (_, _, code) = text(&d.berth(&[
+        "exec",
+        "far",
+        "sh",
+        "-c",
+        &format!(
+            "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {} 80",
+            web_ip.trim()
+        ),
+    ]));
+    assert_ne!(
+        code, 0,
+        "another network reached the container's own address"
+    );
+
+    for name in ["web", "udp", "sibling", "far", "farweb"] {
+        d.ok(&["rm", "-f", name]);
     }
-    let _ = proxy.kill();
-    let _ = proxy.wait();
-    assert_eq!(got.as_deref(), Some(&b"echo:ping"[..]));
+    d.ok(&["network", "rm", "elsewhere"]);
+    assert!(TcpStream::connect(format!("127.0.0.1:{web_port}")).is_err());
 }
 
 /// The host port `port <name>` shows for `key` (`80/tcp`) on 0.0.0.0, and how many lines it has.

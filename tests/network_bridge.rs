@@ -187,7 +187,7 @@ async fn bridge_end_to_end() {
         gateway: None,
         ip_range: None,
         aux: Vec::new(),
-        internal: false,
+        policy: Default::default(),
     };
     let up_host = format!("bu{tag}");
     let mut guard = Guard {
@@ -408,7 +408,7 @@ async fn setup_skips_routed_candidates() {
         gateway: None,
         ip_range: None,
         aux: Vec::new(),
-        internal: false,
+        policy: Default::default(),
     };
     let net = BridgeNetwork::setup(cfg).await.unwrap();
     assert_eq!(net.subnet(), free);

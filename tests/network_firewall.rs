@@ -21,6 +21,10 @@ const END: &str = "----- end of iptables-save -----";
 
 /// The address IPAM gives the first container on the default bridge.
 const CONTAINER_IP: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 2);
+/// A user network's bridge and subnet, and its first container's address.
+const USER_BRIDGE: &str = "br-0123456789ab";
+const USER_SUBNET: &str = "172.18.0.0/16";
+const USER_IP: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 2);
 const CONTAINER_ID: &str = "c0ffee0123456789";
 
 fn runs(tool: &str, probe: &str) -> bool {
@@ -105,7 +109,7 @@ fn default_bridge() {
     skip_unless_able!();
     golden(
         "default_bridge",
-        "iptables-save (nat, filter) of the default bridge alone",
+        "iptables-save (raw, nat, filter) of the default bridge alone",
     );
 }
 
@@ -114,7 +118,7 @@ fn one_published_tcp_port() {
     skip_unless_able!();
     golden(
         "one_published_tcp_port",
-        "iptables-save (nat, filter) with a container publishing -p 8080:80",
+        "iptables-save (raw, nat, filter) with a container publishing -p 8080:80",
     );
 }
 
@@ -123,7 +127,7 @@ fn two_ports_on_two_host_addresses() {
     skip_unless_able!();
     golden(
         "two_ports_on_two_host_addresses",
-        "iptables-save (nat, filter) with -p 192.0.2.10:8080:80 -p 198.51.100.10:5353:53/udp",
+        "iptables-save (raw, nat, filter) with -p 192.0.2.10:8080:80 -p 198.51.100.10:5353:53/udp",
     );
 }
 
@@ -132,10 +136,58 @@ fn container_stopped() {
     skip_unless_able!();
     let after = golden(
         "container_stopped",
-        "iptables-save (nat, filter) after that container stopped",
+        "iptables-save (raw, nat, filter) after that container stopped",
     );
     // Stopping takes away exactly what publishing added: the bridge is as it was.
     assert_eq!(after, firewall_after("default_bridge"));
+}
+
+#[test]
+fn user_network_with_a_published_port() {
+    skip_unless_able!();
+    golden(
+        "user_network_with_a_published_port",
+        "iptables-save (raw, nat, filter) with a user network beside the default bridge, and a \
+         container on it publishing -p 8080:80",
+    );
+}
+
+#[test]
+fn internal_network() {
+    skip_unless_able!();
+    let dump = golden(
+        "internal_network",
+        "iptables-save (raw, nat, filter) with an --internal network beside the default bridge",
+    );
+    // No way out and no way in: no MASQUERADE, no route_localnet, names only its bridge in
+    // the isolation chains.
+    assert!(
+        !dump
+            .lines()
+            .any(|l| l.contains(USER_BRIDGE) && l.contains("MASQUERADE")),
+        "{dump}"
+    );
+}
+
+#[test]
+fn user_network_without_icc() {
+    skip_unless_able!();
+    golden(
+        "user_network_without_icc",
+        "iptables-save (raw, nat, filter) with a user network made with -o \
+         com.docker.network.bridge.enable_icc=false beside the default bridge",
+    );
+}
+
+#[test]
+fn user_network_removed() {
+    skip_unless_able!();
+    // Removing the network takes its own rules; the shared chains and jumps stay for the
+    // default bridge, and the firewall is the default bridge's alone again.
+    assert_eq!(
+        firewall_after("user_network_removed"),
+        firewall_after("default_bridge")
+    );
 }
 
 fn port(proto: &str, host_ip: Ipv4Addr, host_port: u16, container_port: u16) -> PortMapping {
@@ -197,7 +249,7 @@ fn assert_fresh_namespace() {
 /// comment lines (version, date) and the packet/byte counters.
 fn firewall() -> String {
     let mut out = String::new();
-    for table in ["nat", "filter"] {
+    for table in ["raw", "nat", "filter"] {
         for line in output("iptables-save", &["-t", table]).lines() {
             if line.starts_with('#') {
                 continue;
@@ -219,6 +271,29 @@ async fn apply(scenario: &str) -> String {
     // show `berth0`, `BERTH-*` and 172.17.0.0/16, as a reader's own machine would.
     let cfg = NetworkConfig::with_defaults(&root.path().join("lib"), &root.path().join("run"));
     let net = BridgeNetwork::setup(cfg.clone()).await.unwrap();
+    if scenario.starts_with("user_network") || scenario == "internal_network" {
+        let user = BridgeNetwork::setup(NetworkConfig {
+            bridge: USER_BRIDGE.into(),
+            subnet: Some(USER_SUBNET.parse().unwrap()),
+            policy: berth::network::iptables::Policy {
+                internal: scenario == "internal_network",
+                icc: scenario != "user_network_without_icc",
+            },
+            state_dir: root.path().join("lib/user"),
+            ..cfg.clone()
+        })
+        .await
+        .unwrap();
+        let maps = vec![port("tcp", Ipv4Addr::UNSPECIFIED, 8080, 80)];
+        match scenario {
+            "user_network_with_a_published_port" => {
+                user.add_port_rules(USER_IP, &maps).await.unwrap()
+            }
+            "user_network_removed" => user.remove().await.unwrap(),
+            _ => {}
+        }
+        return firewall();
+    }
     let maps = ports_of(scenario);
     if !maps.is_empty() {
         net.add_port_rules(CONTAINER_IP, &maps).await.unwrap();

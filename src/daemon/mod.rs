@@ -125,7 +125,7 @@ impl Daemon {
             gateway: None,
             ip_range: None,
             aux: Vec::new(),
-            internal: false,
+            policy: Default::default(),
         })
         .await
         .with_context(|| format!("setting up the bridge {}", config.bridge))?;

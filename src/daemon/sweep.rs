@@ -1,6 +1,6 @@
 //! The crash sweep. A daemon killed at the wrong moment (in the middle of a start, or of a
 //! create) leaves objects that no record accounts for: an overlay mount, a pinned network
-//! namespace, a veth on the bridge and its address, published-port rules and their proxy, a
+//! namespace, a veth on the bridge and its address, published-port rules and their reservations, a
 //! cgroup, a shim directory. At start,
 //! after the records are read and the running containers reattached, everything that does not
 //! belong to a running container is taken down, so a crash never leaks into the next run.
@@ -19,16 +19,21 @@ impl Daemon {
             records.values().filter(|r| r.state.running).collect();
         let is_live = |id: &str| running.iter().any(|r| r.id == id);
 
-        let published: Vec<(
-            String,
-            std::net::Ipv4Addr,
-            Vec<crate::network::ports::PortMapping>,
-        )> = records
-            .values()
-            .filter(|r| r.state.running)
+        // Each running container's ports, on the bridge of the network they are published on.
+        let published: Vec<crate::network::Published> = running
+            .iter()
+            .filter(|r| !r.ports.is_empty())
             .filter_map(|r| {
-                r.primary_endpoint()
-                    .map(|e| (r.id.clone(), e.ip, r.ports.clone()))
+                let name = r.primary_network();
+                let ep = r.primary_endpoint()?;
+                let att = r.networks.get(&name)?;
+                let net = self.networks.for_attachment(&name, &att.network_id).ok()?;
+                Some(crate::network::Published {
+                    id: r.id.clone(),
+                    bridge: net.bridge.as_ref()?.bridge().to_string(),
+                    ip: ep.ip,
+                    ports: r.ports.clone(),
+                })
             })
             .collect();
         let mut removed = self.network.sweep_ports(&published).await;

@@ -37,8 +37,8 @@ pub struct NetworkConfig {
     pub ip_range: Option<Ipv4Net>,
     /// `--aux-address`: addresses in the subnet never given to a container.
     pub aux: Vec<Ipv4Addr>,
-    /// `--internal`: no way out (no masquerade, nothing forwarded off the bridge).
-    pub internal: bool,
+    /// `--internal` (no way out: no masquerade, nothing forwarded off the bridge) and ICC.
+    pub policy: iptables::Policy,
 }
 
 impl NetworkConfig {
@@ -54,7 +54,7 @@ impl NetworkConfig {
             gateway: None,
             ip_range: None,
             aux: Vec::new(),
-            internal: false,
+            policy: iptables::Policy::default(),
         }
     }
 }
@@ -164,10 +164,10 @@ pub struct Plug {
     pub link_local: Vec<Ipv4Addr>,
 }
 
-async fn enable_ip_forward() -> Result<(), NetworkError> {
-    let path = Path::new("/proc/sys/net/ipv4/ip_forward");
+/// Set a sysctl under /proc/sys to "1" unless it already is.
+async fn enable(path: &Path, what: &str) -> Result<(), NetworkError> {
     let io = |source| NetworkError::Io {
-        what: "enable IPv4 forwarding".into(),
+        what: what.into(),
         path: path.to_path_buf(),
         source,
     };
@@ -175,6 +175,22 @@ async fn enable_ip_forward() -> Result<(), NetworkError> {
         return Ok(());
     }
     tokio::fs::write(path, b"1\n").await.map_err(io)
+}
+
+/// Load br_netfilter if it is not loaded, and have it pass bridged IPv4 frames to iptables.
+async fn enable_bridge_netfilter() -> Result<(), NetworkError> {
+    let path = Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables");
+    if !path.exists() {
+        let _ = tokio::process::Command::new("modprobe")
+            .arg("br_netfilter")
+            .status()
+            .await;
+    }
+    enable(
+        path,
+        "turn on br_netfilter (com.docker.network.bridge.enable_icc=false needs it)",
+    )
+    .await
 }
 
 impl BridgeNetwork {
@@ -232,12 +248,36 @@ impl BridgeNetwork {
         };
         let index = netlink::require_link(&h, name).await?;
         netlink::set_up(&h, index, name).await?;
-        enable_ip_forward().await?;
+        enable(
+            Path::new("/proc/sys/net/ipv4/ip_forward"),
+            "enable IPv4 forwarding",
+        )
+        .await?;
+        // Published ports on 127.0.0.1 are rewritten to a container's address; the packet then
+        // leaves through the bridge with a loopback source, which the kernel drops as a martian
+        // unless the bridge allows it (the raw chain keeps containers off the host's loopback).
+        if !cfg.policy.internal {
+            let path = format!("/proc/sys/net/ipv4/conf/{name}/route_localnet");
+            enable(
+                Path::new(&path),
+                "let published ports be reached from loopback",
+            )
+            .await?;
+        }
+        // With ICC off, what passes between two ports of the bridge must meet iptables at
+        // all: br_netfilter makes bridged frames traverse FORWARD (Docker turns it on too).
+        if !cfg.policy.icc {
+            enable_bridge_netfilter().await?;
+        }
+        // Every chain first: the jumps name the DNAT chain before any container fills it.
+        for (table, chain) in iptables::bridge_chains(&cfg.iptables_prefix) {
+            iptables::ensure_chain(table, &chain).await?;
+        }
         iptables::apply(&iptables::plan_network_rules(
             &cfg.iptables_prefix,
             name,
             &subnet,
-            cfg.internal,
+            cfg.policy,
         ))
         .await?;
 
@@ -396,6 +436,16 @@ impl BridgeNetwork {
                 what: format!("attach {host} to bridge {}", self.cfg.bridge),
                 source,
             })?;
+        // Hairpin: with br_netfilter, a container's packet to its own published port is
+        // rewritten on the bridge and must go back out of the port it came in by.
+        let hairpin = PathBuf::from(format!("/sys/class/net/{host}/brport/hairpin_mode"));
+        tokio::fs::write(&hairpin, b"1")
+            .await
+            .map_err(|source| NetworkError::Io {
+                what: format!("turn on hairpin mode on {host}"),
+                path: hairpin,
+                source,
+            })?;
         let peer_index = netlink::require_link(&h, &peer).await?;
         let ns_file = std::fs::File::open(netns).map_err(|source| NetworkError::Io {
             what: "open the netns".into(),
@@ -418,7 +468,7 @@ impl BridgeNetwork {
 
         let prefix_len = self.subnet.prefix_len();
         // An internal network has no way out, so nothing routes through it by default.
-        let gateway = (slot == 0 && !self.cfg.internal).then_some(self.gateway);
+        let gateway = (slot == 0 && !self.cfg.policy.internal).then_some(self.gateway);
         let interface = format!("eth{slot}");
         let inside = interface.clone();
         let extra = opts.link_local.clone();
@@ -457,7 +507,7 @@ impl BridgeNetwork {
             &self.cfg.iptables_prefix,
             &self.cfg.bridge,
             &self.subnet,
-            self.cfg.internal,
+            self.cfg.policy,
         ) {
             iptables::delete_all(&rule).await?;
         }

@@ -38,6 +38,14 @@ pub fn dnat_chain(prefix: &str) -> String {
     format!("{prefix}-DNAT")
 }
 
+/// raw: drops what arrives on a bridge for 127.0.0.0/8. Published ports reach containers
+/// from loopback through DNAT, which needs `route_localnet` on the bridges; that setting would
+/// also let a container (which has CAP_NET_RAW) hand-craft packets to the host's loopback
+/// services, so those are dropped before routing.
+pub fn raw_chain(prefix: &str) -> String {
+    format!("{prefix}-PREROUTING")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +58,7 @@ mod tests {
             dnat_chain("P"),
             isolation_chain("P"),
             isolation2_chain("P"),
+            raw_chain("P"),
         ] {
             assert!(c.starts_with("P-"), "{c}");
             assert!(!is_builtin_chain(&c), "{c}");

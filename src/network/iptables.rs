@@ -9,13 +9,14 @@ use std::fmt;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use super::chains::{dnat_chain, isolation2_chain, isolation_chain};
+use super::chains::{dnat_chain, isolation2_chain, isolation_chain, raw_chain};
 pub use super::chains::{forward_chain, is_builtin_chain, nat_chain};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Table {
     Nat,
     Filter,
+    Raw,
 }
 
 impl Table {
@@ -23,6 +24,7 @@ impl Table {
         match self {
             Table::Nat => "nat",
             Table::Filter => "filter",
+            Table::Raw => "raw",
         }
     }
 }
@@ -108,6 +110,7 @@ pub fn bridge_chains(prefix: &str) -> Vec<(Table, String)> {
         (Table::Filter, forward_chain(prefix)),
         (Table::Filter, isolation_chain(prefix)),
         (Table::Filter, isolation2_chain(prefix)),
+        (Table::Raw, raw_chain(prefix)),
     ]
 }
 
@@ -127,7 +130,8 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
             Placement::Top,
         ),
         // Published ports: packets for one of the host's own addresses, arriving from outside
-        // or sent by the host itself (but not to loopback, which the userland proxy serves).
+        // or from a container, or sent by the host itself, loopback included (route_localnet
+        // on the bridges lets 127.0.0.1 be rewritten to a container's address).
         Rule::new(
             Table::Nat,
             "PREROUTING",
@@ -145,9 +149,6 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
             Table::Nat,
             "OUTPUT",
             &[
-                "!",
-                "-d",
-                "127.0.0.0/8",
                 "-m",
                 "addrtype",
                 "--dst-type",
@@ -157,7 +158,34 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
             ],
             Placement::Top,
         ),
+        Rule::new(
+            Table::Raw,
+            "PREROUTING",
+            &["-j", &raw_chain(prefix)],
+            Placement::Top,
+        ),
     ]
+}
+
+/// The OUTPUT jump of berth before published ports were served by DNAT on loopback (it left
+/// 127.0.0.0/8 to a userland proxy): still removed, so a host upgraded from then is clean.
+fn legacy_output_jump(prefix: &str) -> Rule {
+    Rule::new(
+        Table::Nat,
+        "OUTPUT",
+        &[
+            "!",
+            "-d",
+            "127.0.0.0/8",
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            "-j",
+            &dnat_chain(prefix),
+        ],
+        Placement::Top,
+    )
 }
 
 /// Every rule the default bridge needs: masquerade what leaves the subnet through another
@@ -196,11 +224,41 @@ pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Ru
             Placement::Bottom,
         ),
     ];
-    // Packets from the bridge itself are never rewritten by the published-port rules.
+    // Published ports, served by DNAT alone (no proxy process). From the host's loopback:
+    // the rewritten packet leaves through the bridge with a 127.x source, which the
+    // container could not answer; it takes the bridge's address instead.
     rules.push(Rule::new(
         Table::Nat,
-        &dnat_chain(prefix),
-        &["-i", bridge, "-j", "RETURN"],
+        &nat,
+        &["-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE"],
+        Placement::Bottom,
+    ));
+    // Hairpin: a container reaching its own, or a sibling's, published port through a host
+    // address is rewritten back onto the bridge it came from; its reply would go straight to
+    // the sender (same subnet) and miss the reverse rewrite, so the sender takes the
+    // bridge's address too, as it would behind Docker's proxy.
+    rules.push(Rule::new(
+        Table::Nat,
+        &nat,
+        &[
+            "-s",
+            &subnet,
+            "-o",
+            bridge,
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "DNAT",
+            "-j",
+            "MASQUERADE",
+        ],
+        Placement::Bottom,
+    ));
+    // route_localnet on the bridge must not open the host's loopback services to containers.
+    rules.push(Rule::new(
+        Table::Raw,
+        &raw_chain(prefix),
+        &["-d", "127.0.0.0/8", "-i", bridge, "-j", "DROP"],
         Placement::Bottom,
     ));
     // Jumps last, so no packet enters a chain that is still being filled.
@@ -208,19 +266,56 @@ pub fn plan_bridge_rules(prefix: &str, bridge: &str, subnet: &Ipv4Net) -> Vec<Ru
     rules
 }
 
+/// What a network's rules depend on beyond its bridge and subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `--internal`: no way out, no way in.
+    pub internal: bool,
+    /// Inter-container communication (`com.docker.network.bridge.enable_icc`, true unless
+    /// set false): whether containers on the bridge may reach each other.
+    pub icc: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            internal: false,
+            icc: true,
+        }
+    }
+}
+
 /// One network's bridge: the default bridge's rules for it (`plan_bridge_rules`, none of the
 /// way out when `internal`), and its part of the isolation between networks. Traffic between
-/// two of berth's bridges never passes; an internal network's traffic never leaves its bridge.
+/// two of berth's bridges never passes; an internal network's traffic never leaves its bridge;
+/// with ICC off, nothing passes between two containers of the bridge (as Docker, this needs
+/// br_netfilter, which makes bridged frames traverse FORWARD).
 pub fn plan_network_rules(
     prefix: &str,
     bridge: &str,
     subnet: &Ipv4Net,
-    internal: bool,
+    policy: Policy,
 ) -> Vec<Rule> {
+    let internal = policy.internal;
     let mut rules: Vec<Rule> = plan_bridge_rules(prefix, bridge, subnet)
         .into_iter()
         .filter(|r| !(internal && r.spec.iter().any(|s| s == "MASQUERADE")))
         .collect();
+    if !policy.icc {
+        let accept_out = rules
+            .iter()
+            .position(|r| r.spec == ["-i", bridge, "-j", "ACCEPT"])
+            .unwrap_or(rules.len());
+        rules.insert(
+            accept_out,
+            Rule::new(
+                Table::Filter,
+                &forward_chain(prefix),
+                &["-i", bridge, "-o", bridge, "-j", "DROP"],
+                Placement::Bottom,
+            ),
+        );
+    }
     let iso1 = isolation_chain(prefix);
     let iso2 = isolation2_chain(prefix);
     let jumps_at = rules
@@ -254,6 +349,15 @@ pub fn plan_network_rules(
             Placement::Bottom,
         ));
     }
+    // A published port is open to every network, as behind Docker's proxy: a connection that
+    // a published port's DNAT made may cross from one bridge to another (both ways). It is
+    // asked in the second stage, so an internal network's own DROPs (first stage) still hold.
+    own.push(Rule::new(
+        Table::Filter,
+        &iso2,
+        &["-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
+        Placement::Top,
+    ));
     // The forward chain asks the isolation chain before anything it accepts.
     own.push(Rule::new(
         Table::Filter,
@@ -271,9 +375,9 @@ pub fn network_own_rules(
     prefix: &str,
     bridge: &str,
     subnet: &Ipv4Net,
-    internal: bool,
+    policy: Policy,
 ) -> Vec<Rule> {
-    plan_network_rules(prefix, bridge, subnet, internal)
+    plan_network_rules(prefix, bridge, subnet, policy)
         .into_iter()
         .filter(|r| r.spec.iter().any(|s| s == bridge))
         .collect()
@@ -283,7 +387,7 @@ pub fn network_own_rules(
 /// declared, rules in the order they would be evaluated.
 pub fn render_save(rules: &[Rule]) -> String {
     let mut out = String::new();
-    for table in [Table::Nat, Table::Filter] {
+    for table in [Table::Raw, Table::Nat, Table::Filter] {
         let in_table: Vec<&Rule> = rules.iter().filter(|r| r.table == table).collect();
         if in_table.is_empty() {
             continue;
@@ -394,6 +498,84 @@ pub async fn apply(rules: &[Rule]) -> Result<(), IptablesError> {
     Ok(())
 }
 
+/// Add rules that are known to be new (a container's published ports) with one
+/// `iptables-restore --noflush`: all of them or, on an error, none, and one process for a
+/// thousand ports where `-C` and `-A` take two per rule. Their chains must exist already.
+pub async fn append_batch(rules: &[Rule]) -> Result<(), IptablesError> {
+    restore(&batch(rules, |r| match r.placement {
+        Placement::Top => "-I",
+        Placement::Bottom => "-A",
+    }))
+    .await
+}
+
+/// Delete rules with one `iptables-restore --noflush`. When one of them is missing the batch
+/// changes nothing, so then each is deleted on its own (and every copy of it).
+pub async fn delete_batch(rules: &[Rule]) -> Result<(), IptablesError> {
+    if rules.is_empty() || restore(&batch(rules, |_| "-D")).await.is_ok() {
+        return Ok(());
+    }
+    for r in rules {
+        delete_all(r).await?;
+    }
+    Ok(())
+}
+
+/// An `iptables-restore` input: one section per table that has rules, each rule on its line.
+fn batch(rules: &[Rule], op: impl Fn(&Rule) -> &'static str) -> String {
+    let mut out = String::new();
+    for table in [Table::Raw, Table::Nat, Table::Filter] {
+        let in_table: Vec<&Rule> = rules.iter().filter(|r| r.table == table).collect();
+        if in_table.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("*{table}\n"));
+        for r in in_table {
+            out.push_str(op(r));
+            out.push(' ');
+            out.push_str(&r.chain);
+            for arg in &r.spec {
+                out.push(' ');
+                out.push_str(arg);
+            }
+            out.push('\n');
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
+}
+
+async fn restore(input: &str) -> Result<(), IptablesError> {
+    use tokio::io::AsyncWriteExt;
+    if input.is_empty() {
+        return Ok(());
+    }
+    let args = "iptables-restore -w --noflush".to_string();
+    let spawn = |source| IptablesError::Spawn {
+        args: args.clone(),
+        source,
+    };
+    let mut child = tokio::process::Command::new("iptables-restore")
+        .args(["-w", "--noflush"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).await.map_err(spawn)?;
+    }
+    let out = child.wait_with_output().await.map_err(spawn)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(IptablesError::Failed {
+        args,
+        status: out.status,
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
+}
+
 /// The rules of one of berth's chains as `iptables -S` prints them (`-A CHAIN ...`), for the
 /// crash sweep.
 pub async fn list(table: Table, chain: &str) -> Result<Vec<String>, IptablesError> {
@@ -457,7 +639,10 @@ pub async fn delete_all(rule: &Rule) -> Result<(), IptablesError> {
 
 /// Remove the jumps into berth's chains, then flush and delete the chains. Idempotent.
 pub async fn remove_bridge_chains(prefix: &str) -> Result<(), IptablesError> {
-    for jump in plan_bridge_jumps(prefix) {
+    for jump in plan_bridge_jumps(prefix)
+        .into_iter()
+        .chain([legacy_output_jump(prefix)])
+    {
         delete_all(&jump).await?;
     }
     for (table, chain) in bridge_chains(prefix) {
@@ -498,15 +683,63 @@ mod tests {
             "BERTH",
             "br-0123456789ab",
             &subnet,
-            false
+            Policy::default()
         )));
-        let internal = plan_network_rules("BERTH", "br-internal0", &subnet, true);
+        let internal_policy = Policy {
+            internal: true,
+            icc: true,
+        };
+        let internal = plan_network_rules("BERTH", "br-internal0", &subnet, internal_policy);
         assert!(!internal
             .iter()
             .any(|r| r.spec.contains(&"MASQUERADE".to_string())));
-        let own = network_own_rules("BERTH", "br-internal0", &subnet, true);
+        let own = network_own_rules("BERTH", "br-internal0", &subnet, internal_policy);
         assert!(own.iter().all(|r| !is_builtin_chain(&r.chain)));
         assert!(!own.iter().any(|r| r.spec == ["-j", "BERTH-ISOLATION-1"]));
+    }
+
+    #[test]
+    fn a_batch_is_one_section_per_table_in_restore_order() {
+        let rules = plan();
+        let text = batch(&rules, |r| match r.placement {
+            Placement::Top => "-I",
+            Placement::Bottom => "-A",
+        });
+        assert!(text.starts_with("*raw\n"), "{text}");
+        assert_eq!(text.matches("COMMIT\n").count(), 3, "{text}");
+        assert!(text.contains("\n-I OUTPUT -m addrtype --dst-type LOCAL -j BERTH-DNAT\n"));
+        let deletes = batch(&rules, |_| "-D");
+        assert_eq!(
+            deletes.lines().filter(|l| l.starts_with("-D ")).count(),
+            rules.len()
+        );
+    }
+
+    #[test]
+    fn icc_off_drops_between_containers_of_the_bridge_before_accepting_what_leaves_it() {
+        let subnet = "172.18.0.0/16".parse().unwrap();
+        let no_icc = Policy {
+            internal: false,
+            icc: false,
+        };
+        let lines: Vec<String> = plan_network_rules("B", "br-x", &subnet, no_icc)
+            .iter()
+            .filter(|r| r.chain == "B-FORWARD")
+            .map(Rule::save_line)
+            .collect();
+        let drop = lines
+            .iter()
+            .position(|l| l == "-A B-FORWARD -i br-x -o br-x -j DROP")
+            .expect("the ICC drop");
+        let accept = lines
+            .iter()
+            .position(|l| l == "-A B-FORWARD -i br-x -j ACCEPT")
+            .expect("the way out");
+        assert!(drop < accept, "{lines:#?}");
+        let with_icc = plan_network_rules("B", "br-x", &subnet, Policy::default());
+        assert!(!with_icc
+            .iter()
+            .any(|r| r.spec.contains(&"DROP".to_string()) && r.chain == "B-FORWARD"));
     }
 
     #[test]

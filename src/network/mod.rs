@@ -2,8 +2,8 @@
 //! and outbound NAT, as Docker's `docker0` does it. Pure parts (`subnet`, `ipam`, `chains`,
 //! the rule planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply
 //! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules),
-//! `portalloc` (ephemeral host ports), `portmap` (publishing them on the bridge) and `proxy`
-//! (the userland proxy process).
+//! `portalloc` (ephemeral host ports) and `portmap` (publishing them on the bridge, by DNAT
+//! alone: no process per port).
 
 pub mod bridge;
 pub mod chains;
@@ -16,8 +16,8 @@ mod netlink;
 mod netns;
 pub mod portalloc;
 mod portmap;
+pub use portmap::Published;
 pub mod ports;
-pub mod proxy;
 pub mod subnet;
 
 use std::path::{Path, PathBuf};

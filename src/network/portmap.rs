@@ -1,15 +1,34 @@
-//! Published ports (`-p`, `-P`) on the bridge, as Docker's port mapper does them: bind the
-//! host ports (so a port in use fails the start at once, in Docker's words; port 0 comes from
-//! the daemon's [`portalloc`]), add the DNAT, ACCEPT and hairpin rules, and start the userland
-//! proxy with the bound sockets; on stop, take the proxy and the rules down again and give the
-//! ports back, and after a crash sweep what no running container owns.
+//! Published ports (`-p`, `-P`) on a bridge, as Docker's port mapper does them with
+//! `userland-proxy=false`: bind the host ports (so a port in use fails the start at once, in
+//! Docker's words; port 0 comes from the daemon's [`portalloc`]) and keep them bound as the
+//! ports' reservation, then add the DNAT and ACCEPT rules in one batch. No process serves a
+//! port: the kernel rewrites every packet, from loopback too (`route_localnet` on the bridge),
+//! so the ports answer at the speed of the bridge and keep answering while the daemon is
+//! down. On stop the rules go and the ports are given back; after a crash the sweep removes
+//! the rules that no running container owns and binds the reservations again.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
 
 use super::bridge::{check_id, BridgeNetwork};
 use super::iptables::{self, Rule, Table};
-use super::{chains, portalloc, ports, proxy, NetworkError};
+use super::{chains, portalloc, ports, NetworkError};
+
+/// The bound sockets that reserve each container's published host ports, by container id.
+fn reservations() -> &'static Mutex<HashMap<String, Vec<ports::Bound>>> {
+    static R: OnceLock<Mutex<HashMap<String, Vec<ports::Bound>>>> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+/// A published port's rules and reservation, as the sweep needs them for one running
+/// container: its id, the bridge its ports are published on, its address, its ports.
+pub struct Published {
+    pub id: String,
+    pub bridge: String,
+    pub ip: Ipv4Addr,
+    pub ports: Vec<ports::PortMapping>,
+}
 
 impl BridgeNetwork {
     /// One container's published-port rules on this bridge, with this daemon's chains.
@@ -19,8 +38,8 @@ impl BridgeNetwork {
     }
 
     /// Publish a container's ports: bind the host ports (failing at once, with Docker's
-    /// message, on one in use), add the DNAT/ACCEPT/hairpin rules, and start the userland
-    /// proxy with the bound sockets. Undoes its own steps on failure.
+    /// message, on one in use) and hold them, then add the DNAT/ACCEPT rules. Undoes its own
+    /// steps on failure.
     pub async fn publish(
         &self,
         id: &str,
@@ -35,150 +54,59 @@ impl BridgeNetwork {
             let mut alloc = portalloc::host_ports().lock().unwrap();
             ports::bind(requests, &mut alloc)?
         };
-        let maps: Vec<_> = bound.iter().map(|(m, _)| m.clone()).collect();
+        let (maps, sockets): (Vec<_>, Vec<_>) = bound.into_iter().unzip();
         if let Err(e) = self.add_port_rules(ip, &maps).await {
             release_ports(&maps);
             return Err(e);
         }
-        if let Err(e) = self.start_proxy(id, ip, &maps, &bound) {
-            delete_quietly(&self.port_rules(ip, &maps)).await;
-            release_ports(&maps);
-            return Err(e);
-        }
+        reservations()
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), sockets);
         Ok(maps)
     }
 
     /// The firewall half of [`Self::publish`], on its own so that it can be exercised without
-    /// binding host ports or starting a proxy: add the container's DNAT, ACCEPT and hairpin
-    /// rules, or, when one of them cannot be added, none.
+    /// binding host ports: add the container's DNAT and ACCEPT rules, all or none.
     pub async fn add_port_rules(
         &self,
         ip: Ipv4Addr,
         maps: &[ports::PortMapping],
     ) -> Result<(), NetworkError> {
-        let rules = self.port_rules(ip, maps);
-        if let Err(e) = iptables::apply(&rules).await {
-            delete_quietly(&rules).await;
-            return Err(e.into());
-        }
-        Ok(())
+        Ok(iptables::append_batch(&self.port_rules(ip, maps)).await?)
     }
 
-    fn start_proxy(
-        &self,
-        id: &str,
-        ip: Ipv4Addr,
-        maps: &[ports::PortMapping],
-        bound: &[(ports::PortMapping, ports::Bound)],
-    ) -> Result<(), NetworkError> {
-        use std::os::unix::process::CommandExt;
-        let io = |what: &str| {
-            let what = what.to_string();
-            let path = self.config().exec_root.join("proxies");
-            move |source| NetworkError::Io { what, path, source }
-        };
-        // Out of the way of fds 3, 4, ... first, so placing them there cannot overwrite one
-        // still to be placed.
-        let high: Vec<OwnedFd> = bound
-            .iter()
-            .map(|(_, b)| {
-                nix::fcntl::fcntl(
-                    b.fd().as_raw_fd(),
-                    nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(1000),
-                )
-                // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
-                .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-                .map_err(std::io::Error::from)
-            })
-            .collect::<Result<_, _>>()
-            .map_err(io("passing the published sockets"))?;
-        let raw: Vec<i32> = high.iter().map(|f| f.as_raw_fd()).collect();
-        let spec = proxy::ProxySpec {
-            container_ip: ip,
-            ports: maps.to_vec(),
-        };
-        let exe = std::env::current_exe().map_err(io("finding the berth binary"))?;
-        let mut cmd = std::process::Command::new(exe);
-        // The exec root comes last, unread: it tells `ps` (and the e2e leak check) whose it is.
-        cmd.arg("proxy")
-            .arg(id)
-            .arg(serde_json::to_string(&spec).unwrap_or_default())
-            .arg(&self.config().exec_root)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // SAFETY: between fork and exec only setsid and dup2, both async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::setsid();
-                for (i, fd) in raw.iter().enumerate() {
-                    if libc::dup2(*fd, proxy::FIRST_FD + i as i32) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(io("starting the userland proxy"))?;
-        drop(high);
-        let pid_file = proxy::pid_file(&self.config().exec_root, id);
-        if let Some(dir) = pid_file.parent() {
-            std::fs::create_dir_all(dir).map_err(io("creating the proxies directory"))?;
-        }
-        if let Err(e) =
-            crate::util::fsutil::write_atomic(&pid_file, child.id().to_string().as_bytes())
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io("recording the proxy")(e));
-        }
-        // Reaped by whoever is its parent when it ends (it outlives us by design).
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
-        Ok(())
-    }
-
-    /// Take a container's published ports down: the proxy, the rules, and the ports in the
-    /// allocator. Safe to repeat.
+    /// Take a container's published ports down: the rules, the reservations, and the ports
+    /// in the allocator. Safe to repeat.
     pub async fn unpublish(&self, id: &str, ip: Ipv4Addr, maps: &[ports::PortMapping]) {
-        proxy::stop(&self.config().exec_root, id);
-        release_ports(maps);
-        for r in self.port_rules(ip, maps) {
-            if let Err(e) = iptables::delete_all(&r).await {
-                tracing::warn!("unpublishing ports of {id}: {e}");
-            }
+        if let Err(e) = iptables::delete_batch(&self.port_rules(ip, maps)).await {
+            tracing::warn!("unpublishing ports of {id}: {e}");
         }
+        reservations().lock().unwrap().remove(id);
+        release_ports(maps);
     }
 
-    /// After a crash: stop proxies and delete published-port rules that belong to no running
-    /// container (`live`: id, address and ports of each), and tell the allocator which host
-    /// ports the running ones hold, so a new container is not offered them first.
-    pub async fn sweep_ports(
-        &self,
-        live: &[(String, Ipv4Addr, Vec<ports::PortMapping>)],
-    ) -> Vec<String> {
+    /// After a crash: delete published-port rules that belong to no running container
+    /// (`live`), tell the allocator which host ports the running ones hold, so a new container
+    /// is not offered them first, and bind their reservations again (a port that some other
+    /// program took meanwhile is only warned about: its DNAT still serves the container).
+    pub async fn sweep_ports(&self, live: &[Published]) -> Vec<String> {
         {
             let mut alloc = portalloc::host_ports().lock().unwrap();
-            for m in live.iter().flat_map(|(_, _, maps)| maps) {
+            for m in live.iter().flat_map(|p| &p.ports) {
                 alloc.reserve(&m.proto, m.host_port);
             }
         }
-        let mut removed = Vec::new();
-        let dir = self.config().exec_root.join("proxies");
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
-            if !live.iter().any(|(l, _, _)| *l == id) {
-                proxy::stop(&self.config().exec_root, &id);
-                removed.push(format!("proxy of {id}"));
-            }
+        for p in live {
+            reserve_again(p);
         }
+        let prefix = &self.config().iptables_prefix;
         let wanted: Vec<String> = live
             .iter()
-            .flat_map(|(_, ip, maps)| self.port_rules(*ip, maps))
+            .flat_map(|p| ports::plan_port_rules(prefix, &p.bridge, p.ip, &p.ports))
             .map(|r| r.save_line())
             .collect();
-        let prefix = &self.config().iptables_prefix;
+        let mut removed = Vec::new();
         for (table, chain) in [
             (Table::Nat, chains::dnat_chain(prefix)),
             (Table::Filter, chains::forward_chain(prefix)),
@@ -201,17 +129,26 @@ impl BridgeNetwork {
     }
 }
 
+/// Bind a running container's host ports again after a daemon restart.
+fn reserve_again(p: &Published) {
+    let mut held = Vec::new();
+    for m in &p.ports {
+        match ports::bind_mapping(m) {
+            Ok(b) => held.push(b),
+            Err(e) => tracing::warn!(
+                "container {}: cannot reserve {} again ({e}); it is still published",
+                p.id,
+                ports::describe(m)
+            ),
+        }
+    }
+    reservations().lock().unwrap().insert(p.id.clone(), held);
+}
+
 /// Give a container's host ports back to the allocator (explicit ones were never its: a no-op).
 fn release_ports(maps: &[ports::PortMapping]) {
     let mut alloc = portalloc::host_ports().lock().unwrap();
     for m in maps {
         alloc.release(&m.proto, m.host_port);
-    }
-}
-
-/// Undo on a failure path: the first error is the one worth reporting, not these.
-async fn delete_quietly(rules: &[Rule]) {
-    for r in rules {
-        let _ = iptables::delete_all(r).await;
     }
 }

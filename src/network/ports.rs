@@ -1,12 +1,12 @@
 //! Published ports (`-p`, `-P`): parsing `-p` and PortBindings as Docker does, adding a
 //! binding for every exposed port under `-P`, binding the host ports (one in use fails the
 //! start at once, in Docker's words; port 0 becomes a port from [`super::portalloc`]), and
-//! each container's rules, which `portmap` applies. As in Docker, from outside a DNAT in
-//! `<PREFIX>-DNAT` rewrites packets for the host's addresses, and from the host to 127.0.0.1,
-//! which DNAT excludes, the userland proxy ([`super::proxy`]) copies the connection.
+//! each container's rules, which `portmap` applies. A DNAT in `<PREFIX>-DNAT` rewrites every
+//! packet for a published port on one of the host's addresses (127.0.0.1 included, as
+//! Docker's `userland-proxy=false` does) to the container: no process copies any byte.
 
 pub use super::chains::dnat_chain;
-use super::chains::{forward_chain, nat_chain};
+use super::chains::forward_chain;
 use super::iptables::{Placement, Rule, Table};
 use super::portalloc::{Exhausted, PortAllocator};
 use serde::{Deserialize, Serialize};
@@ -196,21 +196,10 @@ pub fn requests_for(
     Ok(out)
 }
 
-/// A bound host socket, to be handed to the proxy.
-pub enum Bound {
-    Tcp(std::net::TcpListener),
-    Udp(std::net::UdpSocket),
-}
-
-impl Bound {
-    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        match self {
-            Bound::Tcp(l) => l.as_fd(),
-            Bound::Udp(s) => s.as_fd(),
-        }
-    }
-}
+/// A bound host socket: the port's reservation while it is published. It never listens (the
+/// DNAT takes every packet for the port before a socket could see it); it keeps the port
+/// from other programs, and from the kernel's choice of ports for outgoing connections.
+pub struct Bound(#[allow(dead_code)] socket2::Socket);
 
 /// Why a host port could not be had. The texts are Docker's: clients and tests match on them.
 #[derive(Debug, thiserror::Error)]
@@ -248,12 +237,21 @@ impl PortError {
 }
 
 fn bind_one(proto: &str, host_ip: Ipv4Addr, port: u16) -> std::io::Result<Bound> {
-    let addr = std::net::SocketAddr::from((host_ip, port));
-    Ok(if proto == "udp" {
-        Bound::Udp(std::net::UdpSocket::bind(addr)?)
+    use socket2::{Domain, Socket, Type};
+    let ty = if proto == "udp" {
+        Type::DGRAM
     } else {
-        Bound::Tcp(std::net::TcpListener::bind(addr)?)
-    })
+        Type::STREAM
+    };
+    // socket2 opens it close-on-exec: no shim or build step inherits a reservation.
+    let socket = Socket::new(Domain::IPV4, ty, None)?;
+    socket.bind(&std::net::SocketAddr::from((host_ip, port)).into())?;
+    Ok(Bound(socket))
+}
+
+/// Bind a published port's host side again (its reservation, after a daemon restart).
+pub fn bind_mapping(m: &PortMapping) -> std::io::Result<Bound> {
+    bind_one(&m.proto, m.host_ip, m.host_port)
 }
 
 /// An ephemeral port for `r`: the allocator's next one that the kernel lets us bind; a port
@@ -318,9 +316,9 @@ pub fn bind(
     Ok(out)
 }
 
-/// The rules of one container's published ports: the DNAT, the ACCEPT that lets the
-/// rewritten packet through FORWARD, and the MASQUERADE for a container reaching its own
-/// published port through the host (hairpin).
+/// The rules of one container's published ports: the DNAT, and the ACCEPT that lets the
+/// rewritten packet through FORWARD. Loopback and hairpin need no rule per port: the bridge's
+/// MASQUERADE rules cover them (`iptables::plan_bridge_rules`).
 pub fn plan_port_rules(
     prefix: &str,
     bridge: &str,
@@ -338,9 +336,6 @@ pub fn plan_port_rules(
         }
         dnat.extend(
             [
-                "!",
-                "-i",
-                bridge,
                 "-p",
                 &m.proto,
                 "-m",
@@ -367,28 +362,6 @@ pub fn plan_port_rules(
             spec: [
                 "-d", &ip32, "!", "-i", bridge, "-o", bridge, "-p", &m.proto, "-m", &m.proto,
                 "--dport", &cp, "-j", "ACCEPT",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            placement: Placement::Bottom,
-        });
-        rules.push(Rule {
-            table: Table::Nat,
-            chain: nat_chain(prefix),
-            spec: [
-                "-s",
-                &ip32,
-                "-d",
-                &ip32,
-                "-p",
-                &m.proto,
-                "-m",
-                &m.proto,
-                "--dport",
-                &cp,
-                "-j",
-                "MASQUERADE",
             ]
             .iter()
             .map(|s| s.to_string())

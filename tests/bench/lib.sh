@@ -1,25 +1,30 @@
 # Shared by the bench scripts (sourced): remove what a private berth daemon made on the host,
 # given its bridge, iptables prefix and cgroup parent. Every step may find nothing to do.
 remove_daemon_traces() {
-  local bridge=$1 prefix=$2 cgroup_parent=$3 hook table chain
-  ip link del "$bridge" 2>/dev/null
-  for hook in nat:POSTROUTING filter:FORWARD; do
-    table=${hook%%:*} chain=${hook#*:}
-    iptables -w -t "$table" -D "$chain" -j "$prefix-$chain" 2>/dev/null
-    iptables -w -t "$table" -F "$prefix-$chain" 2>/dev/null
-    iptables -w -t "$table" -X "$prefix-$chain" 2>/dev/null
-  done
-  iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
-  iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j "$prefix-DNAT" 2>/dev/null
-  iptables -w -t nat -F "$prefix-DNAT" 2>/dev/null
-  iptables -w -t nat -X "$prefix-DNAT" 2>/dev/null
-  for chain in ISOLATION-1 ISOLATION-2; do
-    iptables -w -t filter -F "$prefix-$chain" 2>/dev/null
-    iptables -w -t filter -X "$prefix-$chain" 2>/dev/null
-  done
+  local bridge=$1 prefix=$2 cgroup_parent=$3
+  ip link del "$bridge" 2>/dev/null || true
+  remove_chains "$prefix"
   # cgroup v2: one directory at the top; v1: one per controller hierarchy. Children first.
   find /sys/fs/cgroup/"$cgroup_parent" /sys/fs/cgroup/*/"$cgroup_parent" -depth -type d \
-    -exec rmdir {} + 2>/dev/null
+    -exec rmdir {} + 2>/dev/null || true
+  return 0
+}
+
+# Remove every jump into a chain named $1-* and every such chain, in each table: whatever
+# rules that daemon made, read back from iptables-save rather than listed here.
+remove_chains() {
+  local own=$1- table line chain
+  for table in raw nat filter; do
+    iptables-save -t "$table" 2>/dev/null | grep -- "^-A .* -j $own" | grep -v -- "^-A $own" |
+      while read -r line; do
+        # shellcheck disable=SC2086 # the rule's words, as iptables-save printed them
+        iptables -w -t "$table" -D ${line#-A } 2>/dev/null
+      done || true
+    for op in -F -X; do
+      iptables-save -t "$table" 2>/dev/null | sed -n "s/^:\($own[^ ]*\).*/\1/p" |
+        while read -r chain; do iptables -w -t "$table" "$op" "$chain" 2>/dev/null; done || true
+    done
+  done
   return 0
 }
 

@@ -484,7 +484,7 @@ pub fn cgroup_parent_dirs(parent: &str) -> Vec<PathBuf> {
     dirs.into_iter().filter(|d| d.is_dir()).collect()
 }
 
-fn processes_mentioning(needle: &str) -> Vec<i32> {
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     let mut pids = Vec::new();
     let me = std::process::id() as i32;
     if let Ok(entries) = std::fs::read_dir("/proc") {
@@ -523,35 +523,7 @@ impl Drop for TestDaemon {
         for bridge in self.user_bridges() {
             let _ = Command::new("ip").args(["link", "del", &bridge]).output();
         }
-        let dnat = format!("{}-DNAT", self.prefix);
-        for (hook, extra) in [
-            ("PREROUTING", vec![]),
-            ("OUTPUT", vec!["!", "-d", "127.0.0.0/8"]),
-        ] {
-            let mut args = vec!["-w", "-t", "nat", "-D", hook];
-            args.extend(extra);
-            args.extend(["-m", "addrtype", "--dst-type", "LOCAL", "-j", &dnat]);
-            let _ = Command::new("iptables").args(&args).output();
-        }
-        for (table, hook, chain) in [
-            ("nat", "POSTROUTING", format!("{}-POSTROUTING", self.prefix)),
-            ("filter", "FORWARD", format!("{}-FORWARD", self.prefix)),
-            ("filter", "", format!("{}-ISOLATION-1", self.prefix)),
-            ("filter", "", format!("{}-ISOLATION-2", self.prefix)),
-            ("nat", "", dnat.clone()),
-        ] {
-            if !hook.is_empty() {
-                let _ = Command::new("iptables")
-                    .args(["-w", "-t", table, "-D", hook, "-j", &chain])
-                    .output();
-            }
-            let _ = Command::new("iptables")
-                .args(["-w", "-t", table, "-F", &chain])
-                .output();
-            let _ = Command::new("iptables")
-                .args(["-w", "-t", table, "-X", &chain])
-                .output();
-        }
+        remove_chains(&self.prefix);
         remove_cgroup_parent(&self.cgroup_parent);
         if !leaks.is_empty() && !std::thread::panicking() {
             panic!(
@@ -559,6 +531,43 @@ impl Drop for TestDaemon {
                 leaks.join("\n"),
                 self.log()
             );
+        }
+    }
+}
+
+/// Remove every iptables jump into a chain of `prefix` and every such chain, in each table,
+/// whatever rules the daemon made (read back from `iptables-save`, not listed here).
+pub fn remove_chains(prefix: &str) {
+    let own = format!("{prefix}-");
+    for table in ["raw", "nat", "filter"] {
+        let Ok(out) = Command::new("iptables-save").args(["-t", table]).output() else {
+            continue;
+        };
+        let save = String::from_utf8_lossy(&out.stdout).into_owned();
+        for line in save.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let jumps_in = words
+                .windows(2)
+                .any(|w| w[0] == "-j" && w[1].starts_with(&own));
+            if words.first() == Some(&"-A") && jumps_in && !words[1].starts_with(&own) {
+                let mut args = vec!["-w", "-t", table, "-D"];
+                args.extend(&words[1..]);
+                let _ = Command::new("iptables").args(&args).output();
+            }
+        }
+        let chains: Vec<&str> = save
+            .lines()
+            .filter_map(|l| l.strip_prefix(':'))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| c.starts_with(&own))
+            .collect();
+        // Flushed first, all of them: one of the chains may jump into another.
+        for op in ["-F", "-X"] {
+            for chain in &chains {
+                let _ = Command::new("iptables")
+                    .args(["-w", "-t", table, op, chain])
+                    .output();
+            }
         }
     }
 }

@@ -11,6 +11,19 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+const ICC: &str = "com.docker.network.bridge.enable_icc";
+
+/// Whether containers on the network may talk to each other: the `enable_icc` option, read
+/// as Go's strconv.ParseBool reads it (Docker's reader); true when it is absent.
+pub(super) fn icc(options: &BTreeMap<String, String>) -> Result<bool> {
+    match options.get(ICC).map(String::as_str) {
+        None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(other) => Err(invalid(format!(
+            "invalid value {other:?} for option {ICC}: it must be true or false"
+        ))),
+    }
+}
 
 fn invalid(m: impl Into<String>) -> DaemonError {
     DaemonError::InvalidParameter(m.into())
@@ -180,8 +193,9 @@ impl Daemon {
             }
         }
         let options = req.options.clone().unwrap_or_default();
+        icc(&options)?;
         for key in options.keys() {
-            if key != BRIDGE_NAME && key != "com.docker.network.driver.mtu" {
+            if key != BRIDGE_NAME && key != ICC && key != "com.docker.network.driver.mtu" {
                 return Err(invalid(format!(
                     "network option {key} is not supported by berth yet"
                 )));

@@ -226,7 +226,11 @@ async fn user_bridge(
         gateway: r.gateway.as_deref().and_then(|s| s.parse().ok()),
         ip_range: r.ip_range.as_deref().and_then(|s| s.parse().ok()),
         aux: r.aux.values().filter_map(|s| s.parse().ok()).collect(),
-        internal: r.internal,
+        policy: crate::network::iptables::Policy {
+            internal: r.internal,
+            // Checked at create: a record holds only a value that parses.
+            icc: create::icc(&r.options).unwrap_or(true),
+        },
         ..base.clone()
     })
     .await
