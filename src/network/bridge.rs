@@ -224,7 +224,15 @@ impl BridgeNetwork {
                                 what: format!("create bridge {name}"),
                                 source,
                             })?;
-                        netlink::require_link(&h, name).await?
+                        let index = netlink::require_link(&h, name).await?;
+                        // Marked first, so a crash at any later step leaves a bridge the
+                        // next start knows as ours (bridge_mark); unmarked, it must not stay.
+                        let mark = super::bridge_mark::mark(&cfg.iptables_prefix, &cfg.state_dir);
+                        if let Err(e) = netlink::set_alias(&h, index, name, &mark).await {
+                            let _ = netlink::delete_link(&h, name).await;
+                            return Err(e);
+                        }
+                        index
                     }
                 };
                 let addr = Ipv4Net::new(gateway, subnet.prefix_len()).expect("prefix from subnet");

@@ -6,6 +6,7 @@
 //! (the userland proxy process).
 
 pub mod bridge;
+pub mod bridge_mark;
 pub mod chains;
 pub mod dns;
 pub mod extra_hosts;
