@@ -188,6 +188,8 @@ async fn bridge_end_to_end() {
         ip_range: None,
         aux: Vec::new(),
         policy: Default::default(),
+        nameservers: Vec::new(),
+        other_subnets: Vec::new(),
     };
     let up_host = format!("bu{tag}");
     let mut guard = Guard {
@@ -409,6 +411,8 @@ async fn setup_skips_routed_candidates() {
         ip_range: None,
         aux: Vec::new(),
         policy: Default::default(),
+        nameservers: Vec::new(),
+        other_subnets: Vec::new(),
     };
     let net = BridgeNetwork::setup(cfg).await.unwrap();
     assert_eq!(net.subnet(), free);

@@ -109,6 +109,12 @@ pub(super) fn host_resolv_files() -> (String, Option<String>) {
     )
 }
 
+/// The host's IPv4 nameservers, read from the same files: a new network's subnet skips them.
+pub(super) fn host_nameservers() -> Vec<std::net::Ipv4Addr> {
+    let (host, systemd) = host_resolv_files();
+    resolv::host_nameservers(&host, systemd.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,6 +126,8 @@ impl Daemon {
             ip_range: None,
             aux: Vec::new(),
             policy: Default::default(),
+            nameservers: etc_files::host_nameservers(),
+            other_subnets: Vec::new(),
         })
         .await
         .with_context(|| format!("setting up the bridge {}", config.bridge))?;

@@ -37,6 +37,19 @@ impl Daemon {
             })
             .collect();
         let mut removed = self.network.sweep_ports(&published).await;
+        // A bridge this daemon made whose network record was never written (a crash inside
+        // `network create`) is named by no record: take it down with its rules.
+        match self.networks.recorded_bridges() {
+            Some(mut recorded) => {
+                recorded.push(self.network.bridge().to_string());
+                let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
+                removed.extend(
+                    crate::network::bridge_mark::remove_orphans(self.network.config(), &recorded)
+                        .await,
+                );
+            }
+            None => tracing::warn!("sweep: a network record is unreadable; no bridge removed"),
+        }
         // Each bridge keeps the veths and addresses of the running containers on it.
         for net in self.networks.all() {
             let Some(bridge) = &net.bridge else { continue };

@@ -13,7 +13,7 @@ use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::ipam::Ipam;
-use super::subnet::{first_host, pick_subnet, SubnetPool};
+use super::subnet::{first_host, pick_subnet, InUse, SubnetPool};
 use super::{iptables, netlink, netns, NetworkError};
 
 /// Everything the bridge network needs to know, all from the daemon's flags.
@@ -39,6 +39,10 @@ pub struct NetworkConfig {
     pub aux: Vec<Ipv4Addr>,
     /// `--internal` (no way out: no masquerade, nothing forwarded off the bridge) and ICC.
     pub policy: iptables::Policy,
+    /// The host's nameservers: a picked subnet must contain none of them.
+    pub nameservers: Vec<Ipv4Addr>,
+    /// The subnets of the daemon's other networks: a picked subnet must overlap none.
+    pub other_subnets: Vec<Ipv4Net>,
 }
 
 impl NetworkConfig {
@@ -55,6 +59,8 @@ impl NetworkConfig {
             ip_range: None,
             aux: Vec::new(),
             policy: iptables::Policy::default(),
+            nameservers: Vec::new(),
+            other_subnets: Vec::new(),
         }
     }
 }
@@ -212,17 +218,13 @@ impl BridgeNetwork {
                 let subnet = match cfg.subnet {
                     Some(s) => s.trunc(),
                     None => {
-                        let routes = netlink::ipv4_routes(&h).await?;
-                        pick_subnet(&cfg.pools, &routes).ok_or_else(|| {
-                            NetworkError::NoFreeSubnet {
-                                pools: cfg
-                                    .pools
-                                    .iter()
-                                    .map(|p| p.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                            }
-                        })?
+                        let in_use = InUse {
+                            routes: netlink::ipv4_routes(&h).await?,
+                            nameservers: cfg.nameservers.clone(),
+                            networks: cfg.other_subnets.clone(),
+                        };
+                        pick_subnet(&cfg.pools, &in_use)
+                            .map_err(|e| NetworkError::NoFreeSubnet { pools: e.pools })?
                     }
                 };
                 let gateway = cfg.gateway.unwrap_or_else(|| first_host(&subnet));
@@ -238,7 +240,15 @@ impl BridgeNetwork {
                                 what: format!("create bridge {name}"),
                                 source,
                             })?;
-                        netlink::require_link(&h, name).await?
+                        let index = netlink::require_link(&h, name).await?;
+                        // Marked first, so a crash at any later step leaves a bridge the
+                        // next start knows as ours (bridge_mark); unmarked, it must not stay.
+                        let mark = super::bridge_mark::mark(&cfg.iptables_prefix, &cfg.state_dir);
+                        if let Err(e) = netlink::set_alias(&h, index, name, &mark).await {
+                            let _ = netlink::delete_link(&h, name).await;
+                            return Err(e);
+                        }
+                        index
                     }
                 };
                 let addr = Ipv4Net::new(gateway, subnet.prefix_len()).expect("prefix from subnet");

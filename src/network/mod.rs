@@ -6,6 +6,7 @@
 //! alone: no process per port).
 
 pub mod bridge;
+pub mod bridge_mark;
 pub mod chains;
 pub mod dns;
 pub mod extra_hosts;
@@ -29,7 +30,8 @@ pub use ipam::{Ipam, IpamError};
 pub use iptables::{plan_bridge_rules, render_save, IptablesError, Placement, Rule, Table};
 pub use ports::PortError;
 pub use subnet::{
-    candidates, default_pools, first_host, overlaps, pick_subnet, PoolParseError, SubnetPool,
+    candidates, default_pools, first_host, overlaps, pick_subnet, Exhausted, InUse, PoolParseError,
+    SubnetPool,
 };
 
 /// Everything that can go wrong while setting up or using the bridge network.
@@ -56,7 +58,8 @@ pub enum NetworkError {
     LinkNotFound { name: String },
     #[error(
         "no free subnet for the bridge: every candidate in the pools [{pools}] overlaps a host \
-         route (choose another with --default-subnet-pool)"
+         route or another network, or holds a nameserver (choose another with \
+         --default-subnet-pool)"
     )]
     NoFreeSubnet { pools: String },
     #[error(transparent)]

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::LinkAttribute;
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
@@ -161,6 +161,50 @@ pub(crate) async fn links_on(h: &Handle, controller: u32) -> Result<Vec<String>,
             _ => None,
         }) {
             out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// Set a link's alias (IFLA_IFALIAS): berth's mark on the bridges it makes.
+pub(crate) async fn set_alias(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    alias: &str,
+) -> Result<(), NetworkError> {
+    let mut msg = LinkUnspec::new_with_index(index).build();
+    msg.attributes
+        .push(LinkAttribute::IfAlias(alias.to_string()));
+    h.link()
+        .set(msg)
+        .execute()
+        .await
+        .map_err(nl_err(format!("set the alias of link {name}")))
+}
+
+/// Every bridge in the namespace, with its alias.
+pub(crate) async fn bridges(
+    h: &Handle,
+) -> Result<Vec<super::bridge_mark::SeenBridge>, NetworkError> {
+    let mut out = Vec::new();
+    let mut links = h.link().get().execute();
+    while let Some(msg) = links.try_next().await.map_err(nl_err("list links"))? {
+        let (mut name, mut alias, mut is_bridge) = (None, None, false);
+        for a in &msg.attributes {
+            match a {
+                LinkAttribute::IfName(n) => name = Some(n.clone()),
+                LinkAttribute::IfAlias(s) => alias = Some(s.clone()),
+                LinkAttribute::LinkInfo(infos) => {
+                    is_bridge = infos
+                        .iter()
+                        .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)))
+                }
+                _ => {}
+            }
+        }
+        if let (true, Some(name)) = (is_bridge, name) {
+            out.push(super::bridge_mark::SeenBridge { name, alias });
         }
     }
     Ok(out)

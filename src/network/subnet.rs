@@ -1,7 +1,9 @@
 //! Choosing the bridge's subnet: address pools, the candidates they yield, and the overlap
 //! test against host routes. Reproduces Docker's `CreateBridgeIface`, which walks a list of
 //! candidate ranges and takes the first one that `checkRouteOverlaps` finds unrouted, and its
-//! later `--default-address-pool` flag (`base=10.66.0.0/16,size=24`).
+//! later `--default-address-pool` flag (`base=10.66.0.0/16,size=24`). Like Docker's
+//! `checkNameserverOverlaps`, a candidate holding one of the host's nameservers is skipped
+//! too: the bridge would capture the route to that server and name resolution would break.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -125,11 +127,51 @@ pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-/// The first candidate that overlaps no host route. Default routes (`0.0.0.0/0`) are skipped,
-/// as Docker does: they overlap everything and say nothing about what is on-link.
-pub fn pick_subnet(pools: &[SubnetPool], host_routes: &[Ipv4Net]) -> Option<Ipv4Net> {
-    let routes: Vec<&Ipv4Net> = host_routes.iter().filter(|r| r.prefix_len() > 0).collect();
-    candidates(pools).find(|c| !routes.iter().any(|r| overlaps(c, r)))
+/// What a new subnet must keep clear of. Passed in, never read here, so the choice is pure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InUse {
+    /// The host's IPv4 routes; default routes (`0.0.0.0/0`) are ignored.
+    pub routes: Vec<Ipv4Net>,
+    /// The host's nameservers (see `dns::resolv::host_nameservers`).
+    pub nameservers: Vec<Ipv4Addr>,
+    /// The subnets of the daemon's other networks, routed or not (a bridge that is down has
+    /// no route, but its subnet is still taken).
+    pub networks: Vec<Ipv4Net>,
+}
+
+/// Every candidate in the pools was taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("no free subnet in the pools [{pools}]")]
+pub struct Exhausted {
+    /// The pools, as `--default-subnet-pool` spells them, space-separated.
+    pub pools: String,
+}
+
+impl InUse {
+    /// Whether `c` overlaps a route (other than a default route) or another network, or
+    /// holds a nameserver. Default routes are skipped, as Docker does: they overlap
+    /// everything and say nothing about what is on-link.
+    pub fn blocks(&self, c: &Ipv4Net) -> bool {
+        self.routes
+            .iter()
+            .filter(|r| r.prefix_len() > 0)
+            .chain(&self.networks)
+            .any(|r| overlaps(c, r))
+            || self.nameservers.iter().any(|ns| c.contains(ns))
+    }
+}
+
+/// The first candidate that nothing in `in_use` blocks.
+pub fn pick_subnet(pools: &[SubnetPool], in_use: &InUse) -> Result<Ipv4Net, Exhausted> {
+    candidates(pools)
+        .find(|c| !in_use.blocks(c))
+        .ok_or_else(|| Exhausted {
+            pools: pools
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
 }
 
 /// The first usable host address of a subnet: Docker gives it to the bridge as the gateway.
@@ -186,21 +228,62 @@ mod tests {
         assert_eq!(all[16], net("192.168.16.0/20"));
     }
 
+    fn routes(routes: &[&str]) -> InUse {
+        InUse {
+            routes: routes.iter().map(|r| net(r)).collect(),
+            ..InUse::default()
+        }
+    }
+
     #[test]
     fn picks_first_unrouted_candidate_and_ignores_default_route() {
         let pools = default_pools();
-        let routes = [net("0.0.0.0/0"), net("172.17.5.0/24"), net("172.18.0.0/15")];
-        assert_eq!(pick_subnet(&pools, &routes), Some(net("172.20.0.0/16")));
+        let routed = routes(&["0.0.0.0/0", "172.17.5.0/24", "172.18.0.0/15"]);
+        assert_eq!(pick_subnet(&pools, &routed), Ok(net("172.20.0.0/16")));
         assert_eq!(
-            pick_subnet(&pools, &[net("0.0.0.0/0")]),
-            Some(net("172.17.0.0/16"))
+            pick_subnet(&pools, &routes(&["0.0.0.0/0"])),
+            Ok(net("172.17.0.0/16"))
         );
-        let everything = [net("128.0.0.0/1")];
-        assert_eq!(pick_subnet(&pools, &everything), None);
+        let everything = routes(&["128.0.0.0/1"]);
+        assert_eq!(
+            pick_subnet(&pools, &everything).unwrap_err().to_string(),
+            "no free subnet in the pools [base=172.17.0.0/16,size=16 base=172.18.0.0/16,size=16 \
+             base=172.19.0.0/16,size=16 base=172.20.0.0/16,size=16 base=172.21.0.0/16,size=16 \
+             base=172.22.0.0/16,size=16 base=172.23.0.0/16,size=16 base=172.24.0.0/16,size=16 \
+             base=172.25.0.0/16,size=16 base=172.26.0.0/16,size=16 base=172.27.0.0/16,size=16 \
+             base=172.28.0.0/16,size=16 base=172.29.0.0/16,size=16 base=172.30.0.0/16,size=16 \
+             base=172.31.0.0/16,size=16 base=192.168.0.0/16,size=20]"
+        );
         assert_eq!(
             first_host(&net("10.213.7.0/24")),
             Ipv4Addr::new(10, 213, 7, 1)
         );
+    }
+
+    /// One pool of four /24s; each row says what is in use and which subnet is picked.
+    #[rstest::rstest]
+    #[case::nothing_in_use(&[], &[], &[], Some("10.9.0.0/24"))]
+    #[case::nameserver_in_first(&[], &["10.9.0.53"], &[], Some("10.9.1.0/24"))]
+    #[case::nameserver_at_network_address(&[], &["10.9.1.0"], &[], Some("10.9.0.0/24"))]
+    #[case::nameserver_at_broadcast(&[], &["10.9.0.255"], &[], Some("10.9.1.0/24"))]
+    #[case::nameserver_elsewhere(&[], &["8.8.8.8", "10.8.255.255"], &[], Some("10.9.0.0/24"))]
+    #[case::route_nameserver_and_network(&["10.9.0.0/25"], &["10.9.1.1"], &["10.9.2.0/24"], Some("10.9.3.0/24"))]
+    #[case::default_route_blocks_nothing(&["0.0.0.0/0"], &[], &[], Some("10.9.0.0/24"))]
+    #[case::network_wider_than_candidate(&[], &[], &["10.9.0.0/23"], Some("10.9.2.0/24"))]
+    #[case::all_taken(&["10.9.0.0/24"], &["10.9.1.9", "10.9.2.9"], &["10.9.3.0/24"], None)]
+    fn nameservers_routes_and_networks_block_candidates(
+        #[case] routes: &[&str],
+        #[case] nameservers: &[&str],
+        #[case] networks: &[&str],
+        #[case] picked: Option<&str>,
+    ) {
+        let pools: Vec<SubnetPool> = vec!["base=10.9.0.0/22,size=24".parse().unwrap()];
+        let in_use = InUse {
+            routes: routes.iter().map(|r| net(r)).collect(),
+            nameservers: nameservers.iter().map(|n| n.parse().unwrap()).collect(),
+            networks: networks.iter().map(|n| net(n)).collect(),
+        };
+        assert_eq!(pick_subnet(&pools, &in_use).ok(), picked.map(net));
     }
 
     /// An oracle written differently: the inclusive u32 ranges, computed from the mask.
@@ -219,6 +302,16 @@ mod tests {
         (0u32..64, any::<u32>(), 0u8..=32, any::<bool>()).prop_map(|(small, big, p, bias)| {
             let a = if bias { small << 24 | small } else { big };
             Ipv4Net::new(Ipv4Addr::from(a), p).unwrap()
+        })
+    }
+
+    fn any_addr() -> impl Strategy<Value = Ipv4Addr> {
+        (0u32..64, 0u32..0x10_0000, any::<u32>(), 0u8..3).prop_map(|(small, low, big, how)| {
+            Ipv4Addr::from(match how {
+                0 => small << 24 | small,
+                1 => 0x0a00_0000 | low, // inside the small pool's reach
+                _ => big,
+            })
         })
     }
 
@@ -242,21 +335,40 @@ mod tests {
         }
 
         #[test]
-        fn picked_subnet_overlaps_no_route(routes in proptest::collection::vec(any_net(), 0..6)) {
-            let pools = default_pools();
-            match pick_subnet(&pools, &routes) {
-                Some(s) => {
-                    for r in routes.iter().filter(|r| r.prefix_len() > 0) {
-                        prop_assert!(!overlaps(&s, r), "{} overlaps {}", s, r);
-                    }
-                    // Every earlier candidate must have been blocked by some route.
+        fn picked_subnet_is_clear_of_everything_in_use(
+            routes in proptest::collection::vec(any_net(), 0..6),
+            nameservers in proptest::collection::vec(any_addr(), 0..6),
+            networks in proptest::collection::vec(any_net(), 0..4),
+            small_pool in any::<bool>(),
+        ) {
+            // The small pool (sixteen /24s in 10.0.0.0/20) is where the biased addresses fall,
+            // so nameservers and networks often block it and exhaustion is reached too.
+            let pools = if small_pool {
+                vec!["base=10.0.0.0/20,size=24".parse().unwrap()]
+            } else {
+                default_pools()
+            };
+            let in_use = InUse { routes, nameservers, networks };
+            // Written out again, not through `blocks`, so the test checks that as well.
+            let blocked = |c: &Ipv4Net| {
+                in_use.routes.iter().any(|r| r.prefix_len() > 0 && overlaps(c, r))
+                    || in_use.networks.iter().any(|n| overlaps(c, n))
+                    || in_use.nameservers.iter().any(|ns| {
+                        let (lo, hi) = range(c);
+                        (lo..=hi).contains(&u64::from(u32::from(*ns)))
+                    })
+            };
+            match pick_subnet(&pools, &in_use) {
+                Ok(s) => {
+                    prop_assert!(!blocked(&s), "{} is in use", s);
+                    // Every earlier candidate must have been blocked: first fit.
                     for c in candidates(&pools).take_while(|c| *c != s) {
-                        prop_assert!(routes.iter().any(|r| r.prefix_len() > 0 && overlaps(&c, r)));
+                        prop_assert!(blocked(&c), "{} was free before {}", c, s);
                     }
                 }
-                None => {
+                Err(e) => {
                     for c in candidates(&pools) {
-                        prop_assert!(routes.iter().any(|r| r.prefix_len() > 0 && overlaps(&c, r)));
+                        prop_assert!(blocked(&c), "{} was free, yet: {}", c, e);
                     }
                 }
             }

@@ -241,7 +241,16 @@ impl Daemon {
             labels: req.labels.clone().unwrap_or_default(),
             builtin: false,
         };
-        let base = self.network.config().clone();
+        let mut base = self.network.config().clone();
+        // Docker's choice: first fit, skipping the host's routes and nameservers and the
+        // subnets other networks hold (a down bridge has no route to show for its subnet).
+        base.nameservers = super::super::etc_files::host_nameservers();
+        base.other_subnets = self
+            .networks
+            .all()
+            .iter()
+            .filter_map(|n| n.bridge.as_ref().map(|b| b.subnet()))
+            .collect();
         let made = user_bridge(&base, &record).await.map_err(|e| match e {
             crate::network::NetworkError::NoFreeSubnet { .. } => DaemonError::Forbidden(
                 "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),

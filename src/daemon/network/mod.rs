@@ -79,6 +79,22 @@ fn records_dir(root: &Path) -> PathBuf {
     root.join("network").join("networks")
 }
 
+/// Every `<id>.json` in the records directory, read and parsed (or why not).
+fn read_records(dir: &Path) -> std::io::Result<Vec<(PathBuf, anyhow::Result<NetworkRecord>)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let read = std::fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|d| serde_json::from_slice(&d).map_err(anyhow::Error::from));
+        out.push((path, read));
+    }
+    Ok(out)
+}
+
 impl Networks {
     /// Read the records, set up each user network's bridge again (after a reboot it is gone;
     /// after a restart it is adopted), and make the predefined networks on first start.
@@ -91,15 +107,8 @@ impl Networks {
         let dir = records_dir(root);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut records: Vec<NetworkRecord> = Vec::new();
-        for entry in std::fs::read_dir(&dir)?.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            match std::fs::read(&path)
-                .map_err(anyhow::Error::from)
-                .and_then(|d| serde_json::from_slice(&d).map_err(anyhow::Error::from))
-            {
+        for (path, read) in read_records(&dir)? {
+            match read {
                 Ok(r) => records.push(r),
                 Err(e) => tracing::warn!("network record {}: {e}", path.display()),
             }
@@ -179,6 +188,20 @@ impl Networks {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+
+    /// The bridge of every record on disk, also of networks whose setup failed at start;
+    /// None if some record cannot be read (its bridge is unknown, so nothing may be called an
+    /// orphan).
+    pub fn recorded_bridges(&self) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for (_, read) in read_records(&self.dir).ok()? {
+            let record = read.ok()?;
+            if !record.bridge.is_empty() {
+                out.push(record.bridge);
+            }
+        }
+        Some(out)
     }
 
     pub fn all(&self) -> Vec<Arc<Network>> {

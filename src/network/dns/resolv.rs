@@ -186,9 +186,35 @@ pub fn for_default_bridge(host: &str, systemd_resolved: Option<&str>, o: &DnsOve
     render("", &servers, &p, "")
 }
 
+/// The host's IPv4 nameservers, systemd-resolved's stub replaced by its real upstreams as
+/// for a container: what a new network's subnet must not contain (`subnet::InUse`).
+pub fn host_nameservers(host: &str, systemd_resolved: Option<&str>) -> Vec<Ipv4Addr> {
+    base(host, systemd_resolved, &DnsOverrides::default())
+        .servers
+        .into_iter()
+        .filter_map(|s| match s {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_nameservers_are_the_real_ipv4_servers() {
+        let v4 = |l: &[&str]| {
+            l.iter()
+                .map(|s| s.parse().unwrap())
+                .collect::<Vec<Ipv4Addr>>()
+        };
+        assert_eq!(host_nameservers(HOST, None), v4(&["10.0.0.2", "10.0.0.3"]));
+        assert_eq!(host_nameservers(STUB, Some(SYSTEMD)), v4(&["192.168.1.1"]));
+        assert_eq!(host_nameservers(STUB, None), v4(&["127.0.0.53"]));
+        assert_eq!(host_nameservers("", None), v4(&[]));
+    }
 
     const HOST: &str = "# managed by someone\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n\
                         search corp.example lab.example\noptions edns0 timeout:2\n";
