@@ -8,7 +8,16 @@ use common::text;
 
 fn start(d: &common::TestDaemon, net: &str, name: &str) {
     d.ok(&[
-        "run", "-d", "--name", name, "--network", net, "--dns", "127.0.0.1", "busybox", "sleep",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        net,
+        "--dns",
+        "127.0.0.1",
+        "busybox",
+        "sleep",
         "300",
     ]);
 }

@@ -132,32 +132,8 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
         // Published ports: packets for one of the host's own addresses, arriving from outside
         // or from a container, or sent by the host itself, loopback included (route_localnet
         // on the bridges lets 127.0.0.1 be rewritten to a container's address).
-        Rule::new(
-            Table::Nat,
-            "PREROUTING",
-            &[
-                "-m",
-                "addrtype",
-                "--dst-type",
-                "LOCAL",
-                "-j",
-                &dnat_chain(prefix),
-            ],
-            Placement::Top,
-        ),
-        Rule::new(
-            Table::Nat,
-            "OUTPUT",
-            &[
-                "-m",
-                "addrtype",
-                "--dst-type",
-                "LOCAL",
-                "-j",
-                &dnat_chain(prefix),
-            ],
-            Placement::Top,
-        ),
+        dnat_jump(prefix, "PREROUTING", &[]),
+        dnat_jump(prefix, "OUTPUT", &[]),
         Rule::new(
             Table::Raw,
             "PREROUTING",
@@ -167,25 +143,19 @@ pub fn plan_bridge_jumps(prefix: &str) -> Vec<Rule> {
     ]
 }
 
+/// A jump into the DNAT chain from a built-in chain of the nat table, for packets bound for
+/// one of the host's own addresses (and matching `extra`).
+fn dnat_jump(prefix: &str, from: &str, extra: &[&str]) -> Rule {
+    let chain = dnat_chain(prefix);
+    let mut spec = extra.to_vec();
+    spec.extend(["-m", "addrtype", "--dst-type", "LOCAL", "-j", &chain]);
+    Rule::new(Table::Nat, from, &spec, Placement::Top)
+}
+
 /// The OUTPUT jump of berth before published ports were served by DNAT on loopback (it left
 /// 127.0.0.0/8 to a userland proxy): still removed, so a host upgraded from then is clean.
 fn legacy_output_jump(prefix: &str) -> Rule {
-    Rule::new(
-        Table::Nat,
-        "OUTPUT",
-        &[
-            "!",
-            "-d",
-            "127.0.0.0/8",
-            "-m",
-            "addrtype",
-            "--dst-type",
-            "LOCAL",
-            "-j",
-            &dnat_chain(prefix),
-        ],
-        Placement::Top,
-    )
+    dnat_jump(prefix, "OUTPUT", &["!", "-d", "127.0.0.0/8"])
 }
 
 /// Every rule the default bridge needs: masquerade what leaves the subnet through another
@@ -383,15 +353,20 @@ pub fn network_own_rules(
         .collect()
 }
 
+/// The rules of each table that has any, in the order iptables-save prints the tables.
+fn by_table(rules: &[Rule]) -> Vec<(Table, Vec<&Rule>)> {
+    [Table::Raw, Table::Nat, Table::Filter]
+        .into_iter()
+        .map(|t| (t, rules.iter().filter(|r| r.table == t).collect::<Vec<_>>()))
+        .filter(|(_, in_table)| !in_table.is_empty())
+        .collect()
+}
+
 /// The plan as `iptables-save` would print it: one section per table, berth's chains
 /// declared, rules in the order they would be evaluated.
 pub fn render_save(rules: &[Rule]) -> String {
     let mut out = String::new();
-    for table in [Table::Raw, Table::Nat, Table::Filter] {
-        let in_table: Vec<&Rule> = rules.iter().filter(|r| r.table == table).collect();
-        if in_table.is_empty() {
-            continue;
-        }
+    for (table, in_table) in by_table(rules) {
         out.push_str(&format!("*{table}\n"));
         let mut chains: Vec<&str> = Vec::new();
         for r in &in_table {
@@ -524,11 +499,7 @@ pub async fn delete_batch(rules: &[Rule]) -> Result<(), IptablesError> {
 /// An `iptables-restore` input: one section per table that has rules, each rule on its line.
 fn batch(rules: &[Rule], op: impl Fn(&Rule) -> &'static str) -> String {
     let mut out = String::new();
-    for table in [Table::Raw, Table::Nat, Table::Filter] {
-        let in_table: Vec<&Rule> = rules.iter().filter(|r| r.table == table).collect();
-        if in_table.is_empty() {
-            continue;
-        }
+    for (table, in_table) in by_table(rules) {
         out.push_str(&format!("*{table}\n"));
         for r in in_table {
             out.push_str(op(r));
