@@ -188,6 +188,7 @@ async fn bridge_end_to_end() {
         ip_range: None,
         aux: Vec::new(),
         internal: false,
+        ipv6: None,
     };
     let up_host = format!("bu{tag}");
     let mut guard = Guard {
@@ -409,6 +410,7 @@ async fn setup_skips_routed_candidates() {
         ip_range: None,
         aux: Vec::new(),
         internal: false,
+        ipv6: None,
     };
     let net = BridgeNetwork::setup(cfg).await.unwrap();
     assert_eq!(net.subnet(), free);

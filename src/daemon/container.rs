@@ -72,6 +72,9 @@ pub struct Attachment {
     /// `--ip`: the address asked for.
     #[serde(default, rename = "IPv4Address")]
     pub ipv4_address: Option<std::net::Ipv4Addr>,
+    /// `--ip6`: the IPv6 address asked for (used on an IPv6-enabled network).
+    #[serde(default, rename = "IPv6Address")]
+    pub ipv6_address: Option<std::net::Ipv6Addr>,
     /// `--link-local-ip`: more addresses on the interface.
     #[serde(default)]
     pub link_local: Vec<std::net::Ipv4Addr>,
@@ -96,6 +99,7 @@ impl Attachment {
             ip: self.ipv4_address,
             mac: self.mac.as_deref().and_then(crate::network::parse_mac),
             link_local: self.link_local.clone(),
+            ip6: self.ipv6_address,
         }
     }
 }

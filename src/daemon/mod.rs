@@ -126,6 +126,7 @@ impl Daemon {
             ip_range: None,
             aux: Vec::new(),
             internal: false,
+            ipv6: None,
         })
         .await
         .with_context(|| format!("setting up the bridge {}", config.bridge))?;

@@ -77,6 +77,11 @@ fn endpoint_view(rec: &Record, a: &Attachment) -> EndpointSettings {
         e.ip_address = ep.ip.to_string();
         e.ip_prefix_len = ep.prefix_len as i64;
         e.mac_address = ep.mac.clone();
+        if let Some(v6) = &ep.ipv6 {
+            e.global_ipv6_address = v6.ip.to_string();
+            e.global_ipv6_prefix_len = i64::from(v6.prefix_len);
+            e.ipv6_gateway = v6.gateway.to_string();
+        }
     }
     e
 }
@@ -286,6 +291,7 @@ mod tests {
                         mac: "02:42:0a:d5:07:02".into(),
                         host_veth: "vethf3d76ad43f4".into(),
                         interface: "eth0".into(),
+                        ipv6: None,
                     }),
                     ..Default::default()
                 },

@@ -1,8 +1,10 @@
 //! `network create`: check the request as Docker does, make the bridge (a subnet of its own,
-//! asked for or taken first-fit from the pools), and only then record the network.
+//! asked for or taken first-fit from the pools, and with `--ipv6` the IPv6 pool asked for),
+//! and only then record the network.
 
 use super::super::error::{DaemonError, Result};
 use super::super::Daemon;
+use super::pool6::{self, Pool6};
 use super::{user_bridge, Network, NetworkRecord};
 use crate::wire::network::NetworkCreateRequest;
 use ipnet::Ipv4Net;
@@ -17,22 +19,19 @@ fn invalid(m: impl Into<String>) -> DaemonError {
 }
 
 /// What `IPAM.Config` asks for: one IPv4 subnet, its gateway, its range and its auxiliary
-/// addresses, each optional.
+/// addresses, each optional; and one IPv6 pool, optional too.
+#[derive(Default)]
 struct Asked {
     subnet: Option<Ipv4Net>,
     gateway: Option<Ipv4Addr>,
     range: Option<Ipv4Net>,
     aux: BTreeMap<String, String>,
+    v6: Option<Pool6>,
 }
 
 fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
     let Some(ipam) = &req.ipam else {
-        return Ok(Asked {
-            subnet: None,
-            gateway: None,
-            range: None,
-            aux: BTreeMap::new(),
-        });
+        return Ok(Asked::default());
     };
     if !ipam.driver.is_empty() && ipam.driver != "default" {
         return Err(DaemonError::NotFound(format!(
@@ -43,18 +42,23 @@ fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
     if ipam.options.as_ref().is_some_and(|o| !o.is_empty()) {
         return Err(invalid("--ipam-opt is not supported by berth yet"));
     }
-    let configs = ipam.config.as_deref().unwrap_or_default();
+    let all = ipam.config.as_deref().unwrap_or_default();
+    let (v6, configs): (Vec<_>, Vec<_>) = all.iter().partition(|c| pool6::is_v6(c));
     if configs.len() > 1 {
         return Err(invalid(
             "berth supports one IPv4 subnet per network (more are not supported yet)",
         ));
     }
+    if v6.len() > 1 {
+        return Err(invalid(
+            "berth supports one IPv6 subnet per network (more are not supported yet)",
+        ));
+    }
+    let v6 = v6.first().map(|c| pool6::parse(c)).transpose()?;
     let Some(c) = configs.first() else {
         return Ok(Asked {
-            subnet: None,
-            gateway: None,
-            range: None,
-            aux: BTreeMap::new(),
+            v6,
+            ..Asked::default()
         });
     };
     let range: Option<Ipv4Net> = match c.ip_range.as_str() {
@@ -111,6 +115,7 @@ fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
                 gateway,
                 range,
                 aux,
+                v6,
             })
         }
     }
@@ -143,9 +148,6 @@ impl Daemon {
                 )))
             }
         }
-        if req.enable_ipv6 == Some(true) {
-            return Err(invalid("IPv6 networks are not supported by berth yet"));
-        }
         if req.ingress
             || req.config_only
             || req
@@ -168,7 +170,26 @@ impl Daemon {
             gateway,
             range: ip_range,
             aux,
+            v6,
         } = ipam(&req)?;
+        let enable_ipv6 = req.enable_ipv6 == Some(true);
+        if enable_ipv6 && v6.is_none() {
+            // Docker has no default IPv6 pools either: `--ipv6` needs `--subnet`.
+            return Err(DaemonError::Forbidden(
+                "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
+            ));
+        }
+        if let Some(p) = &v6 {
+            for other in self.networks.all() {
+                if other.record.ipv6_subnet().is_some_and(|t| {
+                    t.contains(&p.subnet.network()) || p.subnet.contains(&t.network())
+                }) {
+                    return Err(DaemonError::Forbidden(
+                        "Pool overlaps with other one on this address space".into(),
+                    ));
+                }
+            }
+        }
         if let Some(s) = subnet {
             for other in self.networks.all() {
                 let theirs = other.bridge.as_ref().map(|b| b.subnet());
@@ -219,6 +240,15 @@ impl Daemon {
             subnet: subnet.map(|s| s.trunc().to_string()),
             gateway: gateway.map(|g| g.to_string()),
             ip_range: ip_range.map(|r| r.trunc().to_string()),
+            enable_ipv6,
+            subnet6: v6.as_ref().map(|p| p.subnet.to_string()),
+            // On an IPv6 network the gateway the bridge gets; otherwise as given.
+            gateway6: v6.as_ref().and_then(|p| match (p.gateway, enable_ipv6) {
+                (Some(g), _) => Some(g.to_string()),
+                (None, true) => Some(crate::network::first_host6(&p.subnet).to_string()),
+                (None, false) => None,
+            }),
+            ip_range6: v6.as_ref().and_then(|p| p.range.map(|r| r.to_string())),
             aux,
             ipam_options: req.ipam.as_ref().and_then(|i| i.options.clone()),
             internal: req.internal,

@@ -1,6 +1,7 @@
 //! What the embedded server does with one query, decided without any I/O: answer it from the
 //! name table (A, PTR; an empty NOERROR for any other type of a name that is ours, AAAA
-//! included, since containers here have IPv4 addresses only), refuse what is not a plain
+//! included: the table holds IPv4 addresses only, even of containers on an IPv6 network,
+//! where Docker would answer AAAA too), refuse what is not a plain
 //! query, or forward it. Names that are not ours are always forwarded, never answered
 //! NXDOMAIN here: only upstream can say a name does not exist.
 
