@@ -353,23 +353,9 @@ fn network_commands(backing: Backing, e: Engine) {
         "--domainname",
         "example.com",
     ];
-    let legacy = ["--link", "c1:peer"];
-    if on_berth {
-        // What berth does not do yet it refuses, by the flag's name.
-        for pair in legacy.chunks(2) {
-            let mut args = run.clone();
-            args.extend(pair);
-            args.extend(["busybox", "true"]);
-            let (_, err, code) = text(&e.berth(&args));
-            assert_eq!(code, 125, "{err}");
-            assert!(
-                err.contains(pair[0]) && err.contains("is not supported by berth yet"),
-                "{err}"
-            );
-        }
-    } else {
-        run.extend(legacy);
-    }
+    // On a user network a link is a DNS alias for this container; Docker takes it, so does
+    // berth.
+    run.extend(["--link", "c1:peer"]);
     run.extend(["busybox", "sleep", "300"]);
     e.ok(&run);
     let ep = e.ok(&[
@@ -396,15 +382,13 @@ fn network_commands(backing: Backing, e: Engine) {
         e.ok(&["inspect", "-f", "{{.Config.Domainname}}", "r1"]),
         "example.com\n"
     );
-    if !on_berth {
-        let legacy = e.ok(&[
-            "inspect",
-            "-f",
-            "{{json .NetworkSettings.Networks.n1.Links}}",
-            "r1",
-        ]);
-        assert_eq!(legacy, "[\"c1:peer\"]\n");
-    }
+    let links = e.ok(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks.n1.Links}}",
+        "r1",
+    ]);
+    assert_eq!(links, "[\"c1:peer\"]\n");
     let resolv = helper_ok(&["exec", "r1", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains("search example.com"), "{resolv}");
     // docker's client-side refusals on run.

@@ -75,6 +75,10 @@ pub struct Attachment {
     /// `--ip6`: the IPv6 address asked for (used on an IPv6-enabled network).
     #[serde(default, rename = "IPv6Address")]
     pub ipv6_address: Option<std::net::Ipv6Addr>,
+    /// `--link target[:alias]` on a user network, as given: the alias resolves to the target
+    /// in this container's DNS, and in no other's.
+    #[serde(default)]
+    pub links: Vec<String>,
     /// `--link-local-ip`: more addresses on the interface.
     #[serde(default)]
     pub link_local: Vec<std::net::Ipv4Addr>,
@@ -92,6 +96,20 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// Its links as (target, alias) pairs: `name` alone is `name:name`, as Docker reads it.
+    pub fn link_pairs(&self) -> Vec<(String, String)> {
+        self.links
+            .iter()
+            .map(|l| {
+                let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                (
+                    target.trim_start_matches('/').to_string(),
+                    alias.to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// How to plug it in as the container's `slot`th network.
     pub fn plug(&self, slot: usize) -> crate::network::Plug {
         crate::network::Plug {

@@ -67,6 +67,7 @@ fn endpoint_view(rec: &Record, a: &Attachment) -> EndpointSettings {
     let mut e = EndpointSettings {
         network_id: a.network_id.clone(),
         aliases: (!a.aliases.is_empty()).then(|| a.aliases.clone()),
+        links: (!a.links.is_empty()).then(|| a.links.clone()),
         ipam_config: a.ipam_config.clone(),
         driver_opts: a.driver_opts.clone(),
         ..Default::default()

@@ -70,10 +70,19 @@ pub fn attachment(
             )))
         }
     };
-    if cfg.links.as_ref().is_some_and(|l| !l.is_empty()) {
+    let links = cfg.links.clone().unwrap_or_default();
+    if !links.is_empty() && !net.has_dns() {
         return Err(DaemonError::InvalidParameter(
-            "--link is not supported by berth yet".into(),
+            "links are only supported for user-defined networks".into(),
         ));
+    }
+    if let Some(bad) = links.iter().find(|l| {
+        let (target, alias) = l.split_once(':').unwrap_or((l, l));
+        target.trim_start_matches('/').is_empty() || alias.is_empty()
+    }) {
+        return Err(DaemonError::InvalidParameter(format!(
+            "invalid link: {bad:?} (name[:alias])"
+        )));
     }
     if !net.has_dns() && !aliases.is_empty() {
         return Err(DaemonError::InvalidParameter(
@@ -102,6 +111,7 @@ pub fn attachment(
         aliases,
         ipv4_address: ip,
         ipv6_address: ip6,
+        links,
         link_local,
         mac,
         ipam_config: cfg.ipam_config.clone().filter(|v| !v.is_null()),

@@ -2,7 +2,10 @@
 //! address there and the names they answer to (name, aliases, short id, hostname). A
 //! container sees only the containers of the networks it is on itself, as in Docker; a name
 //! that none of them has is not ours, and the server forwards it upstream. Several containers
-//! behind one name (an alias) are answered in turn (round robin).
+//! behind one name (an alias) are answered in turn (round robin). A link on a user network
+//! (`--link target:alias`) is an alias only its container sees: asked by that container, the
+//! alias answers as the target's name would on that network, looked up at query time (so the
+//! target may come later than the link, as in Docker).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -14,6 +17,8 @@ struct Entry {
     /// Lower-cased, without a final dot; the first is the container's name (for PTR).
     names: Vec<String>,
     ip: Ipv4Addr,
+    /// This container's links on the network: alias -> target name, both normalized.
+    links: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +82,23 @@ impl NameTable {
     /// answering to `names` (its name without the leading '/', its aliases on that network,
     /// its 12-hex short id, its hostname). Replaces what was there for that pair.
     pub fn add(&self, network: &str, container: &str, names: Vec<String>, ip: Ipv4Addr) {
+        self.add_linked(network, container, names, ip, Vec::new());
+    }
+
+    /// `add`, with the container's links on that network as (target, alias) pairs.
+    pub fn add_linked(
+        &self,
+        network: &str,
+        container: &str,
+        names: Vec<String>,
+        ip: Ipv4Addr,
+        links: Vec<(String, String)>,
+    ) {
+        let links = links
+            .iter()
+            .map(|(target, alias)| (normalize(alias), normalize(target.trim_start_matches('/'))))
+            .filter(|(alias, target)| !alias.is_empty() && !target.is_empty())
+            .collect();
         let mut names: Vec<String> = names
             .iter()
             .map(|n| normalize(n.trim_start_matches('/')))
@@ -90,7 +112,7 @@ impl NameTable {
             .networks
             .entry(network.to_string())
             .or_default()
-            .insert(container.to_string(), Entry { names, ip });
+            .insert(container.to_string(), Entry { names, ip, links });
         inner.refresh_turns();
     }
 
@@ -122,12 +144,28 @@ impl NameTable {
     pub fn lookup(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
         let name = normalize(name);
         let inner = self.read();
+        // The asker's own links first: on each network where it has the alias, the target.
         let mut ips: Vec<Ipv4Addr> = inner
             .shared_networks(asker)
-            .flat_map(BTreeMap::values)
-            .filter(|e| e.names.contains(&name))
-            .map(|e| e.ip)
+            .filter_map(|containers| {
+                let target = containers[asker].links.get(&name)?;
+                Some(
+                    containers
+                        .values()
+                        .filter(move |e| e.names.contains(target))
+                        .map(|e| e.ip),
+                )
+            })
+            .flatten()
             .collect();
+        if ips.is_empty() {
+            ips = inner
+                .shared_networks(asker)
+                .flat_map(BTreeMap::values)
+                .filter(|e| e.names.contains(&name))
+                .map(|e| e.ip)
+                .collect();
+        }
         if ips.is_empty() {
             return None;
         }
@@ -273,6 +311,60 @@ mod tests {
             got,
             vec![Ipv4Addr::new(172, 18, 0, 2), Ipv4Addr::new(172, 19, 0, 5)]
         );
+    }
+
+    #[test]
+    fn a_link_is_an_alias_for_the_linking_container_only() {
+        let t = table();
+        // CLIENT links "web1" as "db" on front; WEB2 asks the same name and is not answered.
+        t.add_linked(
+            "front",
+            CLIENT,
+            names(&["client"]),
+            ip(4),
+            vec![("web1".into(), "DB".into())],
+        );
+        assert_eq!(t.lookup(CLIENT, "db"), Some(vec![ip(2)]));
+        assert_eq!(t.lookup(CLIENT, "db."), Some(vec![ip(2)]));
+        assert_eq!(
+            t.lookup(WEB2, "db"),
+            None,
+            "another container does not see it"
+        );
+        // The target is resolved when asked: a link to a container not there yet answers
+        // nothing until it comes, then its address; it follows the target's moves.
+        t.add_linked(
+            "front",
+            CLIENT,
+            names(&["client"]),
+            ip(4),
+            vec![("later".into(), "up".into())],
+        );
+        assert_eq!(
+            t.lookup(CLIENT, "db"),
+            None,
+            "links are replaced with the entry"
+        );
+        assert_eq!(t.lookup(CLIENT, "up"), None);
+        t.add("front", "eeee", names(&["later"]), ip(9));
+        assert_eq!(t.lookup(CLIENT, "up"), Some(vec![ip(9)]));
+        t.add("front", "eeee", names(&["later"]), ip(10));
+        assert_eq!(t.lookup(CLIENT, "up"), Some(vec![ip(10)]));
+        // A link is per network: the target on another network is not reached through it.
+        t.add(
+            "back",
+            "ffff",
+            names(&["other"]),
+            Ipv4Addr::new(172, 19, 0, 7),
+        );
+        t.add_linked(
+            "front",
+            CLIENT,
+            names(&["client"]),
+            ip(4),
+            vec![("other".into(), "o".into())],
+        );
+        assert_eq!(t.lookup(CLIENT, "o"), None);
     }
 
     #[test]
