@@ -375,3 +375,53 @@ fn links_on_a_user_network_are_names_for_the_linking_container_only() {
     d.ok(&["rm", "-f", "asker", "target", "other"]);
     d.ok(&["network", "rm", "linked"]);
 }
+
+#[test]
+fn a_mac_given_at_connect_shows_at_once_and_is_used_at_start() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["network", "create", "macnet"]);
+    let id = d
+        .ok(&[
+            "create",
+            "--name",
+            "macc",
+            "--network",
+            "macnet",
+            "--dns",
+            "127.0.0.1",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    d.ok(&["network", "create", "second"]);
+    // The docker CLI has no flag for it; docker-py sends EndpointConfig.MacAddress.
+    let body = r#"{"Container":"macc","EndpointConfig":{"MacAddress":"02:42:ac:11:00:02"}}"#;
+    let out = common::run_ok(std::process::Command::new("curl").args([
+        "-sS",
+        "--fail",
+        "--unix-socket",
+        d.socket.to_str().unwrap(),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        "http://localhost/networks/second/connect",
+    ]));
+    assert_eq!(out, "");
+    assert_eq!(
+        endpoint_json(&d, "macc", "second", "MacAddress"),
+        r#""02:42:ac:11:00:02""#
+    );
+    d.ok(&["start", &id]);
+    assert_eq!(
+        endpoint_json(&d, "macc", "second", "MacAddress"),
+        r#""02:42:ac:11:00:02""#
+    );
+    let (link, _, _) = exec(&d, "macc", "cat /sys/class/net/eth1/address");
+    assert_eq!(link.trim(), "02:42:ac:11:00:02");
+    d.ok(&["rm", "-f", "macc"]);
+    d.ok(&["network", "rm", "macnet", "second"]);
+}

@@ -68,6 +68,9 @@ fn endpoint_view(rec: &Record, a: &Attachment) -> EndpointSettings {
         network_id: a.network_id.clone(),
         aliases: (!a.aliases.is_empty()).then(|| a.aliases.clone()),
         links: (!a.links.is_empty()).then(|| a.links.clone()),
+        // Asked for at create or connect: shown at once, as Docker records it, before the
+        // container runs with it.
+        mac_address: a.mac.clone().unwrap_or_default(),
         ipam_config: a.ipam_config.clone(),
         driver_opts: a.driver_opts.clone(),
         ..Default::default()
