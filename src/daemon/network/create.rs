@@ -242,12 +242,9 @@ impl Daemon {
             ip_range: ip_range.map(|r| r.trunc().to_string()),
             enable_ipv6,
             subnet6: v6.as_ref().map(|p| p.subnet.to_string()),
-            // On an IPv6 network the gateway the bridge gets; otherwise as given.
-            gateway6: v6.as_ref().and_then(|p| match (p.gateway, enable_ipv6) {
-                (Some(g), _) => Some(g.to_string()),
-                (None, true) => Some(crate::network::first_host6(&p.subnet).to_string()),
-                (None, false) => None,
-            }),
+            // As given: Docker shows no gateway it was not asked for, though the bridge takes
+            // the subnet's first address (`NetworkRecord::ipv6_config`).
+            gateway6: v6.as_ref().and_then(|p| p.gateway.map(|g| g.to_string())),
             ip_range6: v6.as_ref().and_then(|p| p.range.map(|r| r.to_string())),
             aux,
             ipam_options: req.ipam.as_ref().and_then(|i| i.options.clone()),

@@ -43,6 +43,7 @@ pub struct NetworkRecord {
     /// `--ipv6`, as Docker does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet6: Option<String>,
+    /// As given (None: the bridge takes the subnet's first address, and inspect shows none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway6: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
