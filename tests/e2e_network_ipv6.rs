@@ -1,8 +1,9 @@
 //! e2e: IPv6 on a user network, as Docker 20.10 has it: `network create --ipv6` with an IPv6
 //! subnet keeps its IPv4 subnet too; the bridge gets the v6 gateway; a container gets the v6
 //! address it asks for (`--ip6`) or the next free one, a default v6 route via the gateway,
-//! and reaches another container over IPv6; inspect shows it in Docker's shape; `--ip6` on a
-//! network without an IPv6 subnet is refused. Traffic goes only to the test's containers.
+//! and reaches another container over IPv6, by address and through the embedded DNS's AAAA
+//! answer; inspect shows it in Docker's shape; `--ip6` on a network without an IPv6 subnet is
+//! refused. Traffic goes only to the test's containers.
 
 mod common;
 
@@ -110,6 +111,13 @@ fn containers_on_an_ipv6_network_get_v6_addresses_and_reach_each_other() {
     assert_eq!(code, 0, "{out}{err}");
     let (out, err, code) = exec(&d, "fixed", &format!("ping6 -c1 -W3 {auto}"));
     assert_eq!(code, 0, "{out}{err}");
+
+    // The embedded DNS answers AAAA with the v6 address, beside the A record.
+    let (answer, err, code) = exec(&d, "auto", "nslookup fixed 127.0.0.11");
+    assert_eq!(code, 0, "{answer}{err}");
+    assert!(answer.contains(&format!("Address: {fixed}")), "{answer}");
+    let fixed_v4 = net_field(&d, "fixed", "six", "IPAddress");
+    assert!(answer.contains(&format!("Address: {fixed_v4}")), "{answer}");
 
     // network inspect lists each container's IPv6 address with its prefix.
     let containers = d.ok(&[

@@ -37,8 +37,9 @@ impl Daemon {
             if !rec.config.hostname.is_empty() {
                 names.push(rec.config.hostname.clone());
             }
+            let ip6 = ep.ipv6.as_ref().map(|v6| v6.ip);
             self.dns
-                .add_linked(&net.record.id, &rec.id, names, ep.ip, a.link_pairs());
+                .add_linked(&net.record.id, &rec.id, names, ep.ip, ip6, a.link_pairs());
         }
     }
 
