@@ -177,8 +177,23 @@ fn containers_on_an_ipv6_network_get_v6_addresses_and_reach_each_other() {
     assert_ne!(code, 0);
     assert!(err.contains("IPv6 address pool"), "{err}");
 
+    // A pool in use is not given to a second IPv6 network; without --ipv6 a subnet is only
+    // recorded (Docker 20.10 allocates nothing), so it may repeat one.
+    let (_, err, code) =
+        text(&d.berth(&["network", "create", "--ipv6", "--subnet", &subnet, "twin"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("Pool overlaps"), "{err}");
+    d.ok(&["network", "create", "--subnet", &subnet, "quiet"]);
+    assert_eq!(
+        d.ok(&["network", "inspect", "-f", "{{.EnableIPv6}}", "quiet"]),
+        "false\n"
+    );
+
     d.ok(&["rm", "-f", "fixed", "again"]);
-    assert_eq!(d.ok(&["network", "rm", "six", "plain"]), "six\nplain\n");
+    assert_eq!(
+        d.ok(&["network", "rm", "six", "plain", "quiet"]),
+        "six\nplain\nquiet\n"
+    );
     let gone = text(
         &std::process::Command::new("ip")
             .args(["link", "show", &bridge])

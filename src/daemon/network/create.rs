@@ -179,10 +179,11 @@ impl Daemon {
                 "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
             ));
         }
-        if let Some(p) = &v6 {
+        // Only pools in use clash: a v6 subnet without `--ipv6` is recorded, never allocated.
+        if let Some(p) = v6.as_ref().filter(|_| enable_ipv6) {
             for other in self.networks.all() {
-                if other.record.ipv6_subnet().is_some_and(|t| {
-                    t.contains(&p.subnet.network()) || p.subnet.contains(&t.network())
+                if other.record.ipv6_config().is_some_and(|t| {
+                    t.subnet.contains(&p.subnet.network()) || p.subnet.contains(&t.subnet.network())
                 }) {
                     return Err(DaemonError::Forbidden(
                         "Pool overlaps with other one on this address space".into(),
