@@ -301,3 +301,127 @@ fn internal_networks_names_after_a_crash_and_builds() {
         "Deleted Networks:\nvault\n\n"
     );
 }
+
+/// `{{json}}` of a field of a container's endpoint on `net`.
+fn endpoint_json(d: &common::TestDaemon, name: &str, net: &str, field: &str) -> String {
+    d.ok(&[
+        "inspect",
+        "-f",
+        &format!("{{{{json (index .NetworkSettings.Networks \"{net}\").{field}}}}}"),
+        name,
+    ])
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn links_on_a_user_network_are_names_for_the_linking_container_only() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["network", "create", "linked"]);
+    // The link is made before its target exists: it is looked up when asked.
+    start(
+        &d,
+        "linked",
+        "asker",
+        &["--link", "target:db"],
+        &["sleep", "300"],
+    );
+    assert_eq!(
+        endpoint_json(&d, "asker", "linked", "Links"),
+        r#"["target:db"]"#
+    );
+    assert_eq!(lookup(&d, "asker", "db"), Vec::<String>::new());
+    start(&d, "linked", "target", &[], &["sleep", "300"]);
+    start(&d, "linked", "other", &[], &["sleep", "300"]);
+    let target_ip = ip_on(&d, "target", "linked");
+    assert_eq!(lookup(&d, "asker", "db"), vec![target_ip.clone()]);
+    let (out, _, code) = exec(&d, "asker", "ping -c1 -W2 db");
+    assert_eq!(code, 0, "{out}");
+    // No one else has the alias.
+    let (out, _, code) = exec(&d, "other", "nslookup db 127.0.0.11");
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(lookup(&d, "other", "db"), Vec::<String>::new());
+
+    // `network connect --link`: the other container's own alias for the target.
+    d.ok(&["network", "disconnect", "linked", "other"]);
+    d.ok(&[
+        "network",
+        "connect",
+        "--link",
+        "target:t2",
+        "linked",
+        "other",
+    ]);
+    assert_eq!(
+        endpoint_json(&d, "other", "linked", "Links"),
+        r#"["target:t2"]"#
+    );
+    assert_eq!(lookup(&d, "other", "t2"), vec![target_ip]);
+    assert_eq!(lookup(&d, "asker", "t2"), Vec::<String>::new());
+
+    // On the default bridge a link in the endpoint is refused, as Docker refuses it.
+    let (_, err, code) = text(&d.berth(&[
+        "network",
+        "connect",
+        "--link",
+        "target:t3",
+        "bridge",
+        "other",
+    ]));
+    assert_ne!(code, 0);
+    assert!(err.contains("user-defined networks"), "{err}");
+
+    d.ok(&["rm", "-f", "asker", "target", "other"]);
+    d.ok(&["network", "rm", "linked"]);
+}
+
+#[test]
+fn a_mac_given_at_connect_shows_at_once_and_is_used_at_start() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["network", "create", "macnet"]);
+    let id = d
+        .ok(&[
+            "create",
+            "--name",
+            "macc",
+            "--network",
+            "macnet",
+            "--dns",
+            "127.0.0.1",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    d.ok(&["network", "create", "second"]);
+    // The docker CLI has no flag for it; docker-py sends EndpointConfig.MacAddress.
+    let body = r#"{"Container":"macc","EndpointConfig":{"MacAddress":"02:42:ac:11:00:02"}}"#;
+    let out = common::run_ok(std::process::Command::new("curl").args([
+        "-sS",
+        "--fail",
+        "--unix-socket",
+        d.socket.to_str().unwrap(),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        "http://localhost/networks/second/connect",
+    ]));
+    assert_eq!(out, "");
+    assert_eq!(
+        endpoint_json(&d, "macc", "second", "MacAddress"),
+        r#""02:42:ac:11:00:02""#
+    );
+    d.ok(&["start", &id]);
+    assert_eq!(
+        endpoint_json(&d, "macc", "second", "MacAddress"),
+        r#""02:42:ac:11:00:02""#
+    );
+    let (link, _, _) = exec(&d, "macc", "cat /sys/class/net/eth1/address");
+    assert_eq!(link.trim(), "02:42:ac:11:00:02");
+    d.ok(&["rm", "-f", "macc"]);
+    d.ok(&["network", "rm", "macnet", "second"]);
+}

@@ -190,6 +190,7 @@ async fn bridge_end_to_end() {
         policy: Default::default(),
         nameservers: Vec::new(),
         other_subnets: Vec::new(),
+        ipv6: None,
     };
     let up_host = format!("bu{tag}");
     let mut guard = Guard {
@@ -413,6 +414,7 @@ async fn setup_skips_routed_candidates() {
         policy: Default::default(),
         nameservers: Vec::new(),
         other_subnets: Vec::new(),
+        ipv6: None,
     };
     let net = BridgeNetwork::setup(cfg).await.unwrap();
     assert_eq!(net.subnet(), free);

@@ -72,6 +72,13 @@ pub struct Attachment {
     /// `--ip`: the address asked for.
     #[serde(default, rename = "IPv4Address")]
     pub ipv4_address: Option<std::net::Ipv4Addr>,
+    /// `--ip6`: the IPv6 address asked for (used on an IPv6-enabled network).
+    #[serde(default, rename = "IPv6Address")]
+    pub ipv6_address: Option<std::net::Ipv6Addr>,
+    /// `--link target[:alias]` on a user network, as given: the alias resolves to the target
+    /// in this container's DNS, and in no other's.
+    #[serde(default)]
+    pub links: Vec<String>,
     /// `--link-local-ip`: more addresses on the interface.
     #[serde(default)]
     pub link_local: Vec<std::net::Ipv4Addr>,
@@ -89,6 +96,20 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// Its links as (target, alias) pairs: `name` alone is `name:name`, as Docker reads it.
+    pub fn link_pairs(&self) -> Vec<(String, String)> {
+        self.links
+            .iter()
+            .map(|l| {
+                let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                (
+                    target.trim_start_matches('/').to_string(),
+                    alias.to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// How to plug it in as the container's `slot`th network.
     pub fn plug(&self, slot: usize) -> crate::network::Plug {
         crate::network::Plug {
@@ -96,6 +117,7 @@ impl Attachment {
             ip: self.ipv4_address,
             mac: self.mac.as_deref().and_then(crate::network::parse_mac),
             link_local: self.link_local.clone(),
+            ip6: self.ipv6_address,
         }
     }
 }

@@ -3,11 +3,23 @@
 //! and environment variables naming it (`ALIAS_NAME`, `ALIAS_PORT_80_TCP_ADDR`, …,
 //! `ALIAS_ENV_<its env>`). Links are kept in `HostConfig.Links` as Docker keeps them,
 //! `/<linked>:/<linking>/<alias>`, and `DELETE /containers/<linking>/<alias>?link=1` removes one.
+//! On a user network a link is something else, a per-container DNS alias kept in the
+//! endpoint (`EndpointSettings.Links`, see `network::connect`); there `HostConfig.Links` is
+//! left alone, as Docker leaves it.
 
 use super::container::Record;
 use super::error::{DaemonError, Result};
 use super::Daemon;
 use std::net::IpAddr;
+
+/// Whether a network mode is a user network, where `HostConfig.Links` plays no part (Docker's
+/// `registerLinks` skips them: the endpoint's links are DNS aliases instead).
+fn on_user_network(hc: &crate::wire::types::HostConfig) -> bool {
+    matches!(
+        crate::network::mode::NetworkMode::parse(&hc.network_mode),
+        Ok(crate::network::mode::NetworkMode::Named(_))
+    )
+}
 
 /// One link: the linked container (as given) and the alias it has in the linking one.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,12 +90,12 @@ impl Daemon {
     /// links as Docker stores them.
     pub(super) fn check_links(&self, hc: &crate::wire::types::HostConfig) -> Result<()> {
         let links = parse(hc)?;
-        if links.is_empty() {
+        if links.is_empty() || on_user_network(hc) {
             return Ok(());
         }
         if !matches!(hc.network_mode.as_str(), "" | "default" | "bridge") {
             return Err(DaemonError::InvalidParameter(
-                "--link on a network other than the default bridge is not supported by berth yet (on a user network, containers find each other by name already)".into(),
+                "conflicting options: links can only be used on the default bridge or a user network".into(),
             ));
         }
         for l in &links {
@@ -102,7 +114,7 @@ impl Daemon {
         name_of: impl Fn(&str) -> Option<String>,
     ) -> Option<Vec<String>> {
         let links = parse(hc).ok()?;
-        (!links.is_empty()).then(|| {
+        (!links.is_empty() && !on_user_network(hc)).then(|| {
             links
                 .iter()
                 .map(|l| {
@@ -117,6 +129,9 @@ impl Daemon {
     /// run, on the default bridge.
     pub(super) fn link_parts(&self, rec: &Record) -> Result<(Vec<String>, Vec<String>)> {
         let (mut hosts, mut env) = (Vec::new(), Vec::new());
+        if on_user_network(&rec.host_config) {
+            return Ok((hosts, env));
+        }
         for l in parse(&rec.host_config)? {
             let other = self.lookup(&l.target)?;
             let linked = other.snapshot();

@@ -128,6 +128,7 @@ impl Daemon {
             policy: Default::default(),
             nameservers: etc_files::host_nameservers(),
             other_subnets: Vec::new(),
+            ipv6: None,
         })
         .await
         .with_context(|| format!("setting up the bridge {}", config.bridge))?;

@@ -67,6 +67,10 @@ fn endpoint_view(rec: &Record, a: &Attachment) -> EndpointSettings {
     let mut e = EndpointSettings {
         network_id: a.network_id.clone(),
         aliases: (!a.aliases.is_empty()).then(|| a.aliases.clone()),
+        links: (!a.links.is_empty()).then(|| a.links.clone()),
+        // Asked for at create or connect: shown at once, as Docker records it, before the
+        // container runs with it.
+        mac_address: a.mac.clone().unwrap_or_default(),
         ipam_config: a.ipam_config.clone(),
         driver_opts: a.driver_opts.clone(),
         ..Default::default()
@@ -77,6 +81,11 @@ fn endpoint_view(rec: &Record, a: &Attachment) -> EndpointSettings {
         e.ip_address = ep.ip.to_string();
         e.ip_prefix_len = ep.prefix_len as i64;
         e.mac_address = ep.mac.clone();
+        if let Some(v6) = &ep.ipv6 {
+            e.global_ipv6_address = v6.ip.to_string();
+            e.global_ipv6_prefix_len = i64::from(v6.prefix_len);
+            e.ipv6_gateway = v6.gateway.to_string();
+        }
     }
     e
 }
@@ -286,6 +295,7 @@ mod tests {
                         mac: "02:42:0a:d5:07:02".into(),
                         host_veth: "vethf3d76ad43f4".into(),
                         interface: "eth0".into(),
+                        ipv6: None,
                     }),
                     ..Default::default()
                 },

@@ -2,9 +2,10 @@
 //! file, the NAT rules, and the veth pair that plugs each container's namespace into it.
 //! Reproduces Docker's `docker0` setup (adopt an existing bridge's address, else pick an
 //! unrouted range, create the bridge and masquerade what leaves it) and its per-container
-//! `veth` + `eth0` with a `02:42:<ip>` MAC and a default route via the gateway.
+//! `veth` + `eth0` with a `02:42:<ip>` MAC and a default route via the gateway. On an
+//! IPv6-enabled network the same steps add the IPv6 side (`bridge6`) beside the IPv4 one.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,9 @@ use ipnet::Ipv4Net;
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::bridge6::{self, Endpoint6, Ipv6Config};
 use super::ipam::Ipam;
+use super::ipam6::Ipam6;
 use super::subnet::{first_host, pick_subnet, InUse, SubnetPool};
 use super::{iptables, netlink, netns, NetworkError};
 
@@ -43,6 +46,8 @@ pub struct NetworkConfig {
     pub nameservers: Vec<Ipv4Addr>,
     /// The subnets of the daemon's other networks: a picked subnet must overlap none.
     pub other_subnets: Vec<Ipv4Net>,
+    /// `--ipv6` with an IPv6 pool: the bridge and its containers get IPv6 addresses too.
+    pub ipv6: Option<Ipv6Config>,
 }
 
 impl NetworkConfig {
@@ -61,6 +66,7 @@ impl NetworkConfig {
             policy: iptables::Policy::default(),
             nameservers: Vec::new(),
             other_subnets: Vec::new(),
+            ipv6: None,
         }
     }
 }
@@ -76,6 +82,9 @@ pub struct Endpoint {
     /// The interface inside the container: `eth0` on its first network, `eth1`, ... after.
     #[serde(default = "eth0")]
     pub interface: String,
+    /// On an IPv6-enabled network: its IPv6 address there too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Endpoint6>,
 }
 
 fn eth0() -> String {
@@ -89,6 +98,8 @@ pub struct BridgeNetwork {
     subnet: Ipv4Net,
     gateway: Ipv4Addr,
     ipam: tokio::sync::Mutex<Ipam>,
+    /// The IPv6 pool's allocations, on an IPv6-enabled network only.
+    ipam6: Option<tokio::sync::Mutex<Ipam6>>,
 }
 
 /// Ids name files and links, so only characters safe in both are accepted.
@@ -168,6 +179,8 @@ pub struct Plug {
     pub ip: Option<Ipv4Addr>,
     pub mac: Option<[u8; 6]>,
     pub link_local: Vec<Ipv4Addr>,
+    /// `--ip6`: used on an IPv6-enabled network (the lowest free v6 address otherwise).
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// Set a sysctl under /proc/sys to "1" unless it already is.
@@ -257,6 +270,9 @@ impl BridgeNetwork {
             }
         };
         let index = netlink::require_link(&h, name).await?;
+        if let Some(v6) = &cfg.ipv6 {
+            bridge6::setup_bridge(&h, index, name, v6).await?;
+        }
         netlink::set_up(&h, index, name).await?;
         enable(
             Path::new("/proc/sys/net/ipv4/ip_forward"),
@@ -302,13 +318,24 @@ impl BridgeNetwork {
             .await?
             .with_range(cfg.ip_range)
             .with_aux(cfg.aux.iter().copied());
+        let ipam6 = match &cfg.ipv6 {
+            Some(v6) => Some(bridge6::load_ipam(
+                &bridge6::state_path(&cfg.state_dir, &cfg.bridge),
+                v6,
+            )?),
+            None => None,
+        };
         let net = BridgeNetwork {
             cfg,
             subnet,
             gateway,
             ipam: tokio::sync::Mutex::new(ipam.clone()),
+            ipam6: ipam6.clone().map(tokio::sync::Mutex::new),
         };
         net.persist(&ipam).await?;
+        if let Some(ipam6) = ipam6 {
+            net.persist6(&ipam6).await?;
+        }
         Ok(net)
     }
 
@@ -339,19 +366,29 @@ impl BridgeNetwork {
     }
 
     async fn persist(&self, ipam: &Ipam) -> Result<(), NetworkError> {
-        let path = state_path(&self.cfg);
-        let value = ipam.clone();
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || crate::util::fsutil::write_json_atomic(&target, &value))
-            .await
-            .map_err(|_| NetworkError::Thread {
-                what: "write IPAM state".into(),
-            })?
-            .map_err(|source| NetworkError::Io {
-                what: "write IPAM state".into(),
-                path,
-                source,
-            })
+        write_state(state_path(&self.cfg), ipam.clone()).await
+    }
+
+    async fn persist6(&self, ipam: &Ipam6) -> Result<(), NetworkError> {
+        write_state(
+            bridge6::state_path(&self.cfg.state_dir, &self.cfg.bridge),
+            ipam.clone(),
+        )
+        .await
+    }
+
+    /// Change the IPv6 IPAM (None on a network without IPv6) and write it out under its lock.
+    async fn with_ipam6<T>(
+        &self,
+        f: impl FnOnce(&mut Ipam6) -> T,
+    ) -> Result<Option<T>, NetworkError> {
+        let Some(lock) = &self.ipam6 else {
+            return Ok(None);
+        };
+        let mut guard = lock.lock().await;
+        let out = f(&mut guard);
+        self.persist6(&guard).await?;
+        Ok(Some(out))
     }
 
     /// Change IPAM and write it out while still holding the lock, so writes never race.
@@ -392,9 +429,23 @@ impl BridgeNetwork {
             }
             None => self.with_ipam(|i| i.allocate()).await??,
         };
+        let ip6 = match self.take_ipv6(plug.ip6).await {
+            Ok(ip6) => ip6,
+            Err(e) => {
+                if let Err(e) = self.with_ipam(|i| i.release(ip)).await {
+                    tracing::warn!("undoing connect of {id}: {e}");
+                }
+                return Err(e);
+            }
+        };
         let mut created_veth = false;
-        let result = self.plug(id, netns, ip, plug, &mut created_veth).await;
+        let result = self.plug(id, netns, ip, ip6, plug, &mut created_veth).await;
         if result.is_err() {
+            if let Some(ip6) = ip6 {
+                if let Err(e) = self.with_ipam6(|i| i.release(ip6)).await {
+                    tracing::warn!("undoing connect of {id}: {e}");
+                }
+            }
             if created_veth {
                 if let Ok(h) = netlink::connect() {
                     if let Err(e) = netlink::delete_link(&h, &slot_veth_name(id, plug.slot)).await {
@@ -409,11 +460,25 @@ impl BridgeNetwork {
         result
     }
 
+    /// On an IPv6-enabled network, the container's v6 address: the one asked for, or the
+    /// lowest free one of the range. None on a network without IPv6.
+    async fn take_ipv6(&self, asked: Option<Ipv6Addr>) -> Result<Option<Ipv6Addr>, NetworkError> {
+        let got = match asked {
+            Some(ip6) => self
+                .with_ipam6(|i| i.reserve(ip6).map(|()| ip6))
+                .await?
+                .transpose()?,
+            None => self.with_ipam6(|i| i.allocate()).await?.transpose()?,
+        };
+        Ok(got)
+    }
+
     async fn plug(
         &self,
         id: &str,
         netns: &Path,
         ip: Ipv4Addr,
+        ip6: Option<Ipv6Addr>,
         opts: &Plug,
         created_veth: &mut bool,
     ) -> Result<Endpoint, NetworkError> {
@@ -483,8 +548,14 @@ impl BridgeNetwork {
         let inside = interface.clone();
         let extra = opts.link_local.clone();
         let mac = opts.mac.unwrap_or_else(|| mac_bytes(ip));
+        let ipv6 = ip6.zip(self.cfg.ipv6.as_ref()).map(|(ip, v6)| Endpoint6 {
+            ip,
+            prefix_len: v6.subnet.prefix_len(),
+            gateway: v6.gateway,
+        });
+        let inside_v6 = ipv6.clone().map(|ep| (ep, gateway.is_some()));
         netns::run_in(netns, move || {
-            configure_inside(peer, inside, ip, mac, prefix_len, gateway, extra)
+            configure_inside(peer, inside, ip, mac, prefix_len, gateway, extra, inside_v6)
         })
         .await?;
         Ok(Endpoint {
@@ -494,6 +565,7 @@ impl BridgeNetwork {
             mac: format_mac(&mac),
             host_veth: host,
             interface,
+            ipv6,
         })
     }
 
@@ -505,6 +577,9 @@ impl BridgeNetwork {
             tracing::debug!("deleted {} of {id}", ep.host_veth);
         }
         self.with_ipam(|i| i.release(ep.ip)).await?;
+        if let Some(v6) = &ep.ipv6 {
+            self.with_ipam6(|i| i.release(v6.ip)).await?;
+        }
         Ok(())
     }
 
@@ -521,16 +596,23 @@ impl BridgeNetwork {
         ) {
             iptables::delete_all(&rule).await?;
         }
-        let path = state_path(&self.cfg);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(NetworkError::Io {
-                what: "remove IPAM state".into(),
-                path,
-                source,
-            }),
+        for path in [
+            state_path(&self.cfg),
+            bridge6::state_path(&self.cfg.state_dir, &self.cfg.bridge),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(NetworkError::Io {
+                        what: "remove IPAM state".into(),
+                        path,
+                        source,
+                    })
+                }
+            }
         }
+        Ok(())
     }
 
     /// Unpin a namespace made by `create_netns`. Safe to repeat.
@@ -584,6 +666,24 @@ impl BridgeNetwork {
             Ok(ips) => removed.extend(ips.into_iter().map(|ip| format!("address {ip}"))),
             Err(e) => tracing::warn!("sweep: releasing addresses: {e}"),
         }
+        let keep_ips6: Vec<Ipv6Addr> = live
+            .iter()
+            .filter_map(|(_, ep)| Some(ep.as_ref()?.ipv6.as_ref()?.ip))
+            .collect();
+        let released6 = self
+            .with_ipam6(|i| {
+                let stale: Vec<Ipv6Addr> =
+                    i.allocated().filter(|ip| !keep_ips6.contains(ip)).collect();
+                for ip in &stale {
+                    i.release(*ip);
+                }
+                stale
+            })
+            .await;
+        match released6 {
+            Ok(ips) => removed.extend(ips.into_iter().flatten().map(|ip| format!("address {ip}"))),
+            Err(e) => tracing::warn!("sweep: releasing IPv6 addresses: {e}"),
+        }
         let netns_dir = self.cfg.exec_root.join("netns");
         for entry in std::fs::read_dir(&netns_dir)
             .into_iter()
@@ -619,8 +719,10 @@ impl BridgeNetwork {
     }
 }
 
-/// Inside the container's namespace: name the interface eth0, give it its MAC and address,
-/// bring it and `lo` up, and route everything through the gateway.
+/// Inside the container's namespace: name the interface eth0, give it its MAC and address
+/// (and its IPv6 one, with a v6 default route when `ipv6.1`), bring it and `lo` up, and
+/// route everything through the gateway.
+#[allow(clippy::too_many_arguments)]
 async fn configure_inside(
     peer: String,
     name: String,
@@ -629,6 +731,7 @@ async fn configure_inside(
     prefix_len: u8,
     gateway: Option<Ipv4Addr>,
     link_local: Vec<Ipv4Addr>,
+    ipv6: Option<(Endpoint6, bool)>,
 ) -> Result<(), NetworkError> {
     let nl = |what: String| move |source| NetworkError::Netlink { what, source };
     let h = netlink::connect()?;
@@ -652,6 +755,9 @@ async fn configure_inside(
     netlink::set_up(&h, index, &name).await?;
     let lo = netlink::require_link(&h, "lo").await?;
     netlink::set_up(&h, lo, "lo").await?;
+    if let Some((ep6, default_route)) = &ipv6 {
+        bridge6::configure_inside(&h, index, &name, ep6, *default_route).await?;
+    }
     let Some(gateway) = gateway else {
         return Ok(());
     };
@@ -665,6 +771,24 @@ async fn configure_inside(
         .execute()
         .await
         .map_err(nl(format!("add default route via {gateway}")))
+}
+
+/// Write an IPAM state file atomically, off the runtime's threads.
+async fn write_state<T: Serialize + Send + 'static>(
+    path: PathBuf,
+    value: T,
+) -> Result<(), NetworkError> {
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || crate::util::fsutil::write_json_atomic(&target, &value))
+        .await
+        .map_err(|_| NetworkError::Thread {
+            what: "write IPAM state".into(),
+        })?
+        .map_err(|source| NetworkError::Io {
+            what: "write IPAM state".into(),
+            path,
+            source,
+        })
 }
 
 fn state_path(cfg: &NetworkConfig) -> PathBuf {
@@ -760,6 +884,7 @@ mod tests {
             mac: mac_for(Ipv4Addr::new(172, 17, 0, 2)),
             host_veth: "veth0123456789a".into(),
             interface: "eth0".into(),
+            ipv6: None,
         };
         let json = serde_json::to_string(&ep).unwrap();
         assert_eq!(serde_json::from_str::<Endpoint>(&json).unwrap(), ep);

@@ -3,14 +3,17 @@
 //! the rule planner in `iptables`) hold the decisions; `netlink`, `netns` and `bridge` apply
 //! them to the kernel. Published ports are `ports` (parsing, binding, the per-container rules),
 //! `portalloc` (ephemeral host ports) and `portmap` (publishing them on the bridge, by DNAT
-//! alone: no process per port).
+//! alone: no process per port). An IPv6-enabled network adds `ipam6` (its pure allocator)
+//! and `bridge6` (its addresses and routes).
 
 pub mod bridge;
+pub mod bridge6;
 pub mod bridge_mark;
 pub mod chains;
 pub mod dns;
 pub mod extra_hosts;
 pub mod ipam;
+pub mod ipam6;
 pub mod iptables;
 pub mod mode;
 mod netlink;
@@ -26,7 +29,9 @@ use std::path::{Path, PathBuf};
 pub use bridge::{
     host_veth_name, mac_for, parse_mac, teardown, BridgeNetwork, Endpoint, NetworkConfig, Plug,
 };
+pub use bridge6::{Endpoint6, Ipv6Config};
 pub use ipam::{Ipam, IpamError};
+pub use ipam6::{first_host6, Ipam6, Ipam6Error};
 pub use iptables::{plan_bridge_rules, render_save, IptablesError, Placement, Rule, Table};
 pub use ports::PortError;
 pub use subnet::{
@@ -66,6 +71,8 @@ pub enum NetworkError {
     Iptables(#[from] IptablesError),
     #[error(transparent)]
     Ipam(#[from] IpamError),
+    #[error(transparent)]
+    Ipam6(#[from] Ipam6Error),
     #[error("cannot {what} ({}): {source}", path.display())]
     Io {
         what: String,

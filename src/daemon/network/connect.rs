@@ -11,7 +11,7 @@ use crate::network::mode::NetworkMode;
 use crate::network::{BridgeNetwork, Endpoint};
 use crate::wire::network::NetworkConnectRequest;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,16 +41,8 @@ pub fn attachment(
     cfg: crate::wire::types::EndpointSettings,
 ) -> Result<Attachment> {
     let ip = ipv4_of(cfg.ipam_config.as_ref())?;
+    let ip6 = ipv6_of(net, cfg.ipam_config.as_ref())?;
     let ipam = cfg.ipam_config.clone().unwrap_or_default();
-    if ipam
-        .get("IPv6Address")
-        .and_then(|v| v.as_str())
-        .is_some_and(|s| !s.is_empty())
-    {
-        return Err(DaemonError::InvalidParameter(
-            "--ip6 is not supported by berth yet (IPv6 networks are not either)".into(),
-        ));
-    }
     let mut link_local = Vec::new();
     for v in ipam
         .get("LinkLocalIPs")
@@ -78,10 +70,19 @@ pub fn attachment(
             )))
         }
     };
-    if cfg.links.as_ref().is_some_and(|l| !l.is_empty()) {
+    let links = cfg.links.clone().unwrap_or_default();
+    if !links.is_empty() && !net.has_dns() {
         return Err(DaemonError::InvalidParameter(
-            "--link is not supported by berth yet".into(),
+            "links are only supported for user-defined networks".into(),
         ));
+    }
+    if let Some(bad) = links.iter().find(|l| {
+        let (target, alias) = l.split_once(':').unwrap_or((l, l));
+        target.trim_start_matches('/').is_empty() || alias.is_empty()
+    }) {
+        return Err(DaemonError::InvalidParameter(format!(
+            "invalid link: {bad:?} (name[:alias])"
+        )));
     }
     if !net.has_dns() && !aliases.is_empty() {
         return Err(DaemonError::InvalidParameter(
@@ -109,6 +110,8 @@ pub fn attachment(
         network_id: net.record.id.clone(),
         aliases,
         ipv4_address: ip,
+        ipv6_address: ip6,
+        links,
         link_local,
         mac,
         ipam_config: cfg.ipam_config.clone().filter(|v| !v.is_null()),
@@ -306,6 +309,39 @@ pub fn ipv4_of(ipam: Option<&serde_json::Value>) -> Result<Option<Ipv4Addr>> {
     s.parse()
         .map(Some)
         .map_err(|_| DaemonError::InvalidParameter(format!("invalid IPv4 address: {s}")))
+}
+
+/// `EndpointSettings.IPAMConfig.IPv6Address`, checked as Docker 20.10 checks it: only on a
+/// user network with an IPv6 subnet configured, and inside that subnet. (On a network that
+/// has the subnet but not `EnableIPv6`, Docker records the address and assigns none; so
+/// does berth.)
+pub fn ipv6_of(net: &Network, ipam: Option<&serde_json::Value>) -> Result<Option<Ipv6Addr>> {
+    let Some(s) = ipam
+        .and_then(|v| v.get("IPv6Address"))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    let ip: Ipv6Addr = s
+        .parse()
+        .map_err(|_| DaemonError::InvalidParameter(format!("invalid IPv6 address: {s}")))?;
+    if !net.has_dns() {
+        return Err(DaemonError::InvalidParameter(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    let Some(subnet) = net.record.ipv6_subnet() else {
+        return Err(DaemonError::InvalidParameter(
+            "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
+        ));
+    };
+    if !subnet.contains(&ip) {
+        return Err(DaemonError::InvalidParameter(format!(
+            "no configured subnet contains IP address {ip}"
+        )));
+    }
+    Ok(Some(ip))
 }
 
 impl Daemon {

@@ -1,8 +1,10 @@
 //! `network create`: check the request as Docker does, make the bridge (a subnet of its own,
-//! asked for or taken first-fit from the pools), and only then record the network.
+//! asked for or taken first-fit from the pools, and with `--ipv6` the IPv6 pool asked for),
+//! and only then record the network.
 
 use super::super::error::{DaemonError, Result};
 use super::super::Daemon;
+use super::pool6::{self, Pool6};
 use super::{user_bridge, Network, NetworkRecord};
 use crate::wire::network::NetworkCreateRequest;
 use ipnet::Ipv4Net;
@@ -30,22 +32,19 @@ fn invalid(m: impl Into<String>) -> DaemonError {
 }
 
 /// What `IPAM.Config` asks for: one IPv4 subnet, its gateway, its range and its auxiliary
-/// addresses, each optional.
+/// addresses, each optional; and one IPv6 pool, optional too.
+#[derive(Default)]
 struct Asked {
     subnet: Option<Ipv4Net>,
     gateway: Option<Ipv4Addr>,
     range: Option<Ipv4Net>,
     aux: BTreeMap<String, String>,
+    v6: Option<Pool6>,
 }
 
 fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
     let Some(ipam) = &req.ipam else {
-        return Ok(Asked {
-            subnet: None,
-            gateway: None,
-            range: None,
-            aux: BTreeMap::new(),
-        });
+        return Ok(Asked::default());
     };
     if !ipam.driver.is_empty() && ipam.driver != "default" {
         return Err(DaemonError::NotFound(format!(
@@ -56,18 +55,23 @@ fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
     if ipam.options.as_ref().is_some_and(|o| !o.is_empty()) {
         return Err(invalid("--ipam-opt is not supported by berth yet"));
     }
-    let configs = ipam.config.as_deref().unwrap_or_default();
+    let all = ipam.config.as_deref().unwrap_or_default();
+    let (v6, configs): (Vec<_>, Vec<_>) = all.iter().partition(|c| pool6::is_v6(c));
     if configs.len() > 1 {
         return Err(invalid(
             "berth supports one IPv4 subnet per network (more are not supported yet)",
         ));
     }
+    if v6.len() > 1 {
+        return Err(invalid(
+            "berth supports one IPv6 subnet per network (more are not supported yet)",
+        ));
+    }
+    let v6 = v6.first().map(|c| pool6::parse(c)).transpose()?;
     let Some(c) = configs.first() else {
         return Ok(Asked {
-            subnet: None,
-            gateway: None,
-            range: None,
-            aux: BTreeMap::new(),
+            v6,
+            ..Asked::default()
         });
     };
     let range: Option<Ipv4Net> = match c.ip_range.as_str() {
@@ -124,6 +128,7 @@ fn ipam(req: &NetworkCreateRequest) -> Result<Asked> {
                 gateway,
                 range,
                 aux,
+                v6,
             })
         }
     }
@@ -156,9 +161,6 @@ impl Daemon {
                 )))
             }
         }
-        if req.enable_ipv6 == Some(true) {
-            return Err(invalid("IPv6 networks are not supported by berth yet"));
-        }
         if req.ingress
             || req.config_only
             || req
@@ -181,7 +183,27 @@ impl Daemon {
             gateway,
             range: ip_range,
             aux,
+            v6,
         } = ipam(&req)?;
+        let enable_ipv6 = req.enable_ipv6 == Some(true);
+        if enable_ipv6 && v6.is_none() {
+            // Docker has no default IPv6 pools either: `--ipv6` needs `--subnet`.
+            return Err(DaemonError::Forbidden(
+                "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
+            ));
+        }
+        // Only pools in use clash: a v6 subnet without `--ipv6` is recorded, never allocated.
+        if let Some(p) = v6.as_ref().filter(|_| enable_ipv6) {
+            for other in self.networks.all() {
+                if other.record.ipv6_config().is_some_and(|t| {
+                    t.subnet.contains(&p.subnet.network()) || p.subnet.contains(&t.subnet.network())
+                }) {
+                    return Err(DaemonError::Forbidden(
+                        "Pool overlaps with other one on this address space".into(),
+                    ));
+                }
+            }
+        }
         if let Some(s) = subnet {
             for other in self.networks.all() {
                 let theirs = other.bridge.as_ref().map(|b| b.subnet());
@@ -233,6 +255,12 @@ impl Daemon {
             subnet: subnet.map(|s| s.trunc().to_string()),
             gateway: gateway.map(|g| g.to_string()),
             ip_range: ip_range.map(|r| r.trunc().to_string()),
+            enable_ipv6,
+            subnet6: v6.as_ref().map(|p| p.subnet.to_string()),
+            // As given: Docker shows no gateway it was not asked for, though the bridge takes
+            // the subnet's first address (`NetworkRecord::ipv6_config`).
+            gateway6: v6.as_ref().and_then(|p| p.gateway.map(|g| g.to_string())),
+            ip_range6: v6.as_ref().and_then(|p| p.range.map(|r| r.to_string())),
             aux,
             ipam_options: req.ipam.as_ref().and_then(|i| i.options.clone()),
             internal: req.internal,

@@ -1,5 +1,6 @@
 //! The daemon's side of the embedded DNS: which names a running container answers to on
-//! each user network it is on (its name, aliases, short id and hostname), and its resolver
+//! each user network it is on (its name, aliases, short id and hostname, and the aliases its
+//! own links give other containers, for it alone), and its resolver
 //! (`network::dns::Resolver`), started before its process runs and stopped when it exits.
 
 use super::super::container::{Container, Record};
@@ -36,7 +37,9 @@ impl Daemon {
             if !rec.config.hostname.is_empty() {
                 names.push(rec.config.hostname.clone());
             }
-            self.dns.add(&net.record.id, &rec.id, names, ep.ip);
+            let ip6 = ep.ipv6.as_ref().map(|v6| v6.ip);
+            self.dns
+                .add_linked(&net.record.id, &rec.id, names, ep.ip, ip6, a.link_pairs());
         }
     }
 

@@ -7,6 +7,7 @@
 pub(crate) mod connect;
 mod create;
 mod dns;
+mod pool6;
 mod prune;
 mod remove;
 pub mod view;
@@ -35,6 +36,18 @@ pub struct NetworkRecord {
     pub gateway: Option<String>,
     #[serde(default)]
     pub ip_range: Option<String>,
+    /// `--ipv6`: containers get IPv6 addresses from the IPv6 pool below.
+    #[serde(default)]
+    pub enable_ipv6: bool,
+    /// The IPv6 pool of `IPAM.Config`, if one was given (recorded, and shown, even without
+    /// `--ipv6`, as Docker does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    /// As given (None: the bridge takes the subnet's first address, and inspect shows none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<String>,
     /// `--ipam-opt`, as given (null when none was sent, as Docker shows it).
     #[serde(default)]
     pub ipam_options: Option<BTreeMap<String, String>>,
@@ -59,6 +72,30 @@ pub struct NetworkRecord {
 pub struct Network {
     pub record: NetworkRecord,
     pub bridge: Option<Arc<BridgeNetwork>>,
+}
+
+impl NetworkRecord {
+    /// The IPv6 subnet configured, with or without `--ipv6`.
+    pub fn ipv6_subnet(&self) -> Option<ipnet::Ipv6Net> {
+        self.subnet6.as_deref().and_then(|s| s.parse().ok())
+    }
+
+    /// The IPv6 pool the bridge uses: only on an IPv6-enabled network.
+    pub fn ipv6_config(&self) -> Option<crate::network::Ipv6Config> {
+        if !self.enable_ipv6 {
+            return None;
+        }
+        let subnet = self.ipv6_subnet()?;
+        Some(crate::network::Ipv6Config {
+            subnet,
+            gateway: self
+                .gateway6
+                .as_deref()
+                .and_then(|g| g.parse().ok())
+                .unwrap_or_else(|| crate::network::first_host6(&subnet)),
+            range: self.ip_range6.as_deref().and_then(|r| r.parse().ok()),
+        })
+    }
 }
 
 impl Network {
@@ -129,6 +166,10 @@ impl Networks {
                     subnet: None,
                     gateway: None,
                     ip_range: None,
+                    enable_ipv6: false,
+                    subnet6: None,
+                    gateway6: None,
+                    ip_range6: None,
                     aux: BTreeMap::new(),
                     ipam_options: None,
                     internal: false,
@@ -254,6 +295,7 @@ async fn user_bridge(
             // Checked at create: a record holds only a value that parses.
             icc: create::icc(&r.options).unwrap_or(true),
         },
+        ipv6: r.ipv6_config(),
         ..base.clone()
     })
     .await

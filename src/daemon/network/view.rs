@@ -29,12 +29,15 @@ impl Daemon {
                         ipv4_address: ep
                             .map(|e| format!("{}/{}", e.ip, e.prefix_len))
                             .unwrap_or_default(),
-                        ipv6_address: String::new(),
+                        ipv6_address: ep
+                            .and_then(|e| e.ipv6.as_ref())
+                            .map(|v6| format!("{}/{}", v6.ip, v6.prefix_len))
+                            .unwrap_or_default(),
                     },
                 );
             }
         }
-        let config = match (&r.subnet, &r.gateway) {
+        let mut config = match (&r.subnet, &r.gateway) {
             (Some(s), g) => vec![IpamConfig {
                 subnet: s.clone(),
                 gateway: g.clone().unwrap_or_default(),
@@ -43,13 +46,21 @@ impl Daemon {
             }],
             _ => vec![],
         };
+        if let Some(s) = &r.subnet6 {
+            config.push(IpamConfig {
+                subnet: s.clone(),
+                gateway: r.gateway6.clone().unwrap_or_default(),
+                ip_range: r.ip_range6.clone().unwrap_or_default(),
+                auxiliary_addresses: None,
+            });
+        }
         NetworkResource {
             name: r.name.clone(),
             id: r.id.clone(),
             created: r.created.clone(),
             scope: "local".into(),
             driver: r.driver.clone(),
-            enable_ipv6: false,
+            enable_ipv6: r.enable_ipv6,
             ipam: Ipam {
                 driver: "default".into(),
                 options: r.ipam_options.clone(),

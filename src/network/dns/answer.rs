@@ -1,12 +1,13 @@
 //! What the embedded server does with one query, decided without any I/O: answer it from the
-//! name table (A, PTR; an empty NOERROR for any other type of a name that is ours, AAAA
-//! included, since containers here have IPv4 addresses only), refuse what is not a plain
+//! name table (A; AAAA with the addresses of containers on IPv6 networks, none for the
+//! others; PTR for IPv4 addresses; an empty NOERROR for any other type of a name that is
+//! ours), refuse what is not a plain
 //! query, or forward it. Names that are not ours are always forwarded, never answered
 //! NXDOMAIN here: only upstream can say a name does not exist.
 
 use std::net::Ipv4Addr;
 
-use super::message::{Message, Rcode, Record, CLASS_IN, TYPE_A, TYPE_PTR};
+use super::message::{Message, Rcode, Record, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
 use super::table::NameTable;
 
 /// The TTL of our answers (Docker's): containers come and go, but not every second.
@@ -63,6 +64,14 @@ pub fn decide(table: &NameTable, asker: &str, query: &Message) -> Decision {
             }
             None => return Decision::Forward,
         },
+        TYPE_AAAA => match table.lookup6(asker, &q.name) {
+            Some(ips) => {
+                reply
+                    .answers
+                    .extend(ips.into_iter().map(|ip| Record::aaaa(&q.name, ip, TTL)));
+            }
+            None => return Decision::Forward,
+        },
         TYPE_PTR => {
             let found = ptr_address(&q.name).and_then(|ip| table.reverse(asker, ip));
             match found {
@@ -70,7 +79,7 @@ pub fn decide(table: &NameTable, asker: &str, query: &Message) -> Decision {
                 None => return Decision::Forward,
             }
         }
-        // AAAA, MX, TXT, … of one of our names: the name exists, with no such record.
+        // MX, TXT, … of one of our names: the name exists, with no such record.
         _ => {
             if table.lookup(asker, &q.name).is_none() {
                 return Decision::Forward;
@@ -82,7 +91,7 @@ pub fn decide(table: &NameTable, asker: &str, query: &Message) -> Decision {
 
 #[cfg(test)]
 mod tests {
-    use super::super::message::{RData, TYPE_AAAA};
+    use super::super::message::RData;
     use super::*;
 
     fn table() -> NameTable {
@@ -111,7 +120,25 @@ mod tests {
     }
 
     #[test]
-    fn aaaa_and_other_types_of_a_known_name_are_empty_noerror() {
+    fn aaaa_of_a_name_on_an_ipv6_network_is_its_v6_address() {
+        let t = table();
+        let v6: std::net::Ipv6Addr = "fd00:b6::2".parse().unwrap();
+        t.add_linked(
+            "net",
+            "web-id",
+            vec!["web".into()],
+            Ipv4Addr::new(172, 18, 0, 2),
+            Some(v6),
+            vec![],
+        );
+        let r = reply(decide(&t, "me", &Message::query(1, "web", TYPE_AAAA)));
+        assert_eq!(r.header.rcode, Rcode::NoError);
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!(r.answers[0].data, RData::Aaaa(v6));
+    }
+
+    #[test]
+    fn aaaa_without_a_v6_address_and_other_types_of_a_known_name_are_empty_noerror() {
         for qtype in [TYPE_AAAA, 15, 16] {
             let r = reply(decide(&table(), "me", &Message::query(1, "web", qtype)));
             assert_eq!(r.header.rcode, Rcode::NoError);

@@ -172,6 +172,15 @@ impl Record {
         }
     }
 
+    pub fn aaaa(name: &str, ip: Ipv6Addr, ttl: u32) -> Record {
+        Record {
+            name: name.to_string(),
+            class: CLASS_IN,
+            ttl,
+            data: RData::Aaaa(ip),
+        }
+    }
+
     pub fn ptr(name: &str, target: &str, ttl: u32) -> Record {
         Record {
             name: name.to_string(),

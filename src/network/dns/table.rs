@@ -2,10 +2,13 @@
 //! address there and the names they answer to (name, aliases, short id, hostname). A
 //! container sees only the containers of the networks it is on itself, as in Docker; a name
 //! that none of them has is not ours, and the server forwards it upstream. Several containers
-//! behind one name (an alias) are answered in turn (round robin).
+//! behind one name (an alias) are answered in turn (round robin). A link on a user network
+//! (`--link target:alias`) is an alias only its container sees: asked by that container, the
+//! alias answers as the target's name would on that network, looked up at query time (so the
+//! target may come later than the link, as in Docker).
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 
@@ -14,6 +17,10 @@ struct Entry {
     /// Lower-cased, without a final dot; the first is the container's name (for PTR).
     names: Vec<String>,
     ip: Ipv4Addr,
+    /// Its address on an IPv6-enabled network, for AAAA.
+    ip6: Option<Ipv6Addr>,
+    /// This container's links on the network: alias -> target name, both normalized.
+    links: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +39,31 @@ impl Inner {
         self.networks
             .values()
             .filter(move |containers| containers.contains_key(asker))
+    }
+
+    /// The entries `name` stands for, as seen by `asker`: the targets of the asker's own link
+    /// of that name on each network where it has one, else every container of a shared
+    /// network answering to the name.
+    fn matching<'a>(&'a self, asker: &'a str, name: &str) -> Vec<&'a Entry> {
+        let linked: Vec<&Entry> = self
+            .shared_networks(asker)
+            .filter_map(|containers| {
+                let target = containers[asker].links.get(name)?;
+                Some(
+                    containers
+                        .values()
+                        .filter(move |e| e.names.contains(target)),
+                )
+            })
+            .flatten()
+            .collect();
+        if !linked.is_empty() {
+            return linked;
+        }
+        self.shared_networks(asker)
+            .flat_map(BTreeMap::values)
+            .filter(|e| e.names.iter().any(|n| n == name))
+            .collect()
     }
 
     fn refresh_turns(&mut self) {
@@ -77,6 +109,25 @@ impl NameTable {
     /// answering to `names` (its name without the leading '/', its aliases on that network,
     /// its 12-hex short id, its hostname). Replaces what was there for that pair.
     pub fn add(&self, network: &str, container: &str, names: Vec<String>, ip: Ipv4Addr) {
+        self.add_linked(network, container, names, ip, None, Vec::new());
+    }
+
+    /// `add`, with the container's IPv6 address on that network (an IPv6-enabled one) and
+    /// its links there as (target, alias) pairs.
+    pub fn add_linked(
+        &self,
+        network: &str,
+        container: &str,
+        names: Vec<String>,
+        ip: Ipv4Addr,
+        ip6: Option<Ipv6Addr>,
+        links: Vec<(String, String)>,
+    ) {
+        let links = links
+            .iter()
+            .map(|(target, alias)| (normalize(alias), normalize(target.trim_start_matches('/'))))
+            .filter(|(alias, target)| !alias.is_empty() && !target.is_empty())
+            .collect();
         let mut names: Vec<String> = names
             .iter()
             .map(|n| normalize(n.trim_start_matches('/')))
@@ -90,7 +141,15 @@ impl NameTable {
             .networks
             .entry(network.to_string())
             .or_default()
-            .insert(container.to_string(), Entry { names, ip });
+            .insert(
+                container.to_string(),
+                Entry {
+                    names,
+                    ip,
+                    ip6,
+                    links,
+                },
+            );
         inner.refresh_turns();
     }
 
@@ -122,12 +181,7 @@ impl NameTable {
     pub fn lookup(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
         let name = normalize(name);
         let inner = self.read();
-        let mut ips: Vec<Ipv4Addr> = inner
-            .shared_networks(asker)
-            .flat_map(BTreeMap::values)
-            .filter(|e| e.names.contains(&name))
-            .map(|e| e.ip)
-            .collect();
+        let mut ips: Vec<Ipv4Addr> = inner.matching(asker, &name).iter().map(|e| e.ip).collect();
         if ips.is_empty() {
             return None;
         }
@@ -140,6 +194,21 @@ impl NameTable {
                 ips.rotate_left(n % len);
             }
         }
+        Some(ips)
+    }
+
+    /// AAAA records for `name` as seen by `asker`, the way `lookup` sees it: None when the
+    /// name is not ours; empty when it is but none of its containers has an IPv6 address.
+    pub fn lookup6(&self, asker: &str, name: &str) -> Option<Vec<Ipv6Addr>> {
+        let name = normalize(name);
+        let inner = self.read();
+        let found = inner.matching(asker, &name);
+        if found.is_empty() {
+            return None;
+        }
+        let mut ips: Vec<Ipv6Addr> = found.iter().filter_map(|e| e.ip6).collect();
+        ips.sort();
+        ips.dedup();
         Some(ips)
     }
 
@@ -273,6 +342,86 @@ mod tests {
             got,
             vec![Ipv4Addr::new(172, 18, 0, 2), Ipv4Addr::new(172, 19, 0, 5)]
         );
+    }
+
+    #[test]
+    fn a_link_is_an_alias_for_the_linking_container_only() {
+        let t = table();
+        // CLIENT links "web1" as "db" on front; WEB2 asks the same name and is not answered.
+        t.add_linked(
+            "front",
+            CLIENT,
+            names(&["client"]),
+            ip(4),
+            None,
+            vec![("web1".into(), "DB".into())],
+        );
+        assert_eq!(t.lookup(CLIENT, "db"), Some(vec![ip(2)]));
+        assert_eq!(t.lookup(CLIENT, "db."), Some(vec![ip(2)]));
+        assert_eq!(
+            t.lookup(WEB2, "db"),
+            None,
+            "another container does not see it"
+        );
+        // The target is resolved when asked: a link to a container not there yet answers
+        // nothing until it comes, then its address; it follows the target's moves.
+        t.add_linked(
+            "front",
+            CLIENT,
+            names(&["client"]),
+            ip(4),
+            None,
+            vec![("later".into(), "up".into())],
+        );
+        assert_eq!(
+            t.lookup(CLIENT, "db"),
+            None,
+            "links are replaced with the entry"
+        );
+        assert_eq!(t.lookup(CLIENT, "up"), None);
+        t.add("front", "eeee", names(&["later"]), ip(9));
+        assert_eq!(t.lookup(CLIENT, "up"), Some(vec![ip(9)]));
+        t.add("front", "eeee", names(&["later"]), ip(10));
+        assert_eq!(t.lookup(CLIENT, "up"), Some(vec![ip(10)]));
+        // A link is per network: the target on another network is not reached through it.
+        t.add(
+            "back",
+            "ffff",
+            names(&["other"]),
+            Ipv4Addr::new(172, 19, 0, 7),
+        );
+        t.add_linked(
+            "front",
+            CLIENT,
+            names(&["client"]),
+            ip(4),
+            None,
+            vec![("other".into(), "o".into())],
+        );
+        assert_eq!(t.lookup(CLIENT, "o"), None);
+    }
+
+    #[test]
+    fn aaaa_answers_the_ipv6_addresses_of_our_names() {
+        let t = table();
+        let v6: Ipv6Addr = "fd00:b6::2".parse().unwrap();
+        t.add_linked(
+            "front",
+            WEB1,
+            names(&["web1", "web"]),
+            ip(2),
+            Some(v6),
+            vec![],
+        );
+        assert_eq!(t.lookup6(CLIENT, "web1"), Some(vec![v6]));
+        assert_eq!(t.lookup6(CLIENT, "web"), Some(vec![v6]), "web2 has none");
+        assert_eq!(
+            t.lookup6(CLIENT, "client"),
+            Some(vec![]),
+            "ours, without one"
+        );
+        assert_eq!(t.lookup6(CLIENT, "nosuch"), None);
+        assert_eq!(t.lookup6(LONER, "web1"), None);
     }
 
     #[test]
