@@ -727,6 +727,17 @@ fn restart_policies() {
             .unwrap()
             >= 2
     });
+    // From the moment it exits it is restarting: `wait` returns, and `rm` is refused in
+    // Docker's words until forced or stopped (as a running one is, should the back-off of
+    // 400 ms or more have ended meanwhile on a slow machine).
+    d.ok(&["wait", "phoenix"]);
+    let (_, err, code) = common::text(&d.berth(&["rm", "phoenix"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("You cannot remove a restarting container")
+            || err.contains("You cannot remove a running container"),
+        "{err}"
+    );
     d.ok(&["stop", "-t", "1", "phoenix"]);
     wait_until("phoenix stopped", || {
         inspect(&d, "phoenix", "{{.State.Status}}") == "exited"

@@ -31,6 +31,12 @@ impl Daemon {
                 )));
             }
         }
+        if !force && c.snapshot().state.restarting {
+            return Err(DaemonError::Conflict(format!(
+                "You cannot remove a restarting container {}. Stop the container before attempting removal or force remove",
+                c.id
+            )));
+        }
         let _op = c.op.lock().await;
         if c.lifecycle.borrow().removed {
             return Ok(());

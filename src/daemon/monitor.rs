@@ -70,8 +70,16 @@ impl Daemon {
         self.release(&c.id, &acquired).await;
         tracing::debug!("exit {}: released in {:?}", &c.id[..12], t0.elapsed());
         let code = status.exit_code as i64;
+        let policy = RestartPolicy::of(&rec.host_config).unwrap_or(RestartPolicy::No);
+        let shutting_down = self.shutting_down.load(std::sync::atomic::Ordering::SeqCst);
+        let restart = !rec.host_config.auto_remove
+            && !shutting_down
+            && policy.should_restart(code, rec.restart_count, rec.manually_stopped);
+        // Restarting from the moment the exit is recorded, as Docker's state is: a client
+        // woken by this exit (`wait`) then sees a restarting container, which `rm` refuses.
         let _ = c.update(|r| {
-            r.state.status = "exited".into();
+            r.state.status = if restart { "restarting" } else { "exited" }.into();
+            r.state.restarting = restart;
             r.state.running = false;
             r.state.paused = false;
             r.state.pid = 0;
@@ -102,9 +110,7 @@ impl Daemon {
             }
             return;
         }
-        let policy = RestartPolicy::of(&rec.host_config).unwrap_or(RestartPolicy::No);
-        let shutting_down = self.shutting_down.load(std::sync::atomic::Ordering::SeqCst);
-        if !shutting_down && policy.should_restart(code, rec.restart_count, rec.manually_stopped) {
+        if restart {
             self.schedule_restart(c, rec.restart_count);
         }
     }
