@@ -71,11 +71,14 @@ fn load_of_a_missing_file_names_it() {
 
 #[test]
 fn daemon_rejects_a_bad_subnet_pool() {
-    berth()
-        .args(["daemon", "--default-subnet-pool", "base=notacidr,size=24"])
-        .assert()
-        .code(125)
-        .stderr(predicate::str::contains("notacidr"));
+    // dockerd's flag, and berth's older name for it.
+    for flag in ["--default-address-pool", "--default-subnet-pool"] {
+        berth()
+            .args(["daemon", flag, "base=notacidr,size=24"])
+            .assert()
+            .code(125)
+            .stderr(predicate::str::contains("notacidr"));
+    }
 }
 
 #[test]

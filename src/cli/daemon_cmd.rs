@@ -28,8 +28,9 @@ pub struct DaemonArgs {
     /// Prefix of berth's iptables chains
     #[arg(long = "iptables-prefix", default_value = "BERTH")]
     pub iptables_prefix: String,
-    /// Where the default bridge's subnet is picked from: base=CIDR,size=N (repeatable)
-    #[arg(long = "default-subnet-pool")]
+    /// Where the bridges' subnets are picked from: base=CIDR,size=N (repeatable; dockerd's
+    /// name, and berth's older `--default-subnet-pool`)
+    #[arg(long = "default-address-pool", alias = "default-subnet-pool")]
     pub pools: Vec<SubnetPool>,
     /// Parent cgroup of every container's cgroup
     #[arg(long = "cgroup-parent", default_value = "berth")]

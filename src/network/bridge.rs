@@ -30,7 +30,7 @@ pub struct NetworkConfig {
     pub bridge: String,
     /// Prefix of berth's iptables chains (`--iptables-prefix`, default `BERTH`).
     pub iptables_prefix: String,
-    /// Where a new bridge's subnet may come from (`--default-subnet-pool`).
+    /// Where a new bridge's subnet may come from (`--default-address-pool`).
     pub pools: Vec<SubnetPool>,
     /// `<root>/network`: IPAM state lives here.
     pub state_dir: PathBuf,

@@ -64,7 +64,7 @@ pub enum NetworkError {
     #[error(
         "no free subnet for the bridge: every candidate in the pools [{pools}] overlaps a host \
          route or another network, or holds a nameserver (choose another with \
-         --default-subnet-pool)"
+         --default-address-pool)"
     )]
     NoFreeSubnet { pools: String },
     #[error(transparent)]

@@ -143,7 +143,7 @@ pub struct InUse {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("no free subnet in the pools [{pools}]")]
 pub struct Exhausted {
-    /// The pools, as `--default-subnet-pool` spells them, space-separated.
+    /// The pools, as `--default-address-pool` spells them, space-separated.
     pub pools: String,
 }
 
