@@ -4,34 +4,7 @@
 
 mod common;
 
-use common::text;
-
-fn start(d: &common::TestDaemon, net: &str, name: &str) {
-    d.ok(&[
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        net,
-        "--dns",
-        "127.0.0.1",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-}
-
-fn ip_on(d: &common::TestDaemon, name: &str, net: &str) -> String {
-    d.ok(&[
-        "inspect",
-        "-f",
-        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
-        name,
-    ])
-    .trim()
-    .to_string()
-}
+use common::{ip_on, run_on, text};
 
 /// Whether `from` gets an answer to one ping of `to`.
 fn pings(d: &common::TestDaemon, from: &str, to: &str) -> bool {
@@ -70,8 +43,8 @@ fn icc_off_keeps_containers_of_a_network_apart() {
         "{options}"
     );
     for (net, a, b) in [("apart", "a1", "a2"), ("together", "t1", "t2")] {
-        start(&d, net, a);
-        start(&d, net, b);
+        run_on(&d, net, a, &[], &["sleep", "300"]);
+        run_on(&d, net, b, &[], &["sleep", "300"]);
     }
     assert!(!pings(&d, "a1", &ip_on(&d, "a2", "apart")));
     assert!(pings(&d, "t1", &ip_on(&d, "t2", "together")));

@@ -17,19 +17,7 @@ fn v6_prefix(d: &common::TestDaemon) -> String {
 }
 
 fn start(d: &common::TestDaemon, net: &str, name: &str, extra: &[&str]) {
-    let mut args = vec![
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        net,
-        "--dns",
-        "127.0.0.1",
-    ];
-    args.extend(extra);
-    args.extend(["busybox", "sleep", "300"]);
-    d.ok(&args);
+    common::run_on(d, net, name, extra, &["sleep", "300"]);
 }
 
 fn exec(d: &common::TestDaemon, name: &str, script: &str) -> (String, String, i32) {

@@ -8,26 +8,8 @@
 
 mod common;
 
-use common::text;
+use common::{ip_on, run_on as start, text};
 use std::time::Duration;
-
-/// `run -d` on `net` with a name and extra flags, forwarding nothing off the machine.
-fn start(d: &common::TestDaemon, net: &str, name: &str, extra: &[&str], cmd: &[&str]) -> String {
-    let mut args = vec![
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        net,
-        "--dns",
-        "127.0.0.1",
-    ];
-    args.extend(extra);
-    args.push("busybox");
-    args.extend(cmd);
-    d.ok(&args).trim().to_string()
-}
 
 fn exec(d: &common::TestDaemon, name: &str, script: &str) -> (String, String, i32) {
     text(&d.berth(&["exec", name, "sh", "-c", script]))
@@ -50,17 +32,6 @@ fn lookup(d: &common::TestDaemon, from: &str, name: &str) -> Vec<String> {
         .collect();
     ips.sort();
     ips
-}
-
-fn ip_on(d: &common::TestDaemon, name: &str, net: &str) -> String {
-    d.ok(&[
-        "inspect",
-        "-f",
-        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
-        name,
-    ])
-    .trim()
-    .to_string()
 }
 
 /// An HTTP GET of `www` that prints the body's last line (busybox's wget crashes in the

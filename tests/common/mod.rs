@@ -535,6 +535,38 @@ impl Drop for TestDaemon {
     }
 }
 
+/// `run -d` of busybox `cmd` on network `net`, named `name`, with `extra` flags. Its resolver
+/// forwards unknown names to 127.0.0.1 only (`--dns`): no query a test makes leaves the
+/// machine. Returns the container's id.
+pub fn run_on(d: &TestDaemon, net: &str, name: &str, extra: &[&str], cmd: &[&str]) -> String {
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        net,
+        "--dns",
+        "127.0.0.1",
+    ];
+    args.extend(extra);
+    args.push("busybox");
+    args.extend(cmd);
+    d.ok(&args).trim().to_string()
+}
+
+/// The IPv4 address of container `name` on network `net`.
+pub fn ip_on(d: &TestDaemon, name: &str, net: &str) -> String {
+    d.ok(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+        name,
+    ])
+    .trim()
+    .to_string()
+}
+
 /// Remove every iptables jump into a chain of `prefix` and every such chain, in each table,
 /// whatever rules the daemon made (read back from `iptables-save`, not listed here).
 pub fn remove_chains(prefix: &str) {
