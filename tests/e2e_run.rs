@@ -325,3 +325,39 @@ fn malformed_and_out_of_range_host_config_is_refused() {
     let id = d.ok(&["ps", "-aq"]);
     d.ok(&["rm", id.trim()]);
 }
+
+/// Docker's defaults read back in inspect (runtime `runc`, log driver `json-file`), and
+/// Docker's words, through the docker CLI's flags, for a runtime or a log driver that no one
+/// has (clients such as the Python SDK match on them).
+#[test]
+fn runtime_and_log_driver_read_back_and_unknown_ones_refused() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["create", "--name", "rt", "busybox", "true"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Runtime}} {{.HostConfig.LogConfig.Type}}",
+            "rt"
+        ]),
+        "runc json-file\n"
+    );
+    d.ok(&["rm", "rt"]);
+    if !d.docker_or_say() {
+        return;
+    }
+    for (flag, value, want) in [
+        ("--runtime", "kata", "Unknown runtime specified kata"),
+        (
+            "--log-driver",
+            "asdf",
+            "logger: no log driver named 'asdf' is registered",
+        ),
+    ] {
+        let (_, err, code) = d.docker_text(&["run", "--rm", flag, value, "busybox", "true"]);
+        assert_eq!(code, 125, "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}

@@ -22,8 +22,11 @@ impl Daemon {
         check_container_mode(&cfg, &hc)?;
         self.check_links(&hc)?;
         super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
-        // Docker records the log driver it chose; clients (the Python SDK) read it back.
+        // Docker records the log driver and the runtime it chose; clients (the Python SDK)
+        // read them back.
         hc.log_config.driver = "json-file".into();
+        hc.extra
+            .insert("Runtime".into(), super::hostconfig::DEFAULT_RUNTIME.into());
         // And the size of /dev/shm it picked (inspect shows 67108864 for the default).
         hc.extra.insert("ShmSize".into(), shm_size(&hc)?.into());
         if cfg.image.is_empty() {

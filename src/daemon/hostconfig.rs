@@ -19,6 +19,33 @@ pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("CgroupParent", "--cgroup-parent"),
 ];
 
+/// The log drivers Docker itself has: a name outside them is unknown, not unsupported.
+const DOCKER_LOG_DRIVERS: &[&str] = &[
+    "json-file",
+    "local",
+    "none",
+    "syslog",
+    "journald",
+    "gelf",
+    "fluentd",
+    "awslogs",
+    "splunk",
+    "etwlogs",
+    "gcplogs",
+    "logentries",
+];
+
+/// The one runtime (Docker's default name for it, which clients read back in inspect).
+pub(super) const DEFAULT_RUNTIME: &str = "runc";
+
+/// `HostConfig.Runtime` as asked ("" when not).
+pub(super) fn runtime(hc: &HostConfig) -> &str {
+    hc.extra
+        .get("Runtime")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+}
+
 pub(super) fn is_unset(v: &serde_json::Value) -> bool {
     match v {
         serde_json::Value::Null => true,
@@ -47,7 +74,21 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
     shm_size(hc)?;
     let driver = hc.log_config.driver.as_str();
     if !driver.is_empty() && driver != "json-file" {
+        if !DOCKER_LOG_DRIVERS.contains(&driver) {
+            // Docker's words for a driver no one has (clients match on them).
+            return Err(DaemonError::InvalidParameter(format!(
+                "logger: no log driver named '{driver}' is registered"
+            )));
+        }
         return refuse(&format!("the log driver {driver:?}"));
+    }
+    match runtime(hc) {
+        "" | DEFAULT_RUNTIME => {}
+        other => {
+            return Err(DaemonError::InvalidParameter(format!(
+                "Unknown runtime specified {other}"
+            )))
+        }
     }
     container_caps(hc)?;
     security_opts(hc)?;
@@ -328,5 +369,28 @@ mod tests {
         hc.memory = 1048576;
         let err = check_supported(&hc).unwrap_err();
         assert_eq!(err.to_string(), "Minimum memory limit allowed is 6MB");
+    }
+
+    #[test]
+    fn unknown_log_drivers_and_runtimes_are_refused_in_dockers_words() {
+        let mut hc = HostConfig::default();
+        hc.log_config.driver = "asdf".into();
+        let err = check_supported(&hc).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "logger: no log driver named 'asdf' is registered"
+        );
+        hc.log_config.driver = "syslog".into();
+        let err = check_supported(&hc).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the log driver \"syslog\" is not supported by berth yet"
+        );
+        hc.log_config.driver = "json-file".into();
+        hc.extra.insert("Runtime".into(), serde_json::json!("runc"));
+        assert!(check_supported(&hc).is_ok());
+        hc.extra.insert("Runtime".into(), serde_json::json!("kata"));
+        let err = check_supported(&hc).unwrap_err();
+        assert_eq!(err.to_string(), "Unknown runtime specified kata");
     }
 }
