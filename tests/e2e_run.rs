@@ -361,3 +361,72 @@ fn runtime_and_log_driver_read_back_and_unknown_ones_refused() {
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
+
+/// `--log-driver none`: the output still reaches the attached client, nothing is kept, and
+/// `logs` says so in Docker's words; the same through the docker CLI.
+#[test]
+fn log_driver_none_keeps_no_log() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--log-driver",
+            "none",
+            "busybox",
+            "echo",
+            "attached"
+        ]),
+        "attached\n"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "lost",
+    ]);
+    d.ok(&["wait", "quiet"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.LogConfig.Type}} [{{.LogPath}}]",
+            "quiet"
+        ]),
+        "none []\n"
+    );
+    let (_, err, code) = text(&d.berth(&["logs", "quiet"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("configured logging driver does not support reading"),
+        "{err}"
+    );
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "quiet"]);
+    let kept = d.root.join("containers").join(id.trim());
+    assert!(
+        !kept.join(format!("{}-json.log", id.trim())).exists(),
+        "a log file was written"
+    );
+    if d.docker_or_say() {
+        let (out, err, code) = d.docker_text(&["logs", "quiet"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("does not support reading"), "{err}");
+        let (out, _, code) = d.docker_text(&[
+            "run",
+            "--rm",
+            "--log-driver",
+            "none",
+            "busybox",
+            "echo",
+            "hi",
+        ]);
+        assert_eq!((out.as_str(), code), ("hi\n", 0));
+    }
+    d.ok(&["rm", "quiet"]);
+}

@@ -24,7 +24,9 @@ impl Daemon {
         super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
         // Docker records the log driver and the runtime it chose; clients (the Python SDK)
         // read them back.
-        hc.log_config.driver = "json-file".into();
+        if hc.log_config.driver.is_empty() {
+            hc.log_config.driver = "json-file".into();
+        }
         hc.extra
             .insert("Runtime".into(), super::hostconfig::DEFAULT_RUNTIME.into());
         // And the size of /dev/shm it picked (inspect shows 67108864 for the default).

@@ -26,6 +26,9 @@ pub enum DaemonError {
     /// 500
     #[error("{0}")]
     System(String),
+    /// 501: what the container's configuration cannot do (`logs` of `--log-driver none`).
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl DaemonError {

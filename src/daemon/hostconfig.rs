@@ -35,6 +35,11 @@ const DOCKER_LOG_DRIVERS: &[&str] = &[
     "logentries",
 ];
 
+/// `--log-driver none`: the output is not kept (it still reaches an attached client).
+pub(super) fn logs_discarded(hc: &HostConfig) -> bool {
+    hc.log_config.driver == "none"
+}
+
 /// The one runtime (Docker's default name for it, which clients read back in inspect).
 pub(super) const DEFAULT_RUNTIME: &str = "runc";
 
@@ -73,7 +78,7 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
     dns_overrides(hc)?;
     shm_size(hc)?;
     let driver = hc.log_config.driver.as_str();
-    if !driver.is_empty() && driver != "json-file" {
+    if !matches!(driver, "" | "json-file" | "none") {
         if !DOCKER_LOG_DRIVERS.contains(&driver) {
             // Docker's words for a driver no one has (clients match on them).
             return Err(DaemonError::InvalidParameter(format!(
@@ -380,6 +385,8 @@ mod tests {
             err.to_string(),
             "logger: no log driver named 'asdf' is registered"
         );
+        hc.log_config.driver = "none".into();
+        assert!(check_supported(&hc).is_ok());
         hc.log_config.driver = "syslog".into();
         let err = check_supported(&hc).unwrap_err();
         assert_eq!(

@@ -112,6 +112,11 @@ impl Daemon {
         q: LogQuery,
     ) -> DaemonResult<tokio::sync::mpsc::Receiver<Bytes>> {
         let c = self.lookup(input)?;
+        if super::hostconfig::logs_discarded(&c.snapshot().host_config) {
+            return Err(super::error::DaemonError::NotImplemented(
+                "configured logging driver does not support reading".into(),
+            ));
+        }
         let path = c.log_path();
         let tty = c.snapshot().config.tty;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);

@@ -84,7 +84,12 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
             })
             .collect(),
         mounts: p.mounts,
-        log_path: p.dir.join(format!("{}-json.log", rec.id)),
+        // The shim writes its json lines where they are not kept, for `--log-driver none`.
+        log_path: if super::hostconfig::logs_discarded(hc) {
+            PathBuf::from("/dev/null")
+        } else {
+            p.dir.join(format!("{}-json.log", rec.id))
+        },
         state_dir: p.state_dir,
         shm_size: shm_size(hc).unwrap_or(crate::runtime::spec::DEFAULT_SHM_SIZE),
         readonly_rootfs: hc.readonly_rootfs,

@@ -39,7 +39,11 @@ pub fn inspect_view(rec: &Record, dir: &std::path::Path) -> ContainerInspect {
         resolv_conf_path: p("resolv.conf"),
         hostname_path: p("hostname"),
         hosts_path: p("hosts"),
-        log_path: p(&format!("{}-json.log", rec.id)),
+        log_path: if super::hostconfig::logs_discarded(&rec.host_config) {
+            String::new()
+        } else {
+            p(&format!("{}-json.log", rec.id))
+        },
         name: rec.name.clone(),
         restart_count: rec.restart_count,
         driver: "overlay2".into(),

@@ -124,6 +124,7 @@ impl ApiError {
                     }
                     DaemonError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
                     DaemonError::Forbidden(_) => StatusCode::FORBIDDEN,
+                    DaemonError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
                     DaemonError::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 (status, e.to_string())

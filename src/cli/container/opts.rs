@@ -60,6 +60,9 @@ pub struct RunArgs {
     /// Size of /dev/shm
     #[arg(long = "shm-size")]
     pub shm_size: Option<String>,
+    /// Logging driver for the container (json-file, or none to keep no log)
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,

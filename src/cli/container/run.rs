@@ -202,6 +202,9 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         if let Some(n) = size_flag("--shm-size", &a.shm_size).map_err(ClientError::Protocol)? {
             hc.extra.insert("ShmSize".into(), n.into());
         }
+        if let Some(driver) = &a.log_driver {
+            hc.log_config.driver = driver.clone();
+        }
         if !a.add_hosts.is_empty() {
             hc.extra
                 .insert("ExtraHosts".into(), serde_json::json!(a.add_hosts));
