@@ -123,7 +123,14 @@ pub fn main(spec: &str) -> ! {
             if let Err(e) = nix::unistd::chdir(cwd) {
                 fail(setup(&format!("chdir to {cwd}"), &e));
             }
-            let program = find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(e));
+            // Docker's exec path answers 126 for a program it cannot start, found or not (its
+            // run path keeps 127 for one not found).
+            let cannot_start = |e: InitError| InitError {
+                exit_code: 126,
+                ..e
+            };
+            let program =
+                find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(cannot_start(e)));
             let security = super::init::Confinement {
                 seccomp: filter.as_deref(),
                 no_new_privileges: spec.no_new_privileges,
@@ -147,7 +154,7 @@ pub fn main(spec: &str) -> ! {
             }
             match execve(k, &program, &spec.args, &spec.env) {
                 Ok(()) => unreachable!("execve returned"),
-                Err(e) => fail(e),
+                Err(e) => fail(cannot_start(e)),
             }
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
