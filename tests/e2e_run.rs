@@ -430,3 +430,72 @@ fn log_driver_none_keeps_no_log() {
     }
     d.ok(&["rm", "quiet"]);
 }
+
+/// `--group-add` by gid and by name joins those groups, in `run` and in `exec`; a name the
+/// image's /etc/group lacks fails the start in Docker's words. Through the docker CLI too.
+#[test]
+fn group_add_joins_groups_by_number_and_name() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let group = d.ok(&["run", "--rm", "busybox", "cat", "/etc/group"]);
+    let (name, gid) = group
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[2] != "0").then(|| (f[0].to_string(), f[2].to_string()))
+        })
+        .next()
+        .expect("a group other than root in the fixture's /etc/group");
+    let ids = d.ok(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "1000",
+        "--group-add",
+        &name,
+        "busybox",
+        "id",
+        "-G",
+    ]);
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    assert!(
+        ids.contains(&"1000") && ids.contains(&gid.as_str()),
+        "{ids:?}"
+    );
+
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "grouped",
+        "--group-add",
+        "1001",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ids = d.ok(&["exec", "grouped", "id", "-G"]);
+    assert!(ids.split_whitespace().any(|g| g == "1001"), "{ids}");
+    d.ok(&["rm", "-f", "grouped"]);
+
+    let (_, err, code) = text(&d.berth(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "nosuchgroup",
+        "busybox",
+        "true",
+    ]));
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("unable to find group nosuchgroup: no matching entries in group file"),
+        "{err}"
+    );
+    if d.docker_or_say() {
+        let (out, err, code) =
+            d.docker_text(&["run", "--rm", "--group-add", "1002", "busybox", "id", "-G"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.split_whitespace().any(|g| g == "1002"), "{out}");
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}

@@ -147,8 +147,7 @@ impl Daemon {
         } else {
             &exec.config.user
         };
-        let user = crate::runtime::user::resolve(&rootfs, user_spec)
-            .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
+        let user = super::start::container_user(&rootfs, user_spec, &rec.host_config)?;
         let mut env = vec![
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
             format!("HOSTNAME={}", rec.config.hostname),

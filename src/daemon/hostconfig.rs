@@ -11,7 +11,6 @@ use crate::wire::types::HostConfig;
 pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
-    ("GroupAdd", "--group-add"),
     ("PidMode", "--pid"),
     ("IpcMode", "--ipc"),
     ("UTSMode", "--uts"),
@@ -34,6 +33,23 @@ const DOCKER_LOG_DRIVERS: &[&str] = &[
     "gcplogs",
     "logentries",
 ];
+
+/// `HostConfig.GroupAdd` as given: gids or group names (numbers are taken as gids too).
+pub(super) fn group_add(hc: &HostConfig) -> Result<Vec<String>> {
+    let Some(v) = hc.extra.get("GroupAdd").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let bad = || DaemonError::InvalidParameter(format!("invalid HostConfig.GroupAdd: {v}"));
+    v.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|g| match g {
+            serde_json::Value::String(s) if !s.is_empty() => Ok(s.clone()),
+            serde_json::Value::Number(n) if n.as_u64().is_some() => Ok(n.to_string()),
+            _ => Err(bad()),
+        })
+        .collect()
+}
 
 /// `--log-driver none`: the output is not kept (it still reaches an attached client).
 pub(super) fn logs_discarded(hc: &HostConfig) -> bool {
@@ -76,6 +92,7 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
         .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
     extra_hosts(hc)?;
     dns_overrides(hc)?;
+    group_add(hc)?;
     shm_size(hc)?;
     let driver = hc.log_config.driver.as_str();
     if !matches!(driver, "" | "json-file" | "none") {

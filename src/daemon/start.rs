@@ -217,8 +217,8 @@ impl Daemon {
                 Some(ns)
             }
         };
-        let user = crate::runtime::user::resolve(&rootfs, &rec.config.user)
-            .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
+        let user =
+            container_user(&rootfs, &rec.config.user, &rec.host_config).map_err(|e| (e, 125))?;
         let (link_hosts, link_env) = self.link_parts(&rec).map_err(|e| (e, 125))?;
         acquired.volumes = true;
         let mounts = self.start_mounts(&rec).map_err(|e| (e, 125))?;
@@ -504,6 +504,23 @@ pub(super) struct Acquired {
     pub(super) volumes: bool,
     pub(super) ports: Vec<crate::network::ports::PortMapping>,
     pub(super) shim_dir: Option<PathBuf>,
+}
+
+/// The user a container's process (or an exec's) runs as: `-u` resolved in its rootfs, with
+/// the groups of `--group-add` added to its supplementary ones, as Docker adds them.
+pub(super) fn container_user(
+    rootfs: &std::path::Path,
+    spec: &str,
+    hc: &crate::wire::types::HostConfig,
+) -> Result<crate::runtime::user::ResolvedUser> {
+    let invalid = |e: crate::runtime::user::UserError| DaemonError::InvalidParameter(e.to_string());
+    let mut user = crate::runtime::user::resolve(rootfs, spec).map_err(invalid)?;
+    for gid in crate::runtime::user::group_add(rootfs, &group_add(hc)?).map_err(invalid)? {
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(user)
 }
 
 #[cfg(test)]

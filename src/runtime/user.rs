@@ -179,10 +179,53 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser, UserError> {
     resolve_in(spec, &passwd, &groups)
 }
 
+/// `--group-add`: each entry a gid, or a group name from `groups`; the result is in order,
+/// without repeats.
+pub fn group_add_in(specs: &[String], groups: &[GroupEntry]) -> Result<Vec<u32>, UserError> {
+    let mut out: Vec<u32> = Vec::new();
+    for spec in specs {
+        let gid = match spec.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => groups
+                .iter()
+                .find(|g| g.name == *spec)
+                .map(|g| g.gid)
+                .ok_or_else(|| UserError::NoGroup(spec.clone()))?,
+        };
+        if !out.contains(&gid) {
+            out.push(gid);
+        }
+    }
+    Ok(out)
+}
+
+/// [`group_add_in`] against the group file of the rootfs mounted at `rootfs`.
+pub fn group_add(rootfs: &Path, specs: &[String]) -> Result<Vec<u32>, UserError> {
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    group_add_in(specs, &parse_group(&read_in_root(rootfs, "group")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn group_add_takes_numbers_and_names_once_each() {
+        let groups = parse_group("root:x:0:\ndaemon:x:1:\nstaff:x:50:\n");
+        let specs: Vec<String> = ["1000", "staff", "1000", "daemon"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(group_add_in(&specs, &groups).unwrap(), vec![1000, 50, 1]);
+        let err = group_add_in(&["nosuch".to_string()], &groups).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unable to find group nosuch: no matching entries in group file"
+        );
+    }
     use rstest::rstest;
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home/user:/bin/sh\n";

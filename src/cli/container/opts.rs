@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Logging driver for the container (json-file, or none to keep no log)
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
+    /// Add additional groups to join (a gid or a group name)
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,

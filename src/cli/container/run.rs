@@ -205,6 +205,10 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         if let Some(driver) = &a.log_driver {
             hc.log_config.driver = driver.clone();
         }
+        if !a.group_add.is_empty() {
+            hc.extra
+                .insert("GroupAdd".into(), serde_json::json!(a.group_add));
+        }
         if !a.add_hosts.is_empty() {
             hc.extra
                 .insert("ExtraHosts".into(), serde_json::json!(a.add_hosts));
