@@ -400,39 +400,69 @@ impl BridgeNetwork {
     /// Take a user network's bridge down for good: the link, its own rules (the chains and
     /// jumps the other networks share stay), its IPAM state. Safe to repeat.
     pub async fn remove(&self) -> Result<(), NetworkError> {
-        let h = netlink::connect()?;
-        netlink::delete_link(&h, &self.cfg.bridge).await?;
-        for rule in iptables::network_own_rules(
-            &self.cfg.iptables_prefix,
+        remove_bridge(
+            &self.cfg,
             &self.cfg.bridge,
-            &self.subnet,
-            self.cfg.policy,
-        ) {
-            iptables::delete_all(&rule).await?;
-        }
-        for path in [
-            state_path(&self.cfg),
-            bridge6::state_path(&self.cfg.state_dir, &self.cfg.bridge),
-        ] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(NetworkError::Io {
-                        what: "remove IPAM state".into(),
-                        path,
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(())
+            Some(self.subnet),
+            &[self.cfg.policy],
+        )
+        .await
     }
 
     /// Unpin a namespace made by `create_netns`. Safe to repeat.
     pub fn remove_netns(path: &Path) -> Result<(), NetworkError> {
         netns::remove(path)
     }
+}
+
+/// Take bridge `name` of this daemon (`cfg`'s prefix and state dir) down for good: the link,
+/// the rules its network planned under each of `policies` (only its own: the chains and jumps
+/// other networks share stay), and its IPAM state files. Every step is tried; the first
+/// error is returned. Safe to repeat. Serves `remove` and the sweep of orphaned bridges.
+pub(crate) async fn remove_bridge(
+    cfg: &NetworkConfig,
+    name: &str,
+    subnet: Option<Ipv4Net>,
+    policies: &[iptables::Policy],
+) -> Result<(), NetworkError> {
+    let mut first: Option<NetworkError> = None;
+    let mut keep = |r: Result<(), NetworkError>| {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    };
+    match netlink::connect() {
+        Ok(h) => keep(netlink::delete_link(&h, name).await.map(|_| ())),
+        Err(e) => keep(Err(e)),
+    }
+    // Without its subnet (an orphan that lost its address) its rules cannot be named.
+    if let Some(subnet) = subnet {
+        for policy in policies {
+            for rule in iptables::network_own_rules(&cfg.iptables_prefix, name, &subnet, *policy) {
+                keep(
+                    iptables::delete_all(&rule)
+                        .await
+                        .map_err(NetworkError::from),
+                );
+            }
+        }
+    }
+    for path in [
+        cfg.state_dir.join(format!("{name}.json")),
+        bridge6::state_path(&cfg.state_dir, name),
+    ] {
+        match std::fs::remove_file(&path) {
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                keep(Err(NetworkError::Io {
+                    what: "remove IPAM state".into(),
+                    path,
+                    source,
+                }))
+            }
+            _ => {}
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Write an IPAM state file atomically, off the runtime's threads.

@@ -60,8 +60,7 @@ pub async fn remove_orphans(cfg: &super::NetworkConfig, recorded: &[&str]) -> Ve
     };
     let mark = mark(&cfg.iptables_prefix, &cfg.state_dir);
     for name in orphans(&seen, &mark, recorded) {
-        // Its address says which subnet its rules name; whether the network was internal, or
-        // had ICC off, is not known, so the rules of every kind go (absent ones are fine).
+        // Its address says which subnet its rules name.
         let subnet = match super::netlink::link_index(&h, name).await {
             Ok(Some(index)) => super::netlink::ipv4_addrs(&h, index)
                 .await
@@ -69,23 +68,14 @@ pub async fn remove_orphans(cfg: &super::NetworkConfig, recorded: &[&str]) -> Ve
                 .and_then(|a| a.first().map(|n| n.trunc())),
             _ => None,
         };
-        if let Err(e) = super::netlink::delete_link(&h, name).await {
+        // Whether the network was internal, or had ICC off, is not known, so the rules of
+        // every kind go (absent ones are fine).
+        let every_policy = [(false, true), (true, true), (false, false)]
+            .map(|(internal, icc)| super::iptables::Policy { internal, icc });
+        if let Err(e) = super::bridge::remove_bridge(cfg, name, subnet, &every_policy).await {
             tracing::warn!("sweep: removing orphaned bridge {name}: {e}");
             continue;
         }
-        if let Some(subnet) = subnet {
-            for (internal, icc) in [(false, true), (true, true), (false, false)] {
-                let policy = super::iptables::Policy { internal, icc };
-                for rule in
-                    super::iptables::network_own_rules(&cfg.iptables_prefix, name, &subnet, policy)
-                {
-                    if let Err(e) = super::iptables::delete_all(&rule).await {
-                        tracing::warn!("sweep: removing a rule of bridge {name}: {e}");
-                    }
-                }
-            }
-        }
-        let _ = std::fs::remove_file(cfg.state_dir.join(format!("{name}.json")));
         removed.push(format!("bridge {name}"));
     }
     removed
