@@ -44,6 +44,12 @@ pub struct DaemonArgs {
     /// A registry (host:port) that serves Docker Hub's references (busybox, docker.io/...)
     #[arg(long = "registry-mirror")]
     pub registry_mirror: Option<String>,
+    /// Default driver for container logs (json-file, local or none)
+    #[arg(long = "log-driver", default_value = "json-file")]
+    pub log_driver: String,
+    /// Default log driver options for containers (key=value, repeatable)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
@@ -65,6 +71,19 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         );
     }
     let socket = socket_from_host(&args.host).map_err(anyhow::Error::msg)?;
+    let log_config = crate::wire::types::LogConfig {
+        driver: args.log_driver,
+        config: args
+            .log_opts
+            .iter()
+            .map(|o| match o.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (o.clone(), String::new()),
+            })
+            .collect(),
+    };
+    crate::daemon::logs::check_default(&log_config)
+        .map_err(|e| anyhow::anyhow!("the default log driver: {e}"))?;
     let config = DaemonConfig {
         root: args.root,
         exec_root: args.exec_root,
@@ -85,6 +104,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
                 .trim_end_matches('/')
                 .to_string()
         }),
+        log_config,
     };
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("creating {}", config.exec_root.display()))?;

@@ -258,7 +258,8 @@ impl Container {
         }
     }
 
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.join(format!("{}-json.log", self.id))
+    /// Where its log is kept, and in which format (None: `--log-driver none`).
+    pub fn log_file(&self) -> Option<(PathBuf, crate::runtime::logging::Format)> {
+        super::logs::log_file(&self.dir, &self.id, &self.snapshot().host_config)
     }
 }

@@ -18,6 +18,7 @@ impl Daemon {
     ) -> Result<(String, Vec<String>)> {
         let mut cfg = req.config;
         let mut hc = req.host_config.unwrap_or_default();
+        super::logs::merge_default(&mut hc.log_config, &self.config.log_config);
         check_supported(&hc)?;
         check_container_mode(&cfg, &hc)?;
         self.check_links(&hc)?;

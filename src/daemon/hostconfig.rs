@@ -95,7 +95,7 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
     group_add(hc)?;
     shm_size(hc)?;
     let driver = hc.log_config.driver.as_str();
-    if !matches!(driver, "" | "json-file" | "none") {
+    if !matches!(driver, "" | "json-file" | "local" | "none") {
         if !DOCKER_LOG_DRIVERS.contains(&driver) {
             // Docker's words for a driver no one has (clients match on them).
             return Err(DaemonError::InvalidParameter(format!(
@@ -104,6 +104,8 @@ pub(super) fn check_supported(hc: &HostConfig) -> Result<()> {
         }
         return refuse(&format!("the log driver {driver:?}"));
     }
+    crate::runtime::logging::opts::parse(driver, &hc.log_config.config)
+        .map_err(|e| DaemonError::InvalidParameter(e.to_string()))?;
     match runtime(hc) {
         "" | DEFAULT_RUNTIME => {}
         other => {

@@ -1,18 +1,81 @@
-//! Reading a container's json-file log back: the entries `logs` selects with `--tail`,
-//! `--since` and `--until`, rendered as Docker does (optionally with RFC 3339 timestamps), and
-//! the follow mode that keeps reading while the container runs.
+//! Reading a container's log back: the entries `logs` selects with `--tail`, `--since` and
+//! `--until`, across the rotated files, rendered as Docker does (optionally with RFC 3339
+//! timestamps and `--details`' attributes), and the follow mode that keeps reading, across
+//! rotations, while the container runs. Also where each driver keeps the log, the settings
+//! the shim is given, and the daemon's default (`--log-driver`, `--log-opt`) merged into a
+//! container's LogConfig as dockerd merges it.
 
+use super::container::Record;
 use super::error::Result as DaemonResult;
 use super::Daemon;
+use crate::runtime::logging::opts::LogContext;
+use crate::runtime::logging::{self, reader, Format, LogSettings};
+use crate::wire::types::{HostConfig, LogConfig};
 use bytes::Bytes;
-use serde::Deserialize;
-use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Entry {
-    pub log: String,
-    pub stream: String,
-    pub time: String,
+pub use crate::runtime::logging::Entry;
+
+/// Where a container's log lives, and its format: json-file's `<id>-json.log` beside the
+/// record, local's `local-logs/container.log` (Docker's places); None for `none`.
+pub fn log_file(dir: &Path, id: &str, hc: &HostConfig) -> Option<(PathBuf, Format)> {
+    if super::hostconfig::logs_discarded(hc) {
+        return None;
+    }
+    match hc.log_config.driver.as_str() {
+        "local" => Some((dir.join("local-logs").join("container.log"), Format::Local)),
+        _ => Some((dir.join(format!("{id}-json.log")), Format::JsonFile)),
+    }
+}
+
+/// What the shim keeps a container's log by: the options checked at create, with json-file's
+/// attributes taken from the container.
+pub(super) fn shim_log_settings(rec: &Record) -> LogSettings {
+    let lc = &rec.host_config.log_config;
+    let format = log_file(Path::new(""), "", &rec.host_config).map_or(Format::JsonFile, |f| f.1);
+    let mut command = vec![rec.path.clone()];
+    command.extend(rec.args.iter().cloned());
+    let ctx = LogContext {
+        id: &rec.id,
+        name: &rec.name,
+        image_id: &rec.image,
+        image_name: &rec.config.image,
+        hostname: &rec.config.hostname,
+        command,
+        labels: rec.config.labels.as_ref(),
+        env: rec.config.env.as_deref().unwrap_or(&[]),
+    };
+    logging::opts::parse(&lc.driver, &lc.config)
+        .ok()
+        .flatten()
+        .and_then(|o| o.settings_for(&ctx).ok())
+        // Checked at create; a record that fails now keeps its format and no rotation.
+        .unwrap_or(LogSettings {
+            format,
+            ..Default::default()
+        })
+}
+
+/// dockerd's merge: no driver takes the daemon's, and a container of the daemon's driver
+/// takes each daemon option it does not set itself. The result is what inspect shows.
+pub(super) fn merge_default(lc: &mut LogConfig, default: &LogConfig) {
+    if lc.driver.is_empty() {
+        lc.driver = default.driver.clone();
+    }
+    if lc.driver == default.driver {
+        for (k, v) in &default.config {
+            lc.config.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// The daemon's `--log-driver`/`--log-opt`, checked as a container's would be.
+pub fn check_default(lc: &LogConfig) -> Result<(), String> {
+    let hc = HostConfig {
+        log_config: lc.clone(),
+        ..Default::default()
+    };
+    super::hostconfig::check_supported(&hc).map_err(|e| e.to_string())
 }
 
 /// What `GET /containers/{id}/logs` asked for.
@@ -22,6 +85,8 @@ pub struct LogQuery {
     pub stderr: bool,
     pub follow: bool,
     pub timestamps: bool,
+    /// `details`: each line led by its attributes (`key=value,…`).
+    pub details: bool,
     /// None = all.
     pub tail: Option<usize>,
     /// Unix times in nanoseconds; 0 = unbounded.
@@ -54,12 +119,6 @@ fn entry_nanos(e: &Entry) -> i128 {
         .unwrap_or(0)
 }
 
-pub fn parse_entries(text: &str) -> Vec<Entry> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 impl LogQuery {
     pub fn wants(&self, e: &Entry) -> bool {
         let stream_ok =
@@ -88,6 +147,10 @@ impl LogQuery {
             line.extend_from_slice(e.time.as_bytes());
             line.push(b' ');
         }
+        if self.details {
+            line.extend_from_slice(details(&e.attrs).as_bytes());
+            line.push(b' ');
+        }
         line.extend_from_slice(e.log.as_bytes());
         if tty {
             line
@@ -102,49 +165,85 @@ impl LogQuery {
     }
 }
 
+/// `--details`: the attributes as Docker prints them, sorted by key, each `key=value`
+/// query-escaped, joined by commas.
+fn details(attrs: &std::collections::BTreeMap<String, String>) -> String {
+    attrs
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes stay, a space is `+`, the rest `%XX`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The entries to show from what is on disk when `logs` is asked, and a follower at the end
+/// of them. With a tail, rotated files are read newest first only until it is filled.
+fn first_read(path: &Path, format: Format, q: &LogQuery) -> (Vec<Entry>, reader::Follower) {
+    let (mut older, mut follower) = reader::open(path, format);
+    let keep = |v: Vec<Entry>| -> Vec<Entry> { v.into_iter().filter(|e| q.wants(e)).collect() };
+    let mut picked = keep(follower.poll().unwrap_or_default());
+    while q.tail.is_none_or(|n| picked.len() < n) {
+        let Some(segment) = older.pop() else { break };
+        let mut before = keep(segment.entries(format).unwrap_or_default());
+        before.append(&mut picked);
+        picked = before;
+    }
+    (q.select(picked), follower)
+}
+
 impl Daemon {
-    /// Stream the selected log entries into `tx`; with `follow`, keep reading the file while
-    /// the container runs. Reading the file (not the live output) means an entry is never sent
-    /// twice or skipped between the two.
+    /// Stream the selected log entries into `tx`; with `follow`, keep reading the files while
+    /// the container runs. Reading the files (not the live output) means an entry is never
+    /// sent twice or skipped between the two.
     pub fn logs(
         &self,
         input: &str,
         q: LogQuery,
     ) -> DaemonResult<tokio::sync::mpsc::Receiver<Bytes>> {
         let c = self.lookup(input)?;
-        if super::hostconfig::logs_discarded(&c.snapshot().host_config) {
+        let Some((path, format)) = c.log_file() else {
             return Err(super::error::DaemonError::NotImplemented(
                 "configured logging driver does not support reading".into(),
             ));
-        }
-        let path = c.log_path();
+        };
         let tty = c.snapshot().config.tty;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
         let mut lifecycle = c.lifecycle.subscribe();
         tokio::spawn(async move {
-            let mut offset = 0u64;
-            let mut pending = String::new();
-            let mut first = true;
+            let mut follower: Option<reader::Follower> = None;
+            let mut idle = std::time::Duration::from_millis(100);
             loop {
                 // The container's state before reading, so a final read follows its exit.
                 let running = lifecycle.borrow().running;
-                let (chunk, new_offset) = match read_from(&path, offset) {
-                    Ok(r) => r,
-                    Err(_) => (String::new(), offset),
-                };
-                offset = new_offset;
-                pending.push_str(&chunk);
-                let complete = match pending.rfind('\n') {
-                    Some(i) => pending.drain(..=i).collect::<String>(),
-                    None => String::new(),
-                };
-                let mut entries = parse_entries(&complete);
-                if first {
-                    entries = q.select(entries);
-                    first = false;
-                } else {
-                    entries.retain(|e| q.wants(e));
-                }
+                let (p, q2) = (path.clone(), q.clone());
+                let read = tokio::task::spawn_blocking(move || match follower {
+                    None => {
+                        let (entries, f) = first_read(&p, format, &q2);
+                        (entries, f, true)
+                    }
+                    Some(mut f) => {
+                        let new = f.poll().unwrap_or_default();
+                        let more = !new.is_empty();
+                        (new.into_iter().filter(|e| q2.wants(e)).collect(), f, more)
+                    }
+                })
+                .await;
+                let Ok((entries, f, more)) = read else { return };
+                follower = Some(f);
                 for e in &entries {
                     if tx.send(Bytes::from(q.render(e, tty))).await.is_err() {
                         return;
@@ -153,24 +252,19 @@ impl Daemon {
                 if !q.follow || !running || lifecycle.borrow().removed {
                     return;
                 }
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_millis(100),
-                    lifecycle.changed(),
-                )
-                .await;
+                // While the container writes, read on at once, and look again soon after
+                // it pauses: a follower loses lines only when max-file files are written
+                // between two of its reads, so it must not sleep through a burst.
+                if more {
+                    idle = std::time::Duration::from_millis(2);
+                    continue;
+                }
+                let _ = tokio::time::timeout(idle, lifecycle.changed()).await;
+                idle = (idle * 2).min(std::time::Duration::from_millis(100));
             }
         });
         Ok(rx)
     }
-}
-
-fn read_from(path: &std::path::Path, offset: u64) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    let n = buf.len() as u64;
-    Ok((String::from_utf8_lossy(&buf).into_owned(), offset + n))
 }
 
 #[cfg(test)]
@@ -182,6 +276,10 @@ mod tests {
         "{\"log\":\"err\\n\",\"stream\":\"stderr\",\"time\":\"2026-11-22T09:15:32.000000000Z\"}\n",
         "{\"log\":\"two\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-22T09:15:33.000000000Z\"}\n",
     );
+
+    fn parse_entries(text: &str) -> Vec<Entry> {
+        logging::decode(Format::JsonFile, text.as_bytes()).0
+    }
 
     fn q() -> LogQuery {
         LogQuery {
@@ -254,5 +352,98 @@ mod tests {
         assert_eq!(parse_unix_time("10").unwrap(), 10_000_000_000);
         assert_eq!(parse_unix_time("10.5").unwrap(), 10_500_000_000);
         assert!(parse_unix_time("ten").is_err());
+    }
+
+    #[test]
+    fn details_lead_with_the_attributes_as_docker_escapes_them() {
+        let mut e = parse_entries(LOG)[0].clone();
+        e.attrs.insert("tag".into(), "my app".into());
+        e.attrs.insert("a/b".into(), "x~y".into());
+        let d = LogQuery {
+            details: true,
+            timestamps: true,
+            ..q()
+        };
+        assert_eq!(
+            String::from_utf8(d.render(&e, true)).unwrap(),
+            "2026-11-22T09:15:31.000000001Z a%2Fb=x~y,tag=my+app one\n"
+        );
+        e.attrs.clear();
+        let d = LogQuery {
+            details: true,
+            ..q()
+        };
+        assert_eq!(d.render(&e, true), b" one\n");
+    }
+
+    #[test]
+    fn a_tail_reads_back_through_rotated_files_only_as_far_as_it_needs() {
+        use crate::runtime::logging::writer::LogWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let settings = LogSettings {
+            max_size: Some(500),
+            max_files: 5,
+            compress: true,
+            ..Default::default()
+        };
+        let mut w = LogWriter::open(&p, &settings).unwrap();
+        for i in 0..20 {
+            w.write("stdout", format!("line {i}\n").as_bytes());
+            w.write("stderr", format!("err {i}\n").as_bytes());
+        }
+        assert!(dir.path().join("c-json.log.2.gz").exists());
+        let texts = |v: Vec<Entry>| v.into_iter().map(|e| e.log).collect::<Vec<_>>();
+        let tail = LogQuery {
+            stderr: false,
+            tail: Some(7),
+            ..q()
+        };
+        let (got, _) = first_read(&p, Format::JsonFile, &tail);
+        let want: Vec<String> = (13..20).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(texts(got), want);
+        let (all, _) = first_read(&p, Format::JsonFile, &q());
+        let all = texts(all);
+        // What max-file kept: the newest entries, none missing, in order.
+        let written: Vec<String> = (0..20)
+            .flat_map(|i| [format!("line {i}\n"), format!("err {i}\n")])
+            .collect();
+        assert!(all.len() > 20 && all.len() < 40, "{}", all.len());
+        assert!(written.ends_with(&all));
+    }
+
+    #[test]
+    fn the_daemon_default_fills_what_a_container_leaves_out() {
+        let default = LogConfig {
+            driver: "local".into(),
+            config: [("max-size".to_string(), "1m".to_string())].into(),
+        };
+        let mut lc = LogConfig::default();
+        merge_default(&mut lc, &default);
+        assert_eq!(lc, default);
+        let mut lc = LogConfig {
+            driver: String::new(),
+            config: [("max-size".to_string(), "5m".to_string())].into(),
+        };
+        merge_default(&mut lc, &default);
+        assert_eq!(
+            (lc.driver.as_str(), lc.config["max-size"].as_str()),
+            ("local", "5m")
+        );
+        let mut lc = LogConfig {
+            driver: "json-file".into(),
+            config: Default::default(),
+        };
+        merge_default(&mut lc, &default);
+        assert!(lc.config.is_empty());
+        assert!(check_default(&default).is_ok());
+        let bad = LogConfig {
+            driver: "local".into(),
+            config: [("labels".to_string(), "x".to_string())].into(),
+        };
+        assert_eq!(
+            check_default(&bad).unwrap_err(),
+            "unknown log opt 'labels' for log driver local"
+        );
     }
 }

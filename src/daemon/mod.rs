@@ -64,6 +64,8 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     /// Where references to Docker Hub (`busybox`, `docker.io/…`) are pulled from instead.
     pub registry_mirror: Option<String>,
+    /// `--log-driver`/`--log-opt`: what a container that names no log driver gets.
+    pub log_config: crate::wire::types::LogConfig,
 }
 
 pub struct Daemon {

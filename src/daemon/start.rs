@@ -84,12 +84,10 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
             })
             .collect(),
         mounts: p.mounts,
-        // The shim writes its json lines where they are not kept, for `--log-driver none`.
-        log_path: if super::hostconfig::logs_discarded(hc) {
-            PathBuf::from("/dev/null")
-        } else {
-            p.dir.join(format!("{}-json.log", rec.id))
-        },
+        // The shim writes its records where they are not kept, for `--log-driver none`.
+        log_path: super::logs::log_file(p.dir, &rec.id, hc)
+            .map_or_else(|| PathBuf::from("/dev/null"), |(path, _)| path),
+        log: super::logs::shim_log_settings(rec),
         state_dir: p.state_dir,
         shm_size: shm_size(hc).unwrap_or(crate::runtime::spec::DEFAULT_SHM_SIZE),
         readonly_rootfs: hc.readonly_rootfs,

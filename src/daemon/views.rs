@@ -39,10 +39,12 @@ pub fn inspect_view(rec: &Record, dir: &std::path::Path) -> ContainerInspect {
         resolv_conf_path: p("resolv.conf"),
         hostname_path: p("hostname"),
         hosts_path: p("hosts"),
-        log_path: if super::hostconfig::logs_discarded(&rec.host_config) {
-            String::new()
-        } else {
-            p(&format!("{}-json.log", rec.id))
+        // Docker shows json-file's path only: local's files are not an interface.
+        log_path: match super::logs::log_file(std::path::Path::new(""), &rec.id, &rec.host_config) {
+            Some((_, crate::runtime::logging::Format::JsonFile)) => {
+                p(&format!("{}-json.log", rec.id))
+            }
+            _ => String::new(),
         },
         name: rec.name.clone(),
         restart_count: rec.restart_count,

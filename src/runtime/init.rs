@@ -712,6 +712,7 @@ mod tests {
             mounts: vec![],
             binds: vec![],
             log_path: "/dev/null".into(),
+            log: Default::default(),
             state_dir: "/tmp".into(),
             shm_size: crate::runtime::spec::DEFAULT_SHM_SIZE,
             readonly_rootfs: false,

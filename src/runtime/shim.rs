@@ -1,11 +1,11 @@
 //! `berth shim <state dir>`: one small process per container, outside it, that outlives the
 //! daemon's requests. It clones the container's init into new namespaces, holds the
-//! container's stdio, writes Docker's json-file log, relays output to the daemon over
+//! container's stdio, writes its log (json-file or local, rotated), relays output to the daemon over
 //! `shim.sock`, reaps the process and records its exit status in `exit.json`.
 //! No async runtime and a single thread: a blocking poll(2) loop over a handful of fds.
 
 use super::init::{self, InitError, InitFds};
-use super::logfile::JsonLog;
+use super::logging::writer::LogWriter;
 use super::protocol::{self, FrameBuffer};
 use super::spec::{ExitStatus, Network, ShimSpec};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -222,7 +222,7 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         child.as_raw().to_string().as_bytes(),
     );
 
-    let mut log = JsonLog::open(&spec.log_path)?;
+    let mut log = LogWriter::open(&spec.log_path, &spec.log)?;
     // A terminal has one output, the master, which also takes the input.
     let io = match master {
         Some(m) => {
@@ -329,7 +329,7 @@ fn pump(
     listener: &UnixListener,
     mut conn: Option<UnixStream>,
     io: Stdio,
-    log: &mut JsonLog,
+    log: &mut LogWriter,
 ) -> anyhow::Result<()> {
     let pidfd = pidfd_open(child)?;
     let Stdio {

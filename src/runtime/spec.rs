@@ -3,6 +3,7 @@
 //! The daemon has already mounted the rootfs, created the cgroup and the network
 //! namespace; the shim and init only join and finish.
 
+use super::logging::LogSettings;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -59,8 +60,12 @@ pub struct ShimSpec {
     /// parent before its children); applied after /dev and the /etc files.
     #[serde(default)]
     pub mounts: Vec<Mount>,
-    /// Docker json-file log the shim appends to.
+    /// The log the shim appends to (json-file's `<id>-json.log`, local's
+    /// `local-logs/container.log`, or /dev/null for `--log-driver none`).
     pub log_path: PathBuf,
+    /// Its format and rotation, and json-file's attributes (absent: json-file, no rotation).
+    #[serde(default, skip_serializing_if = "LogSettings::is_default")]
+    pub log: LogSettings,
     /// The shim's own directory: `pid`, `shim.sock`, `exit.json` live here.
     pub state_dir: PathBuf,
     /// The size of `/dev/shm` in bytes (`--shm-size`; Docker's default is 64 MiB).

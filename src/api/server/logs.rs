@@ -1,6 +1,7 @@
-//! `GET /containers/{id}/logs`: the json-file log read back, filtered by stream, time and
-//! tail, and followed while the container runs. Frames carry the stream (stdout or stderr)
-//! unless the container has a terminal, whose output is one raw stream, as in Docker.
+//! `GET /containers/{id}/logs`: the log (json-file or local, across its rotated files) read
+//! back, filtered by stream, time and tail, and followed while the container runs. Frames
+//! carry the stream (stdout or stderr) unless the container has a terminal, whose output is
+//! one raw stream, as in Docker.
 
 use super::{streaming, ApiError, Call, Reply};
 
@@ -26,6 +27,7 @@ pub(super) async fn logs(c: Call) -> Reply {
         stderr: q.flag("stderr"),
         follow: q.flag("follow"),
         timestamps: q.flag("timestamps"),
+        details: q.flag("details"),
         tail,
         since,
         until,

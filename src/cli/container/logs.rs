@@ -21,6 +21,9 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Show extra details provided to logs (the attributes of --log-opt labels, env, tag)
+    #[arg(long)]
+    pub details: bool,
     /// Show logs since a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m)
     #[arg(long)]
     pub since: Option<String>,
@@ -84,6 +87,9 @@ pub async fn logs(client: &Client, a: LogsArgs) -> i32 {
     }
     if a.timestamps {
         q.push_str("&timestamps=1");
+    }
+    if a.details {
+        q.push_str("&details=1");
     }
     for (key, value) in [("since", &a.since), ("until", &a.until)] {
         if let Some(v) = value {

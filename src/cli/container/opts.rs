@@ -60,9 +60,12 @@ pub struct RunArgs {
     /// Size of /dev/shm
     #[arg(long = "shm-size")]
     pub shm_size: Option<String>,
-    /// Logging driver for the container (json-file, or none to keep no log)
+    /// Logging driver for the container (json-file, local, or none to keep no log)
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
+    /// Log driver options (key=value; max-size, max-file, compress, ...)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
     /// Add additional groups to join (a gid or a group name)
     #[arg(long = "group-add")]
     pub group_add: Vec<String>,

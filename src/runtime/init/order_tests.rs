@@ -56,6 +56,7 @@ fn container(tmp: &Path) -> ShimSpec {
         binds,
         mounts: vec![],
         log_path: "/dev/null".into(),
+        log: Default::default(),
         state_dir: tmp.to_path_buf(),
         shm_size: crate::runtime::spec::DEFAULT_SHM_SIZE,
         readonly_rootfs: false,
