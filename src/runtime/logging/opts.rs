@@ -78,11 +78,9 @@ pub struct LogContext<'a> {
 }
 
 /// `max-size` as Docker's go-units `FromHumanSize` reads it: a decimal number, an optional
-/// space, an optional k/m/g/t/p (powers of 1000), an optional `i` and `b`. `-1` is no limit.
+/// space, an optional k/m/g/t/p (powers of 1000), an optional `i` and `b`. No sign: Docker
+/// refuses `-1` as an invalid size, and there is no way to ask for "no limit" but leaving it out.
 pub fn parse_size(s: &str) -> Result<i64, LogOptError> {
-    if s == "-1" {
-        return Ok(-1);
-    }
     let bad = || LogOptError::Size(s.to_string());
     let end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -201,16 +199,14 @@ pub fn parse(
     let max_size = match cfg.get("max-size") {
         None => None,
         Some(v) => match parse_size(v)? {
-            -1 => Some(None),
             n if n <= 0 => return Err(LogOptError::SizeNotPositive),
-            n => Some(Some(n as u64)),
+            n => Some(n as u64),
         },
     };
     let max_files = cfg.get("max-file").map(|v| atoi(v)).transpose()?;
     let compress = cfg.get("compress").map(|v| parse_bool(v)).transpose()?;
     let settings = match format {
         Format::JsonFile => {
-            let max_size = max_size.flatten();
             let max_files = match max_files {
                 None => 1,
                 Some(n) if n < 1 => return Err(LogOptError::MaxFileBelowOne),
@@ -229,7 +225,7 @@ pub fn parse(
             }
         }
         Format::Local => {
-            let max_size = max_size.unwrap_or(Some(LOCAL_MAX_SIZE));
+            let max_size = Some(max_size.unwrap_or(LOCAL_MAX_SIZE));
             let max_files = match max_files {
                 None => LOCAL_MAX_FILES,
                 Some(n) if n < 0 => return Err(LogOptError::MaxFileNegative),
@@ -376,7 +372,6 @@ mod tests {
     #[case("1.5m", 1_500_000)]
     #[case("2g", 2_000_000_000)]
     #[case("1t", 1_000_000_000_000)]
-    #[case("-1", -1)]
     #[case("0", 0)]
     fn sizes_parse_as_go_units_does(#[case] s: &str, #[case] n: i64) {
         assert_eq!(parse_size(s), Ok(n));
@@ -387,6 +382,7 @@ mod tests {
     #[case("k")]
     #[case("10x")]
     #[case("-2")]
+    #[case("-1")]
     #[case("1.")]
     #[case("1.2.3")]
     #[case("10kk")]
@@ -416,7 +412,7 @@ mod tests {
         #[test]
         fn any_text_parses_or_is_refused_by_name(s in "\\PC{0,12}") {
             match parse_size(&s) {
-                Ok(n) => prop_assert!(n >= -1),
+                Ok(n) => prop_assert!(n >= 0),
                 Err(e) => prop_assert_eq!(e.to_string(), format!("invalid size: '{s}'")),
             }
         }
@@ -428,7 +424,6 @@ mod tests {
     #[case::json_rotation("json-file", &[("max-size", "10k"), ("max-file", "3")], Some(10_000), 3, false)]
     #[case::json_compress("json-file", &[("max-size", "1m"), ("max-file", "2"), ("compress", "true")], Some(1_000_000), 2, true)]
     #[case::max_file_alone_is_accepted("json-file", &[("max-file", "100")], None, 100, false)]
-    #[case::unlimited("json-file", &[("max-size", "-1")], None, 1, false)]
     #[case::local_defaults("local", &[], Some(20 * 1024 * 1024), 5, true)]
     #[case::local_options("local", &[("max-size", "10k"), ("max-file", "3"), ("compress", "false")], Some(10_000), 3, false)]
     #[case::local_zero_files_is_one("local", &[("max-file", "0"), ("compress", "0")], Some(20 * 1024 * 1024), 1, false)]
