@@ -25,6 +25,7 @@ pub mod logs;
 mod monitor;
 mod mounts;
 pub mod names;
+mod namespaces;
 pub mod network;
 mod pause;
 mod rename;
