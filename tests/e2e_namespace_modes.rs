@@ -531,6 +531,47 @@ fn cgroup_namespace_host_private_and_the_default() {
 }
 
 #[test]
+fn the_daemons_default_cgroup_namespace_mode() {
+    let Some(d) = common::TestDaemon::start_with(&["--default-cgroupns-mode", "private"]) else {
+        eprintln!("SKIPPED: this e2e test needs root");
+        return;
+    };
+    d.load_busybox();
+    assert_ne!(ns_in(&d, &[], "cgroup"), host_ns("cgroup"));
+    assert_eq!(
+        ns_in(&d, &["--cgroupns", "host"], "cgroup"),
+        host_ns("cgroup")
+    );
+    let id = d.ok(&["create", "busybox", "true"]);
+    assert_eq!(
+        inspect(&d, "{{.HostConfig.CgroupnsMode}}", id.trim()),
+        "private"
+    );
+    // Docker keeps a privileged container in the host's cgroup namespace on v1.
+    let id = d.ok(&["create", "--privileged", "busybox", "true"]);
+    assert_eq!(
+        inspect(&d, "{{.HostConfig.CgroupnsMode}}", id.trim()),
+        if cgroup_v2() { "private" } else { "host" }
+    );
+}
+
+#[test]
+fn a_bad_default_cgroup_namespace_mode_stops_the_daemon_at_once() {
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["daemon", "--default-cgroupns-mode", "shared"])
+        .output()
+        .unwrap();
+    let (_, err, code) = text(&out);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(
+            r#"default cgroup namespace mode (shared) is invalid; use "host" or "private""#
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_docker_cli_shares_namespaces_too() {
     let d = daemon_or_skip!();
     if !d.docker_or_say() {

@@ -5,6 +5,7 @@ use crate::daemon::lock::{DirLock, PidLock};
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::network::SubnetPool;
 use crate::wire::host::socket_from_host;
+use crate::wire::namespaces::CgroupnsMode;
 use anyhow::Context;
 use clap::Args;
 use std::os::unix::fs::PermissionsExt;
@@ -44,6 +45,20 @@ pub struct DaemonArgs {
     /// A registry (host:port) that serves Docker Hub's references (busybox, docker.io/...)
     #[arg(long = "registry-mirror")]
     pub registry_mirror: Option<String>,
+    /// Default mode for containers' cgroup namespace ("host" | "private"); without it, private
+    /// on cgroup v2 and host on v1, as dockerd
+    #[arg(long = "default-cgroupns-mode", value_parser = cgroupns_mode)]
+    pub default_cgroupns_mode: Option<CgroupnsMode>,
+}
+
+/// dockerd's words for a bad `--default-cgroupns-mode`.
+fn cgroupns_mode(s: &str) -> Result<CgroupnsMode, String> {
+    match CgroupnsMode::parse(s) {
+        Ok(Some(m)) => Ok(m),
+        _ => Err(format!(
+            "default cgroup namespace mode ({s}) is invalid; use \"host\" or \"private\""
+        )),
+    }
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
@@ -85,6 +100,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
                 .trim_end_matches('/')
                 .to_string()
         }),
+        default_cgroupns: args.default_cgroupns_mode,
     };
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("creating {}", config.exec_root.display()))?;

@@ -65,6 +65,8 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     /// Where references to Docker Hub (`busybox`, `docker.io/…`) are pulled from instead.
     pub registry_mirror: Option<String>,
+    /// `--default-cgroupns-mode`; None: Docker's default for the host's cgroup version.
+    pub default_cgroupns: Option<crate::wire::namespaces::CgroupnsMode>,
 }
 
 pub struct Daemon {

@@ -64,13 +64,20 @@ pub(super) fn check(cfg: &ContainerConfig, hc: &HostConfig) -> Result<()> {
     Ok(())
 }
 
-/// Docker's default cgroup namespace (`--default-cgroupns-mode` unset): a private one where
-/// the host runs cgroup v2, the host's on v1, where a container's cgroup files are still
-/// found under the host's paths.
-pub fn default_cgroupns(version: CgroupVersion) -> CgroupnsMode {
-    match version {
-        CgroupVersion::V2 => CgroupnsMode::Private,
-        CgroupVersion::V1 => CgroupnsMode::Host,
+/// Docker's default cgroup namespace: the daemon's `--default-cgroupns-mode` (`configured`),
+/// else a private one where the host runs cgroup v2 and the host's on v1, where a container's
+/// cgroup files are still found under the host's paths. A privileged container on v1 always
+/// gets the host's.
+pub fn default_cgroupns(
+    version: CgroupVersion,
+    configured: Option<CgroupnsMode>,
+    privileged: bool,
+) -> CgroupnsMode {
+    match (version, configured) {
+        (CgroupVersion::V1, _) if privileged => CgroupnsMode::Host,
+        (_, Some(m)) => m,
+        (CgroupVersion::V2, None) => CgroupnsMode::Private,
+        (CgroupVersion::V1, None) => CgroupnsMode::Host,
     }
 }
 
@@ -78,7 +85,7 @@ pub fn default_cgroupns(version: CgroupVersion) -> CgroupnsMode {
 /// its id (`id_of` resolves a name, an id or a prefix, or says there is no such container).
 pub(super) fn settle(
     hc: &mut HostConfig,
-    version: CgroupVersion,
+    default: CgroupnsMode,
     id_of: impl Fn(&str) -> Result<String>,
 ) -> Result<()> {
     let m = modes(hc)?;
@@ -94,7 +101,7 @@ pub(super) fn settle(
         UtsMode::Private => "",
         UtsMode::Host => "host",
     };
-    let cgroupns = m.cgroupns.unwrap_or_else(|| default_cgroupns(version));
+    let cgroupns = m.cgroupns.unwrap_or(default);
     for (key, value) in [
         ("PidMode", pid.to_string()),
         ("IpcMode", ipc.to_string()),
@@ -153,9 +160,12 @@ const MAX_CHAIN: usize = 16;
 impl Daemon {
     /// At create: the modes recorded as Docker records them ([`settle`]).
     pub(super) fn settle_namespace_modes(&self, hc: &mut HostConfig) -> Result<()> {
-        settle(hc, self.cgroups.version(), |x| {
-            Ok(self.lookup(x)?.id.clone())
-        })
+        let default = default_cgroupns(
+            self.cgroups.version(),
+            self.config.default_cgroupns,
+            hc.privileged,
+        );
+        settle(hc, default, |x| Ok(self.lookup(x)?.id.clone()))
     }
 
     /// At start, before anything is acquired: the namespaces the container owns, the host's it
@@ -305,7 +315,8 @@ mod tests {
 
     fn settled(fields: serde_json::Value, version: CgroupVersion) -> Result<serde_json::Value> {
         let mut h = hc(fields);
-        settle(&mut h, version, |x| match x {
+        let default = default_cgroupns(version, None, h.privileged);
+        settle(&mut h, default, |x| match x {
             "web" | "c0ffee" => Ok("c0ffee".repeat(10) + "c0ff"),
             other => Err(DaemonError::no_such_container(other)),
         })?;
@@ -335,6 +346,37 @@ mod tests {
             asked,
             json!({"PidMode": "host", "IpcMode": "none", "UTSMode": "host", "CgroupnsMode": "private"})
         );
+    }
+
+    #[rstest]
+    #[case::v2(CgroupVersion::V2, None, false, CgroupnsMode::Private)]
+    #[case::v1(CgroupVersion::V1, None, false, CgroupnsMode::Host)]
+    #[case::v1_configured_private(
+        CgroupVersion::V1,
+        Some(CgroupnsMode::Private),
+        false,
+        CgroupnsMode::Private
+    )]
+    #[case::v1_privileged(
+        CgroupVersion::V1,
+        Some(CgroupnsMode::Private),
+        true,
+        CgroupnsMode::Host
+    )]
+    #[case::v2_privileged(CgroupVersion::V2, None, true, CgroupnsMode::Private)]
+    #[case::v2_configured_host(
+        CgroupVersion::V2,
+        Some(CgroupnsMode::Host),
+        false,
+        CgroupnsMode::Host
+    )]
+    fn the_default_cgroup_namespace_is_dockers(
+        #[case] version: CgroupVersion,
+        #[case] configured: Option<CgroupnsMode>,
+        #[case] privileged: bool,
+        #[case] want: CgroupnsMode,
+    ) {
+        assert_eq!(default_cgroupns(version, configured, privileged), want);
     }
 
     #[test]
