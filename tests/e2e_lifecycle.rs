@@ -335,6 +335,10 @@ fn exec_joins_the_running_container() {
         "FROM_RUN=1",
         "--hostname",
         "boxhost",
+        // A cgroup namespace of its own whatever the host's cgroup version (on v1 the default
+        // is the host's), so that the exec's cgroup paths below are all `/`.
+        "--cgroupns",
+        "private",
         "busybox",
         "sleep",
         "60",

@@ -246,6 +246,30 @@ impl Cgroup {
     }
 }
 
+/// SIGKILL every process in the cgroup's directories, round after round (a child forked
+/// meanwhile falls in the next one), until none is left; Busy if some outlive two seconds.
+pub fn kill_all(paths: &[PathBuf]) -> Result<(), CgroupError> {
+    for _ in 0..200 {
+        let pids = backend::procs(paths);
+        if pids.is_empty() {
+            return Ok(());
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(CgroupError::Busy {
+        path: paths
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    })
+}
+
 /// Write `pid` into `cgroup.procs` of each directory, one thread per directory.
 pub fn add_to_all(paths: &[PathBuf], pid: i32) -> Result<(), CgroupError> {
     let results: Vec<(PathBuf, io::Result<()>)> = std::thread::scope(|s| {

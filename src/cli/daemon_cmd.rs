@@ -5,6 +5,7 @@ use crate::daemon::lock::{DirLock, PidLock};
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::network::SubnetPool;
 use crate::wire::host::socket_from_host;
+use crate::wire::namespaces::CgroupnsMode;
 use anyhow::Context;
 use clap::Args;
 use std::os::unix::fs::PermissionsExt;
@@ -50,6 +51,20 @@ pub struct DaemonArgs {
     /// Default log driver options for containers (key=value, repeatable)
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// Default mode for containers' cgroup namespace ("host" | "private"); without it, private
+    /// on cgroup v2 and host on v1, as dockerd
+    #[arg(long = "default-cgroupns-mode", value_parser = cgroupns_mode)]
+    pub default_cgroupns_mode: Option<CgroupnsMode>,
+}
+
+/// dockerd's words for a bad `--default-cgroupns-mode`.
+fn cgroupns_mode(s: &str) -> Result<CgroupnsMode, String> {
+    match CgroupnsMode::parse(s) {
+        Ok(Some(m)) => Ok(m),
+        _ => Err(format!(
+            "default cgroup namespace mode ({s}) is invalid; use \"host\" or \"private\""
+        )),
+    }
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
@@ -105,6 +120,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
                 .to_string()
         }),
         log_config,
+        default_cgroupns: args.default_cgroupns_mode,
     };
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("creating {}", config.exec_root.display()))?;

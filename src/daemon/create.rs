@@ -21,6 +21,7 @@ impl Daemon {
         super::logs::merge_default(&mut hc.log_config, &self.config.log_config);
         check_supported(&hc)?;
         check_container_mode(&cfg, &hc)?;
+        super::namespaces::check(&cfg, &hc)?;
         self.check_links(&hc)?;
         super::health::validate(cfg.healthcheck.as_ref()).map_err(DaemonError::InvalidParameter)?;
         // Docker records the log driver and the runtime it chose; clients (the Python SDK)
@@ -32,6 +33,8 @@ impl Daemon {
             .insert("Runtime".into(), super::hostconfig::DEFAULT_RUNTIME.into());
         // And the size of /dev/shm it picked (inspect shows 67108864 for the default).
         hc.extra.insert("ShmSize".into(), shm_size(&hc)?.into());
+        // And the namespace modes, defaults and the ids of the containers to join included.
+        self.settle_namespace_modes(&mut hc)?;
         if cfg.image.is_empty() {
             return Err(DaemonError::InvalidParameter(
                 "config error: no image specified".into(),

@@ -11,9 +11,6 @@ use crate::wire::types::HostConfig;
 pub(super) const UNSUPPORTED_HOST_CONFIG: &[(&str, &str)] = &[
     ("Devices", "--device"),
     ("Ulimits", "--ulimit"),
-    ("PidMode", "--pid"),
-    ("IpcMode", "--ipc"),
-    ("UTSMode", "--uts"),
     ("UsernsMode", "--userns"),
     ("CgroupParent", "--cgroup-parent"),
 ];

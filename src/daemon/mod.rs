@@ -25,6 +25,7 @@ pub mod logs;
 mod monitor;
 mod mounts;
 pub mod names;
+mod namespaces;
 pub mod network;
 mod pause;
 mod rename;
@@ -66,6 +67,8 @@ pub struct DaemonConfig {
     pub registry_mirror: Option<String>,
     /// `--log-driver`/`--log-opt`: what a container that names no log driver gets.
     pub log_config: crate::wire::types::LogConfig,
+    /// `--default-cgroupns-mode`; None: Docker's default for the host's cgroup version.
+    pub default_cgroupns: Option<crate::wire::namespaces::CgroupnsMode>,
 }
 
 pub struct Daemon {

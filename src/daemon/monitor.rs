@@ -63,6 +63,7 @@ impl Daemon {
             volumes: true,
             ports: rec.ports.clone(),
             shim_dir: Some(self.shim_dir(&c.id)),
+            shm: super::namespaces::own_shm(&rec, &c.dir),
         };
         *c.stdin.lock().await = None;
         // Read before the cgroup goes: the kernel counts OOM kills there.

@@ -32,6 +32,9 @@ pub(super) struct Prepared<'a> {
     pub link_env: Vec<String>,
     /// Volumes, binds and tmpfs mounts, in the order they are applied.
     pub mounts: Vec<crate::runtime::spec::Mount>,
+    /// The namespaces it owns, takes from the host or joins, and its /dev/shm.
+    pub namespaces: crate::runtime::spec::Namespaces,
+    pub shm: crate::runtime::spec::Shm,
 }
 
 /// The spec the shim runs a container from, built from its record alone and what start
@@ -74,6 +77,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
         tty: rec.config.tty,
         open_stdin: rec.config.open_stdin,
         network: p.network,
+        namespaces: p.namespaces,
         cgroup_paths: p.cgroup_paths,
         binds: ["hosts", "hostname", "resolv.conf"]
             .iter()
@@ -90,6 +94,7 @@ pub(super) fn shim_spec(rec: &Record, p: Prepared) -> ShimSpec {
         log: super::logs::shim_log_settings(rec),
         state_dir: p.state_dir,
         shm_size: shm_size(hc).unwrap_or(crate::runtime::spec::DEFAULT_SHM_SIZE),
+        shm: p.shm,
         readonly_rootfs: hc.readonly_rootfs,
         capabilities: container_caps(hc).unwrap_or(None),
         init: hc.init.unwrap_or(false),
@@ -158,6 +163,8 @@ impl Daemon {
             |what: &str| tracing::debug!("start {}: {what} after {:?}", &c.id[..12], t0.elapsed());
         let rec = c.snapshot();
         let id = rec.id.clone();
+        // The namespaces to join are checked before anything is made for this one.
+        let sharing = self.sharing_for(&rec, &c.dir).map_err(|e| (e, 125))?;
 
         let rootfs = self
             .images
@@ -183,6 +190,11 @@ impl Daemon {
                 .map_err(|e| sys("restricting devices", &e))?;
         }
         step("cgroup created");
+        if let Some(path) = &sharing.mount_shm {
+            acquired.shm = Some(path.clone());
+            let size = shm_size(&rec.host_config).map_err(|e| (e, 125))?;
+            super::namespaces::mount_shareable_shm(path, size).map_err(|e| (e, 125))?;
+        }
 
         let mode = NetworkMode::parse(&rec.host_config.network_mode)
             .map_err(|e| (DaemonError::InvalidParameter(e.to_string()), 125))?;
@@ -259,6 +271,8 @@ impl Daemon {
                 no_new_privileges: security.no_new_privileges,
                 link_env,
                 mounts,
+                namespaces: sharing.namespaces,
+                shm: sharing.shm,
             },
         );
         acquired.shim_dir = Some(state_dir.clone());
@@ -367,7 +381,11 @@ impl Daemon {
         let cgroup = a.cgroup.then(|| self.cgroups.open(id));
         let images = a.rootfs.then(|| self.images.clone());
         let owner = id.to_string();
+        let shm = a.shm.clone();
         let local = tokio::task::spawn_blocking(move || {
+            if let Some(path) = shm {
+                super::namespaces::unmount_shareable_shm(&path);
+            }
             if let Some(cg) = cgroup {
                 if let Err(e) = cg.remove() {
                     tracing::warn!("container {owner}: removing cgroup: {e}");
@@ -502,6 +520,8 @@ pub(super) struct Acquired {
     pub(super) volumes: bool,
     pub(super) ports: Vec<crate::network::ports::PortMapping>,
     pub(super) shim_dir: Option<PathBuf>,
+    /// A shareable /dev/shm mounted on the host for it.
+    pub(super) shm: Option<PathBuf>,
 }
 
 /// The user a container's process (or an exec's) runs as: `-u` resolved in its rootfs, with
@@ -570,6 +590,8 @@ mod tests {
                 no_new_privileges: true,
                 link_env: vec![],
                 mounts: vec![],
+                namespaces: Default::default(),
+                shm: Default::default(),
             },
         );
         insta::assert_json_snapshot!(spec);

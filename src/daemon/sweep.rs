@@ -107,6 +107,16 @@ impl Daemon {
             }
         }
 
+        // A shareable /dev/shm is mounted on the host for as long as its container runs.
+        for r in records.values().filter(|r| !r.state.running) {
+            let dir = self.containers_dir().join(&r.id);
+            if let Some(shm) = super::namespaces::own_shm(r, &dir) {
+                if super::namespaces::unmount_shareable_shm(&shm) {
+                    removed.push(format!("/dev/shm of {}", r.id));
+                }
+            }
+        }
+
         removed.extend(self.restore_volume_users());
 
         let shims = self.config.exec_root.join("shims");

@@ -1,13 +1,14 @@
-//! The container's first process, from clone(2) to execve(2): it joins the network namespace,
-//! waits for its cgroup, takes a cgroup namespace, builds proc, sys and dev, makes the
+//! The container's first process, from clone(2) to execve(2): it joins the network namespace
+//! (and another container's IPC namespace, with `--ipc container:`), waits for its cgroup,
+//! takes a cgroup namespace (unless `--cgroupns host`), builds proc, sys and dev, makes the
 //! container's own mounts and the /etc binds (`mounts`), pivots into the rootfs, masks what
-//! Docker masks, sets the hostname, drops to Docker's capabilities and the user, and execs on
-//! the shim's word. Every call that order rests on goes through `kernel::Kernel`, so
+//! Docker masks, sets the hostname (unless `--uts host`), drops to Docker's capabilities and
+//! the user, and execs on the shim's word. Every call that order rests on goes through `kernel::Kernel`, so
 //! `order_tests` can check it without root.
 
 use super::kernel::{HostCgroups, Kernel, LinuxKernel, PathKind};
 use super::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
-use super::spec::ShimSpec;
+use super::spec::{OwnOrHost, ShimSpec, Shm};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{makedev, Mode, SFlag};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,8 @@ impl InitError {
 /// The file descriptors init works with, all opened by the shim before clone.
 pub struct InitFds {
     pub netns: Option<OwnedFd>,
+    /// Namespaces of another container to join (`--ipc container:<x>`), each with its kind.
+    pub joined: Vec<(OwnedFd, nix::sched::CloneFlags)>,
     /// The shim writes one byte once init is in its cgroup.
     pub cgroup_done: OwnedFd,
     /// Init writes `R` when ready, or `E` + JSON; CLOEXEC, so a successful exec closes it.
@@ -70,6 +73,20 @@ fn read_byte(fd: &OwnedFd) -> bool {
     }
 }
 
+/// A namespace's name as /proc/<pid>/ns/ spells it.
+pub fn ns_name(kind: nix::sched::CloneFlags) -> &'static str {
+    use nix::sched::CloneFlags as F;
+    match kind {
+        F::CLONE_NEWNET => "net",
+        F::CLONE_NEWIPC => "ipc",
+        F::CLONE_NEWUTS => "uts",
+        F::CLONE_NEWPID => "pid",
+        F::CLONE_NEWCGROUP => "cgroup",
+        F::CLONE_NEWNS => "mnt",
+        _ => "unknown",
+    }
+}
+
 /// The body of the cloned child. Never returns on success (execve replaces it).
 pub fn run(spec: &ShimSpec, fds: &InitFds, filter: Option<&[u8]>) -> isize {
     let err = match prepare_and_exec(&LinuxKernel, spec, fds, filter) {
@@ -94,21 +111,33 @@ pub fn prepare_and_exec(
         k.setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(|e| InitError::setup("joining the network namespace", e))?;
     }
+    for (ns, kind) in &fds.joined {
+        use std::os::fd::AsFd;
+        k.setns(ns.as_fd(), *kind).map_err(|e| {
+            InitError::setup(&format!("joining the {} namespace", ns_name(*kind)), e)
+        })?;
+    }
     if !read_byte(&fds.cgroup_done) {
         return Err(InitError::setup(
             "waiting for the cgroup",
             "the shim went away",
         ));
     }
-    k.unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
+    // Taken only now, so that the cgroup the shim put us in is the namespace's root.
+    if spec.namespaces.cgroup == OwnOrHost::Private {
+        k.unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
+    }
 
     setup_rootfs(k, spec)?;
-    k.sethostname(&spec.hostname)
-        .map_err(|e| InitError::setup("setting the hostname", e))?;
-    if !spec.domainname.is_empty() {
-        k.setdomainname(&spec.domainname)
-            .map_err(|e| InitError::setup("setting the domain name", e))?;
+    // In a UTS namespace that is not its own, the names are somebody else's to set.
+    if spec.namespaces.uts == OwnOrHost::Private {
+        k.sethostname(&spec.hostname)
+            .map_err(|e| InitError::setup("setting the hostname", e))?;
+        if !spec.domainname.is_empty() {
+            k.setdomainname(&spec.domainname)
+                .map_err(|e| InitError::setup("setting the domain name", e))?;
+        }
     }
 
     let cwd = if spec.cwd.is_empty() {
@@ -224,7 +253,8 @@ fn setup_console(k: &dyn Kernel, spec: &ShimSpec, sock: &OwnedFd) -> Result<(), 
 /// `--init`: stay PID 1 as a tiny init (what docker-init, tini, does): fork the command, pass
 /// it every signal we receive, reap every orphan that the kernel reparents to us, and exit with
 /// the command's status. Without it the command is PID 1, which ignores signals it has no
-/// handler for, so `docker stop` must wait for its SIGKILL.
+/// handler for, so `docker stop` must wait for its SIGKILL. In a pid namespace that is not the
+/// container's own (`--pid host`) it is not PID 1, and asks for the orphans as a subreaper.
 fn reap_as_pid1(
     k: &dyn Kernel,
     spec: &ShimSpec,
@@ -234,6 +264,8 @@ fn reap_as_pid1(
     use nix::sys::signal::{SigSet, SigmaskHow, Signal};
     use nix::sys::signalfd::SignalFd;
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| InitError::setup("becoming a subreaper", e))?;
     // Blocked before the fork, so no signal arrives between the fork and the signalfd.
     let all = SigSet::all();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None)
@@ -325,7 +357,11 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
         sys_flags,
         None,
     )?;
-    mount_cgroups(k, &at("/sys/fs/cgroup"))?;
+    mount_cgroups(
+        k,
+        &at("/sys/fs/cgroup"),
+        spec.namespaces.cgroup == OwnOrHost::Private,
+    )?;
     ensure_dir(&at("/dev"))?;
     mnt(
         k,
@@ -365,15 +401,33 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )?;
-    ensure_dir(&at("/dev/shm"))?;
-    mnt(
-        k,
-        Some("shm"),
-        &at("/dev/shm"),
-        Some("tmpfs"),
-        base,
-        Some(&format!("mode=1777,size={}", spec.shm_size)),
-    )?;
+    match &spec.shm {
+        Shm::Private => {
+            ensure_dir(&at("/dev/shm"))?;
+            mnt(
+                k,
+                Some("shm"),
+                &at("/dev/shm"),
+                Some("tmpfs"),
+                base,
+                Some(&format!("mode=1777,size={}", spec.shm_size)),
+            )?;
+        }
+        // The host's, or a shareable container's: the same tmpfs, with its own flags.
+        Shm::Bind(source) => {
+            ensure_dir(&at("/dev/shm"))?;
+            mnt(
+                k,
+                Some(&source.to_string_lossy()),
+                &at("/dev/shm"),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
+        }
+        // `--ipc none`: not even the directory, as in Docker.
+        Shm::None => {}
+    }
     ensure_dir(&at("/dev/mqueue"))?;
     mnt(
         k,
@@ -509,13 +563,53 @@ fn copy_host_devices(k: &dyn Kernel, from: &Path, to: &Path) -> Result<(), InitE
 }
 
 /// /sys/fs/cgroup inside the container, read-only, as Docker gives it: the cgroup2 tree, or a
-/// tmpfs holding each v1 hierarchy the host has. Mounted after the cgroup namespace was
-/// created, so each shows the container's own cgroup as its root.
-fn mount_cgroups(k: &dyn Kernel, target: &Path) -> Result<(), InitError> {
+/// tmpfs holding each v1 hierarchy the host has, each showing the container's own cgroup as
+/// its root. In its own cgroup namespace (`private_ns`) a fresh cgroup mount does that by
+/// itself; in the host's one it would show the host's whole tree, so the directory of the
+/// container's cgroup in each hierarchy is bound there instead, as runc does.
+fn mount_cgroups(k: &dyn Kernel, target: &Path, private_ns: bool) -> Result<(), InitError> {
     let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    match k.host_cgroups() {
-        Ok(HostCgroups::V2) => mnt(k, Some("cgroup2"), target, Some("cgroup2"), ro, None),
-        Ok(HostCgroups::V1(hierarchies)) => {
+    let layout = k
+        .host_cgroups()
+        .map_err(|e| InitError::setup("inspecting /sys/fs/cgroup", e))?;
+    let own = if private_ns {
+        Vec::new()
+    } else {
+        let text = k
+            .own_cgroups()
+            .map_err(|e| InitError::setup("reading /proc/self/cgroup", e))?;
+        own_cgroup_dirs(&layout, &text)
+    };
+    // A bind of the container's directory, then read-only (a bind takes its flags only from
+    // a remount). A hierarchy where it has no directory of its own stays empty.
+    let bind_own = |name: Option<&str>, dir: &Path| -> Result<(), InitError> {
+        let Some((_, source)) = own.iter().find(|(n, _)| n.as_deref() == name) else {
+            return Ok(());
+        };
+        if k.path_kind(source, true) != Some(PathKind::Directory) {
+            return Ok(());
+        }
+        mnt(
+            k,
+            Some(&source.to_string_lossy()),
+            dir,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        mnt(
+            k,
+            None,
+            dir,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro,
+            None,
+        )
+    };
+    match layout {
+        HostCgroups::V2 if private_ns => mnt(k, Some("cgroup2"), target, Some("cgroup2"), ro, None),
+        HostCgroups::V2 => bind_own(None, target),
+        HostCgroups::V1(hierarchies) => {
             mnt(
                 k,
                 Some("tmpfs"),
@@ -528,7 +622,11 @@ fn mount_cgroups(k: &dyn Kernel, target: &Path) -> Result<(), InitError> {
                 let dir = target.join(&name);
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| InitError::setup(&format!("creating {}", dir.display()), e))?;
-                mnt(k, Some("cgroup"), &dir, Some("cgroup"), ro, Some(&opts))?;
+                if private_ns {
+                    mnt(k, Some("cgroup"), &dir, Some("cgroup"), ro, Some(&opts))?;
+                } else {
+                    bind_own(Some(&name), &dir)?;
+                }
             }
             mnt(
                 k,
@@ -539,7 +637,44 @@ fn mount_cgroups(k: &dyn Kernel, target: &Path) -> Result<(), InitError> {
                 Some("mode=755"),
             )
         }
-        Err(e) => Err(InitError::setup("inspecting /sys/fs/cgroup", e)),
+    }
+}
+
+/// Where the cgroup this process is in lies on the host, per hierarchy, from
+/// `/proc/self/cgroup` (`own`, read in the host's cgroup namespace): the v2 directory (named
+/// None), or for each v1 hierarchy (named by its directory) the line whose controllers are
+/// among its mount options.
+pub fn own_cgroup_dirs(layout: &HostCgroups, own: &str) -> Vec<(Option<String>, PathBuf)> {
+    let root = Path::new(crate::cgroups::DEFAULT_ROOT);
+    let lines: Vec<(&str, &str)> = own
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let _id = f.next()?;
+            Some((f.next()?, f.next()?))
+        })
+        .collect();
+    let under = |base: PathBuf, path: &str| match path.trim_matches('/') {
+        "" => base,
+        rel => base.join(rel),
+    };
+    match layout {
+        HostCgroups::V2 => lines
+            .iter()
+            .find(|(controllers, _)| controllers.is_empty())
+            .map(|(_, path)| (None, under(root.to_path_buf(), path)))
+            .into_iter()
+            .collect(),
+        HostCgroups::V1(hierarchies) => hierarchies
+            .iter()
+            .filter_map(|(name, opts)| {
+                let opts: Vec<&str> = opts.split(',').collect();
+                let (_, path) = lines.iter().find(|(controllers, _)| {
+                    !controllers.is_empty() && controllers.split(',').all(|c| opts.contains(&c))
+                })?;
+                Some((Some(name.clone()), under(root.join(name), path)))
+            })
+            .collect(),
     }
 }
 
@@ -708,6 +843,7 @@ mod tests {
             tty: false,
             open_stdin: false,
             network: crate::runtime::spec::Network::New,
+            namespaces: Default::default(),
             cgroup_paths: vec![],
             mounts: vec![],
             binds: vec![],
@@ -715,6 +851,7 @@ mod tests {
             log: Default::default(),
             state_dir: "/tmp".into(),
             shm_size: crate::runtime::spec::DEFAULT_SHM_SIZE,
+            shm: Default::default(),
             readonly_rootfs: false,
             capabilities: None,
             init: false,

@@ -46,11 +46,11 @@ pub enum HostCgroups {
     V1(Vec<(String, String)>),
 }
 
-/// The calls init's sequence is made of. Three of them only look ([`Kernel::path_kind`],
-/// [`Kernel::host_cgroups`], [`Kernel::mount_flags_at`]): what init mounts depends on their
-/// answers, so a test must be able to give them. Finding and creating a mount point inside the
-/// rootfs (`init::mounts`) is not here: it only opens and creates files, which a test can let
-/// happen in a temporary directory.
+/// The calls init's sequence is made of. Four of them only look ([`Kernel::path_kind`],
+/// [`Kernel::host_cgroups`], [`Kernel::own_cgroups`], [`Kernel::mount_flags_at`]): what init
+/// mounts depends on their answers, so a test must be able to give them. Finding and creating
+/// a mount point inside the rootfs (`init::mounts`) is not here: it only opens and creates
+/// files, which a test can let happen in a temporary directory.
 pub trait Kernel {
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> Result<(), KernelError>;
     fn unshare(&self, flags: CloneFlags) -> Result<(), KernelError>;
@@ -87,6 +87,8 @@ pub trait Kernel {
     /// None when nothing is there; `follow_symlinks` picks stat(2) over lstat(2).
     fn path_kind(&self, path: &Path, follow_symlinks: bool) -> Option<PathKind>;
     fn host_cgroups(&self) -> Result<HostCgroups, KernelError>;
+    /// `/proc/self/cgroup`: the cgroup this process is in, in each hierarchy.
+    fn own_cgroups(&self) -> Result<String, KernelError>;
     fn dup2(&self, from: BorrowedFd<'_>, to: RawFd) -> Result<(), KernelError>;
     fn permitted_capabilities(&self) -> Result<CapsHashSet, KernelError>;
     /// Drop from the bounding set every capability this kernel knows and `keep` lacks.
@@ -204,6 +206,10 @@ impl Kernel for LinuxKernel {
             crate::cgroups::CgroupVersion::V2 => HostCgroups::V2,
             crate::cgroups::CgroupVersion::V1 => HostCgroups::V1(crate::cgroups::v1_hierarchies()),
         })
+    }
+
+    fn own_cgroups(&self) -> Result<String, KernelError> {
+        Ok(std::fs::read_to_string("/proc/self/cgroup")?)
     }
 
     fn dup2(&self, from: BorrowedFd<'_>, to: RawFd) -> Result<(), KernelError> {

@@ -1,14 +1,17 @@
 //! `berth shim <state dir>`: one small process per container, outside it, that outlives the
-//! daemon's requests. It clones the container's init into new namespaces, holds the
-//! container's stdio, writes its log (json-file or local, rotated), relays output to the daemon over
-//! `shim.sock`, reaps the process and records its exit status in `exit.json`.
+//! daemon's requests. It clones the container's init into new namespaces (or another
+//! container's pid namespace), holds the container's stdio, writes its log (json-file or local,
+//! rotated), relays output to the daemon over `shim.sock`, reaps the process and records its
+//! exit status in `exit.json`; when the process did not own its pid namespace, it also kills
+//! what the process leaves behind in its cgroup.
 //! No async runtime and a single thread: a blocking poll(2) loop over a handful of fds.
 
 use super::init::{self, InitError, InitFds};
 use super::logging::writer::LogWriter;
 use super::protocol::{self, FrameBuffer};
-use super::spec::{ExitStatus, Network, ShimSpec};
+use super::spec::{ExitStatus, Namespace, Network, OwnOrHost, ShimSpec};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
@@ -86,11 +89,24 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     let (cg_r, cg_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
-    let netns = match &spec.network {
-        Network::Join(p) => Some(OwnedFd::from(
+    let open = |p: &Path| -> anyhow::Result<OwnedFd> {
+        Ok(OwnedFd::from(
             std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
-        )),
+        ))
+    };
+    let netns = match &spec.network {
+        Network::Join(p) => Some(open(p)?),
         Network::New | Network::Host => None,
+    };
+    let mut joined = Vec::new();
+    if let Namespace::Join(p) = &spec.namespaces.ipc {
+        joined.push((open(p)?, CloneFlags::CLONE_NEWIPC));
+    }
+    // A pid namespace is entered by being born in it: the shim sets it for its children
+    // around the clone, and takes its own back at once.
+    let pidns = match &spec.namespaces.pid {
+        Namespace::Join(p) => Some((open(p)?, open(Path::new("/proc/self/ns/pid"))?)),
+        Namespace::Private | Namespace::Host => None,
     };
     // With -t, init makes the terminal inside the container and sends us its master end.
     let (console_r, console_w) = if spec.tty {
@@ -109,6 +125,7 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     let fds = InitFds {
         console: console_w,
         netns,
+        joined,
         cgroup_done: cg_r,
         report: report_w,
         go: go_r,
@@ -116,13 +133,7 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         stdout: stdout_w,
         stderr: stderr_w,
     };
-    let mut flags = nix::sched::CloneFlags::CLONE_NEWNS
-        | nix::sched::CloneFlags::CLONE_NEWUTS
-        | nix::sched::CloneFlags::CLONE_NEWIPC
-        | nix::sched::CloneFlags::CLONE_NEWPID;
-    if spec.network == Network::New {
-        flags |= nix::sched::CloneFlags::CLONE_NEWNET;
-    }
+    let flags = clone_flags(&spec);
     let filter = match &spec.seccomp_filter {
         Some(p) => Some(
             std::fs::read(p)
@@ -131,17 +142,27 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         None => None,
     };
     let mut stack = vec![0u8; 1 << 20];
+    if let Some((theirs, _)) = &pidns {
+        nix::sched::setns(theirs, CloneFlags::CLONE_NEWPID)
+            .context("entering the other container's pid namespace")?;
+    }
     // SAFETY: the child runs in its own copy of the address space (no CLONE_VM), like fork,
     // and only touches `spec` and `fds`, which live until the clone returns in the parent.
-    let child = unsafe {
+    let cloned = unsafe {
         nix::sched::clone(
             Box::new(|| init::run(&spec, &fds, filter.as_deref())),
             &mut stack,
             flags,
             Some(libc::SIGCHLD),
         )
+    };
+    if let Some((_, ours)) = &pidns {
+        // Always allowed: it is the namespace the shim itself lives in.
+        nix::sched::setns(ours, CloneFlags::CLONE_NEWPID)
+            .context("returning to the shim's pid namespace")?;
     }
-    .context("clone")?;
+    drop(pidns);
+    let child = cloned.context("clone")?;
     // The child has its own copies; the shim lives on for the whole container, so it keeps
     // nothing it no longer needs.
     drop((fds, stack, filter));
@@ -244,7 +265,44 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
             console: None,
         },
     };
-    pump(child, state_dir, &listener, Some(conn), io, &mut log)
+    // Without a pid namespace of its own, the process's end ends nothing else: what it leaves
+    // in its cgroup is killed, as runc does.
+    let leftovers = (spec.namespaces.pid != Namespace::Private).then_some(&spec.cgroup_paths[..]);
+    pump(
+        child,
+        state_dir,
+        &listener,
+        Some(conn),
+        io,
+        &mut log,
+        leftovers,
+    )
+}
+
+/// The namespaces the clone makes: each kind the container owns, except the cgroup one, which
+/// init takes once the shim has put it in its cgroup.
+pub fn clone_flags(spec: &ShimSpec) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    for (own, flag) in [
+        (
+            spec.namespaces.pid == Namespace::Private,
+            CloneFlags::CLONE_NEWPID,
+        ),
+        (
+            spec.namespaces.ipc == Namespace::Private,
+            CloneFlags::CLONE_NEWIPC,
+        ),
+        (
+            spec.namespaces.uts == OwnOrHost::Private,
+            CloneFlags::CLONE_NEWUTS,
+        ),
+        (spec.network == Network::New, CloneFlags::CLONE_NEWNET),
+    ] {
+        if own {
+            flags |= flag;
+        }
+    }
+    flags
 }
 
 /// The container's side of the relay: its output pipes (or terminal), its stdin, and with a
@@ -330,6 +388,7 @@ fn pump(
     mut conn: Option<UnixStream>,
     io: Stdio,
     log: &mut LogWriter,
+    leftovers: Option<&[std::path::PathBuf]>,
 ) -> anyhow::Result<()> {
     let pidfd = pidfd_open(child)?;
     let Stdio {
@@ -374,7 +433,8 @@ fn pump(
             kinds.push(12);
         }
         // After the exit, leftover writers (there should be none: the pid namespace died with
-        // its init) get a bounded time to let go of the pipes.
+        // its init, or the cgroup's processes were killed) get a bounded time to let go of the
+        // pipes.
         let timeout = if exit.is_some() {
             PollTimeout::from(2000u16)
         } else {
@@ -428,6 +488,11 @@ fn pump(
                         _ => Some(255),
                     };
                     stdin_w = None;
+                    if let Some(paths) = leftovers {
+                        if let Err(e) = crate::cgroups::kill_all(paths) {
+                            eprintln!("berth shim: killing what the process left: {e}");
+                        }
+                    }
                 }
                 11 => {
                     // A new daemon connection replaces the old one.
@@ -496,4 +561,66 @@ fn pump(
         let _ = protocol::write_frame(c, protocol::EXITED, &serde_json::to_vec(&st)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn spec(pid: Namespace, ipc: Namespace, uts: OwnOrHost, network: Network) -> ShimSpec {
+        let mut s: ShimSpec = serde_json::from_value(serde_json::json!({
+            "id": "c0ffee", "rootfs": "/r", "args": ["true"], "env": [], "cwd": "/",
+            "uid": 0, "gid": 0, "additional_gids": [], "hostname": "h", "tty": false,
+            "open_stdin": false, "network": "new", "cgroup_paths": [], "binds": [],
+            "log_path": "/dev/null", "state_dir": "/tmp"
+        }))
+        .unwrap();
+        s.namespaces.pid = pid;
+        s.namespaces.ipc = ipc;
+        s.namespaces.uts = uts;
+        s.network = network;
+        s
+    }
+
+    #[rstest]
+    #[case::all_its_own(
+        spec(Namespace::Private, Namespace::Private, OwnOrHost::Private, Network::New),
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNET
+    )]
+    #[case::a_prepared_netns(
+        spec(Namespace::Private, Namespace::Private, OwnOrHost::Private, Network::Join("/run/berth/netns/x".into())),
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS
+    )]
+    #[case::the_hosts_pid_uts_and_ipc(
+        spec(Namespace::Host, Namespace::Host, OwnOrHost::Host, Network::Host),
+        CloneFlags::CLONE_NEWNS
+    )]
+    #[case::another_containers_pid_and_ipc(
+        spec(Namespace::Join("/proc/1/ns/pid".into()), Namespace::Join("/proc/1/ns/ipc".into()), OwnOrHost::Private, Network::Host),
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+    )]
+    fn the_clone_makes_only_the_namespaces_the_container_owns(
+        #[case] s: ShimSpec,
+        #[case] want: CloneFlags,
+    ) {
+        assert_eq!(clone_flags(&s), want);
+        assert!(
+            !want.contains(CloneFlags::CLONE_NEWCGROUP),
+            "init takes that one"
+        );
+    }
+
+    #[test]
+    fn a_spec_from_before_the_namespace_modes_owns_them_all() {
+        let s = spec(
+            Namespace::Private,
+            Namespace::Private,
+            OwnOrHost::Private,
+            Network::New,
+        );
+        assert_eq!(s.namespaces, crate::runtime::spec::Namespaces::default());
+        assert_eq!(s.shm, crate::runtime::spec::Shm::Private);
+        assert_eq!(s.namespaces.cgroup, OwnOrHost::Private);
+    }
 }

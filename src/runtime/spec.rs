@@ -26,6 +26,58 @@ pub enum Network {
     Host,
 }
 
+/// One kind of namespace, which a container may own or share (`--pid`, `--ipc`, `--uts`,
+/// `--cgroupns`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    /// A new one of its own.
+    #[default]
+    Private,
+    /// The host's: nothing is unshared.
+    Host,
+    /// Another container's, through a namespace file of its init (`/proc/<pid>/ns/<kind>`).
+    Join(PathBuf),
+}
+
+/// A namespace a container owns or takes from the host, never from another container
+/// (`--uts`, `--cgroupns`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnOrHost {
+    #[default]
+    Private,
+    Host,
+}
+
+/// The namespaces besides the mount one (always the container's own) and the network one
+/// (`ShimSpec::network`). Absent fields are private, which is all berth made before.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Namespaces {
+    #[serde(default)]
+    pub pid: Namespace,
+    #[serde(default)]
+    pub ipc: Namespace,
+    #[serde(default)]
+    pub uts: OwnOrHost,
+    #[serde(default)]
+    pub cgroup: OwnOrHost,
+}
+
+/// What the container's /dev/shm is (`--ipc`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Shm {
+    /// A tmpfs of its own, `shm_size` bytes.
+    #[default]
+    Private,
+    /// A bind of this host directory: the host's /dev/shm (`--ipc host`), or the tmpfs the
+    /// daemon mounted for a shareable container, its own or the one it joins.
+    Bind(PathBuf),
+    /// None at all (`--ipc none`).
+    None,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ShimSpec {
     /// Full 64-hex container id.
@@ -51,6 +103,9 @@ pub struct ShimSpec {
     pub open_stdin: bool,
     /// Which network namespace the container's processes live in.
     pub network: Network,
+    /// Which of the other namespaces are its own, the host's or another container's.
+    #[serde(default)]
+    pub namespaces: Namespaces,
     /// cgroup directories the init process is placed in before it runs
     /// (one per v1 hierarchy, or the single v2 directory).
     pub cgroup_paths: Vec<PathBuf>,
@@ -71,6 +126,8 @@ pub struct ShimSpec {
     /// The size of `/dev/shm` in bytes (`--shm-size`; Docker's default is 64 MiB).
     #[serde(default = "default_shm_size")]
     pub shm_size: u64,
+    #[serde(default)]
+    pub shm: Shm,
     /// `--read-only`: the container sees its root filesystem read-only.
     #[serde(default)]
     pub readonly_rootfs: bool,

@@ -220,6 +220,23 @@ else
 fi
 b rm -f grow > /dev/null 2>&1
 
+# 8b. The cgroup namespace: Docker's default on v2 is a private one, where the container's
+# cgroup is `/`; with --cgroupns host the paths are the host's, and /sys/fs/cgroup is still
+# the container's own cgroup (bound, not a fresh mount of the whole tree).
+hostns=$(readlink /proc/self/ns/cgroup)
+cid=$(b create --pids-limit 11 busybox sh -c 'readlink /proc/self/ns/cgroup; cat /proc/self/cgroup /sys/fs/cgroup/pids.max' 2>&1)
+expect "cgroupns: the default recorded" private "$(b inspect -f '{{.HostConfig.CgroupnsMode}}' "$cid" 2>&1)"
+out=$(b start -a "$cid" 2>&1 | tr '\n' '|')
+case $out in
+  "$hostns|"*) fail "cgroupns default: a namespace of its own" "$out" ;;
+  *"|0::/|11|") pass "cgroupns default: a namespace of its own, its cgroup as / ($out)" ;;
+  *) fail "cgroupns default: its cgroup as /" "$out" ;;
+esac
+b rm "$cid" > /dev/null 2>&1
+out=$(b run --rm --cgroupns host --pids-limit 12 busybox sh -c \
+  'readlink /proc/self/ns/cgroup; cut -d/ -f2 /proc/self/cgroup; cat /sys/fs/cgroup/pids.max' 2>&1 | tr '\n' '|')
+expect "--cgroupns host: the host's namespace and paths, its own pids.max" "$hostns|$parent|12|" "$out"
+
 # 9. A container outlives a SIGKILLed daemon, in its cgroup, and the new daemon takes it back.
 cid=$(b run -d --name survivor -m 24m busybox sleep 300 2>&1)
 pid=$(b inspect -f '{{.State.Pid}}' survivor 2>&1)

@@ -12,6 +12,7 @@ mod list;
 mod logs;
 mod mountopts;
 mod netopts;
+mod nsopts;
 mod opts;
 mod port;
 mod prune;

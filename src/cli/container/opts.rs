@@ -96,6 +96,8 @@ pub struct RunArgs {
     pub network: Option<String>,
     #[command(flatten)]
     pub net: super::netopts::NetworkArgs,
+    #[command(flatten)]
+    pub namespaces: super::nsopts::NamespaceArgs,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_hosts: Vec<String>,

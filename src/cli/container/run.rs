@@ -83,15 +83,18 @@ fn create_request(a: &RunArgs, cwd: Option<&str>) -> Result<CreateRequest, Strin
         networking_config: None,
     };
     super::mountopts::apply(mounts, &mut request);
+    if let Some(hc) = request.host_config.as_mut() {
+        super::nsopts::apply(&a.namespaces, hc)?;
+    }
     Ok(request)
 }
 
 /// The flags docker refuses while it reads them, refused before the daemon is asked anything,
 /// so a typo is reported the same with or without a daemon.
 fn check_flags(a: &RunArgs) -> Result<(), ClientError> {
-    super::mountopts::plan(&a.storage, None)
-        .map(|_| ())
-        .map_err(ClientError::Protocol)
+    super::mountopts::plan(&a.storage, None).map_err(ClientError::Protocol)?;
+    super::nsopts::fields(&a.namespaces).map_err(ClientError::Protocol)?;
+    Ok(())
 }
 
 /// `run` prints a daemon error, adds docker's hint line, and picks 125/126/127 as docker does.

@@ -164,6 +164,8 @@ pub struct RecordingKernel {
     calls: RefCell<Vec<Call>>,
     pub permitted: CapsHashSet,
     pub cgroups: HostCgroups,
+    /// What `own_cgroups` reads: init in the container's cgroup, where the shim put it.
+    pub own_cgroups: String,
     /// What `path_kind` finds; anything else is absent.
     pub paths: HashMap<PathBuf, PathKind>,
     /// What `mount_flags_at` reports for every mount, as if each source lay on a mount with
@@ -196,6 +198,7 @@ impl Default for RecordingKernel {
             calls: RefCell::default(),
             permitted: caps::all(),
             cgroups: HostCgroups::V2,
+            own_cgroups: "0::/berth/c0ffee\n".into(),
             paths: paths
                 .into_iter()
                 .map(|(p, k)| (PathBuf::from(p), k))
@@ -315,6 +318,10 @@ impl Kernel for RecordingKernel {
 
     fn host_cgroups(&self) -> Result<HostCgroups, KernelError> {
         Ok(self.cgroups.clone())
+    }
+
+    fn own_cgroups(&self) -> Result<String, KernelError> {
+        Ok(self.own_cgroups.clone())
     }
 
     fn dup2(&self, _from: BorrowedFd<'_>, to: RawFd) -> Result<(), KernelError> {
