@@ -1,8 +1,9 @@
 //! e2e: the hijacked streams of the Engine API, spoken raw over the daemon's socket as
 //! docker-py speaks them. Whether exec output is framed follows the start request's `Tty`;
 //! the Content-Type says raw or multiplexed by API version; attach replays the log with
-//! `logs=1` and ends without `stream=1`; and no stream byte travels with the response head,
-//! where a client reading the head through a buffer would lose it.
+//! `logs=1` and ends without `stream=1`; the detach keys (docker-py's lowercase `detachKeys`
+//! too) end a session and leave the process running; and no stream byte travels with the
+//! response head, where a client reading the head through a buffer would lose it.
 
 mod common;
 
@@ -58,6 +59,24 @@ impl Conn {
             );
             buf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// The body of a response with a Content-Length (an error answered instead of a 101
+    /// leaves the connection open).
+    fn sized_body(mut self, head: &str) -> Vec<u8> {
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a content-length");
+        let mut out = std::mem::take(&mut self.rest);
+        let mut chunk = [0u8; 4096];
+        while out.len() < len {
+            let n = self.s.read(&mut chunk).unwrap();
+            assert!(n > 0, "the connection closed inside the body");
+            out.extend_from_slice(&chunk[..n]);
+        }
+        out
     }
 
     /// Everything after the head, to the end of the connection.
@@ -294,4 +313,80 @@ fn attach_replays_the_log_and_ends_without_stream() {
     assert!(c.head().starts_with("http/1.0 200"));
     assert_eq!(frames(&c.rest()).len(), 2);
     d.ok(&["rm", "once", "tty"]);
+}
+
+/// Send `input` on a hijacked session, then expect the stream to end within a few seconds.
+fn detaches(c: &mut Conn, input: &[u8]) {
+    c.s.write_all(input).unwrap();
+    c.s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    c.s.read_to_end(&mut rest)
+        .expect("the stream ends after the detach keys");
+}
+
+#[test]
+fn detach_keys_end_exec_and_attach_sessions() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["run", "-d", "-i", "-t", "--name", "cat", "busybox", "cat"]);
+
+    // docker-py puts the config file's detachKeys in the exec body, in lower camel case.
+    let id = exec_create(
+        &d,
+        "cat",
+        r#"{"Cmd":["cat"],"AttachStdin":true,"AttachStdout":true,"Tty":true,"detachKeys":"ctrl-p"}"#,
+    );
+    assert_eq!(exec_json(&d, &id)["DetachKeys"], "ctrl-p");
+    let mut c = Conn::send(
+        &d,
+        "POST",
+        &format!("/v1.44/exec/{id}/start"),
+        Some(r#"{"Tty":true}"#),
+        true,
+    );
+    c.head();
+    detaches(&mut c, b"\x10");
+    assert_eq!(exec_json(&d, &id)["Running"], true, "the exec runs on");
+
+    // Docker's wording for keys that are not keys, on each path.
+    let (head, v) = post_json(
+        &d,
+        "/v1.44/containers/cat/exec",
+        r#"{"Cmd":["cat"],"DetachKeys":"ctrl-1"}"#,
+    );
+    assert!(head.starts_with("http/1.0 400"), "{head}");
+    assert_eq!(v["message"], "Invalid escape keys (ctrl-1) provided");
+    let mut c = Conn::send(
+        &d,
+        "POST",
+        "/v1.44/containers/cat/attach?stream=1&stdin=1&detachKeys=ctrl-p,%20ctrl-q",
+        None,
+        true,
+    );
+    let head = c.head();
+    assert!(head.starts_with("http/1.1 400"), "{head}");
+    let v: serde_json::Value = serde_json::from_slice(&c.sized_body(&head)).unwrap();
+    assert_eq!(
+        v["message"],
+        "Invalid detach keys (ctrl-p, ctrl-q) provided"
+    );
+
+    // attach: the default ctrl-p ctrl-q, and keys of the request's own (docker-py's
+    // test_detach_with_arg).
+    for (query, keys) in [("", &b"\x10\x11"[..]), ("&detachKeys=ctrl-x", b"\x18")] {
+        let mut c = Conn::send(
+            &d,
+            "POST",
+            &format!("/v1.44/containers/cat/attach?stream=1&stdin=1&stdout=1{query}"),
+            None,
+            true,
+        );
+        c.head();
+        detaches(&mut c, keys);
+        assert_eq!(
+            d.ok(&["inspect", "-f", "{{.State.Running}}", "cat"]),
+            "true\n"
+        );
+    }
+    d.ok(&["rm", "-f", "cat"]);
 }
