@@ -172,3 +172,64 @@ fn the_docker_cli_gets_a_terminal_too() {
     t.send(b"exit 2\r");
     assert_eq!(t.wait(), 2);
 }
+
+/// `--detach-keys` reaches the daemon from every command that attaches: run, start -ai and
+/// exec of berth's CLI, and the docker CLI's exec. What it was attached to runs on; run and
+/// start end with status 0, exec as the docker CLI's does, 1 and "read escape sequence".
+#[test]
+fn detach_keys_of_run_start_and_exec() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    let detach_with_ctrl_x = |what: &str, cmd: std::process::Command, status: i32| {
+        let mut t = PtySession::spawn(cmd, 24, 80);
+        t.expect("/ # ");
+        t.send(b"echo here\r");
+        t.expect("here\r\n");
+        // ctrl-p ctrl-q are plain keys now: the shell gets them, nothing detaches.
+        t.send(b"\x10\x11");
+        t.send(b"\x18");
+        if status != 0 {
+            t.expect("read escape sequence");
+        }
+        assert_eq!(t.wait(), status, "{what}: ctrl-x detaches");
+    };
+    let mut cmd = d.cmd();
+    cmd.args([
+        "run",
+        "-it",
+        "--detach-keys",
+        "ctrl-x",
+        "--name",
+        "shell",
+        "busybox",
+        "sh",
+    ]);
+    detach_with_ctrl_x("run", cmd, 0);
+    assert!(running(&d, "shell"));
+
+    d.ok(&["create", "-it", "--name", "later", "busybox", "sh"]);
+    let mut cmd = d.cmd();
+    cmd.args(["start", "-ai", "--detach-keys", "ctrl-x", "later"]);
+    detach_with_ctrl_x("start", cmd, 0);
+    assert!(running(&d, "later"));
+
+    let shells = || d.ok(&["exec", "shell", "sh", "-c", "pidof sh | wc -w"]);
+    let before = shells();
+    let mut cmd = d.cmd();
+    cmd.args(["exec", "-it", "--detach-keys", "ctrl-x", "shell", "sh"]);
+    detach_with_ctrl_x("exec", cmd, 1);
+    assert_eq!(
+        shells().trim().parse::<u32>().unwrap(),
+        before.trim().parse::<u32>().unwrap() + 1,
+        "the exec's shell runs on"
+    );
+    if let Some(mut docker) = d.docker() {
+        docker.args(["exec", "-it", "--detach-keys", "ctrl-x", "shell", "sh"]);
+        detach_with_ctrl_x("docker exec", docker, 1);
+        assert_eq!(
+            shells().trim().parse::<u32>().unwrap(),
+            before.trim().parse::<u32>().unwrap() + 2
+        );
+    }
+    d.ok(&["rm", "-f", "shell", "later"]);
+}

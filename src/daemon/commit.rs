@@ -10,6 +10,7 @@ use crate::image::config::{History, ImageConfig};
 use crate::layers::pack::{self, Entry};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Kinds of `GET /containers/{id}/changes`: 0 modified, 1 added, 2 deleted.
 pub fn changes_in(
@@ -187,8 +188,18 @@ impl Daemon {
     }
 
     /// `POST /commit`: the container's read-write layer becomes a new layer on its image's,
-    /// with the container's config (and the changes) as the new image's config.
-    pub async fn commit(&self, req: CommitRequest) -> Result<String> {
+    /// with the container's config (and the changes) as the new image's config. With `pause`
+    /// (Docker's default) a running container is paused meanwhile, and unpaused after, failed
+    /// or not; the work runs in a task of its own so a client that hangs up cannot leave the
+    /// container paused.
+    pub async fn commit(self: &Arc<Self>, req: CommitRequest) -> Result<String> {
+        let d = self.clone();
+        tokio::spawn(async move { d.commit_now(req).await })
+            .await
+            .map_err(|e| DaemonError::system("commit", e))?
+    }
+
+    async fn commit_now(self: &Arc<Self>, req: CommitRequest) -> Result<String> {
         let c = self.lookup(&req.container)?;
         let rec = c.snapshot();
         let mut cfg: crate::image::config::ContainerConfig =
@@ -209,15 +220,7 @@ impl Daemon {
         }
         cfg.hostname = None;
         apply_changes(&mut cfg, &req.changes, req.reference.as_deref())?;
-        let freeze = req.pause && rec.state.running && !rec.state.paused;
-        let cg = self.cgroups.open(&rec.id);
-        if freeze {
-            let cg = cg.clone();
-            tokio::task::spawn_blocking(move || cg.set_frozen(true))
-                .await
-                .map_err(|e| DaemonError::system("pausing", e))?
-                .map_err(|e| DaemonError::system("pausing", e))?;
-        }
+        let paused = req.pause && self.pause_for_commit(&c).await?;
         let images = self.images.clone();
         let id = rec.id.clone();
         let now = super::now_rfc3339();
@@ -259,6 +262,10 @@ impl Daemon {
             );
             let raw = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
             let new_id = store.put_config(&raw).map_err(|e| e.to_string())?;
+            // Docker's commit names the container's image as the new image's parent.
+            store
+                .set_parent(&new_id, &image_id)
+                .map_err(|e| e.to_string())?;
             if let Some(r) = &reference {
                 store.tag(r, &new_id).map_err(|e| e.to_string())?;
             }
@@ -266,8 +273,10 @@ impl Daemon {
         })
         .await
         .map_err(|e| DaemonError::system("commit", e));
-        if freeze {
-            let _ = tokio::task::spawn_blocking(move || cg.set_frozen(false)).await;
+        if paused {
+            if let Err(e) = self.unpause_after_commit(&c).await {
+                tracing::warn!("unpausing {} after its commit: {e}", rec.id);
+            }
         }
         let new_id =
             made?.map_err(|e| DaemonError::System(format!("committing {}: {e}", rec.id)))?;

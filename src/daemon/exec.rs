@@ -79,9 +79,14 @@ impl Daemon {
                 "No exec command specified".into(),
             ));
         }
-        if !config.detach_keys.is_empty() {
-            crate::wire::detach::parse(&config.detach_keys)
-                .map_err(DaemonError::InvalidParameter)?;
+        if !config.detach_keys.is_empty()
+            && crate::wire::detach::parse(&config.detach_keys).is_err()
+        {
+            // Docker's words on this path (attach says "detach keys").
+            return Err(DaemonError::InvalidParameter(format!(
+                "Invalid escape keys ({}) provided",
+                config.detach_keys
+            )));
         }
         let id = crate::util::id::random_id();
         self.container_event(

@@ -93,12 +93,17 @@ impl Daemon {
     /// `GET /images/{name}/json`: Docker's image inspect shape.
     pub async fn image_inspect(&self, name: &str) -> Result<Value> {
         let img = self.image_get(name).await?;
+        let id = img.id.clone();
+        let parent = self
+            .with_store("reading the image's parent", move |s| Ok(s.parent_of(&id)))
+            .await?
+            .unwrap_or_default();
         let cfg = serde_json::to_value(&img.config).unwrap_or(Value::Null);
         Ok(json!({
             "Id": img.id,
             "RepoTags": img.repo_tags,
             "RepoDigests": img.repo_digests,
-            "Parent": "",
+            "Parent": parent,
             "Comment": cfg.get("comment").cloned().unwrap_or(json!("")),
             "Created": img.created,
             "DockerVersion": cfg.get("docker_version").cloned().unwrap_or(json!("")),
@@ -227,6 +232,13 @@ impl Daemon {
                 .iter()
                 .any(|t| t == name || t.strip_suffix(":latest") == Some(name));
         let users = self.containers_using(&img.id);
+        let id = img.id.clone();
+        let has_children = !self
+            .with_store("reading the image's children", move |s| {
+                Ok(s.children_of(&id))
+            })
+            .await?
+            .is_empty();
         let mut out = Vec::new();
         if !by_id {
             use crate::image::reference::Reference;
@@ -263,10 +275,18 @@ impl Daemon {
                 }
             }
             out.extend(self.untag_all(&img.id, refs).await?);
-            if !last || !users.is_empty() {
+            // An image with children stays, untagged, as Docker keeps it: the untag was
+            // what was asked for.
+            if !last || !users.is_empty() || has_children {
                 return Ok(out);
             }
         } else {
+            if has_children {
+                return Err(DaemonError::Conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    short(&img.id)
+                )));
+            }
             if let Some((c, _)) = users.iter().find(|(_, running)| *running) {
                 return Err(DaemonError::Conflict(format!(
                     "conflict: unable to delete {} (cannot be forced) - image is being used by running container {c}",
@@ -297,18 +317,6 @@ impl Daemon {
             if !users.is_empty() {
                 return Ok(out);
             }
-        }
-        let id = img.id.clone();
-        let children = self
-            .with_store("reading the image's children", move |s| {
-                Ok(s.children_of(&id))
-            })
-            .await?;
-        if !children.is_empty() {
-            return Err(DaemonError::Conflict(format!(
-                "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
-                short(&img.id)
-            )));
         }
         let mut next = Some(img.id.clone());
         while let Some(id) = next.take() {

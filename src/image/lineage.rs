@@ -1,9 +1,10 @@
-//! Parents and the build cache (chapter 08). An image the builder made remembers the image it
-//! was made on (`imagedb/metadata/sha256/<id>/parent`, where Docker keeps it), and the step
-//! that made it: an entry `buildcache/<parent>-<key hash>` names the child, so a later build
-//! finds "the child of this parent made by this step" with one file read. Deleting an image
-//! removes the entry that names it and the entries of which it is the parent, so the cache
-//! never points at something gone.
+//! Parents and the build cache (chapter 08). An image the builder or `commit` made remembers
+//! the image it was made on (`imagedb/metadata/sha256/<id>/parent`, where Docker keeps it);
+//! one the builder made also remembers the step that made it: an entry
+//! `buildcache/<parent>-<key hash>` names the child, so a later build finds "the child of this
+//! parent made by this step" with one file read. Deleting an image removes the entry that
+//! names it and the entries of which it is the parent, so the cache never points at something
+//! gone.
 
 use super::store::{io_ctx, ImageError, ImageStore};
 use crate::util::fsutil::write_atomic;
@@ -38,7 +39,7 @@ impl ImageStore {
         ))
     }
 
-    /// The image `id` was built on, if the builder made it.
+    /// The image `id` was made on, if the builder or `commit` made it.
     pub fn parent_of(&self, id: &str) -> Option<String> {
         fs::read_to_string(self.metadata_dir(id).join("parent"))
             .ok()
@@ -58,6 +59,14 @@ impl ImageStore {
         }
         out.sort();
         out
+    }
+
+    /// Record that `child` was made on `parent` (by `commit`, which leaves no cache entry).
+    pub fn set_parent(&self, child: &str, parent: &str) -> Result<(), ImageError> {
+        let meta = self.metadata_dir(child);
+        fs::create_dir_all(&meta).map_err(io_ctx("creating the image's metadata"))?;
+        write_atomic(&meta.join("parent"), parent.as_bytes())
+            .map_err(io_ctx("writing the image's parent"))
     }
 
     /// Record that the step `key` on `parent` made `child`: its parent, and the cache entry.

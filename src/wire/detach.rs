@@ -6,30 +6,28 @@
 /// Docker's default: ctrl-p, ctrl-q.
 pub const DEFAULT: &[u8] = &[0x10, 0x11];
 
-/// `ctrl-p,ctrl-q` → `[0x10, 0x11]`; the error names the key that is not one.
+/// `ctrl-p,ctrl-q` → `[0x10, 0x11]`. Each key is one character, `ctrl-` and one of `a`-`z`,
+/// `@`, `[`, `\`, `]`, `^`, `_` (lower case, as Docker spells them), or `DEL`. Nothing is
+/// trimmed, as in Docker, so `ctrl-p, ctrl-q` is refused.
 pub fn parse(spec: &str) -> Result<Vec<u8>, String> {
     let invalid = || format!("Invalid detach keys ({spec}) provided");
     let mut keys = Vec::new();
     for key in spec.split(',') {
-        let key = key.trim();
-        let lower = key.to_ascii_lowercase();
-        if let Some(ch) = lower.strip_prefix("ctrl-") {
-            let b = match ch.as_bytes() {
-                [c @ b'a'..=b'z'] => c - b'a' + 1,
-                [b'@'] => 0,
-                [b'['] => 27,
-                [b'\\'] => 28,
-                [b']'] => 29,
-                [b'^'] => 30,
-                [b'_'] => 31,
+        let b = match key.as_bytes() {
+            [c] if c.is_ascii() => *c,
+            b"DEL" => 127,
+            _ => match key.strip_prefix("ctrl-").map(str::as_bytes) {
+                Some([c @ b'a'..=b'z']) => c - b'a' + 1,
+                Some([b'@']) => 0,
+                Some([b'[']) => 27,
+                Some([b'\\']) => 28,
+                Some([b']']) => 29,
+                Some([b'^']) => 30,
+                Some([b'_']) => 31,
                 _ => return Err(invalid()),
-            };
-            keys.push(b);
-        } else if key.len() == 1 && key.is_ascii() {
-            keys.push(key.as_bytes()[0]);
-        } else {
-            return Err(invalid());
-        }
+            },
+        };
+        keys.push(b);
     }
     Ok(keys)
 }
@@ -96,10 +94,14 @@ mod tests {
     #[case("ctrl-p,ctrl-q", Ok(vec![0x10, 0x11]))]
     #[case("ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_", Ok(vec![0, 27, 28, 29, 30, 31]))]
     #[case("a,b", Ok(vec![b'a', b'b']))]
-    #[case("CTRL-A", Ok(vec![1]))]
+    #[case("CTRL-A", Err("Invalid detach keys (CTRL-A) provided".to_string()))]
+    #[case("ctrl-A", Err("Invalid detach keys (ctrl-A) provided".to_string()))]
+    #[case("DEL,x", Ok(vec![127, b'x']))]
     #[case("ctrl-1", Err("Invalid detach keys (ctrl-1) provided".to_string()))]
     #[case("ab", Err("Invalid detach keys (ab) provided".to_string()))]
     #[case("", Err("Invalid detach keys () provided".to_string()))]
+    #[case("ctrl-p, ctrl-q", Err("Invalid detach keys (ctrl-p, ctrl-q) provided".to_string()))]
+    #[case(" ", Ok(vec![b' ']))]
     fn keys_parse_like_docker(#[case] spec: &str, #[case] want: Result<Vec<u8>, String>) {
         assert_eq!(parse(spec), want);
     }

@@ -605,7 +605,8 @@ pub struct ExecConfig {
     pub user: String,
     #[serde(default)]
     pub privileged: bool,
-    #[serde(default)]
+    /// docker-py sends `detachKeys`; Go's JSON decoder, Docker's, matches keys in any case.
+    #[serde(default, alias = "detachKeys")]
     pub detach_keys: String,
     /// `[rows, columns]` of the client's terminal, for `-t`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,91 +1,122 @@
 //! `POST /containers/{id}/attach`: the docker CLI's way into a container's stdio. With
-//! `Upgrade: tcp` the connection is hijacked (101, then raw frames both ways, as Docker does);
-//! without it, output streams in the response body. Input sent before the container starts
-//! waits for its process; the detach keys end the session and leave the container running.
+//! `Upgrade: tcp` the connection is hijacked (101, then the stream both ways, as Docker does);
+//! without it, output streams in the response body. `logs=1` first replays what the container
+//! has logged so far; `stream=1` then follows its live output (and takes its input), and
+//! without it the answer ends after the replay. Input sent before the container starts waits
+//! for its process; the detach keys end the session and leave the container running.
 
-use super::{streaming, upgraded_response, ApiError, Call, Reply};
+use super::{hijack, streaming, ApiError, Call, Reply};
 use crate::daemon::container::Output;
+use crate::daemon::logs::LogQuery;
 use crate::wire::{detach, stream};
 use bytes::Bytes;
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::broadcast::error::RecvError;
 
 /// `POST /containers/{id}/attach`: with `Upgrade: tcp` the connection is hijacked and carries
-/// raw frames both ways; without it, output streams in the response body.
+/// the stream both ways; without it, output streams in the response body.
 pub(super) async fn attach(call: Call) -> Reply {
-    let (id, q) = (call.param("id"), call.query());
+    let (id, q, version) = (call.param("id"), call.query(), call.version());
     let Call { mut req, d, .. } = call;
     let c = d.lookup(&id)?;
     let want_stdin = q.flag("stdin");
     let want_stdout = q.flag("stdout");
     let want_stderr = q.flag("stderr");
+    let want_stream = q.flag("stream");
     let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
         Some(spec) => detach::parse(spec).map_err(ApiError::BadRequest)?,
         None => detach::DEFAULT.to_vec(),
     };
     let rec = c.snapshot();
-    d.container_event(&rec, "attach", &[]);
     let tty = rec.config.tty;
-    // Subscribe before answering, so output produced right after `start` is never missed.
+    // Subscribe before the replay and before answering, so output produced meanwhile (or
+    // right after `start`) is never missed.
     let mut output = c.output.subscribe();
+    let replay = if q.flag("logs") {
+        Some(d.logs(
+            &rec.id,
+            LogQuery {
+                stdout: want_stdout,
+                stderr: want_stderr,
+                ..Default::default()
+            },
+        )?)
+    } else {
+        None
+    };
+    d.container_event(&rec, "attach", &[]);
     let finished = !rec.state.running && rec.state.status == "exited";
     // Input sent before the container starts waits for it; input after this run has ended
     // is dropped.
     let exits_seen = c.lifecycle.borrow().exits;
 
     let frame = move |o: &Output| -> Option<Vec<u8>> {
-        match o {
-            Output::Stdout(b) if want_stdout => Some(if tty {
-                b.to_vec()
-            } else {
-                stream::encode(stream::STDOUT, b)
-            }),
-            Output::Stderr(b) if want_stderr => Some(if tty {
-                b.to_vec()
-            } else {
-                stream::encode(stream::STDERR, b)
-            }),
-            _ => None,
-        }
+        let (id, b) = match o {
+            Output::Stdout(b) if want_stdout => (stream::STDOUT, b),
+            Output::Stderr(b) if want_stderr => (stream::STDERR, b),
+            _ => return None,
+        };
+        Some(if tty {
+            b.to_vec()
+        } else {
+            stream::encode(id, b)
+        })
     };
 
     let upgrade = req.headers().get(hyper::header::UPGRADE).is_some();
     if !upgrade {
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-        if !finished {
-            tokio::spawn(async move {
-                loop {
-                    match output.recv().await {
-                        Ok(Output::Closed)
-                        | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                        Ok(o) => {
-                            if let Some(b) = frame(&o) {
-                                if tx.send(Bytes::from(b)).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+        tokio::spawn(async move {
+            if let Some(mut replay) = replay {
+                while let Some(b) = replay.recv().await {
+                    if tx.send(b).await.is_err() {
+                        return;
                     }
                 }
-            });
-        }
-        return streaming("application/vnd.docker.raw-stream", rx);
+            }
+            if !want_stream || finished {
+                return;
+            }
+            loop {
+                match output.recv().await {
+                    Ok(Output::Closed) | Err(RecvError::Closed) => break,
+                    Ok(o) => {
+                        if let Some(b) = frame(&o) {
+                            if tx.send(Bytes::from(b)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                }
+            }
+        });
+        return streaming(hijack::RAW, rx);
     }
 
     let on_upgrade = hyper::upgrade::on(&mut req);
     let container = c.clone();
     tokio::spawn(async move {
-        let upgraded = match on_upgrade.await {
-            Ok(u) => u,
+        let (mut rd, mut wr) = match hijack::take(on_upgrade).await {
+            Ok(halves) => halves,
             Err(e) => {
                 tracing::debug!("attach upgrade failed: {e}");
                 return;
             }
         };
-        let io = TokioIo::new(upgraded);
-        let (mut rd, mut wr) = tokio::io::split(io);
+        if let Some(mut replay) = replay {
+            while let Some(b) = replay.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !want_stream {
+            let _ = wr.flush().await;
+            let _ = wr.shutdown().await;
+            return;
+        }
         // Set when the client types the detach keys: the attach ends, the container runs on.
         let detached = Arc::new(tokio::sync::Notify::new());
         let stdin_task = if want_stdin && rec.config.open_stdin {
@@ -138,7 +169,7 @@ pub(super) async fn attach(call: Call) -> Reply {
                 _ = lifecycle.wait_for(|l| l.removed) => break,
             };
             match next {
-                Ok(Output::Closed) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Ok(Output::Closed) | Err(RecvError::Closed) => break,
                 Ok(o) => {
                     if let Some(b) = frame(&o) {
                         if wr.write_all(&b).await.is_err() {
@@ -146,7 +177,7 @@ pub(super) async fn attach(call: Call) -> Reply {
                         }
                     }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(RecvError::Lagged(_)) => continue,
             }
         }
         let _ = wr.flush().await;
@@ -155,5 +186,5 @@ pub(super) async fn attach(call: Call) -> Reply {
             t.abort();
         }
     });
-    Ok(upgraded_response())
+    Ok(hijack::upgraded_response(hijack::media_type(!tty, version)))
 }

@@ -4,14 +4,13 @@
 //! the container's cgroup and namespaces.
 
 use super::containers::size_query;
-use super::{json_response, ok_empty, ok_json, streaming, upgraded_response};
+use super::{hijack, json_response, ok_empty, ok_json, streaming};
 use super::{ApiError, Call, Reply};
 use crate::wire::types::{ExecConfig, ExecStartConfig};
 use crate::wire::{detach, stream};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::StatusCode;
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,10 +38,13 @@ pub(super) async fn inspect(c: Call) -> Reply {
 }
 
 /// `POST /exec/{id}/start`: run the exec; unless detached, the connection is hijacked and
-/// carries its output (framed, or raw with a terminal) and its stdin, and closes when the
-/// process ends or the client types the detach keys.
+/// carries its output and its stdin, and closes when the process ends or the client types the
+/// detach keys. Whether the output is framed follows the start request's `Tty`, not the
+/// exec's, as in Docker: an exec made with a terminal and started without one (docker-py's
+/// default) sends the terminal's output in stdout frames.
 pub(super) async fn start(c: Call) -> Reply {
     let id = c.param("id");
+    let version = c.version();
     let Call { mut req, d, .. } = c;
     let exec = d.exec_get(&id)?;
     let upgrade = req.headers().get(hyper::header::UPGRADE).is_some();
@@ -53,7 +55,12 @@ pub(super) async fn start(c: Call) -> Reply {
         .await
         .map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?
         .to_bytes();
-    let start: ExecStartConfig = serde_json::from_slice(&body).unwrap_or_default();
+    let start: ExecStartConfig = if body.iter().all(u8::is_ascii_whitespace) {
+        ExecStartConfig::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?
+    };
     let size = [&start.console_size, &exec.config.console_size]
         .into_iter()
         .flatten()
@@ -67,7 +74,7 @@ pub(super) async fn start(c: Call) -> Reply {
     let keys = detach::parse(&exec.config.detach_keys).unwrap_or_else(|_| detach::DEFAULT.to_vec());
     let spawned = d.exec_spawn(&exec, size).await?;
     let mut child = spawned.child;
-    // With a terminal, all output is the terminal's (plus nsexec's own errors), sent raw.
+    // With a terminal, all output is the terminal's (plus nsexec's own errors).
     let (pty_out, pty_in) = match spawned.terminal.map(crate::runtime::console::AsyncPty::new) {
         Some(Ok(pty)) => {
             let (r, w) = tokio::io::split(pty);
@@ -82,11 +89,11 @@ pub(super) async fn start(c: Call) -> Reply {
         }
         None => (None, None),
     };
-    let tty = pty_out.is_some();
-    let (out_stream, err_stream) = if tty {
-        (None, None)
-    } else {
+    let framed = !start.tty;
+    let (out_stream, err_stream) = if framed {
         (Some(stream::STDOUT), Some(stream::STDERR))
+    } else {
+        (None, None)
     };
     let stdin: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> =
         match (pty_in, child.stdin.take()) {
@@ -108,7 +115,7 @@ pub(super) async fn start(c: Call) -> Reply {
     // Every output is read to its end, wanted or not, so the process never blocks on it.
     let forward = async move {
         tokio::join!(
-            frame_pipe(pty_out, None, want_out, tx.clone()),
+            frame_pipe(pty_out, out_stream, want_out, tx.clone()),
             frame_pipe(stdout, out_stream, want_out, tx.clone()),
             frame_pipe(stderr, err_stream, want_err, tx)
         );
@@ -130,25 +137,20 @@ pub(super) async fn start(c: Call) -> Reply {
         return ok_empty();
     }
     let Some(on_upgrade) = on_upgrade else {
+        // Without an upgrade Docker answers 200 and the stream, always called raw.
         drop(stdin);
         tokio::spawn(finish);
-        let content_type = if tty {
-            "application/vnd.docker.raw-stream"
-        } else {
-            "application/vnd.docker.multiplexed-stream"
-        };
-        return streaming(content_type, rx);
+        return streaming(hijack::RAW, rx);
     };
     tokio::spawn(async move {
         let finished = tokio::spawn(finish);
-        let upgraded = match on_upgrade.await {
-            Ok(u) => u,
+        let (mut rd, mut wr) = match hijack::take(on_upgrade).await {
+            Ok(halves) => halves,
             Err(e) => {
                 tracing::debug!("exec upgrade failed: {e}");
                 return;
             }
         };
-        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
         let detached = Arc::new(tokio::sync::Notify::new());
         let stdin_task = {
             let detached = detached.clone();
@@ -197,7 +199,9 @@ pub(super) async fn start(c: Call) -> Reply {
         // A detached exec runs on; its end is still recorded.
         drop(finished);
     });
-    Ok(upgraded_response())
+    Ok(hijack::upgraded_response(hijack::media_type(
+        framed, version,
+    )))
 }
 
 /// Copy a process's pipe into `tx` as frames of `stream` (raw bytes when None). It reads to the end even when the

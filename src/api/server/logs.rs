@@ -42,12 +42,5 @@ pub(super) async fn logs(c: Call) -> Reply {
         .map(|c| c.snapshot().config.tty)
         .unwrap_or(false);
     let rx = d.logs(&id, lq)?;
-    streaming(
-        if tty {
-            "application/vnd.docker.raw-stream"
-        } else {
-            "application/vnd.docker.multiplexed-stream"
-        },
-        rx,
-    )
+    streaming(super::hijack::media_type(!tty, c.version()), rx)
 }

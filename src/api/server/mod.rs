@@ -11,6 +11,7 @@ mod build;
 mod containers;
 mod distribution;
 mod exec;
+mod hijack;
 mod images;
 mod logs;
 mod networks;
@@ -23,7 +24,7 @@ use crate::wire::types::{ErrorResponse, API_VERSION, MIN_API_VERSION};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::CONTENT_TYPE;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
@@ -162,6 +163,12 @@ impl Call {
     /// The API version the client asked for in the path (`/v1.41/...`), if it did.
     fn api_version(&self) -> Option<(u32, u32)> {
         split_version(self.req.uri().path()).0.map(version_tuple)
+    }
+
+    /// The API version the request speaks: the one in its path, else the daemon's own.
+    fn version(&self) -> (u32, u32) {
+        self.api_version()
+            .unwrap_or_else(|| version_tuple(API_VERSION))
     }
 
     fn query(&self) -> Query {
@@ -304,23 +311,6 @@ fn json_line<T: serde::Serialize>(value: &T) -> Bytes {
     let mut b = serde_json::to_vec(value).unwrap_or_default();
     b.push(b'\n');
     Bytes::from(b)
-}
-
-/// `101 UPGRADED`: from here on the connection is a raw stream both ways.
-fn upgraded_response() -> Response<Body> {
-    let mut resp = base(StatusCode::SWITCHING_PROTOCOLS).body(empty()).unwrap();
-    let h = resp.headers_mut();
-    h.remove("Api-Version");
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.docker.raw-stream"),
-    );
-    h.insert(
-        hyper::header::CONNECTION,
-        HeaderValue::from_static("Upgrade"),
-    );
-    h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
-    resp
 }
 
 /// The request body as a blocking reader, fed by a task that gathers the body's frames into

@@ -109,6 +109,17 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
         .get_json::<serde_json::Value>(&format!("/exec/{id}/json"))
         .await
     {
+        // Still running: the detach keys ended the session and the exec runs on. The docker
+        // CLI spots the keys itself on a terminal and fails with its escape error; without
+        // one the daemon spots them and the null exit code reads as 0.
+        Ok(v) if v["Running"].as_bool() == Some(true) => {
+            if a.tty && a.interactive {
+                eprintln!("read escape sequence");
+                1
+            } else {
+                0
+            }
+        }
         Ok(v) => v["ExitCode"].as_i64().unwrap_or(126) as i32,
         Err(e) => report(&e),
     }
