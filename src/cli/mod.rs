@@ -3,6 +3,7 @@
 //! command cannot be invoked or found, the container's own code otherwise.
 
 pub mod build;
+pub mod config;
 pub mod container;
 pub mod cp;
 pub mod daemon_cmd;
@@ -41,6 +42,14 @@ pub struct Cli {
         global = true
     )]
     pub host: String,
+    /// Location of client config files (default ~/.berth)
+    #[arg(
+        long = "config",
+        env = "BERTH_CONFIG",
+        value_name = "DIR",
+        global = true
+    )]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -172,6 +181,9 @@ pub fn report(err: &ClientError) -> i32 {
 }
 
 pub async fn dispatch(cli: Cli) -> i32 {
+    config::set_dir(cli.config.clone());
+    // Read once up front, as docker does: a broken config file is reported whatever the command.
+    let _ = config::load();
     let client = match Client::new(&cli.host) {
         Ok(c) => c,
         Err(e) => {
