@@ -17,6 +17,7 @@ pub mod registry;
 pub mod session;
 pub mod stats;
 pub mod system;
+pub mod systemd;
 pub mod table;
 pub mod template;
 mod upload;
