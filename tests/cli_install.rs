@@ -52,6 +52,28 @@ fn completion_scripts_know_the_commands_for_each_shell() {
 }
 
 #[test]
+fn bash_completes_commands_and_subcommands_with_the_script() {
+    let bin = assert_cmd::cargo::cargo_bin("berth");
+    // Sourced into bash, the script completes as a person pressing tab would see.
+    let script = format!(
+        r#"source <("{bin}" completion bash)
+        COMP_WORDS=(berth ru); COMP_CWORD=1; _berth berth ru berth; echo "${{COMPREPLY[*]}}"
+        COMP_WORDS=(berth network cr); COMP_CWORD=2; _berth berth cr network; echo "${{COMPREPLY[*]}}""#,
+        bin = bin.display()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "run\ncreate\n",
+        "{out:?}"
+    );
+}
+
+#[test]
 fn an_unknown_shell_is_refused_by_name() {
     berth()
         .args(["completion", "tcsh"])

@@ -24,6 +24,8 @@ pub fn completion(a: &CompletionArgs) -> i32 {
     use std::io::Write;
     match std::io::stdout().write_all(&script(a.shell)) {
         Ok(()) => 0,
+        // The reader has what it wanted (`| head`).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
             eprintln!("berth: writing the completion script: {e}");
             1
