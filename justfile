@@ -2,10 +2,52 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 fixture_tar := "target/fixtures/busybox.tar"
+# Where `just install` puts berth: `sudo PREFIX=/usr just install` (or `just PREFIX=/usr install`)
+PREFIX := env("PREFIX", "/usr/local")
+# A staging root for packages: the files go under DESTDIR/PREFIX, and still name PREFIX inside
+DESTDIR := env("DESTDIR", "")
 
 # Build the release binary
 build:
     cargo build --release
+
+# Install the binary, completions, man pages and systemd units under PREFIX (/usr/local)
+install:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    prefix={{quote(PREFIX)}} dest={{quote(DESTDIR)}}
+    # Under sudo the toolchain may be out of PATH: then install what `just build` built.
+    export PATH="$HOME/.cargo/bin:$PATH"
+    if command -v cargo > /dev/null; then
+        cargo build --release
+    elif [ ! -x target/release/berth ]; then
+        echo "no cargo on this PATH to build berth: run 'just build' first, then 'sudo just install'" >&2
+        exit 1
+    fi
+    # The binary writes every file from its own definition (src/cli/install.rs says why).
+    target/release/berth __install --prefix "$prefix" --destdir "$dest"
+    # A staged install (DESTDIR) touches nothing of the running system.
+    if [ -z "$dest" ] && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+        echo "Start berth with: systemctl enable --now berth.socket"
+    fi
+
+# Stop berth's systemd units and remove what `just install` put under PREFIX
+uninstall:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    prefix={{quote(PREFIX)}} dest={{quote(DESTDIR)}}
+    # A staged install (DESTDIR) touches nothing of the running system.
+    live=
+    if [ -z "$dest" ] && [ -d /run/systemd/system ]; then live=1; fi
+    if [ -n "$live" ] && [ -e "$prefix/lib/systemd/system/berth.socket" ]; then
+        systemctl disable --now berth.socket berth.service
+    fi
+    # The installed binary knows the files it installed.
+    bin=$dest$prefix/bin/berth
+    [ -x "$bin" ] || bin=target/release/berth
+    "$bin" __uninstall --prefix "$prefix" --destdir "$dest"
+    if [ -n "$live" ]; then systemctl daemon-reload; fi
 
 # Build the busybox:latest image archive from Debian's busybox-static
 fixture:

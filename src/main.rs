@@ -1,5 +1,7 @@
 //! The one berth binary: `berth shim` (per container) and `berth nsexec` (per exec), both
-//! started by the daemon; `berth daemon`; and every other first argument is a CLI command.
+//! started by the daemon; `berth __install`/`__uninstall` (run by `just install`/`uninstall`);
+//! `berth daemon`; and every other first argument is a CLI command. The commands no user types
+//! stay outside the CLI's clap definition, so its completions and man pages never show them.
 
 use clap::Parser;
 
@@ -18,6 +20,9 @@ fn main() {
             std::process::exit(125);
         };
         berth::runtime::nsexec::main(spec);
+    }
+    if let Some(cmd @ ("__install" | "__uninstall")) = argv.get(1).map(String::as_str) {
+        std::process::exit(berth::cli::install::main(cmd, &argv[2..]));
     }
     let cli = match berth::cli::Cli::try_parse() {
         Ok(c) => c,

@@ -1,10 +1,11 @@
 //! `berth daemon`: take the root's lock, open the stores, set up the bridge, serve the Engine
-//! API on the unix socket until SIGTERM or SIGINT, then stop containers and clean up.
+//! API on the unix socket until SIGTERM or SIGINT, then stop containers and clean up. Under
+//! systemd (`-H fd://`) the socket is the one berth.socket listens on (`super::systemd`).
 
 use crate::daemon::lock::{DirLock, PidLock};
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::network::SubnetPool;
-use crate::wire::host::socket_from_host;
+use crate::wire::host::{listen_from_host, Listen};
 use crate::wire::namespaces::CgroupnsMode;
 use anyhow::Context;
 use clap::Args;
@@ -20,7 +21,7 @@ pub struct DaemonArgs {
     /// Root directory for execution state (netns files, shims, pid file)
     #[arg(long = "exec-root", default_value = "/run/berth")]
     pub exec_root: PathBuf,
-    /// Socket to listen on (unix:///path)
+    /// Socket to listen on (unix:///path), or fd:// for the one systemd passes
     #[arg(short = 'H', long = "host", default_value = "unix:///run/berth.sock")]
     pub host: String,
     /// Name of the default bridge
@@ -68,6 +69,14 @@ fn cgroupns_mode(s: &str) -> Result<CgroupnsMode, String> {
 }
 
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
+    // Before anything starts a thread: this takes systemd's variables out of the environment.
+    let systemd = super::systemd::take_environment();
+    let host = args.host.clone();
+    let listen = listen_from_host(&host).map_err(anyhow::Error::msg)?;
+    let inherited = match listen {
+        Listen::Systemd(fd) => Some(super::systemd::listener(&systemd, fd)?),
+        Listen::Unix(_) => None,
+    };
     let filter = if args.debug {
         "berth=debug"
     } else {
@@ -85,7 +94,6 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
             "berth daemon needs root: it creates namespaces, mounts, cgroups and network links"
         );
     }
-    let socket = socket_from_host(&args.host).map_err(anyhow::Error::msg)?;
     let log_config = crate::wire::types::LogConfig {
         driver: args.log_driver,
         config: args
@@ -99,6 +107,12 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     };
     crate::daemon::logs::check_default(&log_config)
         .map_err(|e| anyhow::anyhow!("the default log driver: {e}"))?;
+    // The path clients dial; under systemd, where berth.socket listens (none when abstract).
+    let socket = match (&listen, &inherited) {
+        (Listen::Unix(path), _) => path.clone(),
+        (_, Some((_, path))) => path.clone().unwrap_or_default(),
+        (Listen::Systemd(_), None) => unreachable!("fd:// has its listener or failed above"),
+    };
     let config = DaemonConfig {
         root: args.root,
         exec_root: args.exec_root,
@@ -136,26 +150,39 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let daemon = Daemon::open(config.clone()).await?;
-        // We hold the root's lock, so a socket file left here is a dead daemon's.
-        let _ = std::fs::remove_file(&socket);
-        if let Some(dir) = socket.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let listener = tokio::net::UnixListener::bind(&socket)
-            .with_context(|| format!("listening on {}", socket.display()))?;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
-        // Like Docker's `docker` group: its members may use the socket without sudo.
-        if let Ok(Some(group)) = nix::unistd::Group::from_name("berth") {
-            nix::unistd::chown(
-                &socket,
-                Some(nix::unistd::Uid::from_raw(0)),
-                Some(group.gid),
-            )
-            .with_context(|| format!("giving {} to the group berth", socket.display()))?;
+        let bound = inherited.is_none();
+        let listener = match inherited {
+            Some((listener, _)) => {
+                listener.set_nonblocking(true)?;
+                tokio::net::UnixListener::from_std(listener)?
+            }
+            None => {
+                // We hold the root's lock, so a socket file left here is a dead daemon's.
+                let _ = std::fs::remove_file(&socket);
+                if let Some(dir) = socket.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let listener = tokio::net::UnixListener::bind(&socket)
+                    .with_context(|| format!("listening on {}", socket.display()))?;
+                std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
+                listener
+            }
+        };
+        // Like Docker's `docker` group: its members may use the socket without sudo. A socket
+        // from systemd gets the same, so berth.socket need not name a group that may not exist.
+        if !socket.as_os_str().is_empty() {
+            if let Ok(Some(group)) = nix::unistd::Group::from_name("berth") {
+                nix::unistd::chown(&socket, None, Some(group.gid))
+                    .with_context(|| format!("giving {} to the group berth", socket.display()))?;
+            }
         }
         tracing::info!(
-            "berth daemon listening on unix://{} (root {}, bridge {} {})",
-            socket.display(),
+            "berth daemon listening on {} (root {}, bridge {} {})",
+            if bound {
+                format!("unix://{}", socket.display())
+            } else {
+                format!("{host} from systemd ({})", socket.display())
+            },
             config.root.display(),
             daemon.network.bridge(),
             daemon.network.subnet()
@@ -169,10 +196,14 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
                 _ = int.recv() => {},
             }
         };
+        super::systemd::notify_ready(&systemd);
         crate::api::server::serve(listener, daemon.clone(), shutdown).await;
         tracing::info!("shutting down: stopping containers");
         daemon.shutdown().await;
-        let _ = std::fs::remove_file(&socket);
+        // A socket from systemd stays: berth.socket listens on and starts the next daemon.
+        if bound {
+            let _ = std::fs::remove_file(&socket);
+        }
         anyhow::Ok(())
     })
 }

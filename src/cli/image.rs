@@ -261,7 +261,11 @@ pub async fn images(client: &Client, a: ImagesArgs) -> i32 {
         return 0;
     }
     let now = chrono::Utc::now().timestamp();
-    let format = match (&a.format, a.digests) {
+    // The config file's imagesFormat stands in for a missing --format.
+    let format = match (
+        &super::config::images_format(a.format.as_deref()),
+        a.digests,
+    ) {
         (Some(f), _) if f != "table" => f.clone(),
         (_, true) => {
             "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"

@@ -3,6 +3,8 @@
 //! command cannot be invoked or found, the container's own code otherwise.
 
 pub mod build;
+pub mod completion;
+pub mod config;
 pub mod container;
 pub mod cp;
 pub mod daemon_cmd;
@@ -10,12 +12,14 @@ mod download;
 pub mod events;
 pub mod image;
 pub mod inspector;
+pub mod install;
 pub mod network;
 pub mod progress;
 pub mod registry;
 pub mod session;
 pub mod stats;
 pub mod system;
+pub mod systemd;
 pub mod table;
 pub mod template;
 mod upload;
@@ -41,6 +45,14 @@ pub struct Cli {
         global = true
     )]
     pub host: String,
+    /// Location of client config files (default ~/.berth)
+    #[arg(
+        long = "config",
+        env = "BERTH_CONFIG",
+        value_name = "DIR",
+        global = true
+    )]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -144,6 +156,8 @@ pub enum Command {
     Version,
     /// Display system-wide information
     Info,
+    /// Generate the autocompletion script for the specified shell
+    Completion(completion::CompletionArgs),
 }
 
 /// What a command ends with: an exit code, and maybe a message for stderr.
@@ -172,6 +186,13 @@ pub fn report(err: &ClientError) -> i32 {
 }
 
 pub async fn dispatch(cli: Cli) -> i32 {
+    config::set_dir(cli.config.clone());
+    // Read once up front, as docker does: a broken config file is reported whatever the command.
+    let _ = config::load();
+    // A command that speaks to no daemon.
+    if let Command::Completion(args) = &cli.command {
+        return completion::completion(args);
+    }
     let client = match Client::new(&cli.host) {
         Ok(c) => c,
         Err(e) => {
@@ -185,6 +206,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
     let _ = client.negotiate().await;
     match cli.command {
         Command::Daemon(_) => unreachable!("the daemon is started before the CLI runtime"),
+        Command::Completion(_) => unreachable!("answered above, without a daemon"),
         Command::Run(args) => container::run(&client, args).await,
         Command::Create(args) => container::create(&client, args).await,
         Command::Start(args) => container::start(&client, args).await,

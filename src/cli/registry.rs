@@ -1,15 +1,14 @@
 //! `pull`, `push`, `login`, `logout`, `search`: the CLI's side of registries. Credentials are
 //! the CLI's, not the daemon's: `login` has the daemon check them (`POST /auth`), then keeps
-//! them in `~/.berth/config.json` (mode 0600, Docker's `auths` format), and every pull or
-//! push sends them along in `X-Registry-Auth`.
+//! them in the CLI's config.json (`super::config`; mode 0600, Docker's `auths` format), and
+//! every pull or push sends them along in `X-Registry-Auth`.
 
-use super::{progress, report};
+use super::{config, progress, report};
 use crate::api::client::{empty_body, Client, ClientError};
 use crate::image::reference::Reference;
 use base64::Engine;
 use clap::Args;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 
 /// The key under which a registry's credentials are kept.
 fn server_key(server: &str) -> String {
@@ -24,46 +23,9 @@ fn server_key(server: &str) -> String {
     }
 }
 
-pub fn config_path() -> PathBuf {
-    let dir = std::env::var_os("BERTH_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-            PathBuf::from(home).join(".berth")
-        });
-    dir.join("config.json")
-}
-
-fn read_config() -> Value {
-    std::fs::read(config_path())
-        .ok()
-        .and_then(|raw| serde_json::from_slice(&raw).ok())
-        .unwrap_or_else(|| json!({}))
-}
-
-/// Write the config aside with mode 0600, then rename it in: credentials are never readable
-/// by others, not even for a moment.
-fn write_config(cfg: &Value) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = config_path();
-    let dir = path.parent().expect("config.json has a parent");
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(".config.json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(cfg).expect("json serializes"))?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)
-}
-
 /// The `X-Registry-Auth` value for a registry, from the stored credentials.
 pub fn auth_header(domain: &str) -> Option<String> {
-    let cfg = read_config();
+    let cfg = config::load();
     let key = server_key(domain);
     let encoded = cfg.get("auths")?.get(&key)?.get("auth")?.as_str()?;
     let pair = base64::engine::general_purpose::STANDARD
@@ -78,7 +40,7 @@ pub fn auth_header(domain: &str) -> Option<String> {
 /// The `X-Registry-Config` of a build: every stored credential, keyed by registry, so the
 /// daemon can pull any FROM image (base64url of `{}` when there are none).
 pub fn registry_config() -> String {
-    let cfg = read_config();
+    let cfg = config::load();
     let mut all = serde_json::Map::new();
     if let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) {
         for (key, v) in auths {
@@ -367,13 +329,13 @@ pub async fn login(client: &Client, a: LoginArgs) -> i32 {
         Ok(v) => v,
         Err(e) => return report(&e),
     };
-    let mut cfg = read_config();
+    let mut cfg = config::load();
     let pair = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
     cfg["auths"][&server] = json!({ "auth": pair });
-    if let Err(e) = write_config(&cfg) {
+    if let Err(e) = config::save(&cfg) {
         eprintln!(
             "berth: storing the credentials in {}: {e}",
-            config_path().display()
+            config::path().display()
         );
         return 1;
     }
@@ -394,7 +356,7 @@ pub struct LogoutArgs {
 
 pub async fn logout(a: LogoutArgs) -> i32 {
     let server = server_key(a.server.as_deref().unwrap_or(""));
-    let mut cfg = read_config();
+    let mut cfg = config::load();
     let removed = cfg
         .get_mut("auths")
         .and_then(|a| a.as_object_mut())
@@ -405,8 +367,8 @@ pub async fn logout(a: LogoutArgs) -> i32 {
         return 0;
     }
     println!("Removing login credentials for {server}");
-    if let Err(e) = write_config(&cfg) {
-        eprintln!("berth: {}: {e}", config_path().display());
+    if let Err(e) = config::save(&cfg) {
+        eprintln!("berth: {}: {e}", config::path().display());
         return 1;
     }
     0

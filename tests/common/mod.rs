@@ -214,6 +214,25 @@ impl TestDaemon {
         self.start_again(Duration::ZERO);
     }
 
+    /// Start the daemon (stopped first if it runs) as `via` makes of its usual command (every
+    /// path and name of this test's): under another program, with more flags, fds or
+    /// variables (socket activation). The process `via` starts must become the daemon (exec).
+    pub fn start_via(&mut self, via: impl FnOnce(Command) -> Command) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = via(self.daemon_command())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting berth daemon");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
     fn start_again(&mut self, pause: Duration) {
         std::thread::sleep(pause);
         let log = std::fs::OpenOptions::new()
@@ -412,7 +431,8 @@ impl TestDaemon {
             .collect()
     }
 
-    fn stop(&mut self) {
+    /// Stop the daemon the polite way (SIGTERM), waiting until it has ended.
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.id() as i32),

@@ -281,6 +281,50 @@ left=$(find "$cgroot/$parent" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
 expect "no cgroup left under $parent" "" "$left"
 rmdir "$cgroot/berth-smoke-nest/a/b" "$cgroot/berth-smoke-nest/a" "$cgroot/berth-smoke-nest" 2>/dev/null
 
+# 12. Installed as Docker is: the files `just install` writes (it runs `berth __install`; the
+# guest has no just), berth.socket enabled, berth.service started by the first connection to
+# /run/berth.sock and serving it (`berth daemon -H fd://`), then stopped and uninstalled.
+if out=$("$berth" __install --prefix /usr/local 2>&1); then
+  pass "berth __install --prefix /usr/local ($(echo "$out" | wc -l) files)"
+else
+  fail "berth __install --prefix /usr/local" "$out"
+fi
+systemctl daemon-reload
+if out=$(systemctl enable --now berth.socket 2>&1); then
+  pass "systemctl enable --now berth.socket"
+else
+  fail "systemctl enable --now berth.socket" "$out"
+fi
+expect "berth.socket listens, berth.service waits for a client" "active inactive" \
+  "$(systemctl is-active berth.socket) $(systemctl is-active berth.service)"
+sys() { BERTH_HOST=unix:///run/berth.sock timeout 120 /usr/local/bin/berth "$@"; }
+if out=$(sys version 2>&1); then
+  pass "version through /run/berth.sock starts the daemon"
+else
+  fail "version through /run/berth.sock starts the daemon" "$out; $(journalctl -u berth.service --no-pager | tail -10)"
+fi
+expect "berth.service is active (Type=notify: it said READY=1)" active "$(systemctl is-active berth.service)"
+main=$(systemctl show -p MainPID --value berth.service)
+expect "the service runs the installed binary on systemd's socket" \
+  "/usr/local/bin/berth daemon -H fd://" "$(tr '\0' ' ' < "/proc/$main/cmdline" 2>&1 | sed 's/ $//')"
+sys load -i "$share/busybox.tar" > /dev/null 2>&1
+expect "run --rm through the service" "hi from the service" "$(sys run --rm busybox echo hi from the service 2>&1)"
+if out=$(systemctl disable --now berth.socket berth.service 2>&1); then
+  pass "systemctl disable --now berth.socket berth.service"
+else
+  fail "systemctl disable --now berth.socket berth.service" "$out"
+fi
+expect "both units stopped" "inactive inactive" \
+  "$(systemctl is-active berth.socket) $(systemctl is-active berth.service)"
+if out=$("$berth" __uninstall --prefix /usr/local 2>&1); then
+  pass "berth __uninstall ($(echo "$out" | wc -l) files)"
+else
+  fail "berth __uninstall" "$out"
+fi
+systemctl daemon-reload
+left=$(find /usr/local -name '*berth*' ! -path /usr/local/sbin/berth-v2-check 2>/dev/null | tr '\n' ' ')
+expect "uninstall leaves no berth file under /usr/local" "" "$left"
+
 say "SUMMARY: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
   say "daemon log (last 30 lines):"

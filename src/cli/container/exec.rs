@@ -54,7 +54,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> i32 {
         working_dir: a.workdir.clone().unwrap_or_default(),
         user: a.user.clone().unwrap_or_default(),
         privileged: a.privileged,
-        detach_keys: a.detach_keys.clone().unwrap_or_default(),
+        detach_keys: crate::cli::config::detach_keys(a.detach_keys.as_deref()).unwrap_or_default(),
         console_size: None,
     };
     if !a.detach {

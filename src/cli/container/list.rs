@@ -191,7 +191,8 @@ pub async fn ps(client: &Client, a: PsArgs) -> i32 {
         return 0;
     }
     let now = chrono::Utc::now().timestamp();
-    if let Some(format) = &a.format {
+    // The config file's psFormat stands in for a missing --format.
+    if let Some(format) = &crate::cli::config::ps_format(a.format.as_deref()) {
         let contexts: Vec<serde_json::Value> = rows
             .iter()
             .map(|c| ps_context(c, a.no_trunc, now))

@@ -338,7 +338,11 @@ pub async fn run(client: &Client, a: RunArgs) -> i32 {
     }
 
     let conn = match client
-        .attach(&id, a.interactive, a.detach_keys.as_deref())
+        .attach(
+            &id,
+            a.interactive,
+            crate::cli::config::detach_keys(a.detach_keys.as_deref()).as_deref(),
+        )
         .await
     {
         Ok(c) => c,

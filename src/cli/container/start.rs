@@ -44,7 +44,7 @@ pub async fn start(client: &Client, a: StartCmdArgs) -> i32 {
             &a.containers[0],
             a.interactive,
             true,
-            a.detach_keys.as_deref(),
+            crate::cli::config::detach_keys(a.detach_keys.as_deref()).as_deref(),
         )
         .await;
     }
@@ -72,7 +72,7 @@ pub async fn attach(client: &Client, a: AttachArgs) -> i32 {
         &a.container,
         !a.no_stdin,
         false,
-        a.detach_keys.as_deref(),
+        crate::cli::config::detach_keys(a.detach_keys.as_deref()).as_deref(),
     )
     .await
 }
