@@ -6,16 +6,15 @@
 //! the user, and execs on the shim's word. Every call that order rests on goes through `kernel::Kernel`, so
 //! `order_tests` can check it without root.
 
-use super::kernel::{HostCgroups, Kernel, LinuxKernel, PathKind};
-use super::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
+use super::kernel::{Kernel, LinuxKernel, PathKind};
+use super::security::{MASKED_PATHS, READONLY_PATHS};
 use super::spec::{OwnOrHost, ShimSpec, Shm};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{makedev, Mode, SFlag};
 use serde::{Deserialize, Serialize};
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// An error before exec, with the exit code docker gives it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -562,264 +561,14 @@ fn copy_host_devices(k: &dyn Kernel, from: &Path, to: &Path) -> Result<(), InitE
     Ok(())
 }
 
-/// /sys/fs/cgroup inside the container, read-only, as Docker gives it: the cgroup2 tree, or a
-/// tmpfs holding each v1 hierarchy the host has, each showing the container's own cgroup as
-/// its root. In its own cgroup namespace (`private_ns`) a fresh cgroup mount does that by
-/// itself; in the host's one it would show the host's whole tree, so the directory of the
-/// container's cgroup in each hierarchy is bound there instead, as runc does.
-fn mount_cgroups(k: &dyn Kernel, target: &Path, private_ns: bool) -> Result<(), InitError> {
-    let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    let layout = k
-        .host_cgroups()
-        .map_err(|e| InitError::setup("inspecting /sys/fs/cgroup", e))?;
-    let own = if private_ns {
-        Vec::new()
-    } else {
-        let text = k
-            .own_cgroups()
-            .map_err(|e| InitError::setup("reading /proc/self/cgroup", e))?;
-        own_cgroup_dirs(&layout, &text)
-    };
-    // A bind of the container's directory, then read-only (a bind takes its flags only from
-    // a remount). A hierarchy where it has no directory of its own stays empty.
-    let bind_own = |name: Option<&str>, dir: &Path| -> Result<(), InitError> {
-        let Some((_, source)) = own.iter().find(|(n, _)| n.as_deref() == name) else {
-            return Ok(());
-        };
-        if k.path_kind(source, true) != Some(PathKind::Directory) {
-            return Ok(());
-        }
-        mnt(
-            k,
-            Some(&source.to_string_lossy()),
-            dir,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
-        mnt(
-            k,
-            None,
-            dir,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro,
-            None,
-        )
-    };
-    match layout {
-        HostCgroups::V2 if private_ns => mnt(k, Some("cgroup2"), target, Some("cgroup2"), ro, None),
-        HostCgroups::V2 => bind_own(None, target),
-        HostCgroups::V1(hierarchies) => {
-            mnt(
-                k,
-                Some("tmpfs"),
-                target,
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                Some("mode=755"),
-            )?;
-            for (name, opts) in hierarchies {
-                let dir = target.join(&name);
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| InitError::setup(&format!("creating {}", dir.display()), e))?;
-                if private_ns {
-                    mnt(k, Some("cgroup"), &dir, Some("cgroup"), ro, Some(&opts))?;
-                } else {
-                    bind_own(Some(&name), &dir)?;
-                }
-            }
-            mnt(
-                k,
-                None,
-                target,
-                None,
-                MsFlags::MS_REMOUNT | ro,
-                Some("mode=755"),
-            )
-        }
-    }
-}
-
-/// Where the cgroup this process is in lies on the host, per hierarchy, from
-/// `/proc/self/cgroup` (`own`, read in the host's cgroup namespace): the v2 directory (named
-/// None), or for each v1 hierarchy (named by its directory) the line whose controllers are
-/// among its mount options.
-pub fn own_cgroup_dirs(layout: &HostCgroups, own: &str) -> Vec<(Option<String>, PathBuf)> {
-    let root = Path::new(crate::cgroups::DEFAULT_ROOT);
-    let lines: Vec<(&str, &str)> = own
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let _id = f.next()?;
-            Some((f.next()?, f.next()?))
-        })
-        .collect();
-    let under = |base: PathBuf, path: &str| match path.trim_matches('/') {
-        "" => base,
-        rel => base.join(rel),
-    };
-    match layout {
-        HostCgroups::V2 => lines
-            .iter()
-            .find(|(controllers, _)| controllers.is_empty())
-            .map(|(_, path)| (None, under(root.to_path_buf(), path)))
-            .into_iter()
-            .collect(),
-        HostCgroups::V1(hierarchies) => hierarchies
-            .iter()
-            .filter_map(|(name, opts)| {
-                let opts: Vec<&str> = opts.split(',').collect();
-                let (_, path) = lines.iter().find(|(controllers, _)| {
-                    !controllers.is_empty() && controllers.split(',').all(|c| opts.contains(&c))
-                })?;
-                Some((Some(name.clone()), under(root.join(name), path)))
-            })
-            .collect(),
-    }
-}
-
-fn env_path(env: &[String]) -> String {
-    env.iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        .to_string()
-}
-
-/// Docker's (Go's exec.LookPath) rules and words for finding the program.
-pub fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, InitError> {
-    let name = args.first().map(String::as_str).unwrap_or("");
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return match std::fs::metadata(&p) {
-            Ok(md) if md.is_dir() => Err(InitError {
-                message: format!("exec: \"{name}\": is a directory"),
-                exit_code: 126,
-            }),
-            Ok(_) => Ok(p),
-            Err(e) => Err(InitError {
-                message: format!("exec: \"{name}\": stat {name}: {}", errno_text(&e)),
-                exit_code: if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    126
-                } else {
-                    127
-                },
-            }),
-        };
-    }
-    for dir in env_path(env).split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = Path::new(dir).join(name);
-        if let Ok(md) = std::fs::metadata(&candidate) {
-            if !md.is_dir() && md.permissions().mode() & 0o111 != 0 {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(InitError {
-        message: format!("exec: \"{name}\": executable file not found in $PATH"),
-        exit_code: 127,
-    })
-}
-
-fn errno_text(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
-        None => e.to_string(),
-    }
-}
-
-/// Become `uid`:`gid` with `gids`, keeping `keep_caps` (Docker's default set when None; all
-/// of them when `privileged`) for root and none for anyone else.
-pub fn drop_privileges(
-    k: &dyn Kernel,
-    uid: u32,
-    gid: u32,
-    gids: &[u32],
-    privileged: bool,
-    keep_caps: Option<&[String]>,
-) -> Result<(), InitError> {
-    use caps::{CapSet, CapsHashSet};
-    use std::str::FromStr;
-    let keep: CapsHashSet = if privileged {
-        // Everything this process holds: on a host that withholds some capabilities from
-        // root itself, asking for more would fail.
-        k.permitted_capabilities()
-            .map_err(|e| InitError::setup("reading capabilities", e))?
-    } else if let Some(names) = keep_caps {
-        let permitted = k
-            .permitted_capabilities()
-            .map_err(|e| InitError::setup("reading capabilities", e))?;
-        names
-            .iter()
-            .filter_map(|n| caps::Capability::from_str(n).ok())
-            .filter(|c| permitted.contains(c))
-            .collect()
-    } else {
-        DEFAULT_CAPS.iter().copied().collect()
-    };
-    k.restrict_bounding_set(&keep)
-        .map_err(|e| InitError::setup("dropping capabilities", e))?;
-    let gids: Vec<nix::unistd::Gid> = gids
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    k.setgroups(&gids)
-        .map_err(|e| InitError::setup("setgroups", e))?;
-    k.setgid(nix::unistd::Gid::from_raw(gid))
-        .map_err(|e| InitError::setup("setgid", e))?;
-    // Without PR_SET_KEEPCAPS, leaving uid 0 clears the permitted and effective sets,
-    // which is exactly Docker's behaviour for a non-root user.
-    k.setuid(nix::unistd::Uid::from_raw(uid))
-        .map_err(|e| InitError::setup("setuid", e))?;
-    let set = |which, caps: &CapsHashSet| {
-        k.set_capabilities(which, caps)
-            .map_err(|e| InitError::setup("setting capabilities", e))
-    };
-    set(CapSet::Inheritable, &CapsHashSet::new())?;
-    if uid == 0 {
-        set(CapSet::Effective, &keep)?;
-        set(CapSet::Permitted, &keep)?;
-        set(CapSet::Effective, &keep)?;
-    }
-    let _ = k.clear_ambient_capabilities();
-    Ok(())
-}
-
-fn exec(k: &dyn Kernel, spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
-    execve(k, program, &spec.args, &spec.env)
-}
-
-/// execve(2), or the error in Docker's words with the exit code docker gives it.
-/// A kernel that records returns `Ok` instead of replacing the process.
-pub fn execve(
-    k: &dyn Kernel,
-    program: &Path,
-    args: &[String],
-    env: &[String],
-) -> Result<(), InitError> {
-    let cstr = |s: &str| {
-        CString::new(s).map_err(|_| InitError::setup("an argument", "contains a NUL byte"))
-    };
-    let path = cstr(&program.to_string_lossy())?;
-    let cargs: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-    let cenv: Vec<CString> = env.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-    let name = args.first().cloned().unwrap_or_default();
-    let Err(errno) = k.execve(&path, &cargs, &cenv) else {
-        return Ok(());
-    };
-    let (text, code) = match errno {
-        nix::errno::Errno::EACCES => ("permission denied".to_string(), 126),
-        nix::errno::Errno::ENOENT => ("no such file or directory".to_string(), 127),
-        nix::errno::Errno::EISDIR => ("is a directory".to_string(), 126),
-        other => (other.desc().to_lowercase(), 126),
-    };
-    Err(InitError {
-        message: format!("exec: \"{name}\": {text}"),
-        exit_code: code,
-    })
-}
-
+mod cgroupfs;
 mod mounts;
+mod program;
+
+use cgroupfs::mount_cgroups;
+pub use cgroupfs::own_cgroup_dirs;
+use program::exec;
+pub use program::{drop_privileges, execve, find_program};
 
 #[cfg(test)]
 mod order_tests;
