@@ -129,7 +129,7 @@ fn short(id: &str) -> &str {
 
 impl Daemon {
     /// Run `f` on the image store off the async threads.
-    async fn with_store<T: Send + 'static>(
+    pub(super) async fn with_store<T: Send + 'static>(
         &self,
         what: &'static str,
         f: impl FnOnce(&crate::image::ImageStore) -> std::result::Result<T, crate::image::ImageError>
