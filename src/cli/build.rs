@@ -9,6 +9,7 @@ use super::{report, upload};
 use crate::api::client::{Client, ReqBody};
 use crate::build::context::source::{prepare, Prepared};
 use crate::util::chanio::ChannelWriter;
+use crate::util::query::query_escape;
 use bytes::Bytes;
 use clap::Args;
 use http_body_util::BodyExt;
@@ -98,21 +99,6 @@ pub struct BuildArgs {
 /// A flag's value that docker's own validators refuse, worded as they word it.
 fn bad_flag(value: &str, flag: &str, why: impl std::fmt::Display) -> String {
     format!("invalid argument {value:?} for \"{flag}\" flag: {why}")
-}
-
-/// Go's url.QueryEscape.
-fn escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn size(flag: &str, v: &Option<String>) -> Result<i64, String> {
@@ -232,7 +218,7 @@ pub fn query(
     // url.Values.Encode: sorted by key, the values of one key in their order.
     q.sort_by(|x, y| x.0.cmp(y.0));
     Ok(q.iter()
-        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
         .collect::<Vec<_>>()
         .join("&"))
 }

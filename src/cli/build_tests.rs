@@ -147,5 +147,5 @@ fn the_upload_line_reads_like_dockers() {
 
 #[test]
 fn queries_escape_as_go_does() {
-    assert_eq!(escape("a b&c*~/"), "a+b%26c%2A~%2F");
+    assert_eq!(query_escape("a b&c*~/"), "a+b%26c%2A~%2F");
 }

@@ -10,6 +10,7 @@ use super::error::Result as DaemonResult;
 use super::Daemon;
 use crate::runtime::logging::opts::LogContext;
 use crate::runtime::logging::{self, reader, Format, LogSettings};
+use crate::util::query::query_escape;
 use crate::wire::types::{HostConfig, LogConfig};
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -173,21 +174,6 @@ fn details(attrs: &std::collections::BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Go's `url.QueryEscape`: unreserved bytes stay, a space is `+`, the rest `%XX`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The entries to show from what is on disk when `logs` is asked, and a follower at the end
