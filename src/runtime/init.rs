@@ -320,6 +320,26 @@ fn mnt(
         .map_err(|e| InitError::setup(&format!("mounting {}", target.display()), e))
 }
 
+/// A recursive bind of `source` on `target`, then a remount with `flags` (MS_RDONLY, ...): a
+/// bind takes its flags only from a remount.
+fn bind_with(
+    k: &dyn Kernel,
+    source: &Path,
+    target: &Path,
+    flags: MsFlags,
+) -> Result<(), InitError> {
+    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mnt(k, Some(&source.to_string_lossy()), target, None, bind, None)?;
+    mnt(
+        k,
+        None,
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+        None,
+    )
+}
+
 fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
     let root = &spec.rootfs;
     // Nothing done here may leak back to the host's mount namespace (private, or slave when a
@@ -497,22 +517,7 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
     for p in READONLY_PATHS {
         let path = Path::new(p);
         if k.path_kind(path, true).is_some() {
-            mnt(
-                k,
-                Some(p),
-                path,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )?;
-            mnt(
-                k,
-                None,
-                path,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-                None,
-            )?;
+            bind_with(k, path, path, MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! or, in the host's one, binds of the container's own cgroup directories (found in
 //! /proc/self/cgroup), so a container never sees the host's whole tree.
 
-use super::{mnt, InitError};
+use super::{bind_with, mnt, InitError};
 use crate::runtime::kernel::{HostCgroups, Kernel, PathKind};
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
@@ -29,8 +29,7 @@ pub(super) fn mount_cgroups(
             .map_err(|e| InitError::setup("reading /proc/self/cgroup", e))?;
         own_cgroup_dirs(&layout, &text)
     };
-    // A bind of the container's directory, then read-only (a bind takes its flags only from
-    // a remount). A hierarchy where it has no directory of its own stays empty.
+    // A read-only bind of the container's directory. A hierarchy where it has no directory of its own stays empty.
     let bind_own = |name: Option<&str>, dir: &Path| -> Result<(), InitError> {
         let Some((_, source)) = own.iter().find(|(n, _)| n.as_deref() == name) else {
             return Ok(());
@@ -38,22 +37,7 @@ pub(super) fn mount_cgroups(
         if k.path_kind(source, true) != Some(PathKind::Directory) {
             return Ok(());
         }
-        mnt(
-            k,
-            Some(&source.to_string_lossy()),
-            dir,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
-        mnt(
-            k,
-            None,
-            dir,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro,
-            None,
-        )
+        bind_with(k, source, dir, ro)
     };
     match layout {
         HostCgroups::V2 if private_ns => mnt(k, Some("cgroup2"), target, Some("cgroup2"), ro, None),
