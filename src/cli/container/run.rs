@@ -306,7 +306,19 @@ pub async fn create(client: &Client, a: RunArgs) -> i32 {
             println!("{id}");
             0
         }
-        Err(e) => run_failure(&e),
+        Err(e) => create_failure(&e),
+    }
+}
+
+/// `create` reports the daemon's refusal as any other command does, and exits 1 as docker's
+/// `create` does (125 is for the flags it could not read, and for `run`).
+fn create_failure(err: &ClientError) -> i32 {
+    match err {
+        ClientError::Api { message, .. } => {
+            eprintln!("Error response from daemon: {message}");
+            1
+        }
+        other => run_failure(other),
     }
 }
 
