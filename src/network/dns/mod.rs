@@ -7,6 +7,7 @@
 //! the sockets and tasks, and `resolv` the container's resolv.conf.
 
 pub mod answer;
+mod conntrack;
 pub mod message;
 pub mod nat;
 pub mod resolv;
@@ -70,4 +71,13 @@ pub enum DnsError {
     },
     #[error("the thread binding the DNS sockets in {} died", netns.display())]
     Thread { netns: PathBuf },
+    #[error(
+        "cannot flush the connection tracking of the network namespace {}: {source}",
+        netns.display()
+    )]
+    Conntrack {
+        netns: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }

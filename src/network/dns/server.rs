@@ -180,7 +180,7 @@ fn bind_and_route(
 
 /// One `iptables-restore` for a fresh namespace; when berth's chains are there already (a
 /// restart), read the table and write a repair, so the rules end up pointing at the new
-/// ports with nothing duplicated. Runs on the thread that joined the namespace, so the
+/// ports with nothing duplicated, then forget the flows the old rules NATed. Runs on the thread that joined the namespace, so the
 /// commands it spawns are in it too.
 fn install_rules(netns: &Path, udp_port: u16, tcp_port: u16) -> Result<(), DnsError> {
     let restore = ["-w", "--noflush"];
@@ -200,8 +200,12 @@ fn install_rules(netns: &Path, udp_port: u16, tcp_port: u16) -> Result<(), DnsEr
         "iptables-restore",
         &restore,
         &plan_repair(&save, udp_port, tcp_port),
-    )
-    .map(drop)
+    )?;
+    // Flows NATed by the old rules keep their old destination (see conntrack.rs).
+    super::conntrack::flush_ipv4().map_err(|source| DnsError::Conntrack {
+        netns: netns.to_path_buf(),
+        source,
+    })
 }
 
 fn run(netns: &Path, cmd: &str, args: &[&str], stdin: &str) -> Result<String, DnsError> {
