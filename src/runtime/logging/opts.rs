@@ -205,7 +205,8 @@ pub fn parse(
     };
     let max_files = cfg.get("max-file").map(|v| atoi(v)).transpose()?;
     let compress = cfg.get("compress").map(|v| parse_bool(v)).transpose()?;
-    let settings = match format {
+    // Each driver's defaults and its own checks; the settings are built once after.
+    let (max_size, max_files, compress) = match format {
         Format::JsonFile => {
             let max_files = match max_files {
                 None => 1,
@@ -216,16 +217,9 @@ pub fn parse(
             if compress && (max_files == 1 || max_size.is_none()) {
                 return Err(LogOptError::CompressWithoutRotation);
             }
-            LogSettings {
-                format,
-                max_size,
-                max_files,
-                compress,
-                attrs: BTreeMap::new(),
-            }
+            (max_size, max_files, compress)
         }
         Format::Local => {
-            let max_size = Some(max_size.unwrap_or(LOCAL_MAX_SIZE));
             let max_files = match max_files {
                 None => LOCAL_MAX_FILES,
                 Some(n) if n < 0 => return Err(LogOptError::MaxFileNegative),
@@ -236,14 +230,19 @@ pub fn parse(
             if compress && max_files <= 1 {
                 return Err(LogOptError::LocalCompressOneFile);
             }
-            LogSettings {
-                format,
-                max_size,
+            (
+                Some(max_size.unwrap_or(LOCAL_MAX_SIZE)),
                 max_files,
                 compress,
-                attrs: BTreeMap::new(),
-            }
+            )
         }
+    };
+    let settings = LogSettings {
+        format,
+        max_size,
+        max_files,
+        compress,
+        attrs: BTreeMap::new(),
     };
     let opts = LogOptions {
         settings,
