@@ -23,9 +23,18 @@ pub fn log_file(dir: &Path, id: &str, hc: &HostConfig) -> Option<(PathBuf, Forma
     if super::hostconfig::logs_discarded(hc) {
         return None;
     }
+    let format = log_format(hc);
+    match format {
+        Format::Local => Some((dir.join("local-logs").join("container.log"), format)),
+        Format::JsonFile => Some((dir.join(format!("{id}-json.log")), format)),
+    }
+}
+
+/// How the driver lays its records out (json-file for any driver but local).
+fn log_format(hc: &HostConfig) -> Format {
     match hc.log_config.driver.as_str() {
-        "local" => Some((dir.join("local-logs").join("container.log"), Format::Local)),
-        _ => Some((dir.join(format!("{id}-json.log")), Format::JsonFile)),
+        "local" => Format::Local,
+        _ => Format::JsonFile,
     }
 }
 
@@ -33,7 +42,6 @@ pub fn log_file(dir: &Path, id: &str, hc: &HostConfig) -> Option<(PathBuf, Forma
 /// attributes taken from the container.
 pub(super) fn shim_log_settings(rec: &Record) -> LogSettings {
     let lc = &rec.host_config.log_config;
-    let format = log_file(Path::new(""), "", &rec.host_config).map_or(Format::JsonFile, |f| f.1);
     let mut command = vec![rec.path.clone()];
     command.extend(rec.args.iter().cloned());
     let ctx = LogContext {
@@ -52,7 +60,7 @@ pub(super) fn shim_log_settings(rec: &Record) -> LogSettings {
         .and_then(|o| o.settings_for(&ctx).ok())
         // Checked at create; a record that fails now keeps its format and no rotation.
         .unwrap_or(LogSettings {
-            format,
+            format: log_format(&rec.host_config),
             ..Default::default()
         })
 }
