@@ -56,12 +56,17 @@ pub(super) fn logs_discarded(hc: &HostConfig) -> bool {
 /// The one runtime (Docker's default name for it, which clients read back in inspect).
 pub(super) const DEFAULT_RUNTIME: &str = "runc";
 
-/// `HostConfig.Runtime` as asked ("" when not).
-pub(super) fn runtime(hc: &HostConfig) -> &str {
+/// A string field of HostConfig that berth keeps among the extra ones ("" when absent).
+pub(super) fn extra_str<'a>(hc: &'a HostConfig, key: &str) -> &'a str {
     hc.extra
-        .get("Runtime")
+        .get(key)
         .and_then(|v| v.as_str())
         .unwrap_or_default()
+}
+
+/// `HostConfig.Runtime` as asked ("" when not).
+pub(super) fn runtime(hc: &HostConfig) -> &str {
+    extra_str(hc, "Runtime")
 }
 
 pub(super) fn is_unset(v: &serde_json::Value) -> bool {

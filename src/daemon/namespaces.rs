@@ -9,6 +9,7 @@
 
 use super::container::Record;
 use super::error::{DaemonError, Result};
+use super::hostconfig::extra_str;
 use super::Daemon;
 use crate::cgroups::CgroupVersion;
 use crate::runtime::spec::{Namespace, Namespaces, OwnOrHost, Shm};
@@ -26,21 +27,14 @@ pub(super) struct Modes {
     pub cgroupns: Option<CgroupnsMode>,
 }
 
-fn field<'a>(hc: &'a HostConfig, key: &str) -> &'a str {
-    hc.extra
-        .get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-}
-
 /// Parse the modes, refusing a bad one in the daemon's words (`invalid PID mode: x`).
 pub(super) fn modes(hc: &HostConfig) -> Result<Modes> {
     let bad = |e: crate::wire::namespaces::ModeError| DaemonError::InvalidParameter(e.to_string());
     Ok(Modes {
-        pid: PidMode::parse(field(hc, "PidMode")).map_err(bad)?,
-        ipc: IpcMode::parse(field(hc, "IpcMode")).map_err(bad)?,
-        uts: UtsMode::parse(field(hc, "UTSMode")).map_err(bad)?,
-        cgroupns: CgroupnsMode::parse(field(hc, "CgroupnsMode")).map_err(bad)?,
+        pid: PidMode::parse(extra_str(hc, "PidMode")).map_err(bad)?,
+        ipc: IpcMode::parse(extra_str(hc, "IpcMode")).map_err(bad)?,
+        uts: UtsMode::parse(extra_str(hc, "UTSMode")).map_err(bad)?,
+        cgroupns: CgroupnsMode::parse(extra_str(hc, "CgroupnsMode")).map_err(bad)?,
     })
 }
 
@@ -120,7 +114,8 @@ pub(super) fn shareable_shm_path(container_dir: &Path) -> PathBuf {
 
 /// The host directory of the container's own shareable /dev/shm, if it has one.
 pub(super) fn own_shm(rec: &Record, container_dir: &Path) -> Option<PathBuf> {
-    (field(&rec.host_config, "IpcMode") == "shareable").then(|| shareable_shm_path(container_dir))
+    (extra_str(&rec.host_config, "IpcMode") == "shareable")
+        .then(|| shareable_shm_path(container_dir))
 }
 
 /// A shareable container's /dev/shm: a tmpfs of `size` bytes with the flags and mode Docker
@@ -248,7 +243,7 @@ impl Daemon {
         // Its /dev/shm: its own shareable one, the host's, or the one it joined in turn.
         let (mut hc, mut dir) = (rec.host_config.clone(), owner.dir.clone());
         for _ in 0..MAX_CHAIN {
-            match IpcMode::parse(field(&hc, "IpcMode")) {
+            match IpcMode::parse(extra_str(&hc, "IpcMode")) {
                 Ok(IpcMode::Shareable) => return Ok((rec.state.pid, shareable_shm_path(&dir))),
                 Ok(IpcMode::Host) => return Ok((rec.state.pid, "/dev/shm".into())),
                 Ok(IpcMode::Container(next)) => {
