@@ -120,16 +120,23 @@ pub(crate) fn procs(paths: &[PathBuf]) -> Vec<i32> {
     pids
 }
 
+/// SIGKILL each process in the directories now; false when there was none.
+pub(crate) fn kill_procs(paths: &[PathBuf]) -> bool {
+    let pids = procs(paths);
+    for &pid in &pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    !pids.is_empty()
+}
+
 /// SIGKILL what is inside, then rmdir every directory, retrying while the kernel still counts
 /// the dying processes (EBUSY).
 pub(crate) fn remove_all(paths: &[PathBuf]) -> Result<(), CgroupError> {
     for attempt in 0..50 {
-        for pid in procs(paths) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        kill_procs(paths);
         // On v1 every rmdir waits for an RCU grace period (milliseconds each); removing the
         // hierarchies' directories in parallel pays that wait once, not eight times.
         let results: Vec<(PathBuf, io::Result<()>)> = std::thread::scope(|s| {

@@ -250,15 +250,8 @@ impl Cgroup {
 /// meanwhile falls in the next one), until none is left; Busy if some outlive two seconds.
 pub fn kill_all(paths: &[PathBuf]) -> Result<(), CgroupError> {
     for _ in 0..200 {
-        let pids = backend::procs(paths);
-        if pids.is_empty() {
+        if !backend::kill_procs(paths) {
             return Ok(());
-        }
-        for pid in pids {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
