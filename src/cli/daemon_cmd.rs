@@ -96,14 +96,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     }
     let log_config = crate::wire::types::LogConfig {
         driver: args.log_driver,
-        config: args
-            .log_opts
-            .iter()
-            .map(|o| match o.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (o.clone(), String::new()),
-            })
-            .collect(),
+        config: crate::runtime::logging::opts::from_flags(&args.log_opts),
     };
     crate::daemon::logs::check_default(&log_config)
         .map_err(|e| anyhow::anyhow!("the default log driver: {e}"))?;

@@ -208,15 +208,7 @@ async fn create_only(client: &Client, a: &RunArgs) -> Result<String, ClientError
         if let Some(driver) = &a.log_driver {
             hc.log_config.driver = driver.clone();
         }
-        // The docker CLI's reading: `key=value`, a bare `key` is an empty value.
-        hc.log_config.config = a
-            .log_opts
-            .iter()
-            .map(|o| match o.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (o.clone(), String::new()),
-            })
-            .collect();
+        hc.log_config.config = crate::runtime::logging::opts::from_flags(&a.log_opts);
         if hc.log_config.driver == "none" && !a.log_opts.is_empty() {
             return Err(ClientError::Protocol(
                 "invalid logging opts for driver none".into(),

@@ -149,6 +149,17 @@ fn list(v: Option<&String>) -> Vec<String> {
     }
 }
 
+/// `--log-opt` values as the docker CLI and dockerd read them: `key=value`, a bare `key` is an
+/// empty value.
+pub fn from_flags(opts: &[String]) -> BTreeMap<String, String> {
+    opts.iter()
+        .map(|o| match o.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (o.clone(), String::new()),
+        })
+        .collect()
+}
+
 /// Check a driver's options. None for `none`, which keeps no log (and, as in Docker,
 /// ignores whatever options it was given).
 pub fn parse(
