@@ -150,10 +150,17 @@ pub fn main(cmd: &str, args: &[String]) -> i32 {
             return if e.use_stderr() { 125 } else { 0 };
         }
     };
+    let root = match root(&a) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return 1;
+        }
+    };
     if cmd == "__install" {
-        install(&a)
+        install(&a, &root)
     } else {
-        uninstall(&a)
+        uninstall(&a, &root)
     }
 }
 
@@ -163,16 +170,9 @@ fn say(line: std::fmt::Arguments) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-fn install(a: &InstallArgs) -> i32 {
-    let root = match root(a) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("berth: {e}");
-            return 1;
-        }
-    };
+fn install(a: &InstallArgs, root: &Path) -> i32 {
     for file in files(&a.prefix) {
-        match put(&root, &file) {
+        match put(root, &file) {
             Ok(path) => say(format_args!("installed {}", path.display())),
             Err(e) => {
                 eprintln!("berth: installing {}: {e}", root.join(&file.path).display());
@@ -183,14 +183,7 @@ fn install(a: &InstallArgs) -> i32 {
     0
 }
 
-fn uninstall(a: &InstallArgs) -> i32 {
-    let root = match root(a) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("berth: {e}");
-            return 1;
-        }
-    };
+fn uninstall(a: &InstallArgs, root: &Path) -> i32 {
     let mut code = 0;
     for file in files(&a.prefix) {
         let path = root.join(&file.path);
