@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use rtnetlink::{LinkUnspec, LinkVeth, RouteMessageBuilder};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::*;
 
@@ -103,31 +104,42 @@ impl BridgeNetwork {
         let h = netlink::connect()?;
         let bridge = netlink::require_link(&h, &self.cfg.bridge).await?;
         let host = slot_veth_name(id, slot);
-        // A temporary name for the container end while it is still in the host namespace.
-        let peer = format!("vp{}", &host[4..]);
+        let interface = format!("eth{slot}");
+        let mac = opts.mac.unwrap_or_else(|| mac_bytes(ip));
+        let ns_file = std::fs::File::open(netns).map_err(|source| NetworkError::Io {
+            what: "open the netns".into(),
+            path: netns.to_path_buf(),
+            source,
+        })?;
+        // One message makes the whole pair: the host end on the bridge and up, the container
+        // end born in the container's namespace with its name and MAC (down: the kernel
+        // refuses to bring a veth end up before its peer is registered). Moving an existing
+        // link into a namespace instead costs the kernel an rcu_barrier (20-30 ms on a busy
+        // host), the largest single step of a start before this.
+        let peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(interface.clone())
+            .address(mac.to_vec())
+            .setns_by_fd(ns_file.as_raw_fd())
+            .build();
+        let pair = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(host.clone())
+            .controller(bridge)
+            .up()
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .build();
         h.link()
-            .add(LinkVeth::new(&host, &peer).build())
+            .add(pair)
             .execute()
             .await
             .map_err(|source| NetworkError::Netlink {
-                what: format!("create veth pair {host}/{peer}"),
+                what: format!(
+                    "create veth pair {host}/{interface} on bridge {}",
+                    self.cfg.bridge
+                ),
                 source,
             })?;
         *created_veth = true;
-        let host_index = netlink::require_link(&h, &host).await?;
-        h.link()
-            .set(
-                LinkUnspec::new_with_index(host_index)
-                    .controller(bridge)
-                    .up()
-                    .build(),
-            )
-            .execute()
-            .await
-            .map_err(|source| NetworkError::Netlink {
-                what: format!("attach {host} to bridge {}", self.cfg.bridge),
-                source,
-            })?;
+        drop(ns_file);
         // Hairpin: with br_netfilter, a container's packet to its own published port is
         // rewritten on the bridge and must go back out of the port it came in by.
         let hairpin = PathBuf::from(format!("/sys/class/net/{host}/brport/hairpin_mode"));
@@ -138,33 +150,12 @@ impl BridgeNetwork {
                 path: hairpin,
                 source,
             })?;
-        let peer_index = netlink::require_link(&h, &peer).await?;
-        let ns_file = std::fs::File::open(netns).map_err(|source| NetworkError::Io {
-            what: "open the netns".into(),
-            path: netns.to_path_buf(),
-            source,
-        })?;
-        h.link()
-            .set(
-                LinkUnspec::new_with_index(peer_index)
-                    .setns_by_fd(ns_file.as_raw_fd())
-                    .build(),
-            )
-            .execute()
-            .await
-            .map_err(|source| NetworkError::Netlink {
-                what: format!("move {peer} into {}", netns.display()),
-                source,
-            })?;
-        drop(ns_file);
 
         let prefix_len = self.subnet.prefix_len();
         // An internal network has no way out, so nothing routes through it by default.
         let gateway = (slot == 0 && !self.cfg.policy.internal).then_some(self.gateway);
-        let interface = format!("eth{slot}");
         let inside = interface.clone();
         let extra = opts.link_local.clone();
-        let mac = opts.mac.unwrap_or_else(|| mac_bytes(ip));
         let ipv6 = ip6.zip(self.cfg.ipv6.as_ref()).map(|(ip, v6)| Endpoint6 {
             ip,
             prefix_len: v6.subnet.prefix_len(),
@@ -172,7 +163,7 @@ impl BridgeNetwork {
         });
         let inside_v6 = ipv6.clone().map(|ep| (ep, gateway.is_some()));
         netns::run_in(netns, move || {
-            configure_inside(peer, inside, ip, mac, prefix_len, gateway, extra, inside_v6)
+            configure_inside(inside, ip, prefix_len, gateway, extra, inside_v6)
         })
         .await?;
         Ok(Endpoint {
@@ -201,15 +192,12 @@ impl BridgeNetwork {
     }
 }
 
-/// Inside the container's namespace: name the interface eth0, give it its MAC and address
-/// (and its IPv6 one, with a v6 default route when `ipv6.1`), bring it and `lo` up, and
-/// route everything through the gateway.
-#[allow(clippy::too_many_arguments)]
+/// Inside the container's namespace, where the interface already has its name and MAC:
+/// its address (and its IPv6 one, with a v6 default route when `ipv6.1`), it and `lo` up,
+/// and everything routed through the gateway.
 async fn configure_inside(
-    peer: String,
     name: String,
     ip: Ipv4Addr,
-    mac: [u8; 6],
     prefix_len: u8,
     gateway: Option<Ipv4Addr>,
     link_local: Vec<Ipv4Addr>,
@@ -217,17 +205,7 @@ async fn configure_inside(
 ) -> Result<(), NetworkError> {
     let nl = |what: String| move |source| NetworkError::Netlink { what, source };
     let h = netlink::connect()?;
-    let index = netlink::require_link(&h, &peer).await?;
-    h.link()
-        .set(
-            LinkUnspec::new_with_index(index)
-                .name(name.clone())
-                .address(mac.to_vec())
-                .build(),
-        )
-        .execute()
-        .await
-        .map_err(nl(format!("rename {peer} to {name} and set its MAC")))?;
+    let index = netlink::require_link(&h, &name).await?;
     let addr = Ipv4Net::new(ip, prefix_len).expect("prefix from subnet");
     netlink::add_ipv4_addr(&h, index, &name, addr).await?;
     for ll in link_local {
