@@ -1,5 +1,5 @@
 //! The container's first process, from clone(2) to execve(2): it joins the network namespace
-//! (and another container's IPC namespace, with `--ipc container:`), waits for its cgroup,
+//! (and another container's IPC namespace, with `--ipc container:`), joins its cgroup,
 //! takes a cgroup namespace (unless `--cgroupns host`), builds proc, sys and dev, makes the
 //! container's own mounts and the /etc binds (`mounts`), pivots into the rootfs, masks what
 //! Docker masks, sets the hostname (unless `--uts host`), drops to Docker's capabilities and
@@ -37,8 +37,6 @@ pub struct InitFds {
     pub netns: Option<OwnedFd>,
     /// Namespaces of another container to join (`--ipc container:<x>`), each with its kind.
     pub joined: Vec<(OwnedFd, nix::sched::CloneFlags)>,
-    /// The shim writes one byte once init is in its cgroup.
-    pub cgroup_done: OwnedFd,
     /// Init writes `R` when ready, or `E` + JSON; CLOEXEC, so a successful exec closes it.
     pub report: OwnedFd,
     /// The shim writes one byte to say "exec now".
@@ -116,13 +114,13 @@ pub fn prepare_and_exec(
             InitError::setup(&format!("joining the {} namespace", ns_name(*kind)), e)
         })?;
     }
-    if !read_byte(&fds.cgroup_done) {
-        return Err(InitError::setup(
-            "waiting for the cgroup",
-            "the shim went away",
-        ));
+    // Init moves itself, while it has one thread and still sees the host's /sys/fs/cgroup:
+    // the cheapest way in (see cgroups::join_self). The shim, outside, stays out.
+    for dir in &spec.cgroup_paths {
+        k.join_cgroup(dir)
+            .map_err(|e| InitError::setup(&format!("joining the cgroup {}", dir.display()), e))?;
     }
-    // Taken only now, so that the cgroup the shim put us in is the namespace's root.
+    // Taken only now, so that the cgroup just joined is the namespace's root.
     if spec.namespaces.cgroup == OwnOrHost::Private {
         k.unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;

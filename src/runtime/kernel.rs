@@ -82,6 +82,8 @@ pub trait Kernel {
     fn chdir(&self, dir: &Path) -> Result<(), KernelError>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), KernelError>;
     fn sethostname(&self, name: &str) -> Result<(), KernelError>;
+    /// Move this single-threaded process into a directory of its cgroup.
+    fn join_cgroup(&self, dir: &Path) -> Result<(), KernelError>;
     /// The NIS domain name of the UTS namespace (`--domainname`).
     fn setdomainname(&self, name: &str) -> Result<(), KernelError>;
     /// None when nothing is there; `follow_symlinks` picks stat(2) over lstat(2).
@@ -174,6 +176,10 @@ impl Kernel for LinuxKernel {
 
     fn sethostname(&self, name: &str) -> Result<(), KernelError> {
         Ok(nix::unistd::sethostname(name)?)
+    }
+
+    fn join_cgroup(&self, dir: &Path) -> Result<(), KernelError> {
+        Ok(crate::cgroups::join_self(dir)?)
     }
 
     fn setdomainname(&self, name: &str) -> Result<(), KernelError> {

@@ -93,7 +93,7 @@ pub fn main(spec: &str) -> ! {
     // One write after the other, not cgroups::add_to_all's threads: setns(CLONE_NEWNS) fails
     // with EINVAL while any other thread of this process still exists, even one finishing.
     for p in &spec.cgroup_paths {
-        if let Err(e) = std::fs::write(p.join("cgroup.procs"), std::process::id().to_string()) {
+        if let Err(e) = crate::cgroups::join_self(p) {
             fail(setup(
                 &format!("joining the container's cgroup {}", p.display()),
                 &e,

@@ -86,7 +86,6 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     };
     let (stdout_r, stdout_w) = pipe()?;
     let (stderr_r, stderr_w) = pipe()?;
-    let (cg_r, cg_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let open = |p: &Path| -> anyhow::Result<OwnedFd> {
@@ -126,7 +125,6 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         console: console_w,
         netns,
         joined,
-        cgroup_done: cg_r,
         report: report_w,
         go: go_r,
         stdin: stdin_r,
@@ -166,18 +164,6 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     // The child has its own copies; the shim lives on for the whole container, so it keeps
     // nothing it no longer needs.
     drop((fds, stack, filter));
-
-    if let Err(e) = crate::cgroups::add_to_all(&spec.cgroup_paths, child.as_raw()) {
-        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        report_to_daemon(&serde_json::to_string(&InitError {
-            message: format!("joining the cgroup: {e}"),
-            exit_code: 125,
-        })?);
-        return Ok(());
-    }
-    let _ = nix::unistd::write(&cg_w, b"x");
-    drop(cg_w);
 
     let mut report = std::fs::File::from(report_r);
     if let Some(err) = read_report(&mut report) {

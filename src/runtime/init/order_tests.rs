@@ -57,7 +57,7 @@ fn container(tmp: &Path) -> ShimSpec {
         open_stdin: false,
         network: Network::Join("/run/berth/netns/c0ffee".into()),
         namespaces: Namespaces::default(),
-        cgroup_paths: vec![],
+        cgroup_paths: vec!["/sys/fs/cgroup/berth/c0ffee".into()],
         binds,
         mounts: vec![],
         log_path: "/dev/null".into(),
@@ -81,11 +81,9 @@ fn run_with(kernel: RecordingKernel, change: impl FnOnce(&mut ShimSpec)) -> Run 
     change(&mut spec);
     std::fs::create_dir_all(&spec.rootfs).unwrap();
     let null = || -> OwnedFd { File::open("/dev/null").unwrap().into() };
-    let (cgroup_done, cgroup_w) = nix::unistd::pipe().unwrap();
     let (go, go_w) = nix::unistd::pipe().unwrap();
     let (report_r, report) = nix::unistd::pipe().unwrap();
-    // The shim's two words, said in advance: the sequence then runs straight through.
-    write_all(&cgroup_w, b"x");
+    // The shim's word, said in advance: the sequence then runs straight through.
     write_all(&go_w, b"x");
     let fds = InitFds {
         netns: matches!(spec.network, Network::Join(_)).then(null),
@@ -93,7 +91,6 @@ fn run_with(kernel: RecordingKernel, change: impl FnOnce(&mut ShimSpec)) -> Run 
             Namespace::Join(_) => vec![(null(), CloneFlags::CLONE_NEWIPC)],
             _ => vec![],
         },
-        cgroup_done,
         report,
         go,
         stdin: null(),
@@ -177,6 +174,21 @@ fn assert_init_order(r: &Run, no_new_privileges: bool) {
         }
     );
 
+    // Init joins each of its cgroup's directories while it still sees the host's
+    // /sys/fs/cgroup, and before its cgroup namespace, whose root is the cgroup it is in then.
+    let joins: Vec<usize> = (0..calls.len())
+        .filter(|&i| matches!(calls[i], Call::JoinCgroup(_)))
+        .collect();
+    assert_eq!(joins.len(), r.spec.cgroup_paths.len());
+    let cgroupns = position(calls, |c| *c == Call::Unshare(CloneFlags::CLONE_NEWCGROUP));
+    for j in joins {
+        assert!(j < first, "joined a cgroup after a mount");
+        assert!(
+            cgroupns.is_none_or(|n| j < n),
+            "joined a cgroup inside its namespace"
+        );
+    }
+
     // The pivot: into the rootfs, the old root stacked under it and detached.
     let pivot = position(calls, |c| matches!(c, Call::PivotRoot(..))).unwrap();
     let rootfs = r.tmp.path().join("rootfs");
@@ -240,9 +252,10 @@ fn default_container() {
     let r = run(|_| {});
     assert_init_order(&r, false);
     assert_eq!(
-        r.calls[..2],
+        r.calls[..3],
         [
             Call::Setns(CloneFlags::CLONE_NEWNET),
+            Call::JoinCgroup("/sys/fs/cgroup/berth/c0ffee".into()),
             Call::Unshare(CloneFlags::CLONE_NEWCGROUP)
         ]
     );
@@ -566,8 +579,10 @@ fn the_roots_propagation_follows_what_the_binds_ask(
         });
     });
     assert_init_order(&r, false);
+    // The root's propagation is the first mount init makes.
+    let first_mount = r.calls.iter().find(|c| matches!(c, Call::Mount { .. }));
     assert_eq!(
-        r.calls[2],
+        first_mount.cloned().unwrap(),
         Call::Mount {
             source: None,
             target: "/".into(),

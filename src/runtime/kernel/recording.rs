@@ -49,6 +49,7 @@ pub enum Call {
     Chdir(PathBuf),
     PivotRoot(PathBuf, PathBuf),
     Sethostname(String),
+    JoinCgroup(PathBuf),
     Setdomainname(String),
     Dup2(RawFd),
     /// The capabilities kept in the bounding set, as a mask.
@@ -120,6 +121,7 @@ impl fmt::Display for Call {
                 write!(f, "pivot_root {} {}", new.display(), old.display())
             }
             Call::Sethostname(h) => write!(f, "sethostname {h}"),
+            Call::JoinCgroup(p) => write!(f, "join cgroup {}", p.display()),
             Call::Setdomainname(d) => write!(f, "setdomainname {d}"),
             Call::Dup2(to) => write!(f, "dup2 to {to}"),
             Call::Bounding(m) => write!(f, "capabilities: bounding set keeps {m:016x}"),
@@ -306,6 +308,10 @@ impl Kernel for RecordingKernel {
 
     fn sethostname(&self, name: &str) -> Result<(), KernelError> {
         self.record(Call::Sethostname(name.into()))
+    }
+
+    fn join_cgroup(&self, dir: &Path) -> Result<(), KernelError> {
+        self.record(Call::JoinCgroup(dir.into()))
     }
 
     fn setdomainname(&self, name: &str) -> Result<(), KernelError> {

@@ -45,10 +45,11 @@ fn another_containers_ipc_is_joined_first_and_its_shm_bound() {
     });
     assert_init_order(&r, false);
     assert_eq!(
-        r.calls[..3],
+        r.calls[..4],
         [
             Call::Setns(CloneFlags::CLONE_NEWNET),
             Call::Setns(CloneFlags::CLONE_NEWIPC),
+            Call::JoinCgroup("/sys/fs/cgroup/berth/c0ffee".into()),
             Call::Unshare(CloneFlags::CLONE_NEWCGROUP)
         ]
     );
