@@ -16,6 +16,7 @@ impl Daemon {
         name: Option<&str>,
         req: CreateRequest,
     ) -> Result<(String, Vec<String>)> {
+        let t0 = std::time::Instant::now();
         let mut cfg = req.config;
         let mut hc = req.host_config.unwrap_or_default();
         super::logs::merge_default(&mut hc.log_config, &self.config.log_config);
@@ -281,6 +282,7 @@ impl Daemon {
             return Err(e);
         }
         self.container_event(&container.snapshot(), "create", &[]);
+        tracing::debug!("create {}: created in {:?}", &id[..12], t0.elapsed());
         Ok((id, warnings))
     }
 }

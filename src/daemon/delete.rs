@@ -41,6 +41,7 @@ impl Daemon {
         if c.lifecycle.borrow().removed {
             return Ok(());
         }
+        let t0 = std::time::Instant::now();
         self.images
             .lock()
             .unwrap()
@@ -60,6 +61,7 @@ impl Daemon {
         }
         c.lifecycle.send_modify(|l| l.removed = true);
         self.container_event(&c.snapshot(), "destroy", &[]);
+        tracing::debug!("remove {}: removed in {:?}", &c.id[..12], t0.elapsed());
         Ok(())
     }
 

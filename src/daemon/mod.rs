@@ -36,6 +36,7 @@ pub mod stats;
 mod stop;
 mod sweep;
 pub mod top;
+mod unplug;
 mod update;
 pub mod views;
 pub mod volume;
@@ -89,6 +90,8 @@ pub struct Daemon {
     pub events: events::Events,
     /// Set once shutdown begins: exits after that do not trigger restart policies.
     pub shutting_down: std::sync::atomic::AtomicBool,
+    /// Containers' network teardowns still under way (see `unplug`).
+    pub unplugs: unplug::Unplugs,
     /// The berth binary, re-executed as each container's shim.
     pub exe: PathBuf,
     pub started: std::time::Instant,
@@ -158,6 +161,7 @@ impl Daemon {
             execs: Mutex::new(HashMap::new()),
             events: events::Events::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            unplugs: Default::default(),
             exe,
             started: std::time::Instant::now(),
             layer_locks: Default::default(),
@@ -294,6 +298,7 @@ impl Daemon {
             )
             .await;
         }
+        self.unplugs.wait_all().await;
     }
 }
 

@@ -218,12 +218,15 @@ impl Daemon {
             (_, Some(j)) => j.netns.clone(),
             (NetworkMode::Host, _) => None,
             _ => {
+                // The last run's veth names and netns pin are this run's too.
+                self.unplugs.wait_for(&id).await;
                 let ns = self
                     .network
                     .create_netns(&id)
                     .await
                     .map_err(|e| sys("creating the network namespace", &e))?;
                 acquired.netns = Some(ns.clone());
+                step("network namespace created");
                 Some(ns)
             }
         };
@@ -289,7 +292,17 @@ impl Daemon {
                 (_, Some(ns)) => self.plug_all(&rec, ns).await,
             }
         };
-        let (connected, created) = tokio::join!(plug, shim::create(&self.exe, &spec));
+        let plug = async {
+            let plugged = plug.await;
+            step("network connected");
+            plugged
+        };
+        let created = async {
+            let created = shim::create(&self.exe, &spec).await;
+            step("container created");
+            created
+        };
+        let (connected, created) = tokio::join!(plug, created);
         // Dropping a created shim before START makes it kill its init and exit.
         let plugged = connected.map_err(|e| (e, 125))?;
         acquired.plugged = plugged.clone();
@@ -325,7 +338,7 @@ impl Daemon {
             None => Vec::new(),
         };
         acquired.ports = ports.clone();
-        step("network connected and container created");
+        step("ports published");
         if let Some((_, _, ep)) = primary_ep {
             etc.write_hosts(&c.dir, Some(ep.ip.into()))
                 .map_err(|e| sys("writing /etc/hosts", &e))?;
@@ -408,12 +421,7 @@ impl Daemon {
                 bridge.unpublish(id, ep.ip, &a.ports).await;
             }
         }
-        self.unplug_all(id, &a.plugged).await;
-        if let Some(ns) = &a.netns {
-            if let Err(e) = crate::network::remove_netns(ns) {
-                tracing::warn!("container {id}: removing netns: {e}");
-            }
-        }
+        self.unplugs.start(id, a.plugged.clone(), a.netns.clone());
         if let Err(e) = local.await {
             tracing::warn!("container {id}: teardown task failed: {e}");
         }
