@@ -29,14 +29,16 @@ remove_chains() {
 }
 
 # Start a private daemon on $work with the script's $berth, $bridge, $prefix and
-# $cgroup_parent and the given subnet; sets $daemon and BERTH_HOST, and fails (with the
-# daemon's log) unless it answers. $daemon is what the script's cleanup stops.
+# $cgroup_parent, the given subnet and any further daemon flags; sets $daemon and BERTH_HOST,
+# and fails (with the daemon's log) unless it answers. $daemon is what the script's cleanup
+# stops.
 start_bench_daemon() {
   local subnet=$1
+  shift
   export BERTH_HOST=unix://$work/berth.sock
   "$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge "$bridge" \
     --iptables-prefix "$prefix" --default-subnet-pool "base=$subnet,size=24" \
-    --cgroup-parent "$cgroup_parent" >"$work/daemon.log" 2>&1 &
+    --cgroup-parent "$cgroup_parent" "$@" >"$work/daemon.log" 2>&1 &
   daemon=$!
   for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "bench: the daemon does not answer on $BERTH_HOST; its log ends:" >&2
@@ -50,4 +52,39 @@ needs_root() {
     echo "bench: needs root (sudo just bench)" >&2
     exit 1
   fi
+}
+
+# Start a private dockerd for a comparison, in a network namespace of its own (lo up), so its
+# bridge and rules never touch the host's firewall: data and exec roots under $1, cgroups
+# under parent $2. Sets $private_docker (its pid), exports DOCKER_HOST and DOCKER_CONFIG, and
+# returns non-zero (with $docker_why) if it does not answer. stop_private_dockerd undoes it.
+start_private_dockerd() {
+  local dir=$1 parent=$2
+  mkdir -p "$dir"
+  unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh dockerd \
+    --data-root "$dir/data" --exec-root "$dir/exec" \
+    --pidfile "$dir/d.pid" -H "unix://$dir/d.sock" \
+    --cgroup-parent "$parent" >"$dir/dockerd.log" 2>&1 &
+  private_docker=$!
+  export DOCKER_HOST=unix://$dir/d.sock DOCKER_CONFIG=$dir/config
+  unset DOCKER_CONTEXT
+  for _ in $(seq 150); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
+  docker_why="the private dockerd did not answer; its log ends: $(tail -5 "$dir/dockerd.log")"
+  return 1
+}
+
+# Stop what start_private_dockerd started (dockerd stops its containers and its containerd
+# on SIGTERM; its namespace goes with it) and remove its mounts and cgroups.
+stop_private_dockerd() {
+  local dir=$1 parent=$2
+  [ -n "${private_docker:-}" ] || return 0
+  kill "$private_docker" 2>/dev/null
+  for _ in $(seq 200); do kill -0 "$private_docker" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$private_docker" 2>/dev/null
+  wait "$private_docker" 2>/dev/null
+  umount -R "$dir" 2>/dev/null
+  find /sys/fs/cgroup/"$parent" /sys/fs/cgroup/*/"$parent" -depth -type d \
+    -exec rmdir {} + 2>/dev/null
+  private_docker=""
+  return 0
 }

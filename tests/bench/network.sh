@@ -72,16 +72,7 @@ cleanup() {
     docker rm -f bench-dns-target bench-dns-asker bench-sink bench-noports bench-ports >/dev/null 2>&1
     docker network rm bench-dns >/dev/null 2>&1
   fi
-  if [ -n "$private_docker" ]; then
-    # dockerd stops its containers and its containerd on SIGTERM; its namespace goes with it.
-    kill "$private_docker" 2>/dev/null
-    for _ in $(seq 200); do kill -0 "$private_docker" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$private_docker" 2>/dev/null
-    wait "$private_docker" 2>/dev/null
-    umount -R "$work/docker" 2>/dev/null
-    find /sys/fs/cgroup/berth-bench-network-docker /sys/fs/cgroup/*/berth-bench-network-docker \
-      -depth -type d -exec rmdir {} + 2>/dev/null
-  fi
+  stop_private_dockerd "$work/docker" berth-bench-network-docker
   [ -n "$upstream" ] && kill "$upstream" 2>/dev/null
   ip link del bbnu0 2>/dev/null
   ip netns del "$upstream_ns" 2>/dev/null
@@ -147,16 +138,7 @@ elif command -v dockerd >/dev/null; then
   # A private dockerd in a network namespace of its own, with lo up (docker-proxy binds
   # 127.0.0.1 there). A second veth from that namespace reaches the fake upstream, so
   # Docker's resolver forwards to it as berth's does.
-  mkdir -p "$work/docker"
-  unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh dockerd \
-    --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-    --pidfile "$work/docker/d.pid" -H "unix://$work/docker/d.sock" \
-    --cgroup-parent berth-bench-network-docker >"$work/docker/dockerd.log" 2>&1 &
-  private_docker=$!
-  export DOCKER_HOST=unix://$work/docker/d.sock DOCKER_CONFIG=$work/docker/config
-  unset DOCKER_CONTEXT
-  for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-  if docker version >/dev/null 2>&1; then
+  if start_private_dockerd "$work/docker" berth-bench-network-docker; then
     docker_ok=yes
     in_docker_host=(nsenter -t "$private_docker" -n)
     ip link add bbnd0 type veth peer name bbnd1 netns "$upstream_ns"
@@ -166,8 +148,6 @@ elif command -v dockerd >/dev/null; then
     "${in_docker_host[@]}" ip route add "$upstream_addr/32" via 198.18.0.6
     ip -n "$upstream_ns" addr add 198.18.0.6/30 dev bbnd1
     ip -n "$upstream_ns" link set bbnd1 up
-  else
-    docker_why="the private dockerd did not answer; its log ends: $(tail -5 "$work/docker/dockerd.log")"
   fi
 else
   docker_why="no Docker daemon answers and dockerd is not installed"

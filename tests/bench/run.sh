@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# `just bench`: the median and p90 wall time of `berth run --rm busybox true` against a private
-# daemon, beside `runc run` of the same rootfs and `docker run --rm busybox true` when a Docker
-# daemon answers (the one DOCKER_HOST names, if set); then the memory of the daemon (idle and after
-# the runs) and of one container's shim, and the time for 20 containers started at once. BENCH_RUNS (default 30) runs each; hyperfine times them when installed.
-# Runs as root; removes everything it made (daemon, temp dirs, bridge, chains, cgroups), also on failure.
+# `just bench` (start part): how fast berth starts containers, beside runc and Docker in the
+# same run, and what a running container costs. It prints:
+# - `run --rm busybox true`, BENCH_RUNS (30) timed runs after 3 warm-ups: min, median, p90 and
+#   max, for berth, for `runc run` of the same rootfs (no image, no network), and for Docker;
+# - where berth's time goes: the median of each phase, from the daemon's --debug log;
+# - 20 `run -d … sleep` at once, and 100 `run --rm … true` one after the other: the wall time,
+#   BENCH_REPS (5) times for berth (median, min, max), 3 times and once for Docker;
+# - memory: the daemon's RSS idle and after the runs, and with 10 containers running the PSS
+#   of each one's shim (berth's cost per container: the container's own process is the
+#   workload's) and the daemon's growth per container;
+# - the issue's goals, each met or not.
+# Docker: the daemon DOCKER_HOST (or /var/run/docker.sock) names if it answers; else, with
+# dockerd installed, a private one in a network namespace of its own (tests/bench/lib.sh);
+# BENCH_DOCKER=0 leaves Docker out. hyperfine times the single runs when installed.
+# Runs as root; removes everything it made (daemons, temp dirs, bridge, chains, cgroups), also
+# on failure.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
@@ -11,11 +22,14 @@ cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
 needs_root
 runs=${BENCH_RUNS:-30}
-case "$runs" in '' | *[!0-9]* | 0)
-  echo "bench: BENCH_RUNS must be a positive number, not '$runs'" >&2
-  exit 1
-  ;;
-esac
+reps=${BENCH_REPS:-5}
+for v in runs reps; do
+  case "${!v}" in '' | *[!0-9]* | 0)
+    echo "bench: BENCH_${v^^} must be a positive number, not '${!v}'" >&2
+    exit 1
+    ;;
+  esac
+done
 bridge=bbench0 prefix=BBENCH cgroup_parent=berth-bench
 fixture=target/fixtures/busybox.tar
 if ip link show "$bridge" >/dev/null 2>&1; then
@@ -27,7 +41,7 @@ cargo build --release -q
 bash fixtures/busybox/build.sh "$fixture"
 berth=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-daemon=""
+daemon="" private_docker="" docker_ok="" docker_why=""
 runc_id=berth-bench-$$
 
 cleanup() {
@@ -38,6 +52,11 @@ cleanup() {
     kill "$daemon" 2>/dev/null
     wait "$daemon" 2>/dev/null
   fi
+  if [ -n "$docker_ok" ]; then
+    # shellcheck disable=SC2046
+    docker rm -f $(docker ps -aq --filter label=berth-bench=1) >/dev/null 2>&1
+  fi
+  stop_private_dockerd "$work/docker" berth-bench-docker
   runc delete -f "$runc_id" >/dev/null 2>&1
   remove_daemon_traces "$bridge" "$prefix" "$cgroup_parent"
   rm -rf "$work"
@@ -45,7 +64,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-start_bench_daemon 10.213.250.0/24
+start_bench_daemon 10.213.250.0/24 --debug
 fail() {
   echo "bench: $1; the daemon's log ends:" >&2
   tail -20 "$work/daemon.log" >&2
@@ -53,47 +72,62 @@ fail() {
 }
 "$berth" load -i "$fixture" >/dev/null || fail "berth load failed"
 "$berth" run --rm busybox true || fail "berth run --rm busybox true failed"
-idle_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon/status")
-idle_private=$(awk '/^Private_(Clean|Dirty)/ { k += $2 } END { print k }' "/proc/$daemon/smaps_rollup")
+sleep 1
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+idle_rss=$(rss "$daemon")
 
-# time_runs CMD...: 3 warm-ups, then $runs timed runs; prints "median p90" in milliseconds.
-# A failing run fails the bench: a time for a command that did not work means nothing.
+if [ "${BENCH_DOCKER:-1}" = 0 ]; then
+  docker_why="BENCH_DOCKER=0"
+elif ! command -v docker >/dev/null; then
+  docker_why="no docker CLI"
+elif docker version >/dev/null 2>&1; then
+  docker_ok=yes
+elif ! command -v dockerd >/dev/null; then
+  docker_why="no Docker daemon answers and dockerd is not installed"
+elif start_private_dockerd "$work/docker" berth-bench-docker; then
+  docker_ok=yes
+fi
+if [ -n "$docker_ok" ] && ! docker image inspect busybox:latest >/dev/null 2>&1; then
+  docker load -i "$fixture" >/dev/null
+fi
+
+# time_runs CMD...: 3 warm-ups, then $runs timed runs; prints "min median p90 max" in
+# milliseconds. A failing run fails the bench: a time for a command that did not work means
+# nothing.
+stats() {
+  sort -n | awk '{ a[NR] = $1 } END {
+    n = NR; m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    p = int(0.9 * n); if (p < 0.9 * n) p++
+    printf "%.1f %.1f %.1f %.1f\n", a[1], m, a[p], a[n] }'
+}
 if command -v hyperfine >/dev/null; then
   timer="hyperfine"
   time_runs() {
     local json=$work/hyperfine.json
     hyperfine --style none --warmup 3 --runs "$runs" -N --export-json "$json" "$(printf '%q ' "$@")" >/dev/null
-    python3 -c '
-import json, math, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-t = sorted(r["times"])
-print("%.1f %.1f" % (r["median"] * 1000, t[math.ceil(0.9 * len(t)) - 1] * 1000))' "$json"
+    python3 -c 'import json, sys
+for t in json.load(open(sys.argv[1]))["results"][0]["times"]: print(t * 1000)' "$json" | stats
   }
 else
-  timer="a bash loop (date +%s%N)"
+  timer="a bash loop (date +%s%N; a fork and exec of the client included)"
   time_runs() {
     local i t0 t1
     for _ in 1 2 3; do "$@" >/dev/null 2>&1; done
-    : >"$work/times"
     for ((i = 0; i < runs; i++)); do
       t0=$(date +%s%N)
       "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; return 1; }
       t1=$(date +%s%N)
-      echo $(((t1 - t0) / 1000)) >>"$work/times"
-    done
-    sort -n "$work/times" | awk -v n="$runs" '{ a[NR] = $1 } END {
-      m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-      p = int(0.9 * n); if (p < 0.9 * n) p++
-      printf "%.1f %.1f\n", m / 1000, a[p] / 1000 }'
+      echo "$(((t1 - t0) / 1000))e-3"
+    done | awk '{ printf "%.3f\n", $1 }' | stats
   }
 fi
 
-row() { printf '%-36s %10s %10s\n' "$@"; }
+row() { printf '%-34s %8s %8s %8s %8s\n' "$@"; }
 echo "$runs runs each, timed by $timer"
-row "" "median ms" "p90 ms"
-times=$(time_runs "$berth" run --rm busybox true)
-read -r b_med b_p90 <<<"$times"
-row "berth run --rm busybox true" "$b_med" "$b_p90"
+row "" "min ms" "median" "p90" "max"
+read -r b_min b_med b_p90 b_max <<<"$(time_runs "$berth" run --rm busybox true)"
+row "berth run --rm busybox true" "$b_min" "$b_med" "$b_p90" "$b_max"
 
 r_med=""
 if command -v runc >/dev/null; then
@@ -112,43 +146,48 @@ spec = json.load(open(path))
 spec["process"]["args"] = ["true"]
 spec["process"]["terminal"] = False
 json.dump(spec, open(path, "w"), indent=2)' "$bundle/config.json"
-  times=$(time_runs runc run --bundle "$bundle" "$runc_id")
-  read -r r_med r_p90 <<<"$times"
-  row "runc run (same rootfs, true)" "$r_med" "$r_p90"
+  read -r r_min r_med r_p90 r_max <<<"$(time_runs runc run --bundle "$bundle" "$runc_id")"
+  row "runc run (same rootfs, true)" "$r_min" "$r_med" "$r_p90" "$r_max"
 else
   echo "runc: not installed, skipped"
 fi
 
 d_med=""
-if ! command -v docker >/dev/null; then
-  echo "docker: no docker CLI, skipped"
-elif ! docker info >/dev/null 2>&1; then
-  echo "docker: no Docker daemon answers${DOCKER_HOST:+ at $DOCKER_HOST}, skipped"
-elif ! docker image inspect busybox >/dev/null 2>&1; then
-  echo "docker: the daemon has no busybox image, skipped (docker load -i $fixture adds it)"
+if [ -n "$docker_ok" ]; then
+  read -r d_min d_med d_p90 d_max <<<"$(time_runs docker run --rm busybox true)"
+  row "docker run --rm busybox true" "$d_min" "$d_med" "$d_p90" "$d_max"
 else
-  times=$(time_runs docker run --rm busybox true)
-  read -r d_med d_p90 <<<"$times"
-  row "docker run --rm busybox true" "$d_med" "$d_p90"
+  echo "docker: $docker_why, skipped"
 fi
 
-# Memory: the daemon after the runs above, and the shim of one running container.
-"$berth" run -d --name bench-sleeper busybox sleep 30 >/dev/null
-id=$("$berth" inspect -f '{{.Id}}' bench-sleeper)
-pidfile=$work/exec/shims/$id/pid
-for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-# What a process costs on its own: its private pages (Pss counts shared ones in part).
-private() { awk '/^Private_(Clean|Dirty)/ { k += $2 } END { print k }' "/proc/$1/smaps_rollup"; }
-shim=$(cat "$pidfile")
 echo
-printf '%-36s %10s %10s\n' "memory" "RSS kB" "private kB"
-printf '%-36s %10s %10s\n' "berth daemon, idle (before the runs)" "$idle_rss" "$idle_private"
-printf '%-36s %10s %10s\n' "berth daemon, after the runs" "$(rss "$daemon")" "$(private "$daemon")"
-printf '%-36s %10s %10s\n' "one shim (busybox sleep 30)" "$(rss "$shim")" "$(private "$shim")"
-"$berth" rm -f bench-sleeper >/dev/null
+echo "where berth's median run goes (ms; the daemon's --debug log of the timed runs)"
+# Until the bursts below, berth ran only the timed runs' containers: the last $runs created.
+python3 - "$work/daemon.log" "$runs" <<'EOF'
+import re, statistics, sys
+log, runs = sys.argv[1], int(sys.argv[2])
+unit = {"ns": 1e-6, "µs": 1e-3, "ms": 1.0, "s": 1000.0}
+pat = re.compile(r"(create|start|exit|remove) ([0-9a-f]{12}): (.+?) (?:after|in) ([0-9.]+)(ns|µs|ms|s)\b")
+lines = []
+for line in open(log, encoding="utf-8", errors="replace"):
+    m = pat.search(re.sub(r"\x1b\[[0-9;]*m", "", line))
+    if m:
+        lines.append(m)
+order = list(dict.fromkeys(m.group(2) for m in lines if m.group(1) == "create"))
+ids = set(order[-runs:])
+seen = {}
+for m in lines:
+    if m.group(2) in ids:
+        key = (m.group(1), m.group(3))
+        seen.setdefault(key, []).append(float(m.group(4)) * unit[m.group(5)])
+names = {"create": "create (the API call)", "exit": "exit: teardown before the answer",
+         "remove": "remove (--rm)"}
+for (verb, what), ms in seen.items():
+    label = names.get(verb) if verb != "start" else f"start: {what} (since start)"
+    print(f"  {label:<58} {statistics.median(ms):7.2f}")
+EOF
 
-# 20 containers started at once (run -d, all in parallel), three times; the median wall time.
+# 20 containers started at once (run -d, all in parallel); the wall time in ms.
 burst() {
   local cli=$1 t0 t1 i
   t0=$(date +%s%N)
@@ -159,18 +198,75 @@ burst() {
   # shellcheck disable=SC2046
   "$cli" rm -f $("$cli" ps -q --filter label=berth-bench=1) >/dev/null
 }
-median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+# 100 `run --rm busybox true`, one after the other; the wall time in ms.
+sequential() {
+  local cli=$1 t0 t1 i
+  t0=$(date +%s%N)
+  for i in $(seq 100); do "$cli" run --rm busybox true; done
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000000))
+}
+# repeat N CMD...: CMD's output N times, then "median min max".
+repeat() {
+  local n=$1 i
+  shift
+  for ((i = 0; i < n; i++)); do "$@"; done | sort -n | awk '{ a[NR] = $1 } END {
+    m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    printf "%d %d %d\n", m, a[1], a[NR] }'
+}
 echo
-printf '%-36s %10s\n' "20 containers started concurrently" "ms"
-printf '%-36s %10s\n' "berth" "$(median3 "$(burst "$berth")" "$(burst "$berth")" "$(burst "$berth")")"
-if [ -n "$d_med" ]; then
-  printf '%-36s %10s\n' "docker" "$(median3 "$(burst docker)" "$(burst docker)" "$(burst docker)")"
+row2() { printf '%-34s %8s %8s %8s %5s\n' "$@"; }
+row2 "wall time, ms" "median" "min" "max" "runs"
+read -r bb_med bb_min bb_max <<<"$(repeat "$reps" burst "$berth")"
+row2 "berth: 20 run -d at once" "$bb_med" "$bb_min" "$bb_max" "$reps"
+if [ -n "$docker_ok" ]; then
+  read -r db_med db_min db_max <<<"$(repeat 3 burst docker)"
+  row2 "docker: 20 run -d at once" "$db_med" "$db_min" "$db_max" 3
+fi
+read -r bs_med bs_min bs_max <<<"$(repeat "$reps" sequential "$berth")"
+row2 "berth: 100 run --rm, in a row" "$bs_med" "$bs_min" "$bs_max" "$reps"
+if [ -n "$docker_ok" ]; then
+  read -r ds_med _ _ <<<"$(repeat 1 sequential docker)"
+  row2 "docker: 100 run --rm, in a row" "$ds_med" "" "" 1
 fi
 
+# Memory: the daemon after all that, and ten running containers.
+after_rss=$(rss "$daemon")
+for i in $(seq 10); do "$berth" run -d --label berth-bench=1 busybox sleep 300 >/dev/null; done
+sleep 0.5
+shim_pss=()
+for id in $("$berth" ps -q --no-trunc --filter label=berth-bench=1); do
+  shim_pss+=("$(pss "$(cat "$work/exec/shims/$id/pid")")")
+done
+ten_rss=$(rss "$daemon")
+shim_med=$(printf '%s\n' "${shim_pss[@]}" | stats | awk '{ print $2 }')
+shim_max=$(printf '%s\n' "${shim_pss[@]}" | stats | awk '{ print $4 }')
+growth=$(((ten_rss - after_rss) / 10))
 echo
-if [ -n "$r_med" ]; then
-  awk -v b="$b_med" -v r="$r_med" 'BEGIN { printf "berth / runc   = %.2f\n", b / r }'
-fi
+printf '%-44s %8s\n' "memory" "kB"
+printf '%-44s %8s\n' "berth daemon RSS, idle (after one run)" "$idle_rss"
+printf '%-44s %8s\n' "berth daemon RSS, after the runs above" "$after_rss"
+printf '%-44s %8s\n' "a shim's PSS, median of 10 running" "$shim_med"
+printf '%-44s %8s\n' "a shim's PSS, largest of 10 running" "$shim_max"
+printf '%-44s %8s\n' "daemon RSS growth per running container" "$growth"
+# shellcheck disable=SC2046
+"$berth" rm -f $("$berth" ps -q --filter label=berth-bench=1) >/dev/null
+
+echo
+echo "goals (issue 17)"
+goal() { printf '  %-52s %-14s %s\n' "$1" "$2" "$3"; }
+met() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v <= lim) ? "met" : "NOT met" }'; }
 if [ -n "$d_med" ]; then
-  awk -v b="$b_med" -v d="$d_med" 'BEGIN { printf "berth / docker = %.2f\n", b / d }'
+  ratio=$(awk -v b="$b_med" -v d="$d_med" 'BEGIN { printf "%.3f", b / d }')
+  goal "run --rm: berth / docker <= 0.10" "$ratio" "$(met "$ratio" 0.10)"
+else
+  goal "run --rm: berth / docker <= 0.10" "-" "not measured (no Docker)"
 fi
+if [ -n "$r_med" ]; then
+  ratio=$(awk -v b="$b_med" -v r="$r_med" 'BEGIN { printf "%.2f", b / r }')
+  goal "run --rm: berth / runc (for reference)" "$ratio" ""
+fi
+goal "20 at once <= 500 ms" "$bb_med ms" "$(met "$bb_med" 500)"
+goal "100 in a row <= 4000 ms" "$bs_med ms" "$(met "$bs_med" 4000)"
+goal "a shim's PSS < 1024 kB" "$shim_med kB" "$(met "$shim_med" 1023)"
+goal "daemon idle RSS < 15360 kB" "$idle_rss kB" "$(met "$idle_rss" 15359)"
