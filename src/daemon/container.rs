@@ -184,7 +184,7 @@ pub struct Container {
     pub id: String,
     pub dir: PathBuf,
     pub record: Mutex<Record>,
-    pub output: broadcast::Sender<Output>,
+    pub output: OutputHub,
     pub lifecycle: watch::Sender<Lifecycle>,
     pub stdin: tokio::sync::Mutex<Option<ShimStdin>>,
     /// Serializes start, stop and removal of this one container.
@@ -193,9 +193,31 @@ pub struct Container {
     pub health: Mutex<Option<super::health_monitor::HealthTask>>,
 }
 
+/// A container's output for whoever is attached. tokio's broadcast channel allocates all its
+/// slots up front (4096 of them here, about 256 kB), and most containers never have a client
+/// attached: the channel is made by the first subscriber and dropped by the first send that
+/// finds none left.
+#[derive(Default)]
+pub struct OutputHub(Mutex<Option<broadcast::Sender<Output>>>);
+
+impl OutputHub {
+    pub fn subscribe(&self) -> broadcast::Receiver<Output> {
+        let mut hub = self.0.lock().unwrap();
+        hub.get_or_insert_with(|| broadcast::channel(4096).0)
+            .subscribe()
+    }
+
+    /// Pass `out` to every subscriber; with none, there is nobody to keep it for.
+    pub fn send(&self, out: Output) {
+        let mut hub = self.0.lock().unwrap();
+        if hub.as_ref().is_some_and(|tx| tx.send(out).is_err()) {
+            *hub = None;
+        }
+    }
+}
+
 impl Container {
     pub fn new(record: Record, dir: PathBuf) -> Container {
-        let (output, _) = broadcast::channel(4096);
         let lifecycle = watch::Sender::new(Lifecycle {
             running: record.state.running,
             exits: 0,
@@ -206,7 +228,7 @@ impl Container {
             id: record.id.clone(),
             dir,
             record: Mutex::new(record),
-            output,
+            output: OutputHub::default(),
             lifecycle,
             stdin: tokio::sync::Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
@@ -221,8 +243,14 @@ impl Container {
     /// Change the record and persist it in one step.
     pub fn update<F: FnOnce(&mut Record)>(&self, f: F) -> std::io::Result<()> {
         let mut rec = self.record.lock().unwrap();
+        let host_config = rec.host_config.clone();
         f(&mut rec);
-        rec.save(&self.dir)
+        // A start or an exit changes the state, not the HostConfig: its file stays.
+        if rec.host_config == host_config {
+            crate::util::fsutil::write_json_atomic(&self.dir.join("config.v2.json"), &*rec)
+        } else {
+            rec.save(&self.dir)
+        }
     }
 
     pub fn name(&self) -> String {

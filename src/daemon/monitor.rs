@@ -21,10 +21,10 @@ impl Daemon {
             while let Some(ev) = events.next().await {
                 match ev {
                     ShimEvent::Stdout(b) => {
-                        let _ = container.output.send(Output::Stdout(b));
+                        container.output.send(Output::Stdout(b));
                     }
                     ShimEvent::Stderr(b) => {
-                        let _ = container.output.send(Output::Stderr(b));
+                        container.output.send(Output::Stderr(b));
                     }
                     ShimEvent::Exited(st) => {
                         exit = Some(st);
@@ -99,7 +99,7 @@ impl Daemon {
             self.container_event(&after, "oom", &[]);
         }
         self.container_event(&after, "die", &[("exitCode", code.to_string())]);
-        let _ = c.output.send(Output::Closed);
+        c.output.send(Output::Closed);
         c.lifecycle.send_modify(|l| {
             l.running = false;
             l.exits += 1;
