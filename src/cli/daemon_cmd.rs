@@ -137,6 +137,12 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     let _root_lock = DirLock::acquire(&config.root)?;
     let _lock = PidLock::acquire(&config.exec_root.join("berth.pid"))?;
 
+    // glibc gives every thread that allocates an arena of its own (up to eight per core), and
+    // each keeps memory freed into it; two serve a daemon whose threads mostly wait.
+    // SAFETY: mallopt only sets a parameter of malloc, and no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
