@@ -162,7 +162,11 @@ pub(crate) fn remove_all(paths: &[PathBuf]) -> Result<(), CgroupError> {
                     path: p.display().to_string(),
                 })
             }
-            Some(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            // The last process of the cgroup is usually a millisecond from gone: look again
+            // soon, then less often (1, 2, 4, 8, then 10 ms).
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(
+                (1u64 << attempt.min(4)).min(10),
+            )),
         }
     }
     Ok(())
