@@ -69,18 +69,19 @@ impl EtcFiles<'_> {
     /// The three files Docker bind-mounts over the image's /etc (hosts without the address);
     /// the embedded DNS's upstream servers.
     pub fn write(&self, dir: &Path) -> std::io::Result<Vec<SocketAddr>> {
-        use crate::util::fsutil::write_atomic;
-        write_atomic(
-            &dir.join("hostname"),
+        // Rewritten at every start, before the process runs (nothing reads them meanwhile):
+        // plain writes, with nothing to keep through a crash of the machine.
+        std::fs::write(
+            dir.join("hostname"),
             format!("{}\n", self.hostname).as_bytes(),
         )?;
         let hosts = self.hosts(None, || {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         });
-        write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
+        std::fs::write(dir.join("hosts"), hosts.as_bytes())?;
         let (host_resolv, systemd) = host_resolv_files();
         let (file, upstream) = self.resolv_conf(&host_resolv, systemd.as_deref());
-        write_atomic(&dir.join("resolv.conf"), file.as_bytes())?;
+        std::fs::write(dir.join("resolv.conf"), file.as_bytes())?;
         Ok(upstream)
     }
 
@@ -96,8 +97,7 @@ impl EtcFiles<'_> {
         let hosts = self.hosts(ip, || {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         });
-        std::io::Write::write_all(&mut f, hosts.as_bytes())?;
-        f.sync_all()
+        std::io::Write::write_all(&mut f, hosts.as_bytes())
     }
 }
 

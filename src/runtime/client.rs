@@ -79,7 +79,7 @@ struct CreateReport {
 /// Spawn `berth shim` for `spec` and wait until the container's init is set up and waiting.
 pub async fn create(berth_exe: &Path, spec: &ShimSpec) -> Result<Shim, RuntimeError> {
     std::fs::create_dir_all(&spec.state_dir).map_err(io_ctx("creating the shim's directory"))?;
-    crate::util::fsutil::write_json_atomic(&spec.state_dir.join("spec.json"), spec)
+    crate::util::fsutil::write_json_replace(&spec.state_dir.join("spec.json"), spec)
         .map_err(io_ctx("writing spec.json"))?;
     let log = std::fs::File::create(spec.state_dir.join("shim.log"))
         .map_err(io_ctx("creating shim.log"))?;

@@ -68,7 +68,7 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
             nix::sys::signal::SigHandler::SigIgn,
         );
     }
-    crate::util::fsutil::write_atomic(
+    crate::util::fsutil::write_replace(
         &state_dir.join("pid"),
         std::process::id().to_string().as_bytes(),
     )?;
@@ -342,7 +342,7 @@ fn write_exit(state_dir: &Path, code: i32) -> ExitStatus {
         finished_at: now(),
         oom_killed: false,
     };
-    let _ = crate::util::fsutil::write_json_atomic(&state_dir.join("exit.json"), &st);
+    let _ = crate::util::fsutil::write_json_replace(&state_dir.join("exit.json"), &st);
     st
 }
 
@@ -542,7 +542,7 @@ fn pump(
         finished_at: now(),
         oom_killed: false,
     };
-    let _ = crate::util::fsutil::write_json_atomic(&state_dir.join("exit.json"), &st);
+    let _ = crate::util::fsutil::write_json_replace(&state_dir.join("exit.json"), &st);
     if let Some(c) = conn.as_mut() {
         let _ = protocol::write_frame(c, protocol::EXITED, &serde_json::to_vec(&st)?);
     }

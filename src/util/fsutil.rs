@@ -1,13 +1,28 @@
 //! State files are replaced atomically: a crash leaves either the old file or the new one,
-//! never half of one. The recipe is the classic one: temp file in the same directory,
-//! fsync, rename over the target, fsync the directory.
+//! never half of one. The recipe is Docker's (moby's `AtomicWriteFile`): temp file in the
+//! same directory, fsync, rename over the target. The directory is not fsynced: a rename the
+//! journal has not committed yet when the machine crashes is lost, and the old file, whole,
+//! is what the next boot reads. A `run` writes a dozen state files, and each directory fsync
+//! is one more journal commit to wait for.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Write `data` to `path` atomically (temp file, fsync, rename, fsync the parent).
+/// Write `data` to `path` atomically (temp file, fsync, rename).
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, true)
+}
+
+/// Replace `path` with `data` atomically, without waiting for the disk: for files that only
+/// describe this boot's running system (under the exec root, which Docker and berth keep on
+/// /run, or rewritten at every start, like a container's /etc files). A reader sees the
+/// old file or the new one, never half of one; a crash of the machine makes them moot.
+pub fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, false)
+}
+
+fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
@@ -29,9 +44,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -39,10 +55,62 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Remove the directory `dir` off the caller's path: it is renamed to a hidden sibling at
+/// once (so its name is free, and nothing that lists the parent sees it), and a thread of its
+/// own deletes it. A directory whose rename fails is deleted here. What a stopped process
+/// left set aside, `remove_trash` finds by its name.
+pub fn remove_dir_later(dir: &Path) {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        let _ = fs::remove_dir_all(dir);
+        return;
+    };
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let trash = parent.join(format!(
+        "{TRASH}{}-{}-{seq}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    match fs::rename(dir, &trash) {
+        Ok(()) => {
+            let spawned = std::thread::Builder::new().name("berth-rm".into()).spawn({
+                let trash = trash.clone();
+                move || {
+                    let _ = fs::remove_dir_all(trash);
+                }
+            });
+            if spawned.is_err() {
+                let _ = fs::remove_dir_all(trash);
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(_) => {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+const TRASH: &str = ".trash-";
+
+/// Delete what `remove_dir_later` set aside in `parent` and did not finish.
+pub fn remove_trash(parent: &Path) {
+    for e in fs::read_dir(parent).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(TRASH) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Serialize `value` as JSON and write it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let data = serde_json::to_vec(value).map_err(io::Error::other)?;
     write_atomic(path, &data)
+}
+
+/// Serialize `value` as JSON and [`write_replace`] it.
+pub fn write_json_replace<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let data = serde_json::to_vec(value).map_err(io::Error::other)?;
+    write_replace(path, &data)
 }
 
 /// Starts the writeback of a file as it is written, a step at a time, without waiting for
@@ -167,6 +235,30 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_directory_removed_later_is_gone_at_once_by_its_name_and_soon_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("layer");
+        fs::create_dir_all(d.join("diff/etc")).unwrap();
+        fs::write(d.join("diff/etc/hosts"), b"x").unwrap();
+        remove_dir_later(&d);
+        assert!(!d.exists());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while fs::read_dir(dir.path()).unwrap().count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "the trash stayed");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // What a stopped daemon left is found by its name.
+        fs::create_dir_all(dir.path().join(".trash-old-1-0/diff")).unwrap();
+        fs::create_dir_all(dir.path().join("kept")).unwrap();
+        remove_trash(dir.path());
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("kept")]);
     }
 
     #[test]
