@@ -105,12 +105,18 @@ fn tag_rmi_history_prune_and_filters() {
         0,
         "the layer went too"
     );
-    let dirs: Vec<_> = std::fs::read_dir(d.root.join("overlay2"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(dirs, ["l"], "only the empty links dir is left");
+    // `rm` deletes the container's layer dirs on a thread of their own, renamed aside first.
+    let dirs = || -> Vec<String> {
+        std::fs::read_dir(d.root.join("overlay2"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    common::wait_until("the removed container's layer dirs are deleted", || {
+        dirs().iter().all(|n| !n.starts_with(".trash-"))
+    });
+    assert_eq!(dirs(), ["l"], "only the empty links dir is left");
     let (_, err, code) = text(&d.berth(&["rmi", "busybox"]));
     assert_eq!(code, 1);
     assert!(err.contains("No such image: busybox:latest"), "{err}");

@@ -46,7 +46,7 @@ impl Daemon {
             .lock()
             .unwrap()
             .layers()
-            .remove_container_layers(&c.id)
+            .remove_container_layers_later(&c.id)
             .map_err(|e| DaemonError::system("removing the container's layers", e))?;
         let _ = std::fs::remove_dir_all(&c.dir);
         let _ = std::fs::remove_dir_all(self.shim_dir(&c.id));

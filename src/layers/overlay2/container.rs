@@ -218,13 +218,27 @@ impl LayerStore {
 
     /// Unmount and delete the container's two layers (idempotent).
     pub fn remove_container_layers(&self, container_id: &str) -> Result<(), LayerError> {
+        self.remove_container_layers_when(container_id, false)
+    }
+
+    /// `remove_container_layers` for `rm`, which need not wait for the disk: the record and
+    /// links go now, the two directories' contents in the background.
+    pub fn remove_container_layers_later(&self, container_id: &str) -> Result<(), LayerError> {
+        self.remove_container_layers_when(container_id, true)
+    }
+
+    fn remove_container_layers_when(
+        &self,
+        container_id: &str,
+        later: bool,
+    ) -> Result<(), LayerError> {
         self.unmount(container_id)?;
         let m = self.mounts.join(container_id);
         if let Some(id) = Self::read_meta(&m, "mount-id") {
-            self.remove_layer_dir(&id);
+            self.remove_layer_dir_when(&id, later);
         }
         if let Some(id) = Self::read_meta(&m, "init-id") {
-            self.remove_layer_dir(&id);
+            self.remove_layer_dir_when(&id, later);
         }
         match fs::remove_dir_all(&m) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {

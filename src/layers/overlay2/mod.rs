@@ -108,6 +108,8 @@ impl LayerStore {
         for d in [s.overlay.join("l"), s.layerdb.clone(), s.mounts.clone()] {
             fs::create_dir_all(&d).map_err(io_ctx(format!("creating {}", d.display())))?;
         }
+        // What a removal had set aside when the daemon stopped (remove_dir_later).
+        crate::util::fsutil::remove_trash(&s.overlay);
         Ok(s)
     }
 
@@ -302,13 +304,23 @@ impl LayerStore {
     }
 
     fn remove_layer_dir(&self, cache: &str) {
+        self.remove_layer_dir_when(cache, false)
+    }
+
+    /// Remove a layer's directory and its short link; `later`: the directory's contents on a
+    /// thread of their own (`fsutil::remove_dir_later`).
+    fn remove_layer_dir_when(&self, cache: &str, later: bool) {
         let dir = self.overlay.join(cache);
         if let Some(link) = Self::read_meta(&dir, "link") {
             if !link.is_empty() {
                 let _ = fs::remove_file(self.overlay.join("l").join(link));
             }
         }
-        let _ = fs::remove_dir_all(dir);
+        if later {
+            crate::util::fsutil::remove_dir_later(&dir);
+        } else {
+            let _ = fs::remove_dir_all(dir);
+        }
     }
 
     /// Unpack one layer on top of `parent`, verifying it against `diff_id` in the same pass.
