@@ -499,3 +499,42 @@ fn group_add_joins_groups_by_number_and_name() {
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
+
+/// The network half of a teardown runs after the answer (src/daemon/unplug.rs): a container
+/// started again at once after its exit gets its veth and netns path back, `network rm` right
+/// after `rm` takes the network with the addresses back in its IPAM, and the veths do go.
+#[test]
+fn a_container_started_again_at_once_after_its_exit_gets_its_network_back() {
+    let d = daemon_or_skip!();
+    d.load_busybox();
+    d.ok(&["run", "--name", "again", "busybox", "true"]);
+    for _ in 0..5 {
+        let out = d.ok(&["start", "-a", "again"]);
+        assert_eq!(out, "");
+        let ip = d.ok(&[
+            "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+        ]);
+        assert!(ip.contains("inet "), "{ip}");
+    }
+    d.ok(&["rm", "again"]);
+
+    d.ok(&["network", "create", "quick"]);
+    for _ in 0..3 {
+        let ip = d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "quick",
+            "busybox",
+            "ip",
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "eth0",
+        ]);
+        assert!(ip.contains("inet "), "{ip}");
+    }
+    d.ok(&["network", "rm", "quick"]);
+    assert_eq!(d.leaks_but_the_daemon(), Vec::<String>::new());
+}
