@@ -28,15 +28,15 @@ remove_chains() {
   return 0
 }
 
-# Start a private daemon on $work with the script's $berth, $bridge, $prefix and
-# $cgroup_parent, the given subnet and any further daemon flags; sets $daemon and BERTH_HOST,
+# Start a private daemon on $work (its exec root $exec_root if set) with the script's $berth,
+# $bridge, $prefix and $cgroup_parent, the given subnet and any further daemon flags; sets $daemon and BERTH_HOST,
 # and fails (with the daemon's log) unless it answers. $daemon is what the script's cleanup
 # stops.
 start_bench_daemon() {
   local subnet=$1
   shift
   export BERTH_HOST=unix://$work/berth.sock
-  "$berth" daemon --root "$work/root" --exec-root "$work/exec" -H "$BERTH_HOST" --bridge "$bridge" \
+  "$berth" daemon --root "$work/root" --exec-root "${exec_root:-$work/exec}" -H "$BERTH_HOST" --bridge "$bridge" \
     --iptables-prefix "$prefix" --default-subnet-pool "base=$subnet,size=24" \
     --cgroup-parent "$cgroup_parent" "$@" >"$work/daemon.log" 2>&1 &
   daemon=$!

@@ -13,8 +13,9 @@
 # Docker: the daemon DOCKER_HOST (or /var/run/docker.sock) names if it answers; else, with
 # dockerd installed, a private one in a network namespace of its own (tests/bench/lib.sh);
 # BENCH_DOCKER=0 leaves Docker out. hyperfine times the single runs when installed.
-# Runs as root; removes everything it made (daemons, temp dirs, bridge, chains, cgroups), also
-# on failure.
+# The daemon's root is under /tmp, its exec root on a tmpfs (as berth's default /run/berth
+# is). Runs as root; removes everything it made (daemons, temp dirs, bridge, chains,
+# cgroups), also on failure.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
@@ -41,6 +42,10 @@ cargo build --release -q
 bash fixtures/busybox/build.sh "$fixture"
 berth=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+# The exec root on a tmpfs, as berth's default /run/berth is on a systemd host: state that
+# lives for one boot. Where /run is not a tmpfs (some VMs), the bench mounts one.
+exec_root=$(mktemp -d /run/berth-bench-exec.XXXXXX)
+if [ "$(stat -f -c %T /run)" != tmpfs ]; then mount -t tmpfs -o mode=0700 berth-bench "$exec_root"; fi
 daemon="" private_docker="" docker_ok="" docker_why=""
 runc_id=berth-bench-$$
 
@@ -59,7 +64,8 @@ cleanup() {
   stop_private_dockerd "$work/docker" berth-bench-docker
   runc delete -f "$runc_id" >/dev/null 2>&1
   remove_daemon_traces "$bridge" "$prefix" "$cgroup_parent"
-  rm -rf "$work"
+  umount -l "$exec_root" 2>/dev/null
+  rm -rf "$work" "$exec_root"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -236,7 +242,7 @@ for i in $(seq 10); do "$berth" run -d --label berth-bench=1 busybox sleep 300 >
 sleep 0.5
 shim_pss=()
 for id in $("$berth" ps -q --no-trunc --filter label=berth-bench=1); do
-  shim_pss+=("$(pss "$(cat "$work/exec/shims/$id/pid")")")
+  shim_pss+=("$(pss "$(cat "$exec_root/shims/$id/pid")")")
 done
 ten_rss=$(rss "$daemon")
 shim_med=$(printf '%s\n' "${shim_pss[@]}" | stats | awk '{ print $2 }')
