@@ -133,8 +133,9 @@ impl BridgeNetwork {
             .await
             .map_err(|source| NetworkError::Netlink {
                 what: format!(
-                    "create veth pair {host}/{interface} on bridge {}",
-                    self.cfg.bridge
+                    "create veth pair {host}/{interface} on bridge {}, {interface} in {}",
+                    self.cfg.bridge,
+                    netns.display()
                 ),
                 source,
             })?;
