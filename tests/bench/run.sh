@@ -4,8 +4,9 @@
 # - `run --rm busybox true`, BENCH_RUNS (30) timed runs after 3 warm-ups: min, median, p90 and
 #   max, for berth, for `runc run` of the same rootfs (no image, no network), and for Docker;
 # - where berth's time goes: the median of each phase, from the daemon's --debug log;
-# - 20 `run -d … sleep` at once, and 100 `run --rm … true` one after the other: the wall time,
-#   BENCH_REPS (5) times for berth (median, min, max), 3 times and once for Docker;
+# - 20 `run -d … sleep` at once (on the fresh daemon, first), and 100 `run --rm … true` one
+#   after the other: the wall time, BENCH_REPS (5) times for berth (median, min, max), 3 times
+#   and once for Docker;
 # - memory: the daemon's RSS idle and after the runs, and with 10 containers running the PSS
 #   of each one's shim (berth's cost per container: the container's own process is the
 #   workload's) and the daemon's growth per container;
@@ -83,21 +84,6 @@ rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 idle_rss=$(rss "$daemon")
 
-if [ "${BENCH_DOCKER:-1}" = 0 ]; then
-  docker_why="BENCH_DOCKER=0"
-elif ! command -v docker >/dev/null; then
-  docker_why="no docker CLI"
-elif docker version >/dev/null 2>&1; then
-  docker_ok=yes
-elif ! command -v dockerd >/dev/null; then
-  docker_why="no Docker daemon answers and dockerd is not installed"
-elif start_private_dockerd "$work/docker" berth-bench-docker; then
-  docker_ok=yes
-fi
-if [ -n "$docker_ok" ] && ! docker image inspect busybox:latest >/dev/null 2>&1; then
-  docker load -i "$fixture" >/dev/null
-fi
-
 # time_runs CMD...: 3 warm-ups, then $runs timed runs; prints "min median p90 max" in
 # milliseconds. A failing run fails the bench: a time for a command that did not work means
 # nothing.
@@ -129,70 +115,12 @@ else
   }
 fi
 
-row() { printf '%-34s %8s %8s %8s %8s\n' "$@"; }
-echo "$runs runs each, timed by $timer"
-row "" "min ms" "median" "p90" "max"
-read -r b_min b_med b_p90 b_max <<<"$(time_runs "$berth" run --rm busybox true)"
-row "berth run --rm busybox true" "$b_min" "$b_med" "$b_p90" "$b_max"
-
-r_med=""
-if command -v runc >/dev/null; then
-  # The same rootfs as berth's container: the fixture's layers unpacked in manifest order.
-  bundle=$work/bundle
-  mkdir -p "$bundle/rootfs" "$work/image"
-  tar -xf "$fixture" -C "$work/image"
-  python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))[0]["Layers"]))' \
-    "$work/image/manifest.json" >"$work/layers"
-  while read -r layer; do tar -xf "$work/image/$layer" -C "$bundle/rootfs"; done <"$work/layers"
-  (cd "$bundle" && runc spec)
-  python3 -c '
-import json, sys
-path = sys.argv[1]
-spec = json.load(open(path))
-spec["process"]["args"] = ["true"]
-spec["process"]["terminal"] = False
-json.dump(spec, open(path, "w"), indent=2)' "$bundle/config.json"
-  read -r r_min r_med r_p90 r_max <<<"$(time_runs runc run --bundle "$bundle" "$runc_id")"
-  row "runc run (same rootfs, true)" "$r_min" "$r_med" "$r_p90" "$r_max"
-else
-  echo "runc: not installed, skipped"
-fi
-
-d_med=""
-if [ -n "$docker_ok" ]; then
-  read -r d_min d_med d_p90 d_max <<<"$(time_runs docker run --rm busybox true)"
-  row "docker run --rm busybox true" "$d_min" "$d_med" "$d_p90" "$d_max"
-else
-  echo "docker: $docker_why, skipped"
-fi
-
-echo
-echo "where berth's median run goes (ms; the daemon's --debug log of the timed runs)"
-# Until the bursts below, berth ran only the timed runs' containers: the last $runs created.
-python3 - "$work/daemon.log" "$runs" <<'EOF'
-import re, statistics, sys
-log, runs = sys.argv[1], int(sys.argv[2])
-unit = {"ns": 1e-6, "µs": 1e-3, "ms": 1.0, "s": 1000.0}
-pat = re.compile(r"(create|start|exit|remove) ([0-9a-f]{12}): (.+?) (?:after|in) ([0-9.]+)(ns|µs|ms|s)\b")
-lines = []
-for line in open(log, encoding="utf-8", errors="replace"):
-    m = pat.search(re.sub(r"\x1b\[[0-9;]*m", "", line))
-    if m:
-        lines.append(m)
-order = list(dict.fromkeys(m.group(2) for m in lines if m.group(1) == "create"))
-ids = set(order[-runs:])
-seen = {}
-for m in lines:
-    if m.group(2) in ids:
-        key = (m.group(1), m.group(3))
-        seen.setdefault(key, []).append(float(m.group(4)) * unit[m.group(5)])
-names = {"create": "create (the API call)", "exit": "exit: teardown before the answer",
-         "remove": "remove (--rm)"}
-for (verb, what), ms in seen.items():
-    label = names.get(verb) if verb != "start" else f"start: {what} (since start)"
-    print(f"  {label:<58} {statistics.median(ms):7.2f}")
-EOF
-
+# berth's figures first, then runc's, then Docker's (set up only then): an engine's removals
+# go on in the background for a while after `rm` returns (Docker's for seconds), and no
+# figure may pay for another engine's. The bursts come first, on the fresh daemon: on a
+# filesystem without a journal (as on the machines this was written on), ext4 skips inodes
+# freed in the last minute when it allocates, and a few hundred containers made and removed
+# before slow every later file creation down.
 # 20 containers started at once (run -d, all in parallel); the wall time in ms.
 burst() {
   local cli=$1 t0 t1 i
@@ -220,21 +148,35 @@ repeat() {
     m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
     printf "%d %d %d\n", m, a[1], a[NR] }'
 }
-echo
-row2() { printf '%-34s %8s %8s %8s %5s\n' "$@"; }
-row2 "wall time, ms" "median" "min" "max" "runs"
 read -r bb_med bb_min bb_max <<<"$(repeat "$reps" burst "$berth")"
-row2 "berth: 20 run -d at once" "$bb_med" "$bb_min" "$bb_max" "$reps"
-if [ -n "$docker_ok" ]; then
-  read -r db_med db_min db_max <<<"$(repeat 3 burst docker)"
-  row2 "docker: 20 run -d at once" "$db_med" "$db_min" "$db_max" 3
-fi
+read -r b_min b_med b_p90 b_max <<<"$(time_runs "$berth" run --rm busybox true)"
+# The timed runs' containers are the last $runs created so far.
+phases=$(
+python3 - "$work/daemon.log" "$runs" <<'EOF'
+import re, statistics, sys
+log, runs = sys.argv[1], int(sys.argv[2])
+unit = {"ns": 1e-6, "µs": 1e-3, "ms": 1.0, "s": 1000.0}
+pat = re.compile(r"(create|start|exit|remove) ([0-9a-f]{12}): (.+?) (?:after|in) ([0-9.]+)(ns|µs|ms|s)\b")
+lines = []
+for line in open(log, encoding="utf-8", errors="replace"):
+    m = pat.search(re.sub(r"\x1b\[[0-9;]*m", "", line))
+    if m:
+        lines.append(m)
+order = list(dict.fromkeys(m.group(2) for m in lines if m.group(1) == "create"))
+ids = set(order[-runs:])
+seen = {}
+for m in lines:
+    if m.group(2) in ids:
+        key = (m.group(1), m.group(3))
+        seen.setdefault(key, []).append(float(m.group(4)) * unit[m.group(5)])
+names = {"create": "create (the API call)", "exit": "exit: teardown before the answer",
+         "remove": "remove (--rm)"}
+for (verb, what), ms in seen.items():
+    label = names.get(verb) if verb != "start" else f"start: {what} (since start)"
+    print(f"  {label:<58} {statistics.median(ms):7.2f}")
+EOF
+)
 read -r bs_med bs_min bs_max <<<"$(repeat "$reps" sequential "$berth")"
-row2 "berth: 100 run --rm, in a row" "$bs_med" "$bs_min" "$bs_max" "$reps"
-if [ -n "$docker_ok" ]; then
-  read -r ds_med _ _ <<<"$(repeat 1 sequential docker)"
-  row2 "docker: 100 run --rm, in a row" "$ds_med" "" "" 1
-fi
 
 # Memory: the daemon after all that, and ten running containers.
 after_rss=$(rss "$daemon")
@@ -248,6 +190,77 @@ ten_rss=$(rss "$daemon")
 shim_med=$(printf '%s\n' "${shim_pss[@]}" | stats | awk '{ print $2 }')
 shim_max=$(printf '%s\n' "${shim_pss[@]}" | stats | awk '{ print $4 }')
 growth=$(((ten_rss - after_rss) / 10))
+# shellcheck disable=SC2046
+"$berth" rm -f $("$berth" ps -q --filter label=berth-bench=1) >/dev/null
+
+r_med=""
+if command -v runc >/dev/null; then
+  # The same rootfs as berth's container: the fixture's layers unpacked in manifest order.
+  bundle=$work/bundle
+  mkdir -p "$bundle/rootfs" "$work/image"
+  tar -xf "$fixture" -C "$work/image"
+  python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))[0]["Layers"]))' \
+    "$work/image/manifest.json" >"$work/layers"
+  while read -r layer; do tar -xf "$work/image/$layer" -C "$bundle/rootfs"; done <"$work/layers"
+  (cd "$bundle" && runc spec)
+  python3 -c '
+import json, sys
+path = sys.argv[1]
+spec = json.load(open(path))
+spec["process"]["args"] = ["true"]
+spec["process"]["terminal"] = False
+json.dump(spec, open(path, "w"), indent=2)' "$bundle/config.json"
+  read -r r_min r_med r_p90 r_max <<<"$(time_runs runc run --bundle "$bundle" "$runc_id")"
+fi
+
+if [ "${BENCH_DOCKER:-1}" = 0 ]; then
+  docker_why="BENCH_DOCKER=0"
+elif ! command -v docker >/dev/null; then
+  docker_why="no docker CLI"
+elif docker version >/dev/null 2>&1; then
+  docker_ok=yes
+elif ! command -v dockerd >/dev/null; then
+  docker_why="no Docker daemon answers and dockerd is not installed"
+elif start_private_dockerd "$work/docker" berth-bench-docker; then
+  docker_ok=yes
+fi
+if [ -n "$docker_ok" ] && ! docker image inspect busybox:latest >/dev/null 2>&1; then
+  docker load -i "$fixture" >/dev/null
+fi
+
+d_med=""
+if [ -n "$docker_ok" ]; then
+  read -r d_min d_med d_p90 d_max <<<"$(time_runs docker run --rm busybox true)"
+  read -r db_med db_min db_max <<<"$(repeat 3 burst docker)"
+  read -r ds_med _ _ <<<"$(repeat 1 sequential docker)"
+fi
+
+row() { printf '%-34s %8s %8s %8s %8s\n' "$@"; }
+echo "$runs runs each, timed by $timer"
+row "" "min ms" "median" "p90" "max"
+row "berth run --rm busybox true" "$b_min" "$b_med" "$b_p90" "$b_max"
+if [ -n "$r_med" ]; then
+  row "runc run (same rootfs, true)" "$r_min" "$r_med" "$r_p90" "$r_max"
+else
+  echo "runc: not installed, skipped"
+fi
+if [ -n "$d_med" ]; then
+  row "docker run --rm busybox true" "$d_min" "$d_med" "$d_p90" "$d_max"
+else
+  echo "docker: $docker_why, skipped"
+fi
+echo
+echo "where berth's median run goes (ms; the daemon's --debug log of the timed runs)"
+echo "$phases"
+echo
+row2() { printf '%-34s %8s %8s %8s %5s\n' "$@"; }
+row2 "wall time, ms" "median" "min" "max" "runs"
+row2 "berth: 20 run -d at once" "$bb_med" "$bb_min" "$bb_max" "$reps"
+row2 "berth: 100 run --rm, in a row" "$bs_med" "$bs_min" "$bs_max" "$reps"
+if [ -n "$d_med" ]; then
+  row2 "docker: 20 run -d at once" "$db_med" "$db_min" "$db_max" 3
+  row2 "docker: 100 run --rm, in a row" "$ds_med" "" "" 1
+fi
 echo
 printf '%-44s %8s\n' "memory" "kB"
 printf '%-44s %8s\n' "berth daemon RSS, idle (after one run)" "$idle_rss"
@@ -255,9 +268,6 @@ printf '%-44s %8s\n' "berth daemon RSS, after the runs above" "$after_rss"
 printf '%-44s %8s\n' "a shim's PSS, median of 10 running" "$shim_med"
 printf '%-44s %8s\n' "a shim's PSS, largest of 10 running" "$shim_max"
 printf '%-44s %8s\n' "daemon RSS growth per running container" "$growth"
-# shellcheck disable=SC2046
-"$berth" rm -f $("$berth" ps -q --filter label=berth-bench=1) >/dev/null
-
 echo
 echo "goals (issue 17)"
 goal() { printf '  %-52s %-14s %s\n' "$1" "$2" "$3"; }
