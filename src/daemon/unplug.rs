@@ -39,11 +39,7 @@ impl Unplugs {
             if let Some(mut e) = earlier {
                 let _ = e.wait_for(|d| *d).await;
             }
-            for (name, bridge, ep) in plugged.iter().rev() {
-                if let Err(e) = bridge.disconnect(&id, ep).await {
-                    tracing::warn!("container {id}: disconnecting from {name}: {e}");
-                }
-            }
+            super::network::connect::unplug_all(&id, &plugged).await;
             if let Some(ns) = &netns {
                 if let Err(e) = crate::network::remove_netns(ns) {
                     tracing::warn!("container {id}: removing netns: {e}");

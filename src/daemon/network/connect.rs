@@ -130,7 +130,7 @@ impl Daemon {
             let net = match self.networks.for_attachment(&name, &a.network_id) {
                 Ok(n) => n,
                 Err(e) => {
-                    self.unplug_all(&rec.id, &done).await;
+                    unplug_all(&rec.id, &done).await;
                     return Err(e);
                 }
             };
@@ -143,7 +143,7 @@ impl Daemon {
             {
                 Ok(ep) => done.push((name, bridge, ep)),
                 Err(e) => {
-                    self.unplug_all(&rec.id, &done).await;
+                    unplug_all(&rec.id, &done).await;
                     return Err(DaemonError::system(
                         &format!("connecting to network {name}"),
                         e,
@@ -152,14 +152,6 @@ impl Daemon {
             }
         }
         Ok(done)
-    }
-
-    pub(crate) async fn unplug_all(&self, id: &str, plugged: &[Plugged]) {
-        for (name, bridge, ep) in plugged.iter().rev() {
-            if let Err(e) = bridge.disconnect(id, ep).await {
-                tracing::warn!("container {id}: disconnecting from {name}: {e}");
-            }
-        }
     }
 
     /// The bridge a recorded endpoint is on, for taking it down.
@@ -394,5 +386,15 @@ impl Daemon {
         let a = attachment(&primary, id, primary_cfg.unwrap_or_default())?;
         out.insert(primary.record.name.clone(), a);
         Ok(out)
+    }
+}
+
+/// Take container `id` out of the networks it was plugged into, newest first; what fails is
+/// logged, and the rest still goes.
+pub(crate) async fn unplug_all(id: &str, plugged: &[Plugged]) {
+    for (name, bridge, ep) in plugged.iter().rev() {
+        if let Err(e) = bridge.disconnect(id, ep).await {
+            tracing::warn!("container {id}: disconnecting from {name}: {e}");
+        }
     }
 }
