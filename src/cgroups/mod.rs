@@ -196,10 +196,14 @@ impl Cgroup {
         self.backend.version()
     }
 
-    /// Move `pid` into every directory of this cgroup, in parallel for the same reason as
-    /// `remove`: each v1 attach waits for the kernel on its own.
+    /// Move `pid` into every directory of this cgroup. (A container's init joins by itself,
+    /// `join_self`; this is for a process already running.)
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
-        add_to_all(&self.paths, pid)
+        for p in &self.paths {
+            std::fs::write(p.join("cgroup.procs"), pid.to_string())
+                .map_err(io_ctx(format!("adding {pid} to {}", p.display())))?;
+        }
+        Ok(())
     }
 
     /// Freeze or thaw every process in the cgroup (`pause`/`unpause`), and wait until the
@@ -277,28 +281,6 @@ pub fn join_self(dir: &Path) -> io::Result<()> {
         }
         Err(e) => Err(e),
     }
-}
-
-/// Write `pid` into `cgroup.procs` of each directory, one thread per directory.
-pub fn add_to_all(paths: &[PathBuf], pid: i32) -> Result<(), CgroupError> {
-    let results: Vec<(PathBuf, io::Result<()>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = paths
-            .iter()
-            .map(|p| {
-                s.spawn(move || {
-                    (
-                        p.clone(),
-                        std::fs::write(p.join("cgroup.procs"), pid.to_string()),
-                    )
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    for (p, r) in results {
-        r.map_err(io_ctx(format!("adding {pid} to {}", p.display())))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -90,8 +90,8 @@ pub fn main(spec: &str) -> ! {
             )),
         }
     }
-    // One write after the other, not cgroups::add_to_all's threads: setns(CLONE_NEWNS) fails
-    // with EINVAL while any other thread of this process still exists, even one finishing.
+    // One directory after the other on this one thread: setns(CLONE_NEWNS) fails with EINVAL
+    // while any other thread of this process still exists, even one finishing.
     for p in &spec.cgroup_paths {
         if let Err(e) = crate::cgroups::join_self(p) {
             fail(setup(
