@@ -22,6 +22,13 @@ pub fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
     replace(path, data, false)
 }
 
+/// `<pid>-<n>`, a different n at each call: a name no other call of any process makes.
+fn unique() -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{seq}", std::process::id())
+}
+
 fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
@@ -30,13 +37,7 @@ fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     // Unique per call, not only per process: two of the daemon's tasks may write the same
     // file at once (two starts compiling the same seccomp filter), and a shared temp name
     // would let the first rename take the second's file from under it.
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{seq}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), unique()));
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -60,17 +61,11 @@ fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
 /// own deletes it. A directory whose rename fails is deleted here. What a stopped process
 /// left set aside, `remove_trash` finds by its name.
 pub fn remove_dir_later(dir: &Path) {
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
         let _ = fs::remove_dir_all(dir);
         return;
     };
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let trash = parent.join(format!(
-        "{TRASH}{}-{}-{seq}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let trash = parent.join(format!("{TRASH}{}-{}", name.to_string_lossy(), unique()));
     match fs::rename(dir, &trash) {
         Ok(()) => {
             let spawned = std::thread::Builder::new().name("berth-rm".into()).spawn({
