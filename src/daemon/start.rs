@@ -421,6 +421,13 @@ impl Daemon {
                 bridge.unpublish(id, ep.ip, &a.ports).await;
             }
         }
+        // Off the bridge and the addresses free now, as Docker's are when `rm` returns; the
+        // veths' deletion, which waits for the kernel, after the answer.
+        for (name, bridge, ep) in a.plugged.iter().rev() {
+            if let Err(e) = bridge.detach(ep).await {
+                tracing::warn!("container {id}: detaching from {name}: {e}");
+            }
+        }
         self.unplugs.start(id, a.plugged.clone(), a.netns.clone());
         if let Err(e) = local.await {
             tracing::warn!("container {id}: teardown task failed: {e}");

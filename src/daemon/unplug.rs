@@ -1,11 +1,12 @@
-//! The network half of a container's teardown, taken off the exit's path. Deleting a veth
-//! waits for the kernel (an RCU barrier: 10-20 ms, the largest step of a `run --rm` after
-//! the process exits), and nothing a client waits for needs it gone: the exit code, the
-//! `die` event, `--rm`'s removal. So the host veths go, their addresses return to IPAM and
-//! the namespace is unpinned in a task of their own. What needs them gone waits for it:
-//! the next start of the same container (same veth name, same netns path), `network rm`
-//! (the addresses go back into its IPAM first) and the daemon's shutdown. After a crash
-//! meanwhile, the start-up sweep removes what the task did not.
+//! The slow half of a container's network teardown, taken off the exit's path. Deleting a
+//! veth waits for the kernel (an RCU barrier: 10-20 ms, the largest step of a `run --rm`
+//! after the process exits), and nothing a client waits for needs it gone: the exit code,
+//! the `die` event, `--rm`'s removal. The teardown first detaches each endpoint (veth down,
+//! addresses back in IPAM: cheap, and what a next container needs); then the veths go and
+//! the namespace is unpinned in a task of their own. What needs those gone waits for it: the
+//! next start of the same container (same veth name, same netns path), `network rm` and the
+//! daemon's shutdown. After a crash meanwhile, the start-up sweep removes what the task did
+//! not.
 
 use super::network::connect::Plugged;
 use std::collections::HashMap;
@@ -20,8 +21,9 @@ pub struct Unplugs {
 }
 
 impl Unplugs {
-    /// Take container `id` out of its networks in the background: delete each endpoint's
-    /// veth and release its addresses, newest first, then unpin `netns` (its own, if any).
+    /// Finish taking container `id` out of its networks in the background: delete each
+    /// endpoint's veth (already detached: down, its addresses released), newest first, then
+    /// unpin `netns` (its own, if any).
     pub fn start(&self, id: &str, plugged: Vec<Plugged>, netns: Option<PathBuf>) {
         if plugged.is_empty() && netns.is_none() {
             return;
@@ -39,7 +41,11 @@ impl Unplugs {
             if let Some(mut e) = earlier {
                 let _ = e.wait_for(|d| *d).await;
             }
-            super::network::connect::unplug_all(&id, &plugged).await;
+            for (name, bridge, ep) in plugged.iter().rev() {
+                if let Err(e) = bridge.delete_veth(&id, ep).await {
+                    tracing::warn!("container {id}: deleting the veth on {name}: {e}");
+                }
+            }
             if let Some(ns) = &netns {
                 if let Err(e) = crate::network::remove_netns(ns) {
                     tracing::warn!("container {id}: removing netns: {e}");

@@ -62,6 +62,23 @@ pub(crate) async fn delete_link(h: &Handle, name: &str) -> Result<bool, NetworkE
     }
 }
 
+/// Bring link `name` down; false if there is no such link.
+pub(crate) async fn set_down(h: &Handle, name: &str) -> Result<bool, NetworkError> {
+    let Some(index) = link_index(h, name).await? else {
+        return Ok(false);
+    };
+    match h
+        .link()
+        .set(LinkUnspec::new_with_index(index).down().build())
+        .execute()
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if is_no_device(&e) => Ok(false),
+        Err(e) => Err(nl_err(format!("bring down link {name}"))(e)),
+    }
+}
+
 pub(crate) async fn set_up(h: &Handle, index: u32, name: &str) -> Result<(), NetworkError> {
     h.link()
         .set(LinkUnspec::new_with_index(index).up().build())

@@ -391,7 +391,7 @@ impl Daemon {
 
 /// Take container `id` out of the networks it was plugged into, newest first; what fails is
 /// logged, and the rest still goes.
-pub(crate) async fn unplug_all(id: &str, plugged: &[Plugged]) {
+async fn unplug_all(id: &str, plugged: &[Plugged]) {
     for (name, bridge, ep) in plugged.iter().rev() {
         if let Err(e) = bridge.disconnect(id, ep).await {
             tracing::warn!("container {id}: disconnecting from {name}: {e}");

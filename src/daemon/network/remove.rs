@@ -9,7 +9,7 @@ impl Daemon {
     /// `DELETE /networks/{id}`.
     pub async fn network_remove(&self, input: &str) -> Result<()> {
         let _guard = self.network_lock.lock().await;
-        // Addresses on their way back to this network's IPAM get there before it goes.
+        // Veths still being deleted from this network's bridge go before it does.
         self.unplugs.wait_all().await;
         let net = self.networks.find(input)?;
         let r = &net.record;
