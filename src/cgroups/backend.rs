@@ -29,6 +29,13 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Docker's default device rules ([`super::devices`]).
     fn restrict_devices(&self, paths: &[PathBuf]) -> Result<(), CgroupError>;
 
+    /// An OCI bundle's device rules, in order: (allow, rule); berth-runc's containers.
+    fn set_device_rules(
+        &self,
+        paths: &[PathBuf],
+        rules: &[(bool, super::devices::Rule)],
+    ) -> Result<(), CgroupError>;
+
     /// Freeze or thaw, returning once the kernel reports the new state.
     fn freeze(&self, paths: &[PathBuf], frozen: bool) -> Result<(), CgroupError>;
 

@@ -188,6 +188,27 @@ impl CgroupManager {
 }
 
 impl Cgroup {
+    /// The host's cgroup at `rel` under the cgroup root (`default/<id>`: an OCI bundle's
+    /// `cgroupsPath`), whether or not it exists; `create` makes its directories.
+    pub fn at_path(rel: &str) -> Result<Cgroup, CgroupError> {
+        if !valid_name(rel) {
+            return Err(CgroupError::InvalidName(rel.to_string()));
+        }
+        let mount = Path::new(DEFAULT_ROOT);
+        let version = detect(mount).map_err(io_ctx(format!("inspecting {DEFAULT_ROOT}")))?;
+        let backend: Arc<dyn Backend> = match version {
+            CgroupVersion::V1 => Arc::new(v1::V1::new(mount)),
+            CgroupVersion::V2 => Arc::new(v2::V2::new(mount)),
+        };
+        let paths = backend.dirs(Path::new(rel));
+        Ok(Cgroup { backend, paths })
+    }
+
+    /// Make the directories (and their parents) of a cgroup from [`Cgroup::at_path`].
+    pub fn create(&self) -> Result<(), CgroupError> {
+        self.backend.create(&self.paths)
+    }
+
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths
     }
@@ -228,6 +249,19 @@ impl Cgroup {
     /// that is the devices controller; on v2 an eBPF program ([`devices`]).
     pub fn restrict_devices(&self) -> Result<(), CgroupError> {
         self.backend.restrict_devices(&self.paths)
+    }
+
+    /// An OCI bundle's device rules, (allow, rule) in order (berth-runc).
+    pub fn set_device_rules(&self, rules: &[(bool, devices::Rule)]) -> Result<(), CgroupError> {
+        self.backend.set_device_rules(&self.paths, rules)
+    }
+
+    /// Whether the freezer holds the cgroup frozen (`pause`), read from its files.
+    pub fn is_frozen(&self) -> bool {
+        self.paths.iter().any(|p| {
+            std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+                || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+        })
     }
 
     /// What the cgroup's files say about its use, for `docker stats`.

@@ -24,7 +24,7 @@ pub struct InitError {
 }
 
 impl InitError {
-    fn setup(what: &str, e: impl std::fmt::Display) -> InitError {
+    pub fn setup(what: &str, e: impl std::fmt::Display) -> InitError {
         InitError {
             message: format!("{what}: {e}"),
             exit_code: 125,
@@ -150,7 +150,7 @@ pub fn prepare_and_exec(
     let program = find_program(&spec.args, &spec.env)?;
 
     match &fds.console {
-        Some(sock) => setup_console(k, spec, sock)?,
+        Some(sock) => setup_console(k, spec.console_size, sock, true)?,
         None => {
             use std::os::fd::AsFd;
             for (from, to) in [(&fds.stdin, 0), (&fds.stdout, 1), (&fds.stderr, 2)] {
@@ -222,21 +222,28 @@ impl Confinement<'_> {
 
 /// `-t`: a terminal from the container's own devpts becomes stdio, controlling terminal and
 /// /dev/console; its master end goes to the shim.
-fn setup_console(k: &dyn Kernel, spec: &ShimSpec, sock: &OwnedFd) -> Result<(), InitError> {
+pub(crate) fn setup_console(
+    k: &dyn Kernel,
+    console_size: Option<(u16, u16)>,
+    sock: &OwnedFd,
+    bind_console: bool,
+) -> Result<(), InitError> {
     use std::os::fd::AsFd;
     let (master, slave, number) =
         super::console::open_pty().map_err(|e| InitError::setup("creating the terminal", e))?;
-    let console = Path::new("/dev/console");
-    std::fs::write(console, b"").map_err(|e| InitError::setup("creating /dev/console", e))?;
-    mnt(
-        k,
-        Some(&format!("/dev/pts/{number}")),
-        console,
-        None,
-        MsFlags::MS_BIND,
-        None,
-    )?;
-    if let Some((rows, cols)) = spec.console_size {
+    if bind_console {
+        let console = Path::new("/dev/console");
+        std::fs::write(console, b"").map_err(|e| InitError::setup("creating /dev/console", e))?;
+        mnt(
+            k,
+            Some(&format!("/dev/pts/{number}")),
+            console,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+    }
+    if let Some((rows, cols)) = console_size {
         super::console::set_size(master.as_fd(), rows, cols)
             .map_err(|e| InitError::setup("sizing the terminal", e))?;
     }
@@ -306,7 +313,7 @@ fn reap_as_pid1(
     }
 }
 
-fn mnt(
+pub(crate) fn mnt(
     k: &dyn Kernel,
     src: Option<&str>,
     target: &Path,
@@ -320,7 +327,7 @@ fn mnt(
 
 /// A recursive bind of `source` on `target`, then a remount with `flags` (MS_RDONLY, ...): a
 /// bind takes its flags only from a remount.
-fn bind_with(
+pub(crate) fn bind_with(
     k: &dyn Kernel,
     source: &Path,
     target: &Path,
@@ -497,7 +504,17 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
     if spec.privileged {
         return Ok(());
     }
-    for p in MASKED_PATHS {
+    mask_paths(k, MASKED_PATHS.iter().copied())?;
+    readonly_paths(k, READONLY_PATHS.iter().copied())
+}
+
+/// Hide each path that exists: a directory under an empty read-only tmpfs, anything else
+/// under /dev/null.
+pub(crate) fn mask_paths<'a>(
+    k: &dyn Kernel,
+    paths: impl Iterator<Item = &'a str>,
+) -> Result<(), InitError> {
+    for p in paths {
         let path = Path::new(p);
         match k.path_kind(path, false) {
             Some(PathKind::Directory) => mnt(
@@ -512,7 +529,15 @@ fn setup_rootfs(k: &dyn Kernel, spec: &ShimSpec) -> Result<(), InitError> {
             None => {}
         }
     }
-    for p in READONLY_PATHS {
+    Ok(())
+}
+
+/// Make each path that exists read-only, with what is mounted under it.
+pub(crate) fn readonly_paths<'a>(
+    k: &dyn Kernel,
+    paths: impl Iterator<Item = &'a str>,
+) -> Result<(), InitError> {
+    for p in paths {
         let path = Path::new(p);
         if k.path_kind(path, true).is_some() {
             bind_with(k, path, path, MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
@@ -565,10 +590,10 @@ fn copy_host_devices(k: &dyn Kernel, from: &Path, to: &Path) -> Result<(), InitE
 }
 
 mod cgroupfs;
-mod mounts;
+pub(crate) mod mounts;
 mod program;
 
-use cgroupfs::mount_cgroups;
+pub(crate) use cgroupfs::mount_cgroups;
 pub use cgroupfs::own_cgroup_dirs;
 use program::exec;
 pub use program::{drop_privileges, execve, find_program};

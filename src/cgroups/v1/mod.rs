@@ -101,6 +101,17 @@ impl Backend for V1 {
         }
     }
 
+    fn set_device_rules(
+        &self,
+        paths: &[PathBuf],
+        rules: &[(bool, crate::cgroups::devices::Rule)],
+    ) -> Result<(), CgroupError> {
+        match self.dir_for(paths, devices::NAME) {
+            Some(dir) => devices::write_rules(dir, rules),
+            None => Ok(()),
+        }
+    }
+
     fn freeze(&self, paths: &[PathBuf], frozen: bool) -> Result<(), CgroupError> {
         freezer::set(paths, frozen)
     }

@@ -95,6 +95,38 @@ impl Backend for V2 {
         )))
     }
 
+    fn set_device_rules(
+        &self,
+        paths: &[PathBuf],
+        rules: &[(bool, crate::cgroups::devices::Rule)],
+    ) -> Result<(), CgroupError> {
+        let Some(dir) = paths.first() else {
+            return Ok(());
+        };
+        // v2 has no rule files: the program allows a list and denies the rest. The rules,
+        // played in order, leave that list (a `deny a` empties it, an `allow a` means none).
+        let mut allowed: Vec<crate::cgroups::devices::Rule> = Vec::new();
+        let mut everything = false;
+        for (allow, r) in rules {
+            match (allow, r.kind) {
+                (true, 'a') => everything = true,
+                (false, 'a') => {
+                    everything = false;
+                    allowed.clear();
+                }
+                (true, _) => allowed.push(r.clone()),
+                (false, _) => allowed.retain(|a| a != r),
+            }
+        }
+        if everything {
+            return Ok(());
+        }
+        devices::attach(dir, &allowed).map_err(io_ctx(format!(
+            "restricting the devices of {}",
+            dir.display()
+        )))
+    }
+
     fn freeze(&self, paths: &[PathBuf], frozen: bool) -> Result<(), CgroupError> {
         freezer::set(paths, frozen)
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// its root. In its own cgroup namespace (`private_ns`) a fresh cgroup mount does that by
 /// itself; in the host's one it would show the host's whole tree, so the directory of the
 /// container's cgroup in each hierarchy is bound there instead, as runc does.
-pub(super) fn mount_cgroups(
+pub(crate) fn mount_cgroups(
     k: &dyn Kernel,
     target: &Path,
     private_ns: bool,

@@ -494,6 +494,71 @@ fn mount_one(k: &dyn Kernel, root: &Rootfs, m: &Mount) -> Result<(), MountError>
     }
 }
 
+/// One mount of an OCI bundle's list (berth-runc): a bind, or a filesystem of `fstype`, with
+/// its flags, data and propagation; the mount point found and made inside the rootfs as for
+/// any other mount.
+pub struct Generic<'a> {
+    pub source: &'a str,
+    pub fstype: &'a str,
+    pub bind: bool,
+    pub recursive: bool,
+    pub flags: MsFlags,
+    pub data: &'a str,
+    pub propagation: MsFlags,
+}
+
+pub fn mount_generic(
+    k: &dyn Kernel,
+    root: &Rootfs,
+    destination: &str,
+    g: &Generic<'_>,
+) -> Result<(), MountError> {
+    let point = if g.bind {
+        let point = mount_point(root, destination, source_kind(Path::new(g.source))?)?;
+        let bind = if g.recursive {
+            MsFlags::MS_BIND | MsFlags::MS_REC
+        } else {
+            MsFlags::MS_BIND
+        };
+        k.mount_at(Some(g.source), point.fd.as_fd(), None, bind, None)
+            .map_err(step("binding"))?;
+        let restrict = g.flags - MsFlags::MS_REMOUNT;
+        if !restrict.is_empty() {
+            let mounted = reopen_mounted(root, &point)?;
+            let kept = k
+                .mount_flags_at(mounted.as_fd())
+                .map_err(step("reading the flags of the bound mount"))?
+                & KEPT_ON_REMOUNT;
+            k.mount_at(
+                None,
+                mounted.as_fd(),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | restrict | kept,
+                None,
+            )
+            .map_err(step("remounting with its flags"))?;
+        }
+        point
+    } else {
+        let point = mount_point(root, destination, Kind::Directory)?;
+        let data = (!g.data.is_empty()).then_some(g.data);
+        k.mount_at(Some(g.source), point.fd.as_fd(), Some(g.fstype), g.flags, data)
+            .map_err(step("mounting"))?;
+        point
+    };
+    if !g.propagation.is_empty() {
+        let mounted = reopen_mounted(root, &point)?;
+        k.mount_at(None, mounted.as_fd(), None, g.propagation, None)
+            .map_err(step("setting its propagation"))?;
+    }
+    Ok(())
+}
+
+/// Make the directory `destination` inside the rootfs (for a mount made by path afterwards).
+pub fn ensure_dir(root: &Rootfs, destination: &str) -> Result<(), MountError> {
+    mount_point(root, destination, Kind::Directory).map(|_| ())
+}
+
 fn failed(destination: &str) -> impl FnOnce(MountError) -> InitError + '_ {
     move |e| InitError::setup(&format!("mounting {destination}"), e)
 }

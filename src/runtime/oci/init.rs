@@ -1,0 +1,451 @@
+//! The init of a bundle's container, from clone(2) to execve(2), following a [`Plan`]. It
+//! reuses the daemon's init for each step (the `Kernel` calls, the mount-point resolution that
+//! never leaves the rootfs, /sys/fs/cgroup, masking, the terminal, the program lookup, seccomp
+//! and no_new_privs), in the order runc takes them:
+//!
+//! 1. user namespace maps written by `create` (if new), namespaces joined by path;
+//! 2. the cgroup joined, a cgroup namespace taken;
+//! 3. `/` made rslave (or what `rootfsPropagation` says), the rootfs bound on itself, and
+//!    config.json's mounts made in order, then the device nodes and /dev's links;
+//! 4. `create` runs the prestart and createRuntime hooks (message `H`), init runs the
+//!    createContainer ones;
+//! 5. pivot_root, the read-only root, masked and read-only paths, hostname, sysctls,
+//!    rlimits, oom_score_adj, umask, the terminal, the working directory;
+//! 6. capabilities, user, seccomp, no_new_privs; `R` to `create`, which exits;
+//! 7. opening exec.fifo for writing blocks until `start` opens it for reading; then the
+//!    startContainer hooks, and execve.
+
+use super::plan::{propagation_flags, ms_flags, Plan, ProcessPlan};
+use crate::runtime::init::{mounts, InitError};
+use crate::runtime::kernel::{Kernel, LinuxKernel};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::stat::{makedev, Mode, SFlag};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+/// Messages between `create` (parent) and init (child) on their socket pair, one byte each
+/// (an error carries its JSON after the `E`).
+pub const MSG_MAPS_WRITTEN: u8 = b'M';
+pub const MSG_RUN_HOOKS: u8 = b'H';
+pub const MSG_HOOKS_DONE: u8 = b'h';
+pub const MSG_READY: u8 = b'R';
+pub const MSG_ERROR: u8 = b'E';
+
+/// What init is handed, all opened by `create` before the clone.
+pub struct InitFds {
+    /// The socket pair's child end (SOCK_SEQPACKET).
+    pub sync: OwnedFd,
+    /// exec.fifo, opened O_PATH: reopened for writing through /proc/self/fd once pivoted.
+    pub fifo: OwnedFd,
+    /// Namespaces to join, in the order to join them (user first).
+    pub joined: Vec<(OwnedFd, CloneFlags)>,
+    /// With a terminal: connected to `--console-socket`.
+    pub console: Option<OwnedFd>,
+}
+
+pub struct Options<'a> {
+    pub plan: &'a Plan,
+    pub seccomp: Option<&'a [u8]>,
+    /// `create --no-pivot`: move the rootfs onto `/` and chroot, for a rootfs on a ramfs.
+    pub no_pivot: bool,
+    /// The user namespace is new: wait for `create` to write its maps, and let `create`
+    /// put us in the cgroup (a process inside cannot write the host's cgroup files).
+    pub new_userns: bool,
+}
+
+pub fn send(fd: &OwnedFd, msg: &[u8]) {
+    let _ = nix::sys::socket::send(fd.as_raw_fd(), msg, nix::sys::socket::MsgFlags::empty());
+}
+
+/// One message, or None when the other end is gone.
+pub fn recv(fd: &OwnedFd) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match nix::sys::socket::recv(fd.as_raw_fd(), &mut buf, nix::sys::socket::MsgFlags::empty())
+        {
+            Ok(0) => return None,
+            Ok(n) => {
+                buf.truncate(n);
+                return Some(buf);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The body of the cloned child: never returns on success.
+pub fn run(o: &Options<'_>, fds: &InitFds) -> isize {
+    let err = match prepare_and_exec(&LinuxKernel, o, fds) {
+        Ok(()) => return 0,
+        Err(e) => e,
+    };
+    let mut msg = vec![MSG_ERROR];
+    msg.extend(serde_json::to_vec(&err).unwrap_or_default());
+    send(&fds.sync, &msg);
+    1
+}
+
+fn expect(fds: &InitFds, want: u8, what: &str) -> Result<(), InitError> {
+    match recv(&fds.sync) {
+        Some(m) if m.first() == Some(&want) => Ok(()),
+        _ => Err(InitError::setup(what, "berth-runc create went away")),
+    }
+}
+
+fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<(), InitError> {
+    let plan = o.plan;
+    if o.new_userns {
+        expect(fds, MSG_MAPS_WRITTEN, "waiting for the user namespace's maps")?;
+        // Root inside, whatever uid created us outside.
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .map_err(|e| InitError::setup("setresgid", e))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| InitError::setup("setresuid", e))?;
+    }
+    for (ns, kind) in &fds.joined {
+        k.setns(ns.as_fd(), *kind).map_err(|e| {
+            InitError::setup(
+                &format!("joining the {} namespace", crate::runtime::init::ns_name(*kind)),
+                e,
+            )
+        })?;
+    }
+    if !o.new_userns {
+        for dir in cgroup_dirs(plan) {
+            k.join_cgroup(&dir).map_err(|e| {
+                InitError::setup(&format!("joining the cgroup {}", dir.display()), e)
+            })?;
+        }
+    }
+    if plan
+        .namespaces
+        .iter()
+        .any(|n| n.kind == "cgroup" && n.path.is_none())
+    {
+        k.unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
+    }
+
+    prepare_rootfs(k, plan)?;
+    send(&fds.sync, &[MSG_RUN_HOOKS]);
+    // The answer carries the state the hooks get on stdin: our pid is known outside only.
+    let state: serde_json::Value = match recv(&fds.sync) {
+        Some(m) if m.first() == Some(&MSG_HOOKS_DONE) => {
+            serde_json::from_slice(&m[1..]).unwrap_or_default()
+        }
+        _ => {
+            return Err(InitError::setup(
+                "waiting for the createRuntime hooks",
+                "berth-runc create went away",
+            ))
+        }
+    };
+    super::hooks::run_all("createContainer", &plan.hooks.create_container, &state)
+        .map_err(|e| InitError::setup("createContainer hooks", e))?;
+    enter_rootfs(k, plan, o.no_pivot)?;
+    finish_rootfs(k, plan)?;
+
+    let has_own = |kind: &str| plan.namespaces.iter().any(|n| n.kind == kind && n.path.is_none());
+    if has_own("uts") {
+        if let Some(h) = &plan.hostname {
+            k.sethostname(h)
+                .map_err(|e| InitError::setup("setting the hostname", e))?;
+        }
+        if let Some(d) = &plan.domainname {
+            k.setdomainname(d)
+                .map_err(|e| InitError::setup("setting the domain name", e))?;
+        }
+    }
+    for (key, value) in &plan.sysctl {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value)
+            .map_err(|e| InitError::setup(&format!("setting the sysctl {key}"), e))?;
+    }
+    if let Some(adj) = plan.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| InitError::setup("setting oom_score_adj", e))?;
+    }
+    set_rlimits(&plan.process)?;
+
+    match &fds.console {
+        Some(sock) => crate::runtime::init::setup_console(k, plan.process.console_size, sock, true)?,
+        None => {}
+    }
+    let cwd = &plan.process.cwd;
+    std::fs::create_dir_all(cwd)
+        .map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
+    k.chdir(Path::new(cwd))
+        .map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
+    let program = crate::runtime::init::find_program(&plan.process.args, &plan.process.env)?;
+
+    become_the_process(k, &plan.process, o.seccomp)?;
+
+    send(&fds.sync, &[MSG_READY]);
+    // Blocks until `start` opens the fifo for reading.
+    let fifo = format!("/proc/self/fd/{}", fds.fifo.as_raw_fd());
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .map_err(|e| InitError::setup("opening exec.fifo", e))?;
+    use std::io::Write;
+    (&opened)
+        .write_all(b"0")
+        .map_err(|e| InitError::setup("writing exec.fifo", e))?;
+    drop(opened);
+    super::hooks::run_all("startContainer", &plan.hooks.start_container, &state)
+        .map_err(|e| InitError::setup("startContainer hooks", e))?;
+    crate::runtime::init::execve(k, &program, &plan.process.args, &plan.process.env)
+}
+
+/// The cgroup's directories: one per v1 hierarchy, or v2's one.
+pub fn cgroup_dirs(plan: &Plan) -> Vec<std::path::PathBuf> {
+    crate::cgroups::Cgroup::at_path(&plan.cgroups_path)
+        .map(|c| c.paths().to_vec())
+        .unwrap_or_default()
+}
+
+fn failed(what: &str) -> impl FnOnce(mounts::MountError) -> InitError + '_ {
+    move |e| InitError::setup(&format!("mounting {what}"), e)
+}
+
+fn prepare_rootfs(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
+    let root = &plan.rootfs;
+    crate::runtime::init::mnt(
+        k,
+        None,
+        Path::new("/"),
+        None,
+        propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
+        None,
+    )?;
+    // pivot_root wants the new root to be a mount point: a bundle's rootfs is often a plain
+    // directory.
+    crate::runtime::init::mnt(
+        k,
+        Some(&root.to_string_lossy()),
+        root,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let rootfs = mounts::Rootfs::open(root).map_err(failed("the rootfs"))?;
+    let cgroupns_own = plan
+        .namespaces
+        .iter()
+        .any(|n| n.kind == "cgroup" && n.path.is_none());
+    let netns_own = plan
+        .namespaces
+        .iter()
+        .any(|n| n.kind == "net" && n.path.is_none());
+    for m in &plan.mounts {
+        let dest = m.destination.as_str();
+        if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+            mounts::ensure_dir(&rootfs, dest).map_err(failed(dest))?;
+            let target = root.join(dest.trim_start_matches('/'));
+            crate::runtime::init::mount_cgroups(k, &target, cgroupns_own)?;
+            continue;
+        }
+        let g = mounts::Generic {
+            source: &m.source,
+            fstype: &m.fstype,
+            bind: m.bind,
+            recursive: m.recursive,
+            flags: ms_flags(&m.flags),
+            data: &m.data,
+            propagation: m.propagation.as_deref().map(propagation_flags).unwrap_or(MsFlags::empty()),
+        };
+        match mounts::mount_generic(k, &rootfs, dest, &g) {
+            Ok(()) => {}
+            // A sysfs belongs to a network namespace: in one that is not the container's
+            // own, the kernel refuses a new one, and runc binds the host's instead.
+            Err(_) if m.fstype == "sysfs" && !netns_own => {
+                let g = mounts::Generic {
+                    source: "/sys",
+                    fstype: "",
+                    bind: true,
+                    recursive: true,
+                    ..g
+                };
+                mounts::mount_generic(k, &rootfs, dest, &g).map_err(failed(dest))?;
+            }
+            Err(e) => return Err(failed(dest)(e)),
+        }
+    }
+    let dev_from_host = plan.mounts.iter().any(|m| m.destination == "/dev" && m.bind);
+    if !dev_from_host {
+        make_devices(k, plan)?;
+    }
+    Ok(())
+}
+
+fn make_devices(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
+    let at = |p: &str| plan.rootfs.join(p.trim_start_matches('/'));
+    for d in &plan.devices {
+        let path = at(&d.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| InitError::setup(&format!("creating {}", parent.display()), e))?;
+        }
+        let kind = match d.kind {
+            'b' => SFlag::S_IFBLK,
+            'p' => SFlag::S_IFIFO,
+            _ => SFlag::S_IFCHR,
+        };
+        let _ = std::fs::remove_file(&path);
+        k.mknod(
+            &path,
+            kind,
+            Mode::from_bits_truncate(d.mode),
+            makedev(d.major, d.minor),
+        )
+        .map_err(|e| InitError::setup(&format!("creating {}", d.path), e))?;
+        // mknod's mode passes through the umask; the device's own is what config.json says.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(d.mode));
+        let _ = nix::unistd::chown(&path, Some(d.uid.into()), Some(d.gid.into()));
+    }
+    let dev = at("/dev");
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, dev.join(link));
+    }
+    // The container's own pseudo-terminals: /dev/ptmx leads to its devpts instance.
+    if plan.mounts.iter().any(|m| m.destination == "/dev/pts") {
+        let ptmx = dev.join("ptmx");
+        let _ = std::fs::remove_file(&ptmx);
+        std::os::unix::fs::symlink("pts/ptmx", &ptmx)
+            .map_err(|e| InitError::setup("creating /dev/ptmx", e))?;
+    }
+    Ok(())
+}
+
+fn enter_rootfs(k: &dyn Kernel, plan: &Plan, no_pivot: bool) -> Result<(), InitError> {
+    let root = &plan.rootfs;
+    k.chdir(root)
+        .map_err(|e| InitError::setup("entering the rootfs", e))?;
+    if no_pivot {
+        crate::runtime::init::mnt(k, Some("."), Path::new("/"), None, MsFlags::MS_MOVE, None)?;
+        nix::unistd::chroot(".").map_err(|e| InitError::setup("chroot", e))?;
+    } else {
+        k.pivot_root(Path::new("."), Path::new("."))
+            .map_err(|e| InitError::setup("pivot_root", e))?;
+        // The old root, stacked under the new one, goes with every host mount in it; made
+        // slave first, so that its unmounting does not reach the host's mounts.
+        crate::runtime::init::mnt(
+            k,
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+        )?;
+        k.umount(Path::new("."), MntFlags::MNT_DETACH)
+            .map_err(|e| InitError::setup("detaching the old root", e))?;
+    }
+    k.chdir(Path::new("/"))
+        .map_err(|e| InitError::setup("chdir /", e))
+}
+
+fn finish_rootfs(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
+    if plan.readonly_rootfs {
+        crate::runtime::init::mnt(
+            k,
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
+    crate::runtime::init::readonly_paths(k, plan.readonly_paths.iter().map(String::as_str))?;
+    crate::runtime::init::mask_paths(k, plan.masked_paths.iter().map(String::as_str))
+}
+
+pub fn set_rlimits(p: &ProcessPlan) -> Result<(), InitError> {
+    use nix::sys::resource::{setrlimit, Resource};
+    for r in &p.rlimits {
+        let which = match r.kind.as_str() {
+            "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+            "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+            "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+            "RLIMIT_STACK" => Resource::RLIMIT_STACK,
+            "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+            "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+            "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+            "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+            "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+            "RLIMIT_AS" => Resource::RLIMIT_AS,
+            "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+            "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+            "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+            "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+            "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+            "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+            other => return Err(InitError::setup("setting rlimits", format!("unknown {other}"))),
+        };
+        setrlimit(which, r.soft, r.hard)
+            .map_err(|e| InitError::setup(&format!("setting {}", r.kind), e))?;
+    }
+    Ok(())
+}
+
+/// Capabilities, groups, user, seccomp and no_new_privs, in runc's order: the bounding set
+/// first (it needs CAP_SETPCAP), the filter before the capabilities go unless no_new_privs
+/// lets anyone load one, the ids with PR_SET_KEEPCAPS so that a non-root user keeps the sets
+/// config.json gives it, then those sets.
+pub fn become_the_process(
+    k: &dyn Kernel,
+    p: &ProcessPlan,
+    seccomp: Option<&[u8]>,
+) -> Result<(), InitError> {
+    use caps::{CapSet, Capability, CapsHashSet};
+    use std::str::FromStr;
+    let set_of = |names: &[String]| -> CapsHashSet {
+        names
+            .iter()
+            .filter_map(|n| Capability::from_str(n).ok())
+            .collect()
+    };
+    let security = crate::runtime::init::Confinement {
+        seccomp,
+        no_new_privileges: p.no_new_privileges,
+    };
+    if let Some(mask) = p.umask {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+    }
+    k.restrict_bounding_set(&set_of(&p.capabilities.bounding))
+        .map_err(|e| InitError::setup("setting the bounding set", e))?;
+    security.before_dropping_privileges(k)?;
+    nix::sys::prctl::set_keepcaps(true).map_err(|e| InitError::setup("PR_SET_KEEPCAPS", e))?;
+    let gids: Vec<nix::unistd::Gid> = p.additional_gids.iter().map(|g| (*g).into()).collect();
+    k.setgroups(&gids)
+        .map_err(|e| InitError::setup("setgroups", e))?;
+    k.setgid(p.gid.into())
+        .map_err(|e| InitError::setup("setgid", e))?;
+    k.setuid(p.uid.into())
+        .map_err(|e| InitError::setup("setuid", e))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(|e| InitError::setup("PR_SET_KEEPCAPS", e))?;
+    let set = |which, names: &[String]| {
+        k.set_capabilities(which, &set_of(names))
+            .map_err(|e| InitError::setup("setting capabilities", e))
+    };
+    // Effective is a subset of permitted: widened after it, narrowed before.
+    set(CapSet::Effective, &p.capabilities.effective)?;
+    set(CapSet::Permitted, &p.capabilities.permitted)?;
+    set(CapSet::Effective, &p.capabilities.effective)?;
+    set(CapSet::Inheritable, &p.capabilities.inheritable)?;
+    let _ = k.clear_ambient_capabilities();
+    // The kernel raises an ambient capability only if it is permitted and inheritable; runc
+    // skips the others with a warning, and so does this (runc's own `spec` lists ambient
+    // capabilities without inheritable ones).
+    for c in set_of(&p.capabilities.ambient) {
+        let _ = caps::raise(None, CapSet::Ambient, c);
+    }
+    security.after_dropping_privileges(k)
+}

@@ -1,0 +1,9 @@
+//! berth's runtime behind the command line every OCI engine speaks (`berth-runc`, chapter
+//! 02): an OCI bundle's config.json becomes a [`plan::Plan`], which [`init`] follows with the
+//! same steps as the daemon's containers' init; [`state`] is what lasts between commands and
+//! [`hooks`] runs config.json's hooks.
+
+pub mod hooks;
+pub mod init;
+pub mod plan;
+pub mod state;
