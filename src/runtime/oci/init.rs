@@ -9,8 +9,8 @@
 //!    config.json's mounts made in order, then the device nodes and /dev's links;
 //! 4. `create` runs the prestart and createRuntime hooks (message `H`), init runs the
 //!    createContainer ones;
-//! 5. pivot_root, the read-only root, masked and read-only paths, hostname, sysctls,
-//!    rlimits, oom_score_adj, umask, the terminal, the working directory;
+//! 5. pivot_root, hostname, sysctls, the read-only root, read-only and masked paths,
+//!    oom_score_adj, rlimits, umask, the terminal, the working directory;
 //! 6. capabilities, user, seccomp, no_new_privs; `R` to `create`, which exits;
 //! 7. opening exec.fifo for writing blocks until `start` opens it for reading; then the
 //!    startContainer hooks, and execve.
@@ -145,7 +145,6 @@ fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<()
     super::hooks::run_all("createContainer", &plan.hooks.create_container, &state)
         .map_err(|e| InitError::setup("createContainer hooks", e))?;
     enter_rootfs(k, plan, o.no_pivot)?;
-    finish_rootfs(k, plan)?;
 
     let has_own = |kind: &str| plan.namespaces.iter().any(|n| n.kind == kind && n.path.is_none());
     if has_own("uts") {
@@ -163,6 +162,8 @@ fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<()
         std::fs::write(&path, value)
             .map_err(|e| InitError::setup(&format!("setting the sysctl {key}"), e))?;
     }
+    // After the sysctls: /proc/sys is among the read-only paths.
+    finish_rootfs(k, plan)?;
     if let Some(adj) = plan.process.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| InitError::setup("setting oom_score_adj", e))?;

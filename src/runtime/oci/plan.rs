@@ -274,7 +274,12 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
 
     let mut mounts = Vec::new();
     for m in spec.mounts().iter().flatten() {
-        mounts.push(mount(m)?);
+        let mut plan = mount(m)?;
+        // A bind's relative source is the bundle's, as runc reads it from the bundle.
+        if plan.bind && !plan.source.starts_with('/') {
+            plan.source = bundle.join(&plan.source).to_string_lossy().into_owned();
+        }
+        mounts.push(plan);
     }
     if !has_ns("mnt") {
         return Err(invalid("berth-runc needs a mount namespace (linux.namespaces: mount)"));

@@ -200,6 +200,11 @@ fn run(cli: &Cli, g: &Globals) -> anyhow::Result<i32> {
     }
 }
 
+#[cfg(test)]
+pub fn default_spec_for_tests() -> serde_json::Value {
+    spec::default_spec()
+}
+
 /// A container that must exist, in runc's words when it does not.
 fn load(g: &Globals, id: &str) -> anyhow::Result<crate::runtime::oci::state::Container> {
     use crate::runtime::oci::state::{Container, StateError};
