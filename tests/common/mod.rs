@@ -4,6 +4,7 @@
 //! fails the test if the daemon left anything behind.
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod dockerd;
 pub mod registry;
 
@@ -57,7 +58,7 @@ pub fn busybox_archive() -> PathBuf {
     .clone()
 }
 
-fn random_tag() -> String {
+pub fn random_tag() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let r: u32 = rand::random();
