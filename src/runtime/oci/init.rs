@@ -128,7 +128,7 @@ fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<()
             .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
     }
 
-    prepare_rootfs(k, plan)?;
+    prepare_rootfs(k, plan, o.new_userns)?;
     send(&fds.sync, &[MSG_RUN_HOOKS]);
     // The answer carries the state the hooks get on stdin: our pid is known outside only.
     let state: serde_json::Value = match recv(&fds.sync) {
@@ -211,7 +211,7 @@ fn failed(what: &str) -> impl FnOnce(mounts::MountError) -> InitError + '_ {
     move |e| InitError::setup(&format!("mounting {what}"), e)
 }
 
-fn prepare_rootfs(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
+fn prepare_rootfs(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), InitError> {
     let root = &plan.rootfs;
     crate::runtime::init::mnt(
         k,
@@ -276,12 +276,12 @@ fn prepare_rootfs(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
     }
     let dev_from_host = plan.mounts.iter().any(|m| m.destination == "/dev" && m.bind);
     if !dev_from_host {
-        make_devices(k, plan)?;
+        make_devices(k, plan, new_userns)?;
     }
     Ok(())
 }
 
-fn make_devices(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
+fn make_devices(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), InitError> {
     let at = |p: &str| plan.rootfs.join(p.trim_start_matches('/'));
     for d in &plan.devices {
         let path = at(&d.path);
@@ -295,17 +295,34 @@ fn make_devices(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
             _ => SFlag::S_IFCHR,
         };
         let _ = std::fs::remove_file(&path);
-        k.mknod(
+        match k.mknod(
             &path,
             kind,
             Mode::from_bits_truncate(d.mode),
             makedev(d.major, d.minor),
-        )
-        .map_err(|e| InitError::setup(&format!("creating {}", d.path), e))?;
-        // mknod's mode passes through the umask; the device's own is what config.json says.
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(d.mode));
-        let _ = nix::unistd::chown(&path, Some(d.uid.into()), Some(d.gid.into()));
+        ) {
+            Ok(()) => {
+                // mknod's mode passes through the umask; the device's own is config.json's.
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(d.mode));
+                let _ = nix::unistd::chown(&path, Some(d.uid.into()), Some(d.gid.into()));
+            }
+            // In a user namespace of its own, no process may make a device node: the host's
+            // node is bound on an empty file instead, as runc does.
+            Err(_) if new_userns => {
+                std::fs::write(&path, b"")
+                    .map_err(|e| InitError::setup(&format!("creating {}", d.path), e))?;
+                crate::runtime::init::mnt(
+                    k,
+                    Some(&d.path),
+                    &path,
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                )?;
+            }
+            Err(e) => return Err(InitError::setup(&format!("creating {}", d.path), e)),
+        }
     }
     let dev = at("/dev");
     for (link, target) in [

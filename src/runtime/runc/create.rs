@@ -173,6 +173,23 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     let fifo_path = dir.join(state::FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .context("creating exec.fifo")?;
+    // Writable by the container's process whoever it becomes (mkfifo's mode went through the
+    // umask), and owned by the container's root.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fifo_path, std::fs::Permissions::from_mode(0o622))
+            .context("exec.fifo's mode")?;
+        let host_root = |m: &[crate::runtime::oci::plan::IdMapping]| {
+            m.iter().find(|m| m.container_id == 0).map(|m| m.host_id)
+        };
+        if let (Some(uid), Some(gid)) = (
+            host_root(&plan.uid_mappings),
+            host_root(&plan.gid_mappings),
+        ) {
+            nix::unistd::chown(&fifo_path, Some(uid.into()), Some(gid.into()))
+                .context("exec.fifo's owner")?;
+        }
+    }
     let fifo: OwnedFd = {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
