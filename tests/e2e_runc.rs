@@ -70,7 +70,12 @@ fn ctr_runs_busybox_with_berth_runc() {
     };
 
     let (out, err, code) = ctr_run(&c, "echo", &["--rm"], &["echo", "hello from ctr"]);
-    assert_eq!((out.as_str(), code), ("hello from ctr\n", 0), "{err}\n{}", c.log());
+    assert_eq!(
+        (out.as_str(), code),
+        ("hello from ctr\n", 0),
+        "{err}\n{}",
+        c.log()
+    );
     let (_, _, code) = ctr_run(&c, "exit7", &["--rm"], &["sh", "-c", "exit 7"]);
     assert_eq!(code, 7);
     let (_, err, code) = ctr_run(&c, "nosuch", &["--rm"], &["nosuch"]);
@@ -85,12 +90,23 @@ fn ctr_runs_busybox_with_berth_runc() {
         &c,
         "long",
         &["-d", "--memory-limit", "33554432"],
-        &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"],
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+        ],
     );
     assert_eq!(code, 0, "{err}\n{}", c.log());
     assert_eq!(task_status(&c, "long"), "RUNNING");
     let (out, err, code) = text(&c.output(&[
-        "task", "exec", "--exec-id", "e1", "long", "sh", "-c", "echo in-exec; hostname; exit 3",
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "long",
+        "sh",
+        "-c",
+        "echo in-exec; hostname; exit 3",
     ]));
     assert_eq!(code, 3, "{err}");
     assert!(out.starts_with("in-exec\n"), "{out}");
@@ -118,10 +134,20 @@ fn ctr_runs_busybox_with_berth_runc() {
     assert_eq!(text(&c.output(&["container", "rm", "long"])).2, 0);
 
     // SIGKILL to a task that ignores SIGTERM.
-    let (_, _, code) = ctr_run(&c, "stubborn", &["-d"], &["sh", "-c", "trap '' TERM; sleep 1000"]);
+    let (_, _, code) = ctr_run(
+        &c,
+        "stubborn",
+        &["-d"],
+        &["sh", "-c", "trap '' TERM; sleep 1000"],
+    );
     assert_eq!(code, 0);
-    assert_eq!(text(&c.output(&["task", "kill", "-s", "SIGKILL", "stubborn"])).2, 0);
-    wait_for("the killed task to stop", || task_status(&c, "stubborn") == "STOPPED");
+    assert_eq!(
+        text(&c.output(&["task", "kill", "-s", "SIGKILL", "stubborn"])).2,
+        0
+    );
+    wait_for("the killed task to stop", || {
+        task_status(&c, "stubborn") == "STOPPED"
+    });
     assert_eq!(text(&c.output(&["task", "rm", "stubborn"])).2, 0);
     assert_eq!(text(&c.output(&["container", "rm", "stubborn"])).2, 0);
 
@@ -205,13 +231,25 @@ fn dockerd_runs_containers_with_berth_runc() {
     let pid = std::fs::read_to_string(docker.dir.path().join("d.pid")).unwrap();
     let netns = format!("--net=/proc/{}/ns/net", pid.trim());
     // The private dockerd's namespace starts with its loopback down.
-    common::run_ok(std::process::Command::new("nsenter").args([netns.as_str(), "ip", "link", "set", "lo", "up"]));
+    common::run_ok(std::process::Command::new("nsenter").args([
+        netns.as_str(),
+        "ip",
+        "link",
+        "set",
+        "lo",
+        "up",
+    ]));
     let mut got = String::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let out = std::process::Command::new("nsenter")
             .arg(&netns)
-            .args(["busybox", "wget", "-qO-", "http://127.0.0.1:8080/index.html"])
+            .args([
+                "busybox",
+                "wget",
+                "-qO-",
+                "http://127.0.0.1:8080/index.html",
+            ])
             .output()
             .unwrap();
         got = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -221,13 +259,26 @@ fn dockerd_runs_containers_with_berth_runc() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(got, "hello-web\n");
-    let (out, err, code) = text(&docker.cmd(&["exec", "web", "sh", "-c", "echo exec-ok; exit 3"]).output().unwrap());
+    let (out, err, code) = text(
+        &docker
+            .cmd(&["exec", "web", "sh", "-c", "echo exec-ok; exit 3"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!((out.as_str(), code), ("exec-ok\n", 3), "{err}");
     let started = Instant::now();
     docker.ok(&["stop", "web"]);
-    assert!(started.elapsed() < Duration::from_secs(8), "docker stop waited for the SIGKILL");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "docker stop waited for the SIGKILL"
+    );
     assert_eq!(
-        docker.ok(&["inspect", "-f", "{{.State.ExitCode}} {{.HostConfig.Runtime}}", "web"]),
+        docker.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.HostConfig.Runtime}}",
+            "web"
+        ]),
         "0 berth\n"
     );
     docker.ok(&["rm", "web"]);
@@ -242,6 +293,10 @@ fn dockerd_runs_containers_with_berth_runc() {
                 .flatten()
                 .flatten()
                 .all(|e| !e.path().is_dir())
-        }) && std::fs::read_dir(&state_root).into_iter().flatten().next().is_none()
+        }) && std::fs::read_dir(&state_root)
+            .into_iter()
+            .flatten()
+            .next()
+            .is_none()
     });
 }

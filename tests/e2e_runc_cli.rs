@@ -23,7 +23,10 @@ impl Bundle {
             eprintln!("SKIPPED: berth-runc needs root (run `sudo just e2e`, or `just vm-e2e`)");
             return None;
         }
-        let dir = tempfile::Builder::new().prefix("berth-runc-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-runc-")
+            .tempdir()
+            .unwrap();
         let image = dir.path().join("image");
         std::fs::create_dir_all(&image).unwrap();
         common::run_ok(
@@ -41,12 +44,23 @@ impl Bundle {
             .unwrap();
         let rootfs = dir.path().join("bundle/rootfs");
         std::fs::create_dir_all(&rootfs).unwrap();
-        common::run_ok(Command::new("tar").arg("-xf").arg(&layer).arg("-C").arg(&rootfs));
+        common::run_ok(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(&layer)
+                .arg("-C")
+                .arg(&rootfs),
+        );
         let b = Bundle {
             dir,
             parent: format!("berth-e2e-runc-{}", common::random_tag()),
         };
-        let (_, err, code) = common::text(&b.runc(&["spec", "--bundle"]).arg(b.path()).output().unwrap());
+        let (_, err, code) = common::text(
+            &b.runc(&["spec", "--bundle"])
+                .arg(b.path())
+                .output()
+                .unwrap(),
+        );
         assert_eq!(code, 0, "{err}");
         let mut config: Value =
             serde_json::from_slice(&std::fs::read(b.path().join("config.json")).unwrap()).unwrap();
@@ -98,7 +112,8 @@ impl Bundle {
     fn create(&self, id: &str) -> Output {
         let out = std::fs::File::create(self.dir.path().join(format!("{id}.out"))).unwrap();
         let mut config: Value =
-            serde_json::from_slice(&std::fs::read(self.path().join("config.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(self.path().join("config.json")).unwrap())
+                .unwrap();
         config["linux"]["cgroupsPath"] = json!(self.cgroups_path(id));
         self.write_config(&config);
         self.runc(&["create", "--bundle"])
@@ -149,7 +164,11 @@ impl Bundle {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        for id in std::fs::read_dir(self.root()).into_iter().flatten().flatten() {
+        for id in std::fs::read_dir(self.root())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let id = id.file_name().to_string_lossy().into_owned();
             let _ = self.run(&["delete", "--force", &id]);
         }
@@ -182,13 +201,22 @@ fn a_container_lives_and_goes_through_berth_runc() {
     assert_eq!(b.output_of("life"), "");
     let list = b.ok(&["list"]);
     assert!(list.starts_with("ID "), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("life ") && l.contains(" created ")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("life ") && l.contains(" created ")),
+        "{list}"
+    );
 
     b.ok(&["start", "life"]);
-    wait_until("the command's output", || b.output_of("life") == "started\n");
+    wait_until("the command's output", || {
+        b.output_of("life") == "started\n"
+    });
     assert_eq!(b.state("life")["status"], "running");
     let (_, err, code) = b.run(&["start", "life"]);
-    assert_eq!((err.trim(), code), ("cannot start an already running container", 1));
+    assert_eq!(
+        (err.trim(), code),
+        ("cannot start an already running container", 1)
+    );
 
     let (out, _, code) = b.run(&["exec", "life", "sh", "-c", "hostname; exit 3"]);
     assert_eq!((out.as_str(), code), ("berth\n", 3));
@@ -219,7 +247,10 @@ fn a_container_lives_and_goes_through_berth_runc() {
         })
     };
     b.ok(&["update", "--memory", "64m", "life"]);
-    assert_eq!(memory_file(&b.cgroup_dirs("life")).unwrap().trim(), "67108864");
+    assert_eq!(
+        memory_file(&b.cgroup_dirs("life")).unwrap().trim(),
+        "67108864"
+    );
     let mut update = b
         .runc(&["update", "--resources", "-", "life"])
         .stdin(Stdio::piped())
@@ -233,7 +264,10 @@ fn a_container_lives_and_goes_through_berth_runc() {
         .write_all(br#"{"memory": {"limit": 33554432}, "pids": {"limit": 50}}"#)
         .unwrap();
     assert!(update.wait().unwrap().success());
-    assert_eq!(memory_file(&b.cgroup_dirs("life")).unwrap().trim(), "33554432");
+    assert_eq!(
+        memory_file(&b.cgroup_dirs("life")).unwrap().trim(),
+        "33554432"
+    );
     let ev: Value = serde_json::from_str(&b.ok(&["events", "--stats", "life"])).unwrap();
     assert_eq!(ev["type"], "stats");
     assert_eq!(ev["data"]["memory"]["usage"]["limit"], 33554432);
@@ -242,10 +276,15 @@ fn a_container_lives_and_goes_through_berth_runc() {
     let (_, err, code) = b.run(&["delete", "life"]);
     assert_eq!(
         (err.trim(), code),
-        ("cannot delete container life that is not stopped: running", 1)
+        (
+            "cannot delete container life that is not stopped: running",
+            1
+        )
     );
     b.ok(&["kill", "life", "KILL"]);
-    wait_until("the container to stop", || b.state("life")["status"] == "stopped");
+    wait_until("the container to stop", || {
+        b.state("life")["status"] == "stopped"
+    });
     assert_eq!(b.state("life")["pid"], 0);
     b.ok(&["delete", "life"]);
     b.assert_gone("life");
@@ -278,10 +317,16 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
     });
     config["process"]["args"] = json!(["true"]);
     b.write_config(&config);
-    assert!(b.create("hooked").status.success(), "{}", b.output_of("hooked"));
+    assert!(
+        b.create("hooked").status.success(),
+        "{}",
+        b.output_of("hooked")
+    );
     let pid = b.state("hooked")["pid"].as_i64().unwrap();
     b.ok(&["start", "hooked"]);
-    wait_until("the container to stop", || b.state("hooked")["status"] == "stopped");
+    wait_until("the container to stop", || {
+        b.state("hooked")["status"] == "stopped"
+    });
     b.ok(&["delete", "hooked"]);
     b.assert_gone("hooked");
     let p = format!("\"pid\":{pid}");
@@ -304,28 +349,51 @@ fn a_failing_hook_fails_create_and_leaves_nothing() {
     let out = b.create("refused");
     assert!(!out.status.success());
     let said = b.output_of("refused");
-    assert!(said.contains("running createRuntime hook /bin/sh") && said.contains("no way"), "{said}");
+    assert!(
+        said.contains("running createRuntime hook /bin/sh") && said.contains("no way"),
+        "{said}"
+    );
     b.assert_gone("refused");
 }
 
 #[test]
 fn a_user_namespace_maps_root_to_an_unprivileged_user() {
     let Some(b) = Bundle::new(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-        c["process"]["args"] = json!(["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo null-ok"]);
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo null-ok"
+        ]);
     }) else {
         return;
     };
-    common::run_ok(Command::new("chown").args(["-R", "200000:200000"]).arg(b.path().join("rootfs")));
-    assert!(b.create("mapped").status.success(), "{}", b.output_of("mapped"));
+    common::run_ok(
+        Command::new("chown")
+            .args(["-R", "200000:200000"])
+            .arg(b.path().join("rootfs")),
+    );
+    assert!(
+        b.create("mapped").status.success(),
+        "{}",
+        b.output_of("mapped")
+    );
     let pid = b.state("mapped")["pid"].as_i64().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert!(uid_line.contains("200000"), "on the host the process is uid 200000: {uid_line}");
+    assert!(
+        uid_line.contains("200000"),
+        "on the host the process is uid 200000: {uid_line}"
+    );
     b.ok(&["start", "mapped"]);
-    wait_until("the container to stop", || b.state("mapped")["status"] == "stopped");
+    wait_until("the container to stop", || {
+        b.state("mapped")["status"] == "stopped"
+    });
     let out = b.output_of("mapped");
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words, ["0", "0", "200000", "65536", "null-ok"], "{out}");
@@ -342,7 +410,14 @@ fn bad_input_is_refused_by_name_and_leaves_nothing() {
     };
     let log = b.dir.path().join("log.json");
     let out = b
-        .runc(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle"])
+        .runc(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+        ])
         .arg(b.path())
         .arg("blkio")
         .output()
@@ -353,7 +428,14 @@ fn bad_input_is_refused_by_name_and_leaves_nothing() {
         err.trim(),
         "config.json: linux.resources.blockIO is not supported by berth-runc"
     );
-    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(line["level"], "error");
     assert_eq!(line["msg"], json!(err.trim()));
     b.assert_gone("blkio");
@@ -390,7 +472,9 @@ fn bad_input_is_refused_by_name_and_leaves_nothing() {
     b.write_config(&config);
     assert!(b.create("twice").status.success());
     assert!(!b.create("twice").status.success());
-    assert!(b.output_of("twice").contains("container with id exists: twice"));
+    assert!(b
+        .output_of("twice")
+        .contains("container with id exists: twice"));
     b.ok(&["delete", "--force", "twice"]);
     b.assert_gone("twice");
 }

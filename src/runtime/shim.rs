@@ -121,15 +121,20 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         (None, None)
     };
 
+    // The network namespace first, as the daemon's containers always joined it.
+    let joined = netns
+        .map(|fd| (fd, CloneFlags::CLONE_NEWNET))
+        .into_iter()
+        .chain(joined)
+        .collect();
     let fds = InitFds {
-        console: console_w,
-        netns,
+        parent: init::Parent::Shim {
+            report: report_w,
+            go: go_r,
+        },
         joined,
-        report: report_w,
-        go: go_r,
-        stdin: stdin_r,
-        stdout: stdout_w,
-        stderr: stderr_w,
+        console: console_w,
+        stdio: Some([stdin_r, stdout_w, stderr_w]),
     };
     let flags = clone_flags(&spec);
     let filter = match &spec.seccomp_filter {

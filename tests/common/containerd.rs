@@ -58,10 +58,14 @@ impl PrivateContainerd {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if c.ctr(&["version"]).output().is_ok_and(|o| o.status.success()) {
+            if c.ctr(&["version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
                 let archive = super::busybox_archive();
                 let archive = archive.to_string_lossy();
-                let (_, err, code) = text(&c.ctr(&["images", "import", &archive]).output().unwrap());
+                let (_, err, code) =
+                    text(&c.ctr(&["images", "import", &archive]).output().unwrap());
                 assert_eq!(code, 0, "ctr images import: {err}");
                 return Some(c);
             }
@@ -95,7 +99,8 @@ impl PrivateContainerd {
     }
 
     pub fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default();
+        let log =
+            std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
@@ -111,7 +116,11 @@ impl PrivateContainerd {
                 }
             }
         }
-        for e in std::fs::read_dir(self.runtime_root()).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(self.runtime_root())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             leaks.push(format!("runtime state: {}", e.path().display()));
         }
         for pid in super::processes_mentioning(&self.namespace) {
@@ -119,7 +128,10 @@ impl PrivateContainerd {
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let here = self.dir.path().to_string_lossy().into_owned();
-        for l in mounts.lines().filter(|l| l.contains(&here) && !l.contains("/root/")) {
+        for l in mounts
+            .lines()
+            .filter(|l| l.contains(&here) && !l.contains("/root/"))
+        {
             leaks.push(format!("mount: {l}"));
         }
         leaks

@@ -13,8 +13,16 @@ pub(super) fn write_rules(
     rules: &[(bool, crate::cgroups::devices::Rule)],
 ) -> Result<(), CgroupError> {
     for (allow, r) in rules {
-        let file = dir.join(if *allow { "devices.allow" } else { "devices.deny" });
-        let line = if r.kind == 'a' { "a".to_string() } else { r.v1_line() };
+        let file = dir.join(if *allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        });
+        let line = if r.kind == 'a' {
+            "a".to_string()
+        } else {
+            r.v1_line()
+        };
         std::fs::write(&file, &line)
             .map_err(io_ctx(format!("writing {line:?} to {}", file.display())))?;
     }

@@ -10,9 +10,8 @@
 //! same way (`kernel::open_in_root`); and it is mounted on through its descriptor
 //! ([`Kernel::mount_at`]). Only a bind's source is a plain host path: the daemon chose it.
 
-use super::InitError;
 use crate::runtime::kernel::{create_new_file_at, open_in_root, Kernel, KernelError};
-use crate::runtime::spec::{BindMount, Mount, MountKind, Propagation};
+use crate::runtime::spec::{Mount, MountKind, Propagation};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
@@ -351,33 +350,6 @@ fn reopen_mounted(root: &Rootfs, point: &MountPoint) -> Result<OwnedFd, MountErr
     }
 }
 
-/// `MS_RDONLY`, `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC` as the mount asks.
-fn requested_flags(m: &Mount) -> MsFlags {
-    let mut flags = MsFlags::empty();
-    for (wanted, flag) in [
-        (m.readonly, MsFlags::MS_RDONLY),
-        (m.nosuid, MsFlags::MS_NOSUID),
-        (m.nodev, MsFlags::MS_NODEV),
-        (m.noexec, MsFlags::MS_NOEXEC),
-    ] {
-        if wanted {
-            flags |= flag;
-        }
-    }
-    flags
-}
-
-pub fn propagation_flags(p: Propagation) -> MsFlags {
-    match p {
-        Propagation::Private => MsFlags::MS_PRIVATE,
-        Propagation::Rprivate => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        Propagation::Shared => MsFlags::MS_SHARED,
-        Propagation::Rshared => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        Propagation::Slave => MsFlags::MS_SLAVE,
-        Propagation::Rslave => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-    }
-}
-
 /// The propagation init gives `/` first. Private, so that nothing done here reaches the host;
 /// but a bind that asks to receive the host's mounts (shared or slave) would receive nothing
 /// through a private copy of them, so then slave: events still come in, none go out. Docker
@@ -394,70 +366,6 @@ pub fn root_propagation(mounts: &[Mount]) -> MsFlags {
         } else {
             MsFlags::MS_PRIVATE
         }
-}
-
-/// Bind `source` on `destination`, then apply `restrict` with a remount (a bind takes its
-/// source mount's flags and ignores any passed with it) and then `propagation`.
-fn bind(
-    k: &dyn Kernel,
-    root: &Rootfs,
-    destination: &str,
-    source: &Path,
-    recursive: bool,
-    restrict: MsFlags,
-    propagation: Option<Propagation>,
-) -> Result<(), MountError> {
-    let point = mount_point(root, destination, source_kind(source)?)?;
-    let flags = if recursive {
-        MsFlags::MS_BIND | MsFlags::MS_REC
-    } else {
-        MsFlags::MS_BIND
-    };
-    let source = source.to_string_lossy();
-    k.mount_at(Some(&source), point.fd.as_fd(), None, flags, None)
-        .map_err(step("binding"))?;
-    if restrict.is_empty() && propagation.is_none() {
-        return Ok(());
-    }
-    let mounted = reopen_mounted(root, &point)?;
-    if !restrict.is_empty() {
-        let kept = k
-            .mount_flags_at(mounted.as_fd())
-            .map_err(step("reading the flags of the bound mount"))?
-            & KEPT_ON_REMOUNT;
-        k.mount_at(
-            None,
-            mounted.as_fd(),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | restrict | kept,
-            None,
-        )
-        .map_err(step("remounting with its flags"))?;
-    }
-    if let Some(p) = propagation {
-        k.mount_at(None, mounted.as_fd(), None, propagation_flags(p), None)
-            .map_err(step("setting its propagation"))?;
-    }
-    Ok(())
-}
-
-fn tmpfs(
-    k: &dyn Kernel,
-    root: &Rootfs,
-    destination: &str,
-    data: &str,
-    flags: MsFlags,
-) -> Result<(), MountError> {
-    let point = mount_point(root, destination, Kind::Directory)?;
-    let options = tmpfs_options(&point, data)?;
-    k.mount_at(
-        Some("tmpfs"),
-        point.fd.as_fd(),
-        Some("tmpfs"),
-        flags,
-        options.as_deref(),
-    )
-    .map_err(step("mounting the tmpfs"))
 }
 
 /// runc, and so Docker, gives a tmpfs over a directory the image has that directory's mode
@@ -477,21 +385,6 @@ fn tmpfs_options(point: &MountPoint, data: &str) -> Result<Option<String>, Mount
         options.push(data.to_string());
     }
     Ok((!options.is_empty()).then(|| options.join(",")))
-}
-
-fn mount_one(k: &dyn Kernel, root: &Rootfs, m: &Mount) -> Result<(), MountError> {
-    match &m.kind {
-        MountKind::Bind { source, recursive } => bind(
-            k,
-            root,
-            &m.destination,
-            source,
-            *recursive,
-            requested_flags(m),
-            Some(m.propagation),
-        ),
-        MountKind::Tmpfs { data } => tmpfs(k, root, &m.destination, data, requested_flags(m)),
-    }
 }
 
 /// One mount of an OCI bundle's list (berth-runc): a bind, or a filesystem of `fstype`, with
@@ -541,9 +434,19 @@ pub fn mount_generic(
         point
     } else {
         let point = mount_point(root, destination, Kind::Directory)?;
-        let data = (!g.data.is_empty()).then_some(g.data);
-        k.mount_at(Some(g.source), point.fd.as_fd(), Some(g.fstype), g.flags, data)
-            .map_err(step("mounting"))?;
+        let data = if g.fstype == "tmpfs" {
+            tmpfs_options(&point, g.data)?
+        } else {
+            (!g.data.is_empty()).then(|| g.data.to_string())
+        };
+        k.mount_at(
+            Some(g.source),
+            point.fd.as_fd(),
+            Some(g.fstype),
+            g.flags,
+            data.as_deref(),
+        )
+        .map_err(step("mounting"))?;
         point
     };
     if !g.propagation.is_empty() {
@@ -557,42 +460,6 @@ pub fn mount_generic(
 /// Make the directory `destination` inside the rootfs (for a mount made by path afterwards).
 pub fn ensure_dir(root: &Rootfs, destination: &str) -> Result<(), MountError> {
     mount_point(root, destination, Kind::Directory).map(|_| ())
-}
-
-fn failed(destination: &str) -> impl FnOnce(MountError) -> InitError + '_ {
-    move |e| InitError::setup(&format!("mounting {destination}"), e)
-}
-
-/// The container's mounts, in the order given (a parent before its children, so that a
-/// child's mount point is looked up through its parent's mount).
-pub fn mount_all(k: &dyn Kernel, root: &Rootfs, mounts: &[Mount]) -> Result<(), InitError> {
-    for m in mounts {
-        mount_one(k, root, m).map_err(failed(&m.destination))?;
-    }
-    Ok(())
-}
-
-/// Berth's /etc files (hosts, hostname, resolv.conf), except where the user mounted something
-/// at that very path: Docker does not mount its own /etc/hosts over the user's.
-pub fn bind_etc_files(
-    k: &dyn Kernel,
-    root: &Rootfs,
-    binds: &[BindMount],
-    mounts: &[Mount],
-) -> Result<(), InitError> {
-    for b in binds {
-        if mounts.iter().any(|m| m.destination == b.destination) {
-            continue;
-        }
-        let restrict = if b.readonly {
-            MsFlags::MS_RDONLY
-        } else {
-            MsFlags::empty()
-        };
-        bind(k, root, &b.destination, &b.source, false, restrict, None)
-            .map_err(failed(&b.destination))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 
 use super::*;
 use crate::runtime::kernel::recording::{Call, RecordingKernel};
-use crate::runtime::security::DEFAULT_CAPS;
+use crate::runtime::oci::plan::propagation_flags;
+use crate::runtime::security::{DEFAULT_CAPS, MASKED_PATHS, READONLY_PATHS};
 use crate::runtime::spec::{
     BindMount, Mount, MountKind, Namespace, Namespaces, Network, OwnOrHost, Propagation, Shm,
 };
+use nix::mount::MntFlags;
 use nix::sched::CloneFlags;
 use std::fs::File;
 use std::path::PathBuf;
@@ -85,18 +87,18 @@ fn run_with(kernel: RecordingKernel, change: impl FnOnce(&mut ShimSpec)) -> Run 
     let (report_r, report) = nix::unistd::pipe().unwrap();
     // The shim's word, said in advance: the sequence then runs straight through.
     write_all(&go_w, b"x");
+    let mut joined = Vec::new();
+    if matches!(spec.network, Network::Join(_)) {
+        joined.push((null(), CloneFlags::CLONE_NEWNET));
+    }
+    if let Namespace::Join(_) = spec.namespaces.ipc {
+        joined.push((null(), CloneFlags::CLONE_NEWIPC));
+    }
     let fds = InitFds {
-        netns: matches!(spec.network, Network::Join(_)).then(null),
-        joined: match spec.namespaces.ipc {
-            Namespace::Join(_) => vec![(null(), CloneFlags::CLONE_NEWIPC)],
-            _ => vec![],
-        },
-        report,
-        go,
-        stdin: null(),
-        stdout: null(),
-        stderr: null(),
+        parent: Parent::Shim { report, go },
+        joined,
         console: None,
+        stdio: Some([null(), null(), null()]),
     };
     let filter = spec.seccomp_filter.as_ref().map(|_| &FILTER[..]);
     let result = prepare_and_exec(&kernel, &spec, &fds, filter);
@@ -300,7 +302,7 @@ fn privileged_masks_nothing_and_keeps_every_capability() {
         .calls
         .iter()
         .find_map(|c| match c {
-            Call::Mount { target, flags, .. } if *target == sys => Some(*flags),
+            Call::MountAt { target, flags, .. } if *target == sys => Some(*flags),
             _ => None,
         })
         .unwrap();
@@ -328,8 +330,11 @@ fn a_user_keeps_no_capability() {
         ]
     );
     assert!(r.calls.contains(&Call::Capset("inheritable".into(), 0)));
+    // PR_SET_KEEPCAPS kept them through setuid: they are emptied after it.
     for set in ["effective", "permitted"] {
-        assert_eq!(position(&r.calls, |c| capset(c, set)), None, "{set}");
+        let last = r.calls.iter().rposition(|c| capset(c, set)).unwrap();
+        assert!(last > setuid, "{set}");
+        assert_eq!(r.calls[last], Call::Capset(set.into(), 0), "{set}");
     }
 }
 
@@ -450,15 +455,16 @@ fn user_mounts_come_after_dev_and_in_their_order_before_the_etc_files() {
         ];
     });
     assert_init_order(&r, false);
-    let mqueue = r.tmp.path().join("rootfs/dev/mqueue");
-    let dev_done = position(
-        &r.calls,
-        |c| matches!(c, Call::Mount { target, .. } if *target == mqueue),
-    )
-    .unwrap();
+    let dev_done = first_mount_on(&r, "/dev/mqueue").unwrap();
     let data = first_mount_on(&r, "/data").unwrap();
     let deeper = first_mount_on(&r, "/data/deeper").unwrap();
-    let shm = first_mount_on(&r, "/dev/shm").unwrap();
+    // The user's tmpfs, over berth's own /dev/shm.
+    let target = mounted_on(&r, "/dev/shm");
+    let shm = r
+        .calls
+        .iter()
+        .rposition(|c| matches!(c, Call::MountAt { target: t, .. } if *t == target))
+        .unwrap();
     let hosts = first_mount_on(&r, "/etc/hosts").unwrap();
     let pivot = position(&r.calls, |c| matches!(c, Call::PivotRoot(..))).unwrap();
     assert!(dev_done < data && data < deeper && deeper < shm && shm < hosts && hosts < pivot);
@@ -594,7 +600,7 @@ fn the_roots_propagation_follows_what_the_binds_ask(
     for (i, p) in asked.iter().enumerate() {
         let last = mounts_on(&r, &format!("/v{i}")).pop().unwrap();
         assert!(
-            matches!(last, Call::MountAt { flags, .. } if flags == mounts::propagation_flags(*p)),
+            matches!(last, Call::MountAt { flags, .. } if flags == propagation_flags(p.as_str())),
             "{p:?}: {last}"
         );
     }

@@ -5,7 +5,6 @@
 use super::InitError;
 use crate::runtime::kernel::Kernel;
 use crate::runtime::security::DEFAULT_CAPS;
-use crate::runtime::spec::ShimSpec;
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -115,10 +114,6 @@ pub fn drop_privileges(
     }
     let _ = k.clear_ambient_capabilities();
     Ok(())
-}
-
-pub(super) fn exec(k: &dyn Kernel, spec: &ShimSpec, program: &Path) -> Result<(), InitError> {
-    execve(k, program, &spec.args, &spec.env)
 }
 
 /// execve(2), or the error in Docker's words with the exit code docker gives it.

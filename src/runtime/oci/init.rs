@@ -1,7 +1,8 @@
-//! The init of a bundle's container, from clone(2) to execve(2), following a [`Plan`]. It
-//! reuses the daemon's init for each step (the `Kernel` calls, the mount-point resolution that
-//! never leaves the rootfs, /sys/fs/cgroup, masking, the terminal, the program lookup, seccomp
-//! and no_new_privs), in the order runc takes them:
+//! berth's one init, from clone(2) to execve(2), following a [`Plan`]: a bundle's (for
+//! `berth-runc create`) or the one the daemon's container becomes (`runtime::init`, for the
+//! shim). Its steps are the daemon's init's pieces (the `Kernel` calls, the mount-point
+//! resolution that never leaves the rootfs, /sys/fs/cgroup, masking, the terminal, the program
+//! lookup, seccomp and no_new_privs), in the order runc takes them:
 //!
 //! 1. user namespace maps written by `create` (if new), namespaces joined by path;
 //! 2. the cgroup joined, a cgroup namespace taken;
@@ -13,9 +14,10 @@
 //!    oom_score_adj, rlimits, umask, the terminal, the working directory;
 //! 6. capabilities, user, seccomp, no_new_privs; `R` to `create`, which exits;
 //! 7. opening exec.fifo for writing blocks until `start` opens it for reading; then the
-//!    startContainer hooks, and execve.
+//!    startContainer hooks, and execve. Under the daemon's shim, `R` on the report pipe and
+//!    the shim's byte on the go pipe take the place of steps 6 and 7's messages and fifo.
 
-use super::plan::{propagation_flags, ms_flags, Plan, ProcessPlan};
+use super::plan::{ms_flags, propagation_flags, Plan, ProcessPlan};
 use crate::runtime::init::{mounts, InitError};
 use crate::runtime::kernel::{Kernel, LinuxKernel};
 use nix::mount::{MntFlags, MsFlags};
@@ -32,16 +34,27 @@ pub const MSG_HOOKS_DONE: u8 = b'h';
 pub const MSG_READY: u8 = b'R';
 pub const MSG_ERROR: u8 = b'E';
 
-/// What init is handed, all opened by `create` before the clone.
+/// Who started init, and how init tells it how far it got.
+pub enum Parent {
+    /// `berth-runc create`: a SOCK_SEQPACKET socket pair for the messages above, and
+    /// exec.fifo, opened O_PATH, reopened for writing through /proc/self/fd once pivoted.
+    Runc { sync: OwnedFd, fifo: OwnedFd },
+    /// The daemon's shim: init writes `R` (or `E` and the error's JSON) on `report`, which is
+    /// close-on-exec, so that a successful exec closes it; the shim's byte on `go` says "exec".
+    Shim { report: OwnedFd, go: OwnedFd },
+}
+
+/// What init is handed, all opened by its parent before the clone.
 pub struct InitFds {
-    /// The socket pair's child end (SOCK_SEQPACKET).
-    pub sync: OwnedFd,
-    /// exec.fifo, opened O_PATH: reopened for writing through /proc/self/fd once pivoted.
-    pub fifo: OwnedFd,
+    pub parent: Parent,
     /// Namespaces to join, in the order to join them (user first).
     pub joined: Vec<(OwnedFd, CloneFlags)>,
-    /// With a terminal: connected to `--console-socket`.
+    /// With a terminal: the socket its master end is sent over (`--console-socket`, or the
+    /// shim's socket pair).
     pub console: Option<OwnedFd>,
+    /// stdin, stdout and stderr to put on 0, 1 and 2 (the shim's pipes); None: the ones init
+    /// inherited (`create`'s own, which containerd's shim gave it).
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 pub struct Options<'a> {
@@ -49,9 +62,16 @@ pub struct Options<'a> {
     pub seccomp: Option<&'a [u8]>,
     /// `create --no-pivot`: move the rootfs onto `/` and chroot, for a rootfs on a ramfs.
     pub no_pivot: bool,
-    /// The user namespace is new: wait for `create` to write its maps, and let `create`
-    /// put us in the cgroup (a process inside cannot write the host's cgroup files).
+    /// The user namespace is new: wait for `create` to write its maps (it also puts init in
+    /// the cgroup: a process inside cannot write the host's cgroup files).
     pub new_userns: bool,
+    /// The cgroup directories init joins by itself (none when its parent put it there).
+    pub cgroup_dirs: &'a [std::path::PathBuf],
+    /// The rootfs is a mount point already (the daemon's overlay); a bundle's directory is
+    /// bound on itself first, which pivot_root needs.
+    pub rootfs_is_mount: bool,
+    /// `--init`: stay PID 1 as a tiny reaper around the command.
+    pub reap_as_pid1: bool,
 }
 
 pub fn send(fd: &OwnedFd, msg: &[u8]) {
@@ -62,8 +82,11 @@ pub fn send(fd: &OwnedFd, msg: &[u8]) {
 pub fn recv(fd: &OwnedFd) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match nix::sys::socket::recv(fd.as_raw_fd(), &mut buf, nix::sys::socket::MsgFlags::empty())
-        {
+        match nix::sys::socket::recv(
+            fd.as_raw_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::empty(),
+        ) {
             Ok(0) => return None,
             Ok(n) => {
                 buf.truncate(n);
@@ -81,23 +104,36 @@ pub fn run(o: &Options<'_>, fds: &InitFds) -> isize {
         Ok(()) => return 0,
         Err(e) => e,
     };
-    let mut msg = vec![MSG_ERROR];
-    msg.extend(serde_json::to_vec(&err).unwrap_or_default());
-    send(&fds.sync, &msg);
-    1
+    report_error(fds, &err);
+    err.exit_code as isize
 }
 
-fn expect(fds: &InitFds, want: u8, what: &str) -> Result<(), InitError> {
-    match recv(&fds.sync) {
+/// `E` and the error's JSON, to whichever parent listens.
+pub fn report_error(fds: &InitFds, err: &InitError) {
+    let mut msg = vec![MSG_ERROR];
+    msg.extend(serde_json::to_vec(err).unwrap_or_default());
+    match &fds.parent {
+        Parent::Runc { sync, .. } => send(sync, &msg),
+        Parent::Shim { report, .. } => crate::runtime::init::write_all(report, &msg),
+    }
+}
+
+fn expect(sync: &OwnedFd, want: u8, what: &str) -> Result<(), InitError> {
+    match recv(sync) {
         Some(m) if m.first() == Some(&want) => Ok(()),
         _ => Err(InitError::setup(what, "berth-runc create went away")),
     }
 }
 
-fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<(), InitError> {
+/// Init's whole sequence, each step through `k`; returns only on failure with a real kernel.
+pub fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<(), InitError> {
     let plan = o.plan;
-    if o.new_userns {
-        expect(fds, MSG_MAPS_WRITTEN, "waiting for the user namespace's maps")?;
+    if let (true, Parent::Runc { sync, .. }) = (o.new_userns, &fds.parent) {
+        expect(
+            sync,
+            MSG_MAPS_WRITTEN,
+            "waiting for the user namespace's maps",
+        )?;
         // Root inside, whatever uid created us outside.
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .map_err(|e| InitError::setup("setresgid", e))?;
@@ -107,17 +143,19 @@ fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<()
     for (ns, kind) in &fds.joined {
         k.setns(ns.as_fd(), *kind).map_err(|e| {
             InitError::setup(
-                &format!("joining the {} namespace", crate::runtime::init::ns_name(*kind)),
+                &format!(
+                    "joining the {} namespace",
+                    crate::runtime::init::ns_name(*kind)
+                ),
                 e,
             )
         })?;
     }
-    if !o.new_userns {
-        for dir in cgroup_dirs(plan) {
-            k.join_cgroup(&dir).map_err(|e| {
-                InitError::setup(&format!("joining the cgroup {}", dir.display()), e)
-            })?;
-        }
+    // Init moves itself, while it has one thread and still sees the host's /sys/fs/cgroup:
+    // the cheapest way in (see cgroups::join_self).
+    for dir in o.cgroup_dirs {
+        k.join_cgroup(dir)
+            .map_err(|e| InitError::setup(&format!("joining the cgroup {}", dir.display()), e))?;
     }
     if plan
         .namespaces
@@ -128,25 +166,32 @@ fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<()
             .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
     }
 
-    prepare_rootfs(k, plan, o.new_userns)?;
-    send(&fds.sync, &[MSG_RUN_HOOKS]);
-    // The answer carries the state the hooks get on stdin: our pid is known outside only.
-    let state: serde_json::Value = match recv(&fds.sync) {
-        Some(m) if m.first() == Some(&MSG_HOOKS_DONE) => {
-            serde_json::from_slice(&m[1..]).unwrap_or_default()
-        }
-        _ => {
-            return Err(InitError::setup(
-                "waiting for the createRuntime hooks",
-                "berth-runc create went away",
-            ))
-        }
-    };
-    super::hooks::run_all("createContainer", &plan.hooks.create_container, &state)
-        .map_err(|e| InitError::setup("createContainer hooks", e))?;
+    prepare_rootfs(k, o)?;
+    let mut state = serde_json::Value::Null;
+    if let Parent::Runc { sync, .. } = &fds.parent {
+        send(sync, &[MSG_RUN_HOOKS]);
+        // The answer carries the state the hooks get on stdin: our pid is known outside only.
+        state = match recv(sync) {
+            Some(m) if m.first() == Some(&MSG_HOOKS_DONE) => {
+                serde_json::from_slice(&m[1..]).unwrap_or_default()
+            }
+            _ => {
+                return Err(InitError::setup(
+                    "waiting for the createRuntime hooks",
+                    "berth-runc create went away",
+                ))
+            }
+        };
+        super::hooks::run_all("createContainer", &plan.hooks.create_container, &state)
+            .map_err(|e| InitError::setup("createContainer hooks", e))?;
+    }
     enter_rootfs(k, plan, o.no_pivot)?;
 
-    let has_own = |kind: &str| plan.namespaces.iter().any(|n| n.kind == kind && n.path.is_none());
+    let has_own = |kind: &str| {
+        plan.namespaces
+            .iter()
+            .any(|n| n.kind == kind && n.path.is_none())
+    };
     if has_own("uts") {
         if let Some(h) = &plan.hostname {
             k.sethostname(h)
@@ -170,49 +215,68 @@ fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Result<()
     }
     set_rlimits(&plan.process)?;
 
-    match &fds.console {
-        Some(sock) => crate::runtime::init::setup_console(k, plan.process.console_size, sock, true)?,
-        None => {}
-    }
     let cwd = &plan.process.cwd;
     std::fs::create_dir_all(cwd)
         .map_err(|e| InitError::setup(&format!("creating the working directory {cwd}"), e))?;
     k.chdir(Path::new(cwd))
         .map_err(|e| InitError::setup(&format!("chdir to {cwd}"), e))?;
     let program = crate::runtime::init::find_program(&plan.process.args, &plan.process.env)?;
+    match (&fds.console, &fds.stdio) {
+        (Some(sock), _) => {
+            crate::runtime::init::setup_console(k, plan.process.console_size, sock, true)?
+        }
+        (None, Some(stdio)) => {
+            for (from, to) in stdio.iter().zip(0..) {
+                k.dup2(from.as_fd(), to)
+                    .map_err(|e| InitError::setup("setting up stdio", e))?;
+            }
+        }
+        (None, None) => {}
+    }
 
     become_the_process(k, &plan.process, o.seccomp)?;
 
-    send(&fds.sync, &[MSG_READY]);
-    // Blocks until `start` opens the fifo for reading.
-    let fifo = format!("/proc/self/fd/{}", fds.fifo.as_raw_fd());
-    let opened = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo)
-        .map_err(|e| InitError::setup("opening exec.fifo", e))?;
-    use std::io::Write;
-    (&opened)
-        .write_all(b"0")
-        .map_err(|e| InitError::setup("writing exec.fifo", e))?;
-    drop(opened);
-    super::hooks::run_all("startContainer", &plan.hooks.start_container, &state)
-        .map_err(|e| InitError::setup("startContainer hooks", e))?;
-    crate::runtime::init::execve(k, &program, &plan.process.args, &plan.process.env)
-}
-
-/// The cgroup's directories: one per v1 hierarchy, or v2's one.
-pub fn cgroup_dirs(plan: &Plan) -> Vec<std::path::PathBuf> {
-    crate::cgroups::Cgroup::at_path(&plan.cgroups_path)
-        .map(|c| c.paths().to_vec())
-        .unwrap_or_default()
+    let args = &plan.process.args;
+    let env = &plan.process.env;
+    match &fds.parent {
+        Parent::Runc { sync, fifo } => {
+            send(sync, &[MSG_READY]);
+            // Blocks until `start` opens the fifo for reading.
+            let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| InitError::setup("opening exec.fifo", e))?;
+            use std::io::Write;
+            (&opened)
+                .write_all(b"0")
+                .map_err(|e| InitError::setup("writing exec.fifo", e))?;
+            drop(opened);
+            super::hooks::run_all("startContainer", &plan.hooks.start_container, &state)
+                .map_err(|e| InitError::setup("startContainer hooks", e))?;
+        }
+        Parent::Shim { report, go } => {
+            crate::runtime::init::write_all(report, &[MSG_READY]);
+            if !crate::runtime::init::read_byte(go) {
+                return Err(InitError::setup("waiting for start", "the shim went away"));
+            }
+            if o.reap_as_pid1 {
+                return crate::runtime::init::reap_as_pid1(k, args, env, &program, report);
+            }
+        }
+    }
+    crate::runtime::init::execve(k, &program, args, env)
 }
 
 fn failed(what: &str) -> impl FnOnce(mounts::MountError) -> InitError + '_ {
     move |e| InitError::setup(&format!("mounting {what}"), e)
 }
 
-fn prepare_rootfs(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), InitError> {
+fn prepare_rootfs(k: &dyn Kernel, o: &Options<'_>) -> Result<(), InitError> {
+    let plan = o.plan;
     let root = &plan.rootfs;
+    // Nothing done here may leak back to the host's mount namespace: private, or slave when
+    // a bind wants the host's mounts to come in.
     crate::runtime::init::mnt(
         k,
         None,
@@ -221,16 +285,18 @@ fn prepare_rootfs(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), I
         propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
         None,
     )?;
-    // pivot_root wants the new root to be a mount point: a bundle's rootfs is often a plain
-    // directory.
-    crate::runtime::init::mnt(
-        k,
-        Some(&root.to_string_lossy()),
-        root,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
+    if !o.rootfs_is_mount {
+        // pivot_root wants the new root to be a mount point: a bundle's rootfs is often a
+        // plain directory.
+        crate::runtime::init::mnt(
+            k,
+            Some(&root.to_string_lossy()),
+            root,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+    }
     let rootfs = mounts::Rootfs::open(root).map_err(failed("the rootfs"))?;
     let cgroupns_own = plan
         .namespaces
@@ -255,7 +321,11 @@ fn prepare_rootfs(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), I
             recursive: m.recursive,
             flags: ms_flags(&m.flags),
             data: &m.data,
-            propagation: m.propagation.as_deref().map(propagation_flags).unwrap_or(MsFlags::empty()),
+            propagation: m
+                .propagation
+                .as_deref()
+                .map(propagation_flags)
+                .unwrap_or(MsFlags::empty()),
         };
         match mounts::mount_generic(k, &rootfs, dest, &g) {
             Ok(()) => {}
@@ -274,9 +344,12 @@ fn prepare_rootfs(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), I
             Err(e) => return Err(failed(dest)(e)),
         }
     }
-    let dev_from_host = plan.mounts.iter().any(|m| m.destination == "/dev" && m.bind);
+    let dev_from_host = plan
+        .mounts
+        .iter()
+        .any(|m| m.destination == "/dev" && m.bind);
     if !dev_from_host {
-        make_devices(k, plan, new_userns)?;
+        make_devices(k, plan, o.new_userns)?;
     }
     Ok(())
 }
@@ -312,14 +385,7 @@ fn make_devices(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), Ini
             Err(_) if new_userns => {
                 std::fs::write(&path, b"")
                     .map_err(|e| InitError::setup(&format!("creating {}", d.path), e))?;
-                crate::runtime::init::mnt(
-                    k,
-                    Some(&d.path),
-                    &path,
-                    None,
-                    MsFlags::MS_BIND,
-                    None,
-                )?;
+                crate::runtime::init::mnt(k, Some(&d.path), &path, None, MsFlags::MS_BIND, None)?;
             }
             Err(e) => return Err(InitError::setup(&format!("creating {}", d.path), e)),
         }
@@ -344,6 +410,8 @@ fn make_devices(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), Ini
 }
 
 fn enter_rootfs(k: &dyn Kernel, plan: &Plan, no_pivot: bool) -> Result<(), InitError> {
+    // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only
+    // the container's filesystem, and takes every host mount copied into this namespace along.
     let root = &plan.rootfs;
     k.chdir(root)
         .map_err(|e| InitError::setup("entering the rootfs", e))?;
@@ -353,16 +421,18 @@ fn enter_rootfs(k: &dyn Kernel, plan: &Plan, no_pivot: bool) -> Result<(), InitE
     } else {
         k.pivot_root(Path::new("."), Path::new("."))
             .map_err(|e| InitError::setup("pivot_root", e))?;
-        // The old root, stacked under the new one, goes with every host mount in it; made
-        // slave first, so that its unmounting does not reach the host's mounts.
-        crate::runtime::init::mnt(
-            k,
-            None,
-            Path::new("."),
-            None,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None,
-        )?;
+        // The old root, stacked under the new one, goes with every host mount in it. Under a
+        // shared root its unmounting would reach the host's mounts: made slave first.
+        if plan.root_propagation.ends_with("shared") {
+            crate::runtime::init::mnt(
+                k,
+                None,
+                Path::new("."),
+                None,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                None,
+            )?;
+        }
         k.umount(Path::new("."), MntFlags::MNT_DETACH)
             .map_err(|e| InitError::setup("detaching the old root", e))?;
     }
@@ -405,7 +475,12 @@ pub fn set_rlimits(p: &ProcessPlan) -> Result<(), InitError> {
             "RLIMIT_NICE" => Resource::RLIMIT_NICE,
             "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
             "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
-            other => return Err(InitError::setup("setting rlimits", format!("unknown {other}"))),
+            other => {
+                return Err(InitError::setup(
+                    "setting rlimits",
+                    format!("unknown {other}"),
+                ))
+            }
         };
         setrlimit(which, r.soft, r.hard)
             .map_err(|e| InitError::setup(&format!("setting {}", r.kind), e))?;
@@ -413,9 +488,9 @@ pub fn set_rlimits(p: &ProcessPlan) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Capabilities, groups, user, seccomp and no_new_privs, in runc's order: the bounding set
-/// first (it needs CAP_SETPCAP), the filter before the capabilities go unless no_new_privs
-/// lets anyone load one, the ids with PR_SET_KEEPCAPS so that a non-root user keeps the sets
+/// Capabilities, groups, user, seccomp and no_new_privs, in runc's order: the filter first
+/// while CAP_SYS_ADMIN is held (unless no_new_privs lets anyone load one, then last), the
+/// bounding set (it needs CAP_SETPCAP), the ids with PR_SET_KEEPCAPS so that a non-root user keeps the sets
 /// config.json gives it, then those sets.
 pub fn become_the_process(
     k: &dyn Kernel,
@@ -437,9 +512,9 @@ pub fn become_the_process(
     if let Some(mask) = p.umask {
         nix::sys::stat::umask(Mode::from_bits_truncate(mask));
     }
+    security.before_dropping_privileges(k)?;
     k.restrict_bounding_set(&set_of(&p.capabilities.bounding))
         .map_err(|e| InitError::setup("setting the bounding set", e))?;
-    security.before_dropping_privileges(k)?;
     nix::sys::prctl::set_keepcaps(true).map_err(|e| InitError::setup("PR_SET_KEEPCAPS", e))?;
     let gids: Vec<nix::unistd::Gid> = p.additional_gids.iter().map(|g| (*g).into()).collect();
     k.setgroups(&gids)

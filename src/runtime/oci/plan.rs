@@ -260,12 +260,17 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
     let uid_mappings = mappings(linux.uid_mappings());
     let gid_mappings = mappings(linux.gid_mappings());
     if has_ns("user") && (uid_mappings.is_empty() || gid_mappings.is_empty()) {
-        let joined = namespaces.iter().any(|n| n.kind == "user" && n.path.is_some());
+        let joined = namespaces
+            .iter()
+            .any(|n| n.kind == "user" && n.path.is_some());
         if !joined {
-            return Err(invalid("a new user namespace needs uidMappings and gidMappings"));
+            return Err(invalid(
+                "a new user namespace needs uidMappings and gidMappings",
+            ));
         }
     }
-    if !has_ns("user") && !(uid_mappings.is_empty() && gid_mappings.is_empty()) {
+    let mapped = !uid_mappings.is_empty() || !gid_mappings.is_empty();
+    if mapped && !has_ns("user") {
         return Err(invalid("uidMappings without a user namespace"));
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_ns("uts") {
@@ -282,7 +287,9 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
         mounts.push(plan);
     }
     if !has_ns("mnt") {
-        return Err(invalid("berth-runc needs a mount namespace (linux.namespaces: mount)"));
+        return Err(invalid(
+            "berth-runc needs a mount namespace (linux.namespaces: mount)",
+        ));
     }
 
     let mut devices: Vec<DevicePlan> = DEFAULT_DEVICES
@@ -309,8 +316,10 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
         let dev = DevicePlan {
             path: clean(&path),
             kind: if kind == 'u' { 'c' } else { kind },
-            major: u64::try_from(d.major()).map_err(|_| invalid(format!("device {path}: major")))?,
-            minor: u64::try_from(d.minor()).map_err(|_| invalid(format!("device {path}: minor")))?,
+            major: u64::try_from(d.major())
+                .map_err(|_| invalid(format!("device {path}: major")))?,
+            minor: u64::try_from(d.minor())
+                .map_err(|_| invalid(format!("device {path}: minor")))?,
             mode: d.file_mode().unwrap_or(0o666) & 0o7777,
             uid: d.uid().unwrap_or(0),
             gid: d.gid().unwrap_or(0),
@@ -353,8 +362,11 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
             access: "rwm".into(),
         });
     }
-    for (kind, major, minor) in [('c', Some(5), Some(1)), ('c', Some(5), Some(2)), ('c', Some(136), None)]
-    {
+    for (kind, major, minor) in [
+        ('c', Some(5), Some(1)),
+        ('c', Some(5), Some(2)),
+        ('c', Some(136), None),
+    ] {
         resources.devices.push(DeviceRule {
             allow: true,
             kind,
@@ -486,7 +498,10 @@ fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Vec<NamespacePlan>, Pl
         let path = ns.path().clone().filter(|p| !p.as_os_str().is_empty());
         if let Some(p) = &path {
             if !p.is_absolute() {
-                return Err(invalid(format!("namespace path {} is not absolute", p.display())));
+                return Err(invalid(format!(
+                    "namespace path {} is not absolute",
+                    p.display()
+                )));
             }
         }
         out.push(NamespacePlan {
@@ -498,7 +513,14 @@ fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Vec<NamespacePlan>, Pl
 }
 
 const PROPAGATIONS: &[&str] = &[
-    "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
 ];
 
 /// The mount options that are flags, as runc spells them: (name, sets the flag).
@@ -545,7 +567,9 @@ fn clean(p: &str) -> String {
 fn mount(m: &oci_spec::runtime::Mount) -> Result<MountPlan, PlanError> {
     let dest = m.destination().to_string_lossy().into_owned();
     if !dest.starts_with('/') {
-        return Err(invalid(format!("mount destination {dest:?} is not absolute")));
+        return Err(invalid(format!(
+            "mount destination {dest:?} is not absolute"
+        )));
     }
     if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
         return Err(PlanError::Unsupported(format!("idmapped mount {dest}")));
@@ -584,7 +608,9 @@ fn mount(m: &oci_spec::runtime::Mount) -> Result<MountPlan, PlanError> {
                 }
             }
             o if o.starts_with("rro") || o == "tmpcopyup" || o.starts_with("idmap") => {
-                return Err(PlanError::Unsupported(format!("the mount option {o} ({dest})")));
+                return Err(PlanError::Unsupported(format!(
+                    "the mount option {o} ({dest})"
+                )));
             }
             o => data.push(o.to_string()),
         }
@@ -680,11 +706,15 @@ pub fn process_plan(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, PlanE
     let caps = p.capabilities().as_ref();
     let capabilities = CapabilitySets {
         bounding: caps.map(|c| sorted_names(c.bounding())).unwrap_or_default(),
-        effective: caps.map(|c| sorted_names(c.effective())).unwrap_or_default(),
+        effective: caps
+            .map(|c| sorted_names(c.effective()))
+            .unwrap_or_default(),
         inheritable: caps
             .map(|c| sorted_names(c.inheritable()))
             .unwrap_or_default(),
-        permitted: caps.map(|c| sorted_names(c.permitted())).unwrap_or_default(),
+        permitted: caps
+            .map(|c| sorted_names(c.permitted()))
+            .unwrap_or_default(),
         ambient: caps.map(|c| sorted_names(c.ambient())).unwrap_or_default(),
     };
     let mut rlimits = Vec::new();
@@ -790,11 +820,9 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<ResourcesPlan,
     if r.unified().as_ref().is_some_and(|v| !v.is_empty()) {
         return unsupported("unified");
     }
-    if r
-        .network()
-        .as_ref()
-        .is_some_and(|n| n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()))
-    {
+    if r.network().as_ref().is_some_and(|n| {
+        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+    }) {
         return unsupported("network");
     }
     for d in r.devices().iter().flatten() {

@@ -153,7 +153,11 @@ impl Container {
 
     /// The state every OCI runtime prints (`state`) and gives hooks on stdin.
     pub fn oci_state(&self, status: Status) -> serde_json::Value {
-        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
         serde_json::json!({
             "ociVersion": "1.1.0",
             "id": self.id,

@@ -71,7 +71,10 @@ fn cloexec_inherited(preserve: u32) {
         .filter(|fd| *fd >= keep)
         .collect();
     for fd in fds {
-        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
     }
 }
 
@@ -143,8 +146,7 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     }
     cloexec_inherited(a.preserve_fds);
 
-    std::fs::create_dir_all(&g.root)
-        .with_context(|| format!("creating {}", g.root.display()))?;
+    std::fs::create_dir_all(&g.root).with_context(|| format!("creating {}", g.root.display()))?;
     let dir = Container::dir(&g.root, &a.id);
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
@@ -182,10 +184,9 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         let host_root = |m: &[crate::runtime::oci::plan::IdMapping]| {
             m.iter().find(|m| m.container_id == 0).map(|m| m.host_id)
         };
-        if let (Some(uid), Some(gid)) = (
-            host_root(&plan.uid_mappings),
-            host_root(&plan.gid_mappings),
-        ) {
+        if let (Some(uid), Some(gid)) =
+            (host_root(&plan.uid_mappings), host_root(&plan.gid_mappings))
+        {
             nix::unistd::chown(&fifo_path, Some(uid.into()), Some(gid.into()))
                 .context("exec.fifo's owner")?;
         }
@@ -219,7 +220,9 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
             }
             (None, "cgroup") => {}
             (None, kind) => flags |= clone_flag(kind),
-            (Some(p), "pid") => pidns = Some((open_ro(p)?, open_ro(Path::new("/proc/self/ns/pid"))?)),
+            (Some(p), "pid") => {
+                pidns = Some((open_ro(p)?, open_ro(Path::new("/proc/self/ns/pid"))?))
+            }
             (Some(p), "user") => joined.insert(0, (open_ro(p)?, CloneFlags::CLONE_NEWUSER)),
             (Some(p), kind) => joined.push((open_ro(p)?, clone_flag(kind))),
         }
@@ -254,20 +257,34 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         plan: plan.clone(),
     };
     let fds = InitFds {
-        sync: child_sync,
-        fifo,
+        parent: init::Parent::Runc {
+            sync: child_sync,
+            fifo,
+        },
         joined,
         console,
+        stdio: None,
+    };
+    // With a user namespace of its own, init cannot write the host's cgroup files: we put
+    // it in the cgroup ourselves.
+    let cgroup_dirs = if new_userns {
+        Vec::new()
+    } else {
+        cgroup.paths().to_vec()
     };
     let opts = Options {
         plan: &plan,
         seccomp: seccomp.as_deref(),
         no_pivot: a.no_pivot,
         new_userns,
+        cgroup_dirs: &cgroup_dirs,
+        rootfs_is_mount: false,
+        reap_as_pid1: false,
     };
     let mut stack = vec![0u8; 1 << 20];
     if let Some((theirs, _)) = &pidns {
-        nix::sched::setns(theirs, CloneFlags::CLONE_NEWPID).context("entering the pid namespace")?;
+        nix::sched::setns(theirs, CloneFlags::CLONE_NEWPID)
+            .context("entering the pid namespace")?;
     }
     // SAFETY: no CLONE_VM: the child runs in its own copy of this single-threaded process, as
     // after fork, and touches only `opts` and `fds`, which outlive the call here.
@@ -304,8 +321,12 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
                 let st = container.oci_state(Status::Creating);
                 crate::runtime::oci::hooks::run_all("prestart", &plan.hooks.prestart, &st)
                     .map_err(anyhow::Error::msg)?;
-                crate::runtime::oci::hooks::run_all("createRuntime", &plan.hooks.create_runtime, &st)
-                    .map_err(anyhow::Error::msg)?;
+                crate::runtime::oci::hooks::run_all(
+                    "createRuntime",
+                    &plan.hooks.create_runtime,
+                    &st,
+                )
+                .map_err(anyhow::Error::msg)?;
                 let mut reply = vec![init::MSG_HOOKS_DONE];
                 reply.extend(st.to_string().as_bytes());
                 init::send(&parent_sync, &reply);
@@ -351,4 +372,3 @@ fn join_new_session_keyring(id: &str) {
     // keeps alive for the call.
     let _ = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
 }
-

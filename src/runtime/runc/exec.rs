@@ -54,8 +54,8 @@ pub struct Args {
 fn process(a: &Args, base: &ProcessPlan) -> anyhow::Result<ProcessPlan> {
     if let Some(path) = &a.process {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let p: oci_spec::runtime::Process = serde_json::from_slice(&text)
-            .with_context(|| format!("parsing {}", path.display()))?;
+        let p: oci_spec::runtime::Process =
+            serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
         return Ok(plan::process_plan(&p)?);
     }
     if a.command.is_empty() {
@@ -145,8 +145,7 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         crate::cgroups::join_self(dir)
             .with_context(|| format!("joining the cgroup {}", dir.display()))?;
     }
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     for (fd, flag) in &joined {
         nix::sched::setns(fd, *flag).context("entering the container's namespaces")?;
     }
@@ -174,7 +173,10 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
                     message: String::from_utf8_lossy(&report).into_owned(),
                     exit_code: 126,
                 });
-                bail!("exec failed: unable to start container process: {}", err.message);
+                bail!(
+                    "exec failed: unable to start container process: {}",
+                    err.message
+                );
             }
             if let Some(path) = &a.pid_file {
                 crate::util::fsutil::write_atomic(path, child.as_raw().to_string().as_bytes())

@@ -24,7 +24,11 @@ pub fn parse_signal(s: &str) -> anyhow::Result<Signal> {
         return Signal::try_from(n).map_err(|_| anyhow::anyhow!("unknown signal {s:?}"));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     Signal::from_str(&name).map_err(|_| anyhow::anyhow!("unknown signal {s:?}"))
 }
 

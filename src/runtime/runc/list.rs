@@ -37,7 +37,11 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
             let mut rows = Vec::new();
             for c in &containers {
                 let status = c.status(&g.root);
-                let pid = if status == state::Status::Stopped { 0 } else { c.pid };
+                let pid = if status == state::Status::Stopped {
+                    0
+                } else {
+                    c.pid
+                };
                 rows.push(vec![
                     c.id.clone(),
                     pid.to_string(),

@@ -45,7 +45,10 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
             };
             println!("{header}");
             for l in lines {
-                let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+                let pid = l
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
                     println!("{l}");
                 }

@@ -31,7 +31,10 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
             .context("opening exec.fifo")?
     };
     loop {
-        let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut pfd = [nix::poll::PollFd::new(
+            fifo.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
         let mut b = [0u8; 1];
         match fifo.read(&mut b) {

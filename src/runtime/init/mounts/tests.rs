@@ -4,10 +4,54 @@
 //! with the thread).
 
 use super::*;
+use crate::runtime::init::InitError;
 use crate::runtime::kernel::recording::{Call, RecordingKernel};
 use crate::runtime::kernel::LinuxKernel;
 use std::collections::BTreeSet;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+/// A container's mounts, in their order, as the daemon's init makes them: each through
+/// [`mount_generic`] with its flags and propagation.
+fn mount_all(k: &dyn Kernel, root: &Rootfs, mounts: &[Mount]) -> Result<(), InitError> {
+    for m in mounts {
+        let mut flags = MsFlags::empty();
+        for (on, f) in [
+            (m.readonly, MsFlags::MS_RDONLY),
+            (m.nosuid, MsFlags::MS_NOSUID),
+            (m.nodev, MsFlags::MS_NODEV),
+            (m.noexec, MsFlags::MS_NOEXEC),
+        ] {
+            if on {
+                flags |= f;
+            }
+        }
+        let (source, bind, recursive, data) = match &m.kind {
+            MountKind::Bind { source, recursive } => (
+                source.to_string_lossy().into_owned(),
+                true,
+                *recursive,
+                String::new(),
+            ),
+            MountKind::Tmpfs { data } => ("tmpfs".to_string(), false, false, data.clone()),
+        };
+        let g = Generic {
+            source: &source,
+            fstype: if bind { "" } else { "tmpfs" },
+            bind,
+            recursive,
+            flags,
+            data: &data,
+            propagation: if bind {
+                crate::runtime::oci::plan::propagation_flags(m.propagation.as_str())
+            } else {
+                MsFlags::empty()
+            },
+        };
+        mount_generic(k, root, &m.destination, &g)
+            .map_err(|e| InitError::setup(&format!("mounting {}", m.destination), e))?;
+    }
+    Ok(())
+}
 
 /// Enough `..` to climb from any temporary directory to the host's `/`.
 const UP: &str = "../../../../../../../../../../../..";

@@ -41,7 +41,10 @@ fn bind(source: &str, target: PathBuf) -> [Call; 2] {
 fn another_containers_ipc_is_joined_first_and_its_shm_bound() {
     let r = run(|s| {
         s.namespaces.ipc = Namespace::Join("/proc/42/ns/ipc".into());
-        s.shm = Shm::Bind("/var/lib/berth/containers/owner/mounts/shm".into());
+        // The owner's tmpfs, made by the daemon (a directory here).
+        let owners = s.state_dir.join("owner-shm");
+        std::fs::create_dir_all(&owners).unwrap();
+        s.shm = Shm::Bind(owners);
     });
     assert_init_order(&r, false);
     assert_eq!(
@@ -55,8 +58,14 @@ fn another_containers_ipc_is_joined_first_and_its_shm_bound() {
     );
     assert_eq!(
         mounts_under(&r, "/dev/shm"),
-        [Call::Mount {
-            source: Some("/var/lib/berth/containers/owner/mounts/shm".into()),
+        [Call::MountAt {
+            source: Some(
+                r.tmp
+                    .path()
+                    .join("owner-shm")
+                    .to_string_lossy()
+                    .into_owned()
+            ),
             target: r.tmp.path().join("rootfs/dev/shm"),
             fstype: None,
             flags: MsFlags::MS_BIND | MsFlags::MS_REC,
@@ -72,7 +81,7 @@ fn a_private_ipc_namespace_has_a_tmpfs_of_its_size() {
     assert_init_order(&r, false);
     assert_eq!(
         mounts_under(&r, "/dev/shm"),
-        [Call::Mount {
+        [Call::MountAt {
             source: Some("shm".into()),
             target: r.tmp.path().join("rootfs/dev/shm"),
             fstype: Some("tmpfs".into()),
