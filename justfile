@@ -147,6 +147,7 @@ bench: fixture
     bash tests/bench/images.sh
     bash tests/bench/build.sh
     bash tests/bench/volumes.sh
+    bash tests/bench/runtime.sh
     bash tests/bench/network.sh
 
 # Boot a Debian 12 VM with cgroup v2 under qemu (image built once, cached) and run the v2 checks

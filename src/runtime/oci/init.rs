@@ -285,6 +285,17 @@ fn prepare_rootfs(k: &dyn Kernel, o: &Options<'_>) -> Result<(), InitError> {
         propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
         None,
     )?;
+    // pivot_root refuses a new root whose parent mount is shared, and an unbindable mount
+    // cannot be bound: under such a `rootfsPropagation`, the mount the rootfs lies on is made
+    // private first, as runc does.
+    if !matches!(
+        plan.root_propagation.as_str(),
+        "slave" | "rslave" | "private" | "rprivate"
+    ) {
+        if let Some(parent) = mount_point_of(root.parent().unwrap_or(root)) {
+            crate::runtime::init::mnt(k, None, &parent, None, MsFlags::MS_PRIVATE, None)?;
+        }
+    }
     if !o.rootfs_is_mount {
         // pivot_root wants the new root to be a mount point: a bundle's rootfs is often a
         // plain directory.
@@ -352,6 +363,17 @@ fn prepare_rootfs(k: &dyn Kernel, o: &Options<'_>) -> Result<(), InitError> {
         make_devices(k, plan, o.new_userns)?;
     }
     Ok(())
+}
+
+/// The mount point `path` lies on: the longest mount point in /proc/self/mountinfo that is a
+/// prefix of it.
+fn mount_point_of(path: &Path) -> Option<std::path::PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .map(|p| std::path::PathBuf::from(p.replace("\\040", " ")))
+        .filter(|p| path.starts_with(p))
+        .max_by_key(|p| p.as_os_str().len())
 }
 
 fn make_devices(k: &dyn Kernel, plan: &Plan, new_userns: bool) -> Result<(), InitError> {
@@ -437,7 +459,22 @@ fn enter_rootfs(k: &dyn Kernel, plan: &Plan, no_pivot: bool) -> Result<(), InitE
             .map_err(|e| InitError::setup("detaching the old root", e))?;
     }
     k.chdir(Path::new("/"))
-        .map_err(|e| InitError::setup("chdir /", e))
+        .map_err(|e| InitError::setup("chdir /", e))?;
+    // The new root came through a private parent (above): it gets the propagation asked for.
+    if !matches!(
+        plan.root_propagation.as_str(),
+        "slave" | "rslave" | "private" | "rprivate"
+    ) {
+        crate::runtime::init::mnt(
+            k,
+            None,
+            Path::new("/"),
+            None,
+            propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
+            None,
+        )?;
+    }
+    Ok(())
 }
 
 fn finish_rootfs(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
@@ -528,11 +565,12 @@ pub fn become_the_process(
         k.set_capabilities(which, &set_of(names))
             .map_err(|e| InitError::setup("setting capabilities", e))
     };
-    // Effective is a subset of permitted: widened after it, narrowed before.
+    // Inheritable first, while CAP_SETPCAP may still be effective; effective is a subset of
+    // permitted: widened after it, narrowed before.
+    set(CapSet::Inheritable, &p.capabilities.inheritable)?;
     set(CapSet::Effective, &p.capabilities.effective)?;
     set(CapSet::Permitted, &p.capabilities.permitted)?;
     set(CapSet::Effective, &p.capabilities.effective)?;
-    set(CapSet::Inheritable, &p.capabilities.inheritable)?;
     let _ = k.clear_ambient_capabilities();
     // The kernel raises an ambient capability only if it is permitted and inheritable; runc
     // skips the others with a warning, and so does this (runc's own `spec` lists ambient

@@ -155,6 +155,9 @@ pub struct ResourcesPlan {
     pub cpu_quota: Option<i64>,
     pub cpu_period: Option<i64>,
     pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// v1's memory.swappiness (v2 has none).
+    pub swappiness: Option<u64>,
     pub pids_limit: Option<i64>,
     pub devices: Vec<DeviceRule>,
 }
@@ -352,8 +355,9 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
         Some(r) => resources(r)?,
         None => ResourcesPlan::default(),
     };
-    // As runc does: the standard devices are always usable, and so are config.json's own.
-    for d in &devices {
+    // As runc does: the standard devices are always usable, and so are config.json's own
+    // (character and block ones: the devices controller knows no other kind).
+    for d in devices.iter().filter(|d| matches!(d.kind, 'c' | 'b')) {
         resources.devices.push(DeviceRule {
             allow: true,
             kind: d.kind,
@@ -765,11 +769,11 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<ResourcesPlan,
         out.memory_swap = m.swap().filter(|v| *v != 0);
         out.memory_reservation = m.reservation().filter(|v| *v != 0);
         out.oom_kill_disable = m.disable_oom_killer().unwrap_or(false);
-        if m.kernel().is_some_and(|v| v != 0) || m.kernel_tcp().is_some_and(|v| v != 0) {
-            return unsupported("memory.kernel");
-        }
-        if m.swappiness().is_some_and(|v| v <= 100) {
-            return unsupported("memory.swappiness");
+        // Kernel memory limits are deprecated by the runtime-spec and ignored by runc (the
+        // kernel itself stopped enforcing them in 5.16): ignored here too.
+        out.swappiness = m.swappiness().filter(|v| *v <= 100);
+        if m.swappiness().is_some_and(|v| v > 100) {
+            return Err(invalid("linux.resources.memory.swappiness above 100"));
         }
     }
     if let Some(c) = r.cpu() {
@@ -777,9 +781,7 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<ResourcesPlan,
         out.cpu_quota = c.quota().filter(|v| *v != 0);
         out.cpu_period = c.period().filter(|v| *v != 0).map(|v| v as i64);
         out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
-        if c.mems().as_deref().is_some_and(|s| !s.is_empty()) {
-            return unsupported("cpu.mems");
-        }
+        out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
         if c.realtime_runtime().is_some_and(|v| v != 0)
             || c.realtime_period().is_some_and(|v| v != 0)
         {

@@ -120,6 +120,31 @@ fn device_rules(plan: &Plan) -> Vec<(bool, crate::cgroups::devices::Rule)> {
         .collect()
 }
 
+/// The limits a bundle may set that Docker's flags do not reach (`cgroups::Resources`):
+/// cpuset.mems, and v1's memory.swappiness.
+pub(super) fn apply_beyond_docker(
+    cgroup: &crate::cgroups::Cgroup,
+    r: &crate::runtime::oci::plan::ResourcesPlan,
+) -> anyhow::Result<()> {
+    let write = |controller: &str, file: &str, value: &str| -> anyhow::Result<()> {
+        let dir = cgroup
+            .dir_for(controller)
+            .with_context(|| format!("no {controller} controller for {file}"))?;
+        std::fs::write(dir.join(file), value)
+            .with_context(|| format!("writing {value} to {}", dir.join(file).display()))
+    };
+    if let Some(mems) = &r.cpuset_mems {
+        write("cpuset", "cpuset.mems", mems)?;
+    }
+    if let Some(s) = r.swappiness {
+        if cgroup.version() == crate::cgroups::CgroupVersion::V2 {
+            bail!("linux.resources.memory.swappiness: cgroup v2 has no swappiness");
+        }
+        write("memory", "memory.swappiness", &s.to_string())?;
+    }
+    Ok(())
+}
+
 fn write_maps(pid: i32, plan: &Plan) -> anyhow::Result<()> {
     let text = |m: &[crate::runtime::oci::plan::IdMapping]| {
         m.iter()
@@ -206,6 +231,7 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
     cgroup.apply(&plan.resources.limits())?;
+    apply_beyond_docker(&cgroup, &plan.resources)?;
     cgroup.set_device_rules(&device_rules(&plan))?;
 
     let mut flags = CloneFlags::empty();

@@ -74,6 +74,7 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     }
     let cg = c.cgroup().context("the container's cgroup")?;
     cg.apply(&r.limits())?;
+    super::create::apply_beyond_docker(&cg, &r)?;
     // What `state` and a later update start from.
     let kept = &mut c.plan.resources;
     kept.memory = r.memory.or(kept.memory);
