@@ -29,6 +29,8 @@ pub struct InstallArgs {
 enum Content {
     /// This very binary.
     Exe,
+    /// A binary built beside this one (`berth-runc`), by its file name.
+    Sibling(&'static str),
     Text(Vec<u8>),
 }
 
@@ -51,6 +53,14 @@ fn files(prefix: &Path) -> Vec<File> {
         mode: 0o755,
         content: Content::Exe,
     }];
+    // The runtime for containerd and dockerd (`--runc-binary`, `--add-runtime`), when built.
+    if sibling("berth-runc").is_some_and(|p| p.exists()) {
+        out.push(File {
+            path: PathBuf::from("bin/berth-runc"),
+            mode: 0o755,
+            content: Content::Sibling("berth-runc"),
+        });
+    }
     // Where each shell looks for a command's completions, under a prefix.
     out.push(text(
         "share/bash-completion/completions/berth".into(),
@@ -77,6 +87,11 @@ fn files(prefix: &Path) -> Vec<File> {
         systemd::SOCKET_UNIT.as_bytes().to_vec(),
     ));
     out
+}
+
+/// A file beside this very binary (`target/release/berth-runc` beside `target/release/berth`).
+fn sibling(name: &str) -> Option<PathBuf> {
+    Some(std::env::current_exe().ok()?.parent()?.join(name))
 }
 
 /// `berth.1` and one page per command, `berth-run.1`, `berth-network-create.1`, ... as
@@ -128,6 +143,10 @@ fn put(root: &Path, file: &File) -> std::io::Result<PathBuf> {
     let tmp = dir.join(format!(".{name}.berth-install"));
     let written = match &file.content {
         Content::Exe => std::env::current_exe().and_then(|exe| std::fs::copy(exe, &tmp).map(drop)),
+        Content::Sibling(name) => match sibling(name) {
+            Some(from) => std::fs::copy(from, &tmp).map(drop),
+            None => Err(std::io::Error::other(format!("no {name} beside this binary"))),
+        },
         Content::Text(bytes) => std::fs::write(&tmp, bytes),
     };
     let done = written
