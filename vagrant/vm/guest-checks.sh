@@ -325,6 +325,43 @@ systemctl daemon-reload
 left=$(find /usr/local -name '*berth*' ! -path /usr/local/sbin/berth-v2-check 2>/dev/null | tr '\n' ' ')
 expect "uninstall leaves no berth file under /usr/local" "" "$left"
 
+# 13. berth-runc on cgroup v2: a bundle's memory limit in its own cgroup (cgroupsPath), seen
+# from inside through its cgroup namespace and from the host, the freezer, and nothing left.
+runc_bin=$share/berth-runc
+if [ -x "$runc_bin" ]; then
+  rr() { timeout 60 "$runc_bin" --root /run/berth-smoke-runc "$@"; }
+  bundle=$work/bundle
+  rm -rf "$bundle" "$work/image"
+  mkdir -p "$bundle/rootfs" "$work/image"
+  tar -xf "$share/busybox.tar" -C "$work/image"
+  tar -xf "$(ls "$work"/image/*/layer.tar | head -1)" -C "$bundle/rootfs"
+  rr spec --bundle "$bundle"
+  sed -i -e 's/"terminal": true/"terminal": false/' \
+    -e 's|"sh"$|"sh", "-c", "cat /sys/fs/cgroup/memory.max; exec sleep 300"|' \
+    -e 's|"resources": {|"resources": {"memory": {"limit": 33554432},|' \
+    -e 's|"linux": {|"linux": {"cgroupsPath": "berth-smoke-runc/c1",|' "$bundle/config.json"
+  if out=$(rr create --bundle "$bundle" c1 < /dev/null > "$work/runc.out" 2>&1); then
+    pass "berth-runc create"
+  else
+    fail "berth-runc create" "$out $(cat "$work/runc.out")"
+  fi
+  expect "berth-runc state: created" '"created"' "$(rr state c1 | sed -n 's/.*"status": //p')"
+  rr start c1
+  for _ in $(seq 50); do [ -s "$work/runc.out" ] && break; sleep 0.1; done
+  expect "berth-runc: the limit seen inside" 33554432 "$(head -1 "$work/runc.out")"
+  expect "berth-runc: the limit on the host" 33554432 "$(cat "$cgroot/berth-smoke-runc/c1/memory.max" 2>&1)"
+  rr pause c1
+  expect "berth-runc pause: cgroup.freeze" "1 \"paused\"" \
+    "$(cat "$cgroot/berth-smoke-runc/c1/cgroup.freeze") $(rr state c1 | sed -n 's/.*"status": //p')"
+  rr resume c1
+  rr delete --force c1
+  left=$(find "$cgroot/berth-smoke-runc" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
+  expect "berth-runc delete: no cgroup left" "" "$left"
+  rmdir "$cgroot/berth-smoke-runc" 2>/dev/null
+else
+  fail "berth-runc" "not in the share ($share)"
+fi
+
 say "SUMMARY: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
   say "daemon log (last 30 lines):"

@@ -87,6 +87,10 @@ flock -u 9
 rm -rf "$run"
 mkdir -p "$run/share"
 cp "$berth_bin" "$run/share/berth"
+# berth-runc, built beside it, for the checks of the runtime's own command line on v2.
+if [ -x "$(dirname "$berth_bin")/berth-runc" ]; then
+  cp "$(dirname "$berth_bin")/berth-runc" "$run/share/berth-runc"
+fi
 cp "$fixture" "$here/guest-checks.sh" "$run/share/"
 : > "$run/console.log"
 : > "$run/result.log"
