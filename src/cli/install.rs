@@ -145,7 +145,9 @@ fn put(root: &Path, file: &File) -> std::io::Result<PathBuf> {
         Content::Exe => std::env::current_exe().and_then(|exe| std::fs::copy(exe, &tmp).map(drop)),
         Content::Sibling(name) => match sibling(name) {
             Some(from) => std::fs::copy(from, &tmp).map(drop),
-            None => Err(std::io::Error::other(format!("no {name} beside this binary"))),
+            None => Err(std::io::Error::other(format!(
+                "no {name} beside this binary"
+            ))),
         },
         Content::Text(bytes) => std::fs::write(&tmp, bytes),
     };

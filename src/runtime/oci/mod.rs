@@ -5,5 +5,7 @@
 
 pub mod hooks;
 pub mod init;
+mod mount_options;
 pub mod plan;
+mod resources;
 pub mod state;

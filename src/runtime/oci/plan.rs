@@ -4,6 +4,9 @@
 //! config.json asks for that berth cannot do is refused here, by name, before anything on the
 //! host has changed.
 
+use super::mount_options::{clean, mount, PROPAGATIONS};
+pub use super::mount_options::{ms_flags, propagation_flags};
+pub use super::resources::{resources, DeviceRule, ResourcesPlan};
 use crate::runtime::seccomp::Profile;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
@@ -23,7 +26,7 @@ pub enum PlanError {
     Unsupported(String),
 }
 
-fn invalid(s: impl Into<String>) -> PlanError {
+pub(super) fn invalid(s: impl Into<String>) -> PlanError {
     PlanError::Invalid(s.into())
 }
 
@@ -134,51 +137,6 @@ pub struct DevicePlan {
     pub gid: u32,
 }
 
-/// One device cgroup rule, in order; `kind` is `a`, `c` or `b`, None major/minor is `*`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct DeviceRule {
-    pub allow: bool,
-    pub kind: char,
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
-    pub access: String,
-}
-
-/// The limits berth's cgroup code knows (`cgroups::Resources`) and the device rules.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct ResourcesPlan {
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub oom_kill_disable: bool,
-    pub cpu_shares: Option<i64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<i64>,
-    pub cpuset_cpus: Option<String>,
-    pub cpuset_mems: Option<String>,
-    /// v1's memory.swappiness (v2 has none).
-    pub swappiness: Option<u64>,
-    pub pids_limit: Option<i64>,
-    pub devices: Vec<DeviceRule>,
-}
-
-impl ResourcesPlan {
-    pub fn limits(&self) -> crate::cgroups::Resources {
-        crate::cgroups::Resources {
-            memory: self.memory,
-            memory_swap: self.memory_swap,
-            memory_reservation: self.memory_reservation,
-            nano_cpus: None,
-            cpu_shares: self.cpu_shares,
-            cpu_period: self.cpu_period,
-            cpu_quota: self.cpu_quota,
-            cpuset_cpus: self.cpuset_cpus.clone(),
-            pids_limit: self.pids_limit,
-            oom_kill_disable: self.oom_kill_disable,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HookPlan {
     pub path: PathBuf,
@@ -212,7 +170,7 @@ pub fn load(bundle: &Path, id: &str) -> Result<Plan, PlanError> {
 }
 
 /// The name serde gives an oci-spec enum value (`"network"`, `"c"`, `"CAP_CHOWN"`).
-fn name_of<T: Serialize>(v: &T) -> String {
+pub(super) fn name_of<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         other => format!("{other:?}"),
@@ -516,182 +474,6 @@ fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Vec<NamespacePlan>, Pl
     Ok(out)
 }
 
-const PROPAGATIONS: &[&str] = &[
-    "private",
-    "rprivate",
-    "shared",
-    "rshared",
-    "slave",
-    "rslave",
-    "unbindable",
-    "runbindable",
-];
-
-/// The mount options that are flags, as runc spells them: (name, sets the flag).
-const FLAG_OPTIONS: &[(&str, bool)] = &[
-    ("ro", true),
-    ("rw", false),
-    ("suid", false),
-    ("nosuid", true),
-    ("dev", false),
-    ("nodev", true),
-    ("exec", false),
-    ("noexec", true),
-    ("sync", true),
-    ("async", false),
-    ("dirsync", true),
-    ("remount", true),
-    ("mand", true),
-    ("nomand", false),
-    ("atime", false),
-    ("noatime", true),
-    ("diratime", false),
-    ("nodiratime", true),
-    ("relatime", true),
-    ("norelatime", false),
-    ("strictatime", true),
-    ("nostrictatime", false),
-];
-
-/// A clean absolute path: no `.`, `..` or empty components (a `..` stops at `/`).
-fn clean(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
-fn mount(m: &oci_spec::runtime::Mount) -> Result<MountPlan, PlanError> {
-    let dest = m.destination().to_string_lossy().into_owned();
-    if !dest.starts_with('/') {
-        return Err(invalid(format!(
-            "mount destination {dest:?} is not absolute"
-        )));
-    }
-    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(PlanError::Unsupported(format!("idmapped mount {dest}")));
-    }
-    let fstype = m.typ().clone().unwrap_or_default();
-    let mut plan = MountPlan {
-        destination: clean(&dest),
-        fstype: fstype.clone(),
-        source: m
-            .source()
-            .as_ref()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        bind: fstype == "bind",
-        recursive: false,
-        flags: Vec::new(),
-        propagation: None,
-        data: String::new(),
-    };
-    let mut data = Vec::new();
-    for o in m.options().iter().flatten() {
-        let o = o.as_str();
-        match o {
-            "bind" => plan.bind = true,
-            "rbind" => {
-                plan.bind = true;
-                plan.recursive = true;
-            }
-            o if PROPAGATIONS.contains(&o) => plan.propagation = Some(o.to_string()),
-            o if FLAG_OPTIONS.iter().any(|(n, _)| *n == o) => {
-                // The last word on a flag wins: `rw` after `ro` clears it.
-                let (set_name, clear_name) = flag_pair(o);
-                plan.flags.retain(|f| f != set_name && f != clear_name);
-                if FLAG_OPTIONS.iter().any(|(n, set)| *n == o && *set) {
-                    plan.flags.push(o.to_string());
-                }
-            }
-            o if o.starts_with("rro") || o == "tmpcopyup" || o.starts_with("idmap") => {
-                return Err(PlanError::Unsupported(format!(
-                    "the mount option {o} ({dest})"
-                )));
-            }
-            o => data.push(o.to_string()),
-        }
-    }
-    if plan.bind && plan.source.is_empty() {
-        return Err(invalid(format!("bind mount {dest} has no source")));
-    }
-    if !plan.bind && fstype.is_empty() {
-        return Err(invalid(format!("mount {dest} has no type")));
-    }
-    plan.data = data.join(",");
-    Ok(plan)
-}
-
-/// The option that sets a flag and the one that clears it.
-fn flag_pair(o: &str) -> (&'static str, &'static str) {
-    const PAIRS: &[(&str, &str)] = &[
-        ("ro", "rw"),
-        ("nosuid", "suid"),
-        ("nodev", "dev"),
-        ("noexec", "exec"),
-        ("sync", "async"),
-        ("dirsync", "dirsync"),
-        ("remount", "remount"),
-        ("mand", "nomand"),
-        ("noatime", "atime"),
-        ("nodiratime", "diratime"),
-        ("relatime", "norelatime"),
-        ("strictatime", "nostrictatime"),
-    ];
-    PAIRS
-        .iter()
-        .find(|(a, b)| *a == o || *b == o)
-        .copied()
-        .unwrap_or(("", ""))
-}
-
-/// The mount(2) flags an option list names (see `MountPlan::flags`).
-pub fn ms_flags(names: &[String]) -> nix::mount::MsFlags {
-    use nix::mount::MsFlags as F;
-    let mut f = F::empty();
-    for n in names {
-        f |= match n.as_str() {
-            "ro" => F::MS_RDONLY,
-            "nosuid" => F::MS_NOSUID,
-            "nodev" => F::MS_NODEV,
-            "noexec" => F::MS_NOEXEC,
-            "sync" => F::MS_SYNCHRONOUS,
-            "dirsync" => F::MS_DIRSYNC,
-            "remount" => F::MS_REMOUNT,
-            "mand" => F::MS_MANDLOCK,
-            "noatime" => F::MS_NOATIME,
-            "nodiratime" => F::MS_NODIRATIME,
-            "relatime" => F::MS_RELATIME,
-            "strictatime" => F::MS_STRICTATIME,
-            _ => F::empty(),
-        };
-    }
-    f
-}
-
-/// The propagation flags of a name in [`PROPAGATIONS`].
-pub fn propagation_flags(name: &str) -> nix::mount::MsFlags {
-    use nix::mount::MsFlags as F;
-    match name {
-        "private" => F::MS_PRIVATE,
-        "rprivate" => F::MS_PRIVATE | F::MS_REC,
-        "shared" => F::MS_SHARED,
-        "rshared" => F::MS_SHARED | F::MS_REC,
-        "slave" => F::MS_SLAVE,
-        "rslave" => F::MS_SLAVE | F::MS_REC,
-        "unbindable" => F::MS_UNBINDABLE,
-        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
-        _ => F::empty(),
-    }
-}
-
 fn sorted_names(set: &Option<oci_spec::runtime::Capabilities>) -> Vec<String> {
     let mut v: Vec<String> = set.iter().flatten().map(name_of).collect();
     v.sort();
@@ -758,96 +540,6 @@ pub fn process_plan(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, PlanE
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
     })
-}
-
-/// `linux.resources`, for create and for `update` (where only what is given changes).
-pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<ResourcesPlan, PlanError> {
-    let mut out = ResourcesPlan::default();
-    let unsupported = |what: &str| Err(PlanError::Unsupported(format!("linux.resources.{what}")));
-    if let Some(m) = r.memory() {
-        out.memory = m.limit().filter(|v| *v != 0);
-        out.memory_swap = m.swap().filter(|v| *v != 0);
-        out.memory_reservation = m.reservation().filter(|v| *v != 0);
-        out.oom_kill_disable = m.disable_oom_killer().unwrap_or(false);
-        // Kernel memory limits are deprecated by the runtime-spec and ignored by runc (the
-        // kernel itself stopped enforcing them in 5.16): ignored here too.
-        out.swappiness = m.swappiness().filter(|v| *v <= 100);
-        if m.swappiness().is_some_and(|v| v > 100) {
-            return Err(invalid("linux.resources.memory.swappiness above 100"));
-        }
-    }
-    if let Some(c) = r.cpu() {
-        out.cpu_shares = c.shares().filter(|v| *v != 0).map(|v| v as i64);
-        out.cpu_quota = c.quota().filter(|v| *v != 0);
-        out.cpu_period = c.period().filter(|v| *v != 0).map(|v| v as i64);
-        out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
-        out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
-        if c.realtime_runtime().is_some_and(|v| v != 0)
-            || c.realtime_period().is_some_and(|v| v != 0)
-        {
-            return unsupported("cpu.realtime");
-        }
-        if c.idle().is_some_and(|v| v != 0) || c.burst().is_some_and(|v| v != 0) {
-            return unsupported("cpu.idle and cpu.burst");
-        }
-    }
-    if let Some(p) = r.pids() {
-        out.pids_limit = match p.limit() {
-            0 => None,
-            n if n < 0 => Some(-1),
-            n => Some(n),
-        };
-    }
-    if let Some(b) = r.block_io() {
-        let any = |l: &Option<Vec<oci_spec::runtime::LinuxThrottleDevice>>| {
-            l.as_ref().is_some_and(|v| !v.is_empty())
-        };
-        if b.weight().is_some_and(|w| w != 0)
-            || b.leaf_weight().is_some_and(|w| w != 0)
-            || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
-            || any(b.throttle_read_bps_device())
-            || any(b.throttle_write_bps_device())
-            || any(b.throttle_read_iops_device())
-            || any(b.throttle_write_iops_device())
-        {
-            return unsupported("blockIO");
-        }
-    }
-    if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
-        return unsupported("hugepageLimits");
-    }
-    if r.rdma().as_ref().is_some_and(|v| !v.is_empty()) {
-        return unsupported("rdma");
-    }
-    if r.unified().as_ref().is_some_and(|v| !v.is_empty()) {
-        return unsupported("unified");
-    }
-    if r.network().as_ref().is_some_and(|n| {
-        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
-    }) {
-        return unsupported("network");
-    }
-    for d in r.devices().iter().flatten() {
-        let kind = match d.typ() {
-            None => 'a',
-            Some(t) => name_of(&t).chars().next().unwrap_or('a'),
-        };
-        if !matches!(kind, 'a' | 'c' | 'b') {
-            return Err(invalid(format!("device rule type {kind}")));
-        }
-        let access = d.access().clone().unwrap_or_else(|| "rwm".into());
-        if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
-            return Err(invalid(format!("device rule access {access:?}")));
-        }
-        out.devices.push(DeviceRule {
-            allow: d.allow(),
-            kind,
-            major: d.major().filter(|v| *v >= 0),
-            minor: d.minor().filter(|v| *v >= 0),
-            access,
-        });
-    }
-    Ok(out)
 }
 
 fn hooks(h: Option<&oci_spec::runtime::Hooks>) -> HooksPlan {
