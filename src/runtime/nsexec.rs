@@ -42,7 +42,7 @@ pub struct ExecSpec {
 pub const CONSOLE_FD: i32 = 3;
 
 /// The order matters: mnt last, because after it /proc is the container's.
-const NAMESPACES: &[(&str, CloneFlags)] = &[
+pub const NAMESPACES: &[(&str, CloneFlags)] = &[
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),

@@ -4,6 +4,22 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+/// A clean absolute path as a container sees it (`/a/./b/../c` → `/a/c`; a `..` stops at
+/// `/`), as Go's `filepath.Clean` makes it.
+pub fn clean_abs(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Resolve `path` (as the container sees it) to a host path under `root`, following symlinks
 /// as the kernel would inside a chroot at `root`. The last component is followed only when
 /// `follow_last`; it need not exist.

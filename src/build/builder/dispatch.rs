@@ -442,20 +442,7 @@ pub fn join_workdir(current: &str, next: &str) -> String {
     clean_abs(&joined)
 }
 
-/// A clean absolute path (`/a/./b/../c` → `/a/c`), as Go's `filepath.Clean`.
-pub fn clean_abs(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
+pub use crate::util::inroot::clean_abs;
 
 /// The script a RUN with heredocs gives its shell: a RUN that is only `<<EOF` runs the
 /// body; otherwise the shell reads the heredocs itself, so they are put back after the line.

@@ -136,25 +136,7 @@ pub fn plan_of(k: &dyn Kernel, spec: &ShimSpec) -> Result<Plan, InitError> {
         ));
     }
 
-    let mut devices: Vec<DevicePlan> = [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ]
-    .iter()
-    .map(|(name, major, minor)| DevicePlan {
-        path: format!("/dev/{name}"),
-        kind: 'c',
-        major: *major,
-        minor: *minor,
-        mode: 0o666,
-        uid: 0,
-        gid: 0,
-    })
-    .collect();
+    let mut devices = crate::runtime::oci::plan::default_devices();
     if spec.privileged {
         host_devices(Path::new("/dev"), &mut devices);
     }

@@ -277,21 +277,11 @@ fn prepare_rootfs(k: &dyn Kernel, o: &Options<'_>) -> Result<(), InitError> {
     let root = &plan.rootfs;
     // Nothing done here may leak back to the host's mount namespace: private, or slave when
     // a bind wants the host's mounts to come in.
-    crate::runtime::init::mnt(
-        k,
-        None,
-        Path::new("/"),
-        None,
-        propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
-        None,
-    )?;
+    set_root_propagation(k, plan)?;
     // pivot_root refuses a new root whose parent mount is shared, and an unbindable mount
     // cannot be bound: under such a `rootfsPropagation`, the mount the rootfs lies on is made
     // private first, as runc does.
-    if !matches!(
-        plan.root_propagation.as_str(),
-        "slave" | "rslave" | "private" | "rprivate"
-    ) {
+    if !default_propagation(plan) {
         if let Some(parent) = mount_point_of(root.parent().unwrap_or(root)) {
             crate::runtime::init::mnt(k, None, &parent, None, MsFlags::MS_PRIVATE, None)?;
         }
@@ -461,20 +451,31 @@ fn enter_rootfs(k: &dyn Kernel, plan: &Plan, no_pivot: bool) -> Result<(), InitE
     k.chdir(Path::new("/"))
         .map_err(|e| InitError::setup("chdir /", e))?;
     // The new root came through a private parent (above): it gets the propagation asked for.
-    if !matches!(
-        plan.root_propagation.as_str(),
-        "slave" | "rslave" | "private" | "rprivate"
-    ) {
-        crate::runtime::init::mnt(
-            k,
-            None,
-            Path::new("/"),
-            None,
-            propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
-            None,
-        )?;
+    if !default_propagation(plan) {
+        set_root_propagation(k, plan)?;
     }
     Ok(())
+}
+
+/// Private or slave: what needs no parent made private first, nor a second pass after the
+/// pivot.
+fn default_propagation(plan: &Plan) -> bool {
+    matches!(
+        plan.root_propagation.as_str(),
+        "slave" | "rslave" | "private" | "rprivate"
+    )
+}
+
+/// `/` and every mount under it get the plan's root propagation.
+fn set_root_propagation(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {
+    crate::runtime::init::mnt(
+        k,
+        None,
+        Path::new("/"),
+        None,
+        propagation_flags(&plan.root_propagation) | MsFlags::MS_REC,
+        None,
+    )
 }
 
 fn finish_rootfs(k: &dyn Kernel, plan: &Plan) -> Result<(), InitError> {

@@ -42,20 +42,7 @@ const FLAG_OPTIONS: &[(&str, bool)] = &[
     ("nostrictatime", false),
 ];
 
-/// A clean absolute path: no `.`, `..` or empty components (a `..` stops at `/`).
-pub(super) fn clean(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
+pub(super) use crate::util::inroot::clean_abs as clean;
 
 pub(super) fn mount(m: &oci_spec::runtime::Mount) -> Result<MountPlan, PlanError> {
     let dest = m.destination().to_string_lossy().into_owned();

@@ -177,7 +177,23 @@ pub(super) fn name_of<T: Serialize>(v: &T) -> String {
     }
 }
 
-/// The six devices runc gives every container, made whatever config.json says.
+/// The six devices runc (and Docker) give every container: character devices any user may
+/// read and write.
+pub fn default_devices() -> Vec<DevicePlan> {
+    DEFAULT_DEVICES
+        .iter()
+        .map(|(path, major, minor)| DevicePlan {
+            path: path.to_string(),
+            kind: 'c',
+            major: *major,
+            minor: *minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
+}
+
 const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),
     ("/dev/zero", 1, 5),
@@ -253,18 +269,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
         ));
     }
 
-    let mut devices: Vec<DevicePlan> = DEFAULT_DEVICES
-        .iter()
-        .map(|(p, major, minor)| DevicePlan {
-            path: p.to_string(),
-            kind: 'c',
-            major: *major,
-            minor: *minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect();
+    let mut devices = default_devices();
     for d in linux.devices().iter().flatten() {
         let path = d.path().to_string_lossy().into_owned();
         if !path.starts_with("/dev/") {

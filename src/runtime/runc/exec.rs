@@ -95,15 +95,8 @@ fn process(a: &Args, base: &ProcessPlan) -> anyhow::Result<ProcessPlan> {
 fn namespaces(pid: i32) -> anyhow::Result<Vec<(OwnedFd, CloneFlags)>> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    for (name, flag) in [
-        ("user", CloneFlags::CLONE_NEWUSER),
-        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
-        ("ipc", CloneFlags::CLONE_NEWIPC),
-        ("uts", CloneFlags::CLONE_NEWUTS),
-        ("net", CloneFlags::CLONE_NEWNET),
-        ("pid", CloneFlags::CLONE_NEWPID),
-        ("mnt", CloneFlags::CLONE_NEWNS),
-    ] {
+    let user = ("user", CloneFlags::CLONE_NEWUSER);
+    for &(name, flag) in std::iter::once(&user).chain(crate::runtime::nsexec::NAMESPACES) {
         let theirs = format!("/proc/{pid}/ns/{name}");
         let (Ok(t), Ok(o)) = (
             std::fs::metadata(&theirs),
