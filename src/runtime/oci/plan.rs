@@ -51,7 +51,8 @@ pub struct Plan {
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub sysctl: BTreeMap<String, String>,
-    /// Under the cgroup root (`/sys/fs/cgroup[/<controller>]`), no leading slash.
+    /// Under the cgroup root (`/sys/fs/cgroup[/<controller>]`), no leading slash. Empty in
+    /// the daemon's plans: the daemon made the cgroup, and init is handed its directories.
     pub cgroups_path: String,
     pub resources: ResourcesPlan,
     pub seccomp: Option<Profile>,
