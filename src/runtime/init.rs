@@ -307,10 +307,10 @@ mod cgroupfs;
 pub(crate) mod mounts;
 mod program;
 
-pub use as_bundle::plan_of;
+pub use as_bundle::{docker_capabilities, plan_of};
 pub(crate) use cgroupfs::mount_cgroups;
 pub use cgroupfs::own_cgroup_dirs;
-pub use program::{drop_privileges, execve, find_program};
+pub use program::{execve, find_program};
 
 #[cfg(test)]
 mod order_tests;

@@ -1,11 +1,12 @@
 //! `berth nsexec <spec>`: how `exec` enters a running container. Started by the daemon with
 //! the exec's stdio as its own, it joins the container's cgroup and namespaces (cgroup, ipc,
 //! uts, net, pid, mnt — setns(2) on the files in /proc/<pid>/ns), forks so the child lands in
-//! the container's pid namespace, and the child drops to the user's identity and execs.
+//! the container's pid namespace, and the child drops to the user's identity and execs: the
+//! steps `berth-runc exec` takes too (`oci::enter`), with Docker's capability rules.
 //! The parent waits and exits with the child's status, so the daemon sees the exec's exit code.
 
-use super::init::{drop_privileges, execve, find_program, InitError};
-use nix::sched::CloneFlags;
+use super::init::InitError;
+use super::oci::plan::ProcessPlan;
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -41,19 +42,34 @@ pub struct ExecSpec {
 /// The socket a `-t` exec's terminal is sent over: the daemon puts it at this fd.
 pub const CONSOLE_FD: i32 = 3;
 
-/// The order matters: mnt last, because after it /proc is the container's.
-pub const NAMESPACES: &[(&str, CloneFlags)] = &[
-    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
-    ("ipc", CloneFlags::CLONE_NEWIPC),
-    ("uts", CloneFlags::CLONE_NEWUTS),
-    ("net", CloneFlags::CLONE_NEWNET),
-    ("pid", CloneFlags::CLONE_NEWPID),
-    ("mnt", CloneFlags::CLONE_NEWNS),
-];
-
 fn fail(err: InitError) -> ! {
     eprintln!("{}", err.message);
     std::process::exit(err.exit_code)
+}
+
+/// The exec as the process of a bundle would describe it, with Docker's capability rules.
+fn process(spec: &ExecSpec) -> Result<ProcessPlan, InitError> {
+    let k = &super::kernel::LinuxKernel;
+    Ok(ProcessPlan {
+        terminal: spec.tty,
+        console_size: spec.console_size,
+        args: spec.args.clone(),
+        env: spec.env.clone(),
+        cwd: spec.cwd.clone(),
+        uid: spec.uid,
+        gid: spec.gid,
+        additional_gids: spec.additional_gids.clone(),
+        umask: None,
+        capabilities: super::init::docker_capabilities(
+            k,
+            spec.uid,
+            spec.privileged,
+            spec.capabilities.as_deref(),
+        )?,
+        rlimits: vec![],
+        no_new_privileges: spec.no_new_privileges,
+        oom_score_adj: None,
+    })
 }
 
 pub fn main(spec: &str) -> ! {
@@ -63,6 +79,14 @@ pub fn main(spec: &str) -> ! {
             message: format!("berth nsexec: bad spec: {e}"),
             exit_code: 125,
         }),
+    };
+    // Docker's exec path answers 126 for a process it cannot start, whatever the reason,
+    // found or not (its run path keeps 127 for one not found).
+    let cannot_start = |e: InitError| -> ! {
+        fail(InitError {
+            exit_code: 126,
+            ..e
+        })
     };
     let setup = |what: &str, e: &dyn std::fmt::Display| InitError {
         message: format!("{what}: {e}"),
@@ -79,17 +103,9 @@ pub fn main(spec: &str) -> ! {
         },
         None => None,
     };
-    // Open every namespace file before entering any: after mnt, /proc/<pid> means something else.
-    let mut fds: Vec<(OwnedFd, CloneFlags)> = Vec::new();
-    for (name, flag) in NAMESPACES {
-        match std::fs::File::open(format!("/proc/{}/ns/{name}", spec.pid)) {
-            Ok(f) => fds.push((f.into(), *flag)),
-            Err(e) => fail(setup(
-                &format!("opening the container's {name} namespace"),
-                &e,
-            )),
-        }
-    }
+    let process = process(&spec).unwrap_or_else(|e| cannot_start(e));
+    let joined = super::oci::enter::namespaces_of(spec.pid)
+        .unwrap_or_else(|(what, e)| fail(setup(&format!("opening {what}"), &e)));
     // One directory after the other on this one thread: setns(CLONE_NEWNS) fails with EINVAL
     // while any other thread of this process still exists, even one finishing.
     for p in &spec.cgroup_paths {
@@ -100,62 +116,30 @@ pub fn main(spec: &str) -> ! {
             ));
         }
     }
-    for (fd, flag) in &fds {
+    for (fd, flag) in &joined {
         if let Err(e) = nix::sched::setns(fd, *flag) {
             fail(setup("entering the container's namespaces", &e));
         }
     }
-    drop(fds);
+    drop(joined);
     // SAFETY: this process is single-threaded (nsexec runs before any runtime starts).
     match unsafe { nix::unistd::fork() } {
         Err(e) => fail(setup("fork", &e)),
         Ok(nix::unistd::ForkResult::Child) => {
-            if spec.tty {
-                if let Err(e) = take_terminal(&spec) {
-                    fail(setup("setting up the terminal", &e));
-                }
+            // SAFETY: the daemon opened CONSOLE_FD for a `-t` exec, and nothing else owns it.
+            let console = spec
+                .tty
+                .then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(CONSOLE_FD) });
+            // The exec'd program must not inherit the socket: closed by the exec.
+            if let Some(c) = &console {
+                let _ = nix::fcntl::fcntl(
+                    std::os::fd::AsRawFd::as_raw_fd(c),
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                );
             }
-            let cwd = if spec.cwd.is_empty() {
-                "/"
-            } else {
-                spec.cwd.as_str()
-            };
-            if let Err(e) = nix::unistd::chdir(cwd) {
-                fail(setup(&format!("chdir to {cwd}"), &e));
-            }
-            // Docker's exec path answers 126 for a program it cannot start, found or not (its
-            // run path keeps 127 for one not found).
-            let cannot_start = |e: InitError| InitError {
-                exit_code: 126,
-                ..e
-            };
-            let program =
-                find_program(&spec.args, &spec.env).unwrap_or_else(|e| fail(cannot_start(e)));
-            let security = super::init::Confinement {
-                seccomp: filter.as_deref(),
-                no_new_privileges: spec.no_new_privileges,
-            };
-            let k = &super::kernel::LinuxKernel;
-            if let Err(e) = security.before_dropping_privileges(k) {
-                fail(e);
-            }
-            if let Err(e) = drop_privileges(
-                k,
-                spec.uid,
-                spec.gid,
-                &spec.additional_gids,
-                spec.privileged,
-                spec.capabilities.as_deref(),
-            ) {
-                fail(e);
-            }
-            if let Err(e) = security.after_dropping_privileges(k) {
-                fail(e);
-            }
-            match execve(k, &program, &spec.args, &spec.env) {
-                Ok(()) => unreachable!("execve returned"),
-                Err(e) => fail(cannot_start(e)),
-            }
+            let err =
+                super::oci::enter::become_process(&process, filter.as_deref(), console.as_ref());
+            cannot_start(err)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             // Only the child sends the terminal; the daemon learns of a failure from the EOF.
@@ -173,19 +157,4 @@ pub fn main(spec: &str) -> ! {
             std::process::exit(code)
         }
     }
-}
-
-/// Inside the container's namespaces: a terminal from its devpts, master to the daemon.
-fn take_terminal(spec: &ExecSpec) -> std::io::Result<()> {
-    use std::os::fd::{AsFd, BorrowedFd};
-    let (master, slave, _) = super::console::open_pty()?;
-    if let Some((rows, cols)) = spec.console_size {
-        super::console::set_size(master.as_fd(), rows, cols)?;
-    }
-    // SAFETY: the daemon opened CONSOLE_FD for us and it stays open until we close it below.
-    let sock = unsafe { BorrowedFd::borrow_raw(CONSOLE_FD) };
-    super::console::send_fd(sock, master.as_fd())?;
-    drop(master);
-    let _ = nix::unistd::close(CONSOLE_FD);
-    super::console::become_session_leader_on(&slave)
 }

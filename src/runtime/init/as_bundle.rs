@@ -159,39 +159,8 @@ pub fn plan_of(k: &dyn Kernel, spec: &ShimSpec) -> Result<Plan, InitError> {
     ns("uts", spec.namespaces.uts == OwnOrHost::Private);
     ns("cgroup", spec.namespaces.cgroup == OwnOrHost::Private);
 
-    let keep: Vec<String> = if spec.privileged {
-        // Everything this process holds: on a host that withholds some capabilities from
-        // root itself, asking for more would fail.
-        k.permitted_capabilities()
-            .map_err(|e| InitError::setup("reading capabilities", e))?
-            .iter()
-            .map(|c| c.to_string())
-            .collect()
-    } else if let Some(names) = &spec.capabilities {
-        let permitted = k
-            .permitted_capabilities()
-            .map_err(|e| InitError::setup("reading capabilities", e))?;
-        names
-            .iter()
-            .filter(|n| {
-                use std::str::FromStr;
-                caps::Capability::from_str(n).is_ok_and(|c| permitted.contains(&c))
-            })
-            .cloned()
-            .collect()
-    } else {
-        DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
-    };
-    let mut keep = keep;
-    keep.sort();
-    let root = spec.uid == 0;
-    let capabilities = CapabilitySets {
-        bounding: keep.clone(),
-        effective: if root { keep.clone() } else { vec![] },
-        inheritable: vec![],
-        permitted: if root { keep } else { vec![] },
-        ambient: vec![],
-    };
+    let capabilities =
+        docker_capabilities(k, spec.uid, spec.privileged, spec.capabilities.as_deref())?;
 
     let own_uts = spec.namespaces.uts == OwnOrHost::Private;
     let root_propagation =
@@ -244,6 +213,49 @@ pub fn plan_of(k: &dyn Kernel, spec: &ShimSpec) -> Result<Plan, InitError> {
         resources: ResourcesPlan::default(),
         seccomp: None,
         hooks: HooksPlan::default(),
+    })
+}
+
+/// The capability sets by Docker's rules, for a container's process and its execs: `caps`
+/// (Docker's default set when None; everything this process holds when privileged) in every
+/// set of a root process, and only in the bounding set of any other uid.
+pub fn docker_capabilities(
+    k: &dyn Kernel,
+    uid: u32,
+    privileged: bool,
+    caps: Option<&[String]>,
+) -> Result<CapabilitySets, InitError> {
+    let mut keep: Vec<String> = if privileged {
+        // Everything this process holds: on a host that withholds some capabilities from
+        // root itself, asking for more would fail.
+        k.permitted_capabilities()
+            .map_err(|e| InitError::setup("reading capabilities", e))?
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    } else if let Some(names) = caps {
+        let permitted = k
+            .permitted_capabilities()
+            .map_err(|e| InitError::setup("reading capabilities", e))?;
+        names
+            .iter()
+            .filter(|n| {
+                use std::str::FromStr;
+                caps::Capability::from_str(n).is_ok_and(|c| permitted.contains(&c))
+            })
+            .cloned()
+            .collect()
+    } else {
+        DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
+    };
+    keep.sort();
+    let root = uid == 0;
+    Ok(CapabilitySets {
+        bounding: keep.clone(),
+        effective: if root { keep.clone() } else { vec![] },
+        inheritable: vec![],
+        permitted: if root { keep } else { vec![] },
+        ambient: vec![],
     })
 }
 

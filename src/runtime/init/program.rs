@@ -1,10 +1,9 @@
-//! The last steps of init and of an exec: finding the program as Go's exec.LookPath does,
-//! becoming the container's user with its capabilities, and execve(2) with Docker's words and
-//! exit codes (126 cannot invoke, 127 not found) when it fails.
+//! The last steps of init and of an exec: finding the program as Go's exec.LookPath does, and
+//! execve(2) with Docker's words and exit codes (126 cannot invoke, 127 not found) when it
+//! fails. (Becoming the container's user with its capabilities is `oci::init`'s.)
 
 use super::InitError;
 use crate::runtime::kernel::Kernel;
-use crate::runtime::security::DEFAULT_CAPS;
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -57,63 +56,6 @@ fn errno_text(e: &std::io::Error) -> String {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
         None => e.to_string(),
     }
-}
-
-/// Become `uid`:`gid` with `gids`, keeping `keep_caps` (Docker's default set when None; all
-/// of them when `privileged`) for root and none for anyone else.
-pub fn drop_privileges(
-    k: &dyn Kernel,
-    uid: u32,
-    gid: u32,
-    gids: &[u32],
-    privileged: bool,
-    keep_caps: Option<&[String]>,
-) -> Result<(), InitError> {
-    use caps::{CapSet, CapsHashSet};
-    use std::str::FromStr;
-    let keep: CapsHashSet = if privileged {
-        // Everything this process holds: on a host that withholds some capabilities from
-        // root itself, asking for more would fail.
-        k.permitted_capabilities()
-            .map_err(|e| InitError::setup("reading capabilities", e))?
-    } else if let Some(names) = keep_caps {
-        let permitted = k
-            .permitted_capabilities()
-            .map_err(|e| InitError::setup("reading capabilities", e))?;
-        names
-            .iter()
-            .filter_map(|n| caps::Capability::from_str(n).ok())
-            .filter(|c| permitted.contains(c))
-            .collect()
-    } else {
-        DEFAULT_CAPS.iter().copied().collect()
-    };
-    k.restrict_bounding_set(&keep)
-        .map_err(|e| InitError::setup("dropping capabilities", e))?;
-    let gids: Vec<nix::unistd::Gid> = gids
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    k.setgroups(&gids)
-        .map_err(|e| InitError::setup("setgroups", e))?;
-    k.setgid(nix::unistd::Gid::from_raw(gid))
-        .map_err(|e| InitError::setup("setgid", e))?;
-    // Without PR_SET_KEEPCAPS, leaving uid 0 clears the permitted and effective sets,
-    // which is exactly Docker's behaviour for a non-root user.
-    k.setuid(nix::unistd::Uid::from_raw(uid))
-        .map_err(|e| InitError::setup("setuid", e))?;
-    let set = |which, caps: &CapsHashSet| {
-        k.set_capabilities(which, caps)
-            .map_err(|e| InitError::setup("setting capabilities", e))
-    };
-    set(CapSet::Inheritable, &CapsHashSet::new())?;
-    if uid == 0 {
-        set(CapSet::Effective, &keep)?;
-        set(CapSet::Permitted, &keep)?;
-        set(CapSet::Effective, &keep)?;
-    }
-    let _ = k.clear_ambient_capabilities();
-    Ok(())
 }
 
 /// execve(2), or the error in Docker's words with the exit code docker gives it.

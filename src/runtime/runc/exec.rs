@@ -90,29 +90,6 @@ fn process(a: &Args, base: &ProcessPlan) -> anyhow::Result<ProcessPlan> {
     Ok(p)
 }
 
-/// The container's namespaces that are not already ours, the user one first and the mount
-/// one last (after it, /proc is the container's).
-fn namespaces(pid: i32) -> anyhow::Result<Vec<(OwnedFd, CloneFlags)>> {
-    use std::os::unix::fs::MetadataExt;
-    let mut out = Vec::new();
-    let user = ("user", CloneFlags::CLONE_NEWUSER);
-    for &(name, flag) in std::iter::once(&user).chain(crate::runtime::nsexec::NAMESPACES) {
-        let theirs = format!("/proc/{pid}/ns/{name}");
-        let (Ok(t), Ok(o)) = (
-            std::fs::metadata(&theirs),
-            std::fs::metadata(format!("/proc/self/ns/{name}")),
-        ) else {
-            continue;
-        };
-        if t.ino() == o.ino() && t.dev() == o.dev() {
-            continue;
-        }
-        let f = std::fs::File::open(&theirs).with_context(|| format!("opening {theirs}"))?;
-        out.push((f.into(), flag));
-    }
-    Ok(out)
-}
-
 pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     let c = super::load(g, &a.id)?;
     match c.status(&g.root) {
@@ -133,7 +110,8 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         _ => None,
     };
     let ours = std::fs::File::open("/proc/self/ns/mnt").context("opening our mount namespace")?;
-    let joined = namespaces(c.pid)?;
+    let joined = crate::runtime::oci::enter::namespaces_of(c.pid)
+        .map_err(|(what, e)| anyhow::anyhow!("opening {what}: {e}"))?;
     for dir in &c.cgroup_paths {
         crate::cgroups::join_self(dir)
             .with_context(|| format!("joining the cgroup {}", dir.display()))?;
@@ -147,7 +125,8 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     match unsafe { nix::unistd::fork() }.context("fork")? {
         nix::unistd::ForkResult::Child => {
             drop(report_r);
-            let err = become_process(&p, filter.as_deref(), console.as_ref());
+            let err =
+                crate::runtime::oci::enter::become_process(&p, filter.as_deref(), console.as_ref());
             let json = serde_json::to_vec(&err).unwrap_or_default();
             let _ = nix::unistd::write(&report_w, &json);
             std::process::exit(255);
@@ -189,26 +168,5 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
                 }
             }
         }
-    }
-}
-
-/// In the child, inside the container: only returns with what went wrong.
-fn become_process(p: &ProcessPlan, filter: Option<&[u8]>, console: Option<&OwnedFd>) -> InitError {
-    let k = &crate::runtime::kernel::LinuxKernel;
-    let attempt = || -> Result<(), InitError> {
-        if let Some(sock) = console {
-            crate::runtime::init::setup_console(k, p.console_size, sock, false)
-                .map_err(|e| InitError::setup("setting up the terminal", e.message))?;
-        }
-        crate::runtime::oci::init::set_rlimits(p)?;
-        nix::unistd::chdir(p.cwd.as_str())
-            .map_err(|e| InitError::setup(&format!("chdir to {}", p.cwd), e))?;
-        let program = crate::runtime::init::find_program(&p.args, &p.env)?;
-        crate::runtime::oci::init::become_the_process(k, p, filter)?;
-        crate::runtime::init::execve(k, &program, &p.args, &p.env)
-    };
-    match attempt() {
-        Ok(()) => InitError::setup("exec", "returned"),
-        Err(e) => e,
     }
 }
