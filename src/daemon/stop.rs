@@ -127,24 +127,12 @@ impl Daemon {
 
 /// `KILL`, `SIGKILL`, `9`: the forms `docker kill -s` accepts.
 pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
-    use nix::sys::signal::Signal;
-    use std::str::FromStr;
     let s = s.trim();
     if s.is_empty() {
-        return Ok(Signal::SIGKILL);
+        return Ok(nix::sys::signal::Signal::SIGKILL);
     }
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n)
-            .map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")));
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    Signal::from_str(&name)
-        .map_err(|_| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))
+    crate::runtime::signal::parse(s)
+        .ok_or_else(|| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))
 }
 
 #[cfg(test)]

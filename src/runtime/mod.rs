@@ -2,8 +2,10 @@
 //! the container inside its new namespaces (`init`, whose system calls go through `kernel`),
 //! the way `exec` enters one (`nsexec`), the shim's socket protocol (`protocol`), the
 //! daemon's client for it (`client`), the log and its rotation (`logging`), `-u` resolution (`user`),
-//! terminals (`console`), Docker's default security settings (`security`) and its seccomp
-//! profile (`seccomp`).
+//! terminals (`console`), signal names (`signal`), Docker's default security settings
+//! (`security`) and its seccomp profile (`seccomp`); OCI bundles, the one init that follows
+//! their plan and the way into a running container (`oci`), and `berth-runc`'s command line
+//! (`runc`).
 
 pub mod client;
 pub mod console;
@@ -17,5 +19,6 @@ pub mod runc;
 pub mod seccomp;
 pub mod security;
 pub mod shim;
+pub mod signal;
 pub mod spec;
 pub mod user;

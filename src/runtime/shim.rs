@@ -101,10 +101,8 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
     if let Namespace::Join(p) = &spec.namespaces.ipc {
         joined.push((open(p)?, CloneFlags::CLONE_NEWIPC));
     }
-    // A pid namespace is entered by being born in it: the shim sets it for its children
-    // around the clone, and takes its own back at once.
     let pidns = match &spec.namespaces.pid {
-        Namespace::Join(p) => Some((open(p)?, open(Path::new("/proc/self/ns/pid"))?)),
+        Namespace::Join(p) => Some(open(p)?),
         Namespace::Private | Namespace::Host => None,
     };
     // With -t, init makes the terminal inside the container and sends us its master end.
@@ -144,31 +142,14 @@ fn run(state_dir: &Path) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let mut stack = vec![0u8; 1 << 20];
-    if let Some((theirs, _)) = &pidns {
-        nix::sched::setns(theirs, CloneFlags::CLONE_NEWPID)
-            .context("entering the other container's pid namespace")?;
-    }
-    // SAFETY: the child runs in its own copy of the address space (no CLONE_VM), like fork,
-    // and only touches `spec` and `fds`, which live until the clone returns in the parent.
-    let cloned = unsafe {
-        nix::sched::clone(
-            Box::new(|| init::run(&spec, &fds, filter.as_deref())),
-            &mut stack,
-            flags,
-            Some(libc::SIGCHLD),
-        )
-    };
-    if let Some((_, ours)) = &pidns {
-        // Always allowed: it is the namespace the shim itself lives in.
-        nix::sched::setns(ours, CloneFlags::CLONE_NEWPID)
-            .context("returning to the shim's pid namespace")?;
-    }
-    drop(pidns);
-    let child = cloned.context("clone")?;
+    let child = super::oci::init::clone_init(
+        flags,
+        pidns.as_ref(),
+        Box::new(|| init::run(&spec, &fds, filter.as_deref())),
+    )?;
     // The child has its own copies; the shim lives on for the whole container, so it keeps
     // nothing it no longer needs.
-    drop((fds, stack, filter));
+    drop((pidns, fds, filter));
 
     let mut report = std::fs::File::from(report_r);
     if let Some(err) = read_report(&mut report) {

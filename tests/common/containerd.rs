@@ -146,17 +146,7 @@ impl Drop for PrivateContainerd {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let pid = nix::unistd::Pid::from_raw(self.daemon.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.daemon.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        super::terminate(&mut self.daemon, Duration::from_secs(10));
         super::unmount_under(self.dir.path());
         super::remove_cgroup_parent(&self.namespace);
         let _ = std::fs::remove_dir_all(self.runtime_root());

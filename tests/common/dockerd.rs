@@ -112,17 +112,7 @@ impl PrivateDocker {
 impl Drop for PrivateDocker {
     fn drop(&mut self) {
         // dockerd stops its containerd and containers on SIGTERM; SIGKILL only if it hangs.
-        let pid = nix::unistd::Pid::from_raw(self.daemon.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.daemon.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        super::terminate(&mut self.daemon, Duration::from_secs(20));
         super::unmount_under(self.dir.path());
         super::remove_cgroup_parent(&self.cgroup_parent);
     }

@@ -213,6 +213,7 @@ pub fn plan_of(k: &dyn Kernel, spec: &ShimSpec) -> Result<Plan, InitError> {
         resources: ResourcesPlan::default(),
         seccomp: None,
         hooks: HooksPlan::default(),
+        annotations: BTreeMap::new(),
     })
 }
 

@@ -33,28 +33,25 @@ fn run(h: &HookPlan, state: &serde_json::Value) -> Result<(), String> {
         // A hook that does not read its stdin is no failure.
         let _ = stdin.write_all(state.to_string().as_bytes());
     }
-    let deadline = h
-        .timeout
-        .filter(|t| *t > 0)
-        .map(|t| Instant::now() + Duration::from_secs(t as u64));
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-            break s;
+    // With a timeout, polled for it; without, simply waited for.
+    if let Some(limit) = h.timeout.filter(|t| *t > 0) {
+        let deadline = Instant::now() + Duration::from_secs(limit as u64);
+        while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {limit} s"));
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {} s", h.timeout.unwrap_or(0)));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if status.success() {
+    if out.status.success() {
         return Ok(());
     }
     let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if text.is_empty() {
         text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     }
-    Err(format!("{status}, output: {text:?}"))
+    Err(format!("{}, output: {text:?}", out.status))
 }

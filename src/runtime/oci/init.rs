@@ -98,6 +98,37 @@ pub fn recv(fd: &OwnedFd) -> Option<Vec<u8>> {
     }
 }
 
+/// Clone init with `flags` (the namespaces it is born in), running `body` in the child. With
+/// `pidns`, init is born in that pid namespace: one is entered only by being born in it, so the
+/// caller sets it for its children around the clone and takes its own back at once.
+pub fn clone_init(
+    flags: CloneFlags,
+    pidns: Option<&OwnedFd>,
+    body: Box<dyn FnMut() -> isize + '_>,
+) -> anyhow::Result<nix::unistd::Pid> {
+    use anyhow::Context;
+    let ours = match pidns {
+        Some(theirs) => {
+            let ours =
+                std::fs::File::open("/proc/self/ns/pid").context("opening our pid namespace")?;
+            nix::sched::setns(theirs, CloneFlags::CLONE_NEWPID)
+                .context("entering the other pid namespace")?;
+            Some(ours)
+        }
+        None => None,
+    };
+    let mut stack = vec![0u8; 1 << 20];
+    // SAFETY: no CLONE_VM: the child runs in its own copy of this single-threaded process, as
+    // after fork, and touches only what `body` borrows, which outlives this call.
+    let cloned = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) };
+    if let Some(ours) = ours {
+        // Always allowed: it is the namespace we live in.
+        nix::sched::setns(ours, CloneFlags::CLONE_NEWPID)
+            .context("returning to our pid namespace")?;
+    }
+    cloned.context("clone")
+}
+
 /// The body of the cloned child: never returns on success.
 pub fn run(o: &Options<'_>, fds: &InitFds) -> isize {
     let err = match prepare_and_exec(&LinuxKernel, o, fds) {
@@ -118,9 +149,10 @@ pub fn report_error(fds: &InitFds, err: &InitError) {
     }
 }
 
-fn expect(sync: &OwnedFd, want: u8, what: &str) -> Result<(), InitError> {
+/// `create`'s next message, which must be `want`; what follows its first byte.
+fn expect(sync: &OwnedFd, want: u8, what: &str) -> Result<Vec<u8>, InitError> {
     match recv(sync) {
-        Some(m) if m.first() == Some(&want) => Ok(()),
+        Some(mut m) if m.first() == Some(&want) => Ok(m.split_off(1)),
         _ => Err(InitError::setup(what, "berth-runc create went away")),
     }
 }
@@ -157,11 +189,7 @@ pub fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Resul
         k.join_cgroup(dir)
             .map_err(|e| InitError::setup(&format!("joining the cgroup {}", dir.display()), e))?;
     }
-    if plan
-        .namespaces
-        .iter()
-        .any(|n| n.kind == "cgroup" && n.path.is_none())
-    {
+    if plan.owns("cgroup") {
         k.unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| InitError::setup("creating the cgroup namespace", e))?;
     }
@@ -171,28 +199,14 @@ pub fn prepare_and_exec(k: &dyn Kernel, o: &Options<'_>, fds: &InitFds) -> Resul
     if let Parent::Runc { sync, .. } = &fds.parent {
         send(sync, &[MSG_RUN_HOOKS]);
         // The answer carries the state the hooks get on stdin: our pid is known outside only.
-        state = match recv(sync) {
-            Some(m) if m.first() == Some(&MSG_HOOKS_DONE) => {
-                serde_json::from_slice(&m[1..]).unwrap_or_default()
-            }
-            _ => {
-                return Err(InitError::setup(
-                    "waiting for the createRuntime hooks",
-                    "berth-runc create went away",
-                ))
-            }
-        };
+        let answer = expect(sync, MSG_HOOKS_DONE, "waiting for the createRuntime hooks")?;
+        state = serde_json::from_slice(&answer).unwrap_or_default();
         super::hooks::run_all("createContainer", &plan.hooks.create_container, &state)
             .map_err(|e| InitError::setup("createContainer hooks", e))?;
     }
     enter_rootfs(k, plan, o.no_pivot)?;
 
-    let has_own = |kind: &str| {
-        plan.namespaces
-            .iter()
-            .any(|n| n.kind == kind && n.path.is_none())
-    };
-    if has_own("uts") {
+    if plan.owns("uts") {
         if let Some(h) = &plan.hostname {
             k.sethostname(h)
                 .map_err(|e| InitError::setup("setting the hostname", e))?;
@@ -299,20 +313,12 @@ fn prepare_rootfs(k: &dyn Kernel, o: &Options<'_>) -> Result<(), InitError> {
         )?;
     }
     let rootfs = mounts::Rootfs::open(root).map_err(failed("the rootfs"))?;
-    let cgroupns_own = plan
-        .namespaces
-        .iter()
-        .any(|n| n.kind == "cgroup" && n.path.is_none());
-    let netns_own = plan
-        .namespaces
-        .iter()
-        .any(|n| n.kind == "net" && n.path.is_none());
     for m in &plan.mounts {
         let dest = m.destination.as_str();
         if m.fstype == "cgroup" || m.fstype == "cgroup2" {
             mounts::ensure_dir(&rootfs, dest).map_err(failed(dest))?;
             let target = root.join(dest.trim_start_matches('/'));
-            crate::runtime::init::mount_cgroups(k, &target, cgroupns_own)?;
+            crate::runtime::init::mount_cgroups(k, &target, plan.owns("cgroup"))?;
             continue;
         }
         let g = mounts::Generic {
@@ -332,7 +338,7 @@ fn prepare_rootfs(k: &dyn Kernel, o: &Options<'_>) -> Result<(), InitError> {
             Ok(()) => {}
             // A sysfs belongs to a network namespace: in one that is not the container's
             // own, the kernel refuses a new one, and runc binds the host's instead.
-            Err(_) if m.fstype == "sysfs" && !netns_own => {
+            Err(_) if m.fstype == "sysfs" && !plan.owns("net") => {
                 let g = mounts::Generic {
                     source: "/sys",
                     fstype: "",

@@ -57,6 +57,9 @@ pub struct Plan {
     pub resources: ResourcesPlan,
     pub seccomp: Option<Profile>,
     pub hooks: HooksPlan,
+    /// config.json's annotations, which `state` shows.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -154,6 +157,15 @@ pub struct HooksPlan {
     pub start_container: Vec<HookPlan>,
     pub poststart: Vec<HookPlan>,
     pub poststop: Vec<HookPlan>,
+}
+
+impl Plan {
+    /// Whether the container gets a namespace of this kind of its own (listed, no path).
+    pub fn owns(&self, kind: &str) -> bool {
+        self.namespaces
+            .iter()
+            .any(|n| n.kind == kind && n.path.is_none())
+    }
 }
 
 /// Read and check `<bundle>/config.json`.
@@ -408,6 +420,12 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, PlanError
         resources,
         seccomp,
         hooks: hooks(spec.hooks().as_ref()),
+        annotations: spec
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
 }
 

@@ -35,6 +35,29 @@ pub struct ResourcesPlan {
 }
 
 impl ResourcesPlan {
+    /// These limits over `older`: each one given here wins, the others stay `older`'s (an
+    /// `update` changes only what it names).
+    pub fn over(&self, older: &ResourcesPlan) -> ResourcesPlan {
+        ResourcesPlan {
+            memory: self.memory.or(older.memory),
+            memory_swap: self.memory_swap.or(older.memory_swap),
+            memory_reservation: self.memory_reservation.or(older.memory_reservation),
+            oom_kill_disable: self.oom_kill_disable || older.oom_kill_disable,
+            cpu_shares: self.cpu_shares.or(older.cpu_shares),
+            cpu_quota: self.cpu_quota.or(older.cpu_quota),
+            cpu_period: self.cpu_period.or(older.cpu_period),
+            cpuset_cpus: self.cpuset_cpus.clone().or(older.cpuset_cpus.clone()),
+            cpuset_mems: self.cpuset_mems.clone().or(older.cpuset_mems.clone()),
+            swappiness: self.swappiness.or(older.swappiness),
+            pids_limit: self.pids_limit.or(older.pids_limit),
+            devices: if self.devices.is_empty() {
+                older.devices.clone()
+            } else {
+                self.devices.clone()
+            },
+        }
+    }
+
     pub fn limits(&self) -> crate::cgroups::Resources {
         crate::cgroups::Resources {
             memory: self.memory,

@@ -6,7 +6,6 @@
 
 use super::plan::Plan;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -66,9 +65,6 @@ pub struct Container {
     pub start_time: u64,
     pub bundle: PathBuf,
     pub created: String,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    pub cgroup_paths: Vec<PathBuf>,
     pub plan: Plan,
 }
 
@@ -167,7 +163,7 @@ impl Container {
             "rootfs": self.plan.rootfs,
             "created": self.created,
             "owner": "",
-            "annotations": self.annotations,
+            "annotations": self.plan.annotations,
         })
     }
 }

@@ -246,9 +246,7 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
             }
             (None, "cgroup") => {}
             (None, kind) => flags |= clone_flag(kind),
-            (Some(p), "pid") => {
-                pidns = Some((open_ro(p)?, open_ro(Path::new("/proc/self/ns/pid"))?))
-            }
+            (Some(p), "pid") => pidns = Some(open_ro(p)?),
             (Some(p), "user") => joined.insert(0, (open_ro(p)?, CloneFlags::CLONE_NEWUSER)),
             (Some(p), kind) => joined.push((open_ro(p)?, clone_flag(kind))),
         }
@@ -278,8 +276,6 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         start_time: 0,
         bundle: bundle.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        annotations: annotations(&bundle),
-        cgroup_paths: cgroup.paths().to_vec(),
         plan: plan.clone(),
     };
     let fds = InitFds {
@@ -307,26 +303,7 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         rootfs_is_mount: false,
         reap_as_pid1: false,
     };
-    let mut stack = vec![0u8; 1 << 20];
-    if let Some((theirs, _)) = &pidns {
-        nix::sched::setns(theirs, CloneFlags::CLONE_NEWPID)
-            .context("entering the pid namespace")?;
-    }
-    // SAFETY: no CLONE_VM: the child runs in its own copy of this single-threaded process, as
-    // after fork, and touches only `opts` and `fds`, which outlive the call here.
-    let cloned = unsafe {
-        nix::sched::clone(
-            Box::new(|| init::run(&opts, &fds)),
-            &mut stack,
-            flags,
-            Some(libc::SIGCHLD),
-        )
-    };
-    if let Some((_, ours)) = &pidns {
-        nix::sched::setns(ours, CloneFlags::CLONE_NEWPID)
-            .context("returning to our pid namespace")?;
-    }
-    let child = cloned.context("clone")?;
+    let child = init::clone_init(flags, pidns.as_ref(), Box::new(|| init::run(&opts, &fds)))?;
     undo.child = Some(child);
     drop(fds);
     container.pid = child.as_raw();
@@ -376,15 +353,6 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     }
     undo.done = true;
     Ok(0)
-}
-
-/// config.json's annotations, which `state` shows.
-fn annotations(bundle: &Path) -> std::collections::BTreeMap<String, String> {
-    std::fs::read(bundle.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-        .and_then(|v| serde_json::from_value(v.get("annotations")?.clone()).ok())
-        .unwrap_or_default()
 }
 
 /// A session keyring of the container's own (`_ses.<id>`), so that its keys are not the

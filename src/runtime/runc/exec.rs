@@ -112,7 +112,8 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     let ours = std::fs::File::open("/proc/self/ns/mnt").context("opening our mount namespace")?;
     let joined = crate::runtime::oci::enter::namespaces_of(c.pid)
         .map_err(|(what, e)| anyhow::anyhow!("opening {what}: {e}"))?;
-    for dir in &c.cgroup_paths {
+    let cgroup = c.cgroup().context("the container's cgroup")?;
+    for dir in cgroup.paths() {
         crate::cgroups::join_self(dir)
             .with_context(|| format!("joining the cgroup {}", dir.display()))?;
     }

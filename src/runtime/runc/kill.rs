@@ -5,7 +5,6 @@ use crate::runtime::oci::state::Status;
 use anyhow::bail;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use std::str::FromStr;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,23 +17,10 @@ pub struct Args {
     pub signal: String,
 }
 
-/// runc's spellings: `9`, `KILL`, `SIGKILL`, `sigkill`.
-pub fn parse_signal(s: &str) -> anyhow::Result<Signal> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("unknown signal {s:?}"));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    Signal::from_str(&name).map_err(|_| anyhow::anyhow!("unknown signal {s:?}"))
-}
-
 pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     let c = super::load(g, &a.id)?;
-    let sig = parse_signal(&a.signal)?;
+    let sig = crate::runtime::signal::parse(&a.signal)
+        .ok_or_else(|| anyhow::anyhow!("unknown signal {:?}", a.signal))?;
     if c.status(&g.root) == Status::Stopped && !a.all {
         bail!("container not running");
     }

@@ -45,7 +45,7 @@ fn size(v: &Option<String>) -> anyhow::Result<Option<i64>> {
 
 pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
     let mut c = super::load(g, &a.id)?;
-    let mut r = match &a.resources {
+    let from_json = match &a.resources {
         Some(src) => {
             let mut text = Vec::new();
             if src == "-" {
@@ -61,30 +61,27 @@ pub fn run(g: &Globals, a: &Args) -> anyhow::Result<i32> {
         }
         None => ResourcesPlan::default(),
     };
-    r.memory = size(&a.memory)?.or(r.memory);
-    r.memory_swap = size(&a.memory_swap)?.or(r.memory_swap);
-    r.memory_reservation = size(&a.memory_reservation)?.or(r.memory_reservation);
-    r.cpu_shares = a.cpu_shares.or(r.cpu_shares);
-    r.cpu_quota = a.cpu_quota.or(r.cpu_quota);
-    r.cpu_period = a.cpu_period.or(r.cpu_period);
-    r.cpuset_cpus = a.cpuset_cpus.clone().or(r.cpuset_cpus);
-    r.pids_limit = a.pids_limit.or(r.pids_limit);
+    // The flags win over the JSON.
+    let flags = ResourcesPlan {
+        memory: size(&a.memory)?,
+        memory_swap: size(&a.memory_swap)?,
+        memory_reservation: size(&a.memory_reservation)?,
+        cpu_shares: a.cpu_shares,
+        cpu_quota: a.cpu_quota,
+        cpu_period: a.cpu_period,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit,
+        ..ResourcesPlan::default()
+    };
+    let r = flags.over(&from_json);
     if !r.devices.is_empty() {
         bail!("berth-runc update cannot change device rules");
     }
     let cg = c.cgroup().context("the container's cgroup")?;
     cg.apply(&r.limits())?;
     super::create::apply_beyond_docker(&cg, &r)?;
-    // What `state` and a later update start from.
-    let kept = &mut c.plan.resources;
-    kept.memory = r.memory.or(kept.memory);
-    kept.memory_swap = r.memory_swap.or(kept.memory_swap);
-    kept.memory_reservation = r.memory_reservation.or(kept.memory_reservation);
-    kept.cpu_shares = r.cpu_shares.or(kept.cpu_shares);
-    kept.cpu_quota = r.cpu_quota.or(kept.cpu_quota);
-    kept.cpu_period = r.cpu_period.or(kept.cpu_period);
-    kept.cpuset_cpus = r.cpuset_cpus.clone().or(kept.cpuset_cpus.clone());
-    kept.pids_limit = r.pids_limit.or(kept.pids_limit);
+    // What a later update starts from.
+    c.plan.resources = r.over(&c.plan.resources);
     c.save(&g.root)?;
     Ok(0)
 }
